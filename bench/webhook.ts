@@ -1,0 +1,177 @@
+// Benchmark of the admission webhook over TLS against a bare fastify route, same certificate,
+// same run. Usage: npm run build && node --import ./bench/register.js bench/webhook.ts
+// Prints a table and a JSON line. Targets: p99 < 10 ms at 500 req/s, throughput >= 80% of the
+// bare route, RSS < 64 MiB.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { generateSelfSigned, webhookHosts } from '../webhook/self-signed.ts';
+import { reviewOfSize } from './webhook/reviews.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const MAIN = join(ROOT, 'dist/webhook/main.js');
+const RATE = 500;
+const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 6);
+/** Max-throughput runs alternate webhook and bare route in short rounds, so load from other processes hits both alike. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 2);
+/** Extra node flags for the webhook process only, e.g. BENCH_NODE_OPTIONS=--max-semi-space-size=2. */
+const NODE_FLAGS = (process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter((f) => f !== '');
+const CONNECTIONS = 10;
+const MiB = 1024 * 1024;
+
+if (!existsSync(MAIN)) {
+  console.error('bench/webhook: dist/webhook/main.js is missing; run `npm run build` first');
+  process.exit(2);
+}
+
+// Both servers on the same single core, so the comparison is one core against one core.
+const pin =
+  spawnSync('taskset', ['--version']).status === 0 ? ['taskset', '-c', process.env.BENCH_CPU ?? '0'] : [];
+
+function start(args: string[], env: Record<string, string>, ready: (line: any) => number | undefined) {
+  const [cmd, ...rest] = [...pin, process.execPath, ...args];
+  const child = spawn(cmd!, rest, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise<{ child: ChildProcess; port: number }>((resolve, reject) => {
+    let buffer = '';
+    const onData = (chunk: Buffer): void => {
+      buffer += chunk.toString();
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        let port: number | undefined;
+        try {
+          port = ready(JSON.parse(line));
+        } catch {
+          continue;
+        }
+        if (port !== undefined) {
+          // Keep draining stdout (logs) so the child never blocks on a full pipe.
+          child.stdout!.off('data', onData);
+          child.stdout!.resume();
+          resolve({ child, port });
+          return;
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+  });
+}
+
+/** Resident memory of a process (its node child when pinned through taskset, which execs). */
+function rss(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+async function load(port: number, body: string, opts: { rate?: number; seconds: number }) {
+  const result = await autocannon({
+    url: `https://127.0.0.1:${port}/mutate`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections: CONNECTIONS,
+    duration: opts.seconds,
+    ...(opts.rate !== undefined ? { overallRate: opts.rate } : {}),
+  });
+  const failed = result.errors + result.timeouts + result.non2xx;
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failed,
+  };
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'iw-bench-'));
+const cert = generateSelfSigned({
+  hosts: webhookHosts('image-watcher-webhook', 'image-watcher'),
+  now: new Date(),
+});
+writeFileSync(join(dir, 'tls.crt'), cert.cert);
+writeFileSync(join(dir, 'tls.key'), cert.key);
+
+const webhook = await start(
+  [...NODE_FLAGS, MAIN],
+  {
+    WEBHOOK_PORT: '0',
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'INFO',
+    TLS_CERT_FILE: join(dir, 'tls.crt'),
+    TLS_KEY_FILE: join(dir, 'tls.key'),
+  },
+  (line) => line.webhookPort,
+);
+const bare = await start(
+  ['--import', './bench/register.js', 'bench/webhook/bare.ts'],
+  { CERT_FILE: join(dir, 'tls.crt'), KEY_FILE: join(dir, 'tls.key') },
+  (line) => line.port,
+);
+const rows: Record<string, unknown>[] = [];
+try {
+  const idle = rss(webhook.child.pid!);
+  for (const [label, bytes] of [
+    ['20 KB', 20_000],
+    ['200 KB', 200_000],
+  ] as const) {
+    const body = reviewOfSize(bytes);
+    await load(webhook.port, body, { seconds: 1 }); // warm-up: JIT and TLS session setup
+    await load(bare.port, body, { seconds: 1 });
+    const rated = await load(webhook.port, body, { rate: RATE, seconds: RATE_SECONDS });
+    const webhookRounds: number[] = [];
+    const bareRounds: number[] = [];
+    let failed = rated.failed;
+    for (let r = 0; r < ROUNDS; r++) {
+      const w = await load(webhook.port, body, { seconds: ROUND_SECONDS });
+      const b = await load(bare.port, body, { seconds: ROUND_SECONDS });
+      webhookRounds.push(w.rps);
+      bareRounds.push(b.rps);
+      failed += w.failed + b.failed;
+    }
+    const maxWebhook = median(webhookRounds);
+    const maxBare = median(bareRounds);
+    const mem = rss(webhook.child.pid!);
+    rows.push({
+      body: `${label} (${body.length} B)`,
+      [`req/s @${RATE}`]: rated.rps,
+      'p50 ms': rated.p50,
+      'p99 ms': rated.p99,
+      'max req/s': maxWebhook,
+      'bare req/s': maxBare,
+      ratio: Number((maxWebhook / maxBare).toFixed(2)),
+      'RSS MiB': Number((mem.rss / MiB).toFixed(1)),
+      failed,
+    });
+  }
+  const peak = rss(webhook.child.pid!).peak;
+  const bareMem = rss(bare.child.pid!);
+  console.table(rows);
+  console.log(
+    `webhook RSS idle ${(idle.rss / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)} MiB; ` +
+      `bare route RSS peak ${(bareMem.peak / MiB).toFixed(1)} MiB (loaded through the TS loader); ` +
+      `pinned: ${pin.length > 0 ? pin.join(' ') : 'no'}; webhook node flags: ${NODE_FLAGS.join(' ') || 'none'}; ` +
+      `node ${process.version}; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+  );
+  console.log(JSON.stringify({ rows, idleRss: idle.rss, peakRss: peak }));
+} finally {
+  webhook.child.kill('SIGTERM');
+  bare.child.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,425 @@
+import { compileUserRegex, UnsafeRegexError } from './regex.ts';
+import { STRATEGIES } from './strategy.ts';
+import type { Strategy } from './strategy.ts';
+
+/**
+ * The annotation schema: every image-watcher annotation is defined once here, with its default,
+ * parser and message. The webhook and the watcher read annotations only through this module.
+ */
+
+export const PREFIX = 'image-watcher/';
+
+export const ANNOTATIONS = {
+  // set by users
+  mode: 'image-watcher/mode',
+  strategy: 'image-watcher/strategy',
+  releaseUrl: 'image-watcher/release-url',
+  include: 'image-watcher/include',
+  exclude: 'image-watcher/exclude',
+  containers: 'image-watcher/containers',
+  // managed by image-watcher
+  lastUpdated: 'image-watcher/last-updated',
+  lastUpdatedVersion: 'image-watcher/last-updated-version',
+  lastNotified: 'image-watcher/last-notified',
+  lastNotifiedVersion: 'image-watcher/last-notified-version',
+  previousVersion: 'image-watcher/previous-version',
+  currentVersion: 'image-watcher/current-version',
+  tokenUpdate: 'image-watcher/token-update',
+  lastFailedVersion: 'image-watcher/last-failed-version',
+  lastCheck: 'image-watcher/last-check',
+} as const;
+
+export type Mode = 'AUTO_UPDATE' | 'NOTIFICATION' | 'DISABLED';
+export const MODES: readonly Mode[] = ['AUTO_UPDATE', 'NOTIFICATION', 'DISABLED'];
+
+export interface WatchSettings {
+  mode: Mode;
+  strategy: Strategy;
+  releaseUrl: string | undefined;
+  include: RegExp | undefined;
+  exclude: RegExp | undefined;
+  containers: string[] | undefined;
+}
+
+export interface AnnotationProblem {
+  key: string;
+  value: string;
+  message: string;
+  allowed?: readonly string[];
+}
+
+/** Process-wide overrides from IMAGE_WATCHER_MODE / IMAGE_WATCHER_STRATEGY; they win over annotations. */
+export interface Overrides {
+  mode?: Mode | undefined;
+  strategy?: Strategy | undefined;
+}
+
+export interface ParseOptions {
+  /** Names of the workload's containers and init containers; `containers` must name only these. */
+  containerNames?: readonly string[];
+  overrides?: Overrides;
+}
+
+// --- user keys: one row per key -------------------------------------------------------------------------
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; message: string; allowed?: readonly string[] };
+
+interface UserKey<T> {
+  key: string;
+  default: T;
+  /** `value` is trimmed and non-empty (an empty value means "use the default"). */
+  parse(value: string, opts: ParseOptions): Parsed<T>;
+}
+
+/** Longest release-url accepted; URLs in annotations are short, this only stops abuse. */
+const MAX_URL_LENGTH = 2048;
+/** Kubernetes container names are DNS-1123 labels. */
+const CONTAINER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function oneOf<T extends string>(what: string, allowed: readonly T[]) {
+  return (value: string): Parsed<T> => {
+    const hit = allowed.find((a) => a.toLowerCase() === value.toLowerCase());
+    return hit !== undefined
+      ? { ok: true, value: hit }
+      : { ok: false, message: `is not a valid ${what}; allowed: ${allowed.join(', ')}`, allowed };
+  };
+}
+
+function regex(value: string): Parsed<RegExp> {
+  try {
+    return { ok: true, value: compileUserRegex(value) };
+  } catch (err) {
+    if (err instanceof UnsafeRegexError) return { ok: false, message: `is not allowed: ${err.reason}` };
+    throw err;
+  }
+}
+
+function releaseUrl(value: string): Parsed<string> {
+  const example = 'e.g. https://api.github.com/repos/org/repo/releases/tags/${tag}';
+  if (value.length > MAX_URL_LENGTH) {
+    return { ok: false, message: `is longer than ${MAX_URL_LENGTH} characters` };
+  }
+  const placeholder = /\$\{([^}]*)\}/g;
+  const unknown = [...value.matchAll(placeholder)].map((m) => m[0]).filter((p) => p !== '${tag}');
+  if (unknown.length > 0) {
+    return { ok: false, message: `uses ${unknown.join(', ')}; the only placeholder is \${tag} (${example})` };
+  }
+  let url: URL;
+  try {
+    url = new URL(value.replaceAll('${tag}', '1.0.0'));
+  } catch {
+    return { ok: false, message: `is not an absolute http(s) URL (${example})` };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return { ok: false, message: `is not an absolute http(s) URL (${example})` };
+  }
+  if (url.username !== '' || url.password !== '') {
+    return {
+      ok: false,
+      message: 'must not contain credentials; set GITHUB_TOKEN for private GitHub repositories',
+    };
+  }
+  return { ok: true, value };
+}
+
+function containers(value: string, opts: ParseOptions): Parsed<string[]> {
+  const names = [
+    ...new Set(
+      value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    ),
+  ];
+  if (names.length === 0) {
+    return { ok: false, message: 'lists no container; give a comma list of container names or remove it' };
+  }
+  const invalid = names.filter((n) => !CONTAINER_NAME.test(n));
+  if (invalid.length > 0) {
+    return {
+      ok: false,
+      message: `has invalid container names: ${invalid.join(', ')} (lower-case letters, digits and "-")`,
+    };
+  }
+  const existing = opts.containerNames;
+  if (existing !== undefined) {
+    const missing = names.filter((n) => !existing.includes(n));
+    if (missing.length > 0) {
+      return {
+        ok: false,
+        message: `names containers that do not exist: ${missing.join(', ')}; existing: ${existing.join(', ') || '(none)'}`,
+        allowed: existing,
+      };
+    }
+  }
+  return { ok: true, value: names };
+}
+
+const USER_SCHEMA: { readonly [F in keyof WatchSettings]: UserKey<WatchSettings[F]> } = {
+  mode: { key: ANNOTATIONS.mode, default: 'NOTIFICATION', parse: oneOf('mode', MODES) },
+  strategy: { key: ANNOTATIONS.strategy, default: 'ALL', parse: oneOf('strategy', STRATEGIES) },
+  releaseUrl: { key: ANNOTATIONS.releaseUrl, default: undefined, parse: releaseUrl },
+  include: { key: ANNOTATIONS.include, default: undefined, parse: regex },
+  exclude: { key: ANNOTATIONS.exclude, default: undefined, parse: regex },
+  containers: { key: ANNOTATIONS.containers, default: undefined, parse: containers },
+};
+
+const USER_FIELDS = Object.keys(USER_SCHEMA) as (keyof WatchSettings)[];
+
+/** Keys users may set. */
+export const USER_KEYS: readonly string[] = USER_FIELDS.map((f) => USER_SCHEMA[f].key);
+
+// --- managed keys ---------------------------------------------------------------------------------------
+
+export interface ManagedState {
+  lastUpdated?: string;
+  lastUpdatedVersion?: string;
+  lastNotified?: string;
+  lastNotifiedVersion?: string;
+  previousVersion?: string;
+  currentVersion?: string;
+  tokenUpdate?: string;
+  lastFailedVersion?: string;
+  lastCheck?: string;
+}
+
+type ValueKind = 'timestamp' | 'versions' | 'token';
+
+const MANAGED_SCHEMA: { readonly [F in keyof Required<ManagedState>]: { key: string; kind: ValueKind } } = {
+  lastUpdated: { key: ANNOTATIONS.lastUpdated, kind: 'timestamp' },
+  lastUpdatedVersion: { key: ANNOTATIONS.lastUpdatedVersion, kind: 'versions' },
+  lastNotified: { key: ANNOTATIONS.lastNotified, kind: 'timestamp' },
+  lastNotifiedVersion: { key: ANNOTATIONS.lastNotifiedVersion, kind: 'versions' },
+  previousVersion: { key: ANNOTATIONS.previousVersion, kind: 'versions' },
+  currentVersion: { key: ANNOTATIONS.currentVersion, kind: 'versions' },
+  tokenUpdate: { key: ANNOTATIONS.tokenUpdate, kind: 'token' },
+  lastFailedVersion: { key: ANNOTATIONS.lastFailedVersion, kind: 'versions' },
+  lastCheck: { key: ANNOTATIONS.lastCheck, kind: 'timestamp' },
+};
+
+const MANAGED_FIELDS = Object.keys(MANAGED_SCHEMA) as (keyof ManagedState)[];
+
+/** Keys only image-watcher writes; the webhook restores them when someone else changes them. */
+export const MANAGED_KEYS: readonly string[] = MANAGED_FIELDS.map((f) => MANAGED_SCHEMA[f].key);
+
+const KNOWN_KEYS: readonly string[] = [...USER_KEYS, ...MANAGED_KEYS];
+
+export function isManagedKey(key: string): boolean {
+  return MANAGED_KEYS.includes(key);
+}
+
+// --- parsing --------------------------------------------------------------------------------------------
+
+/**
+ * Reads a workload's annotations into settings, or returns every problem found (never just the
+ * first). Overrides win over annotations, but an invalid annotation is still a problem even when
+ * overridden: the webhook must deny it, or it would take effect once the override is removed.
+ * Blank values mean "use the default". Managed keys are not checked here (see checkManagedValues).
+ */
+export function parseWatchSettings(
+  annotations: Readonly<Record<string, string>> | undefined,
+  opts: ParseOptions = {},
+): { ok: true; settings: WatchSettings } | { ok: false; problems: AnnotationProblem[] } {
+  const source = annotations ?? {};
+  const problems: AnnotationProblem[] = [];
+  const settings = {} as Record<keyof WatchSettings, unknown>;
+
+  for (const field of USER_FIELDS) {
+    const spec: UserKey<unknown> = USER_SCHEMA[field];
+    const raw = source[spec.key];
+    const value = raw?.trim() ?? '';
+    settings[field] = spec.default;
+    if (value === '') continue;
+    const parsed = spec.parse(value, opts);
+    if (parsed.ok) settings[field] = parsed.value;
+    else problems.push(problem(spec.key, raw ?? '', parsed.message, parsed.allowed));
+  }
+
+  for (const key of Object.keys(source).sort()) {
+    if (!key.startsWith(PREFIX) || KNOWN_KEYS.includes(key)) continue;
+    problems.push(unknownKey(key, source[key] ?? ''));
+  }
+
+  // The one place where environment overrides apply.
+  if (opts.overrides?.mode !== undefined) settings.mode = opts.overrides.mode;
+  if (opts.overrides?.strategy !== undefined) settings.strategy = opts.overrides.strategy;
+
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, settings: settings as unknown as WatchSettings };
+}
+
+function problem(key: string, value: string, reason: string, allowed?: readonly string[]): AnnotationProblem {
+  const p: AnnotationProblem = { key, value, message: `${key}: ${quote(value)} ${reason}` };
+  if (allowed !== undefined) p.allowed = allowed;
+  return p;
+}
+
+function unknownKey(key: string, value: string): AnnotationProblem {
+  const guess = closestKey(key);
+  const hint = guess === undefined ? '.' : `; did you mean ${guess}?`;
+  return {
+    key,
+    value,
+    message: `${key} is not a known image-watcher annotation${hint} Known keys: ${USER_KEYS.join(', ')} (the other image-watcher/ keys are managed by image-watcher itself)`,
+    allowed: USER_KEYS,
+  };
+}
+
+function quote(value: string): string {
+  const shown = value.length > 120 ? `${value.slice(0, 117)}...` : value;
+  return JSON.stringify(shown);
+}
+
+/** The known key nearest to a misspelt one (user keys first), when it is close enough to be a typo. */
+function closestKey(key: string): string | undefined {
+  const name = key.slice(PREFIX.length).toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const known of KNOWN_KEYS) {
+    const d = editDistance(name, known.slice(PREFIX.length));
+    if (d < bestDistance) [best, bestDistance] = [known, d];
+  }
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  return bestDistance <= limit ? best : undefined;
+}
+
+/** Levenshtein distance; keys are short, so the quadratic table is fine. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** All problems as one message, e.g. for an admission denial. */
+export function formatProblems(problems: readonly AnnotationProblem[]): string {
+  if (problems.length === 0) return 'no problems';
+  if (problems.length === 1) return problems[0]!.message;
+  return `${problems.length} invalid image-watcher annotations: ${problems.map((p, i) => `(${i + 1}) ${p.message}`).join('; ')}`;
+}
+
+// --- managed state --------------------------------------------------------------------------------------
+
+/** The managed annotations present (blank values are treated as absent). */
+export function readManagedState(annotations: Readonly<Record<string, string>> | undefined): ManagedState {
+  const state: ManagedState = {};
+  for (const field of MANAGED_FIELDS) {
+    const value = annotations?.[MANAGED_SCHEMA[field].key]?.trim();
+    if (value !== undefined && value !== '') state[field] = value;
+  }
+  return state;
+}
+
+/** The managed annotations to write for a state; absent fields are omitted. */
+export function managedAnnotations(state: ManagedState): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const field of MANAGED_FIELDS) {
+    const value = state[field];
+    if (value !== undefined) out[MANAGED_SCHEMA[field].key] = value;
+  }
+  return out;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
+const VERSION_VALUE = /^[^\s,=]+$|^([a-z0-9-]+=[^\s,=]+)(,[a-z0-9-]+=[^\s,=]+)*$/;
+
+/**
+ * Light checks on managed values (timestamps RFC 3339, versions encoded as by encodeVersions,
+ * token shape). Separate from parseWatchSettings: users never set these, so callers decide
+ * whether a bad value is worth a warning. The token's value never appears in a problem.
+ */
+export function checkManagedValues(
+  annotations: Readonly<Record<string, string>> | undefined,
+): AnnotationProblem[] {
+  const problems: AnnotationProblem[] = [];
+  for (const field of MANAGED_FIELDS) {
+    const { key, kind } = MANAGED_SCHEMA[field];
+    const value = annotations?.[key];
+    if (value === undefined) continue;
+    if (kind === 'timestamp' && !(RFC3339.test(value) && !Number.isNaN(Date.parse(value)))) {
+      problems.push(problem(key, value, 'is not an RFC 3339 timestamp (e.g. 2024-05-01T12:00:00Z)'));
+    } else if (kind === 'versions' && !VERSION_VALUE.test(value)) {
+      problems.push(problem(key, value, 'is not a tag or a list of container=tag pairs'));
+    } else if (kind === 'token' && !TOKEN.test(value)) {
+      problems.push({
+        key,
+        value: '[redacted]',
+        message: `${key} is not a valid token (16 to 256 letters, digits, "-" or "_")`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** RFC 3339 UTC timestamp for managed annotations, without milliseconds. */
+export function formatTimestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+// --- versions per container -----------------------------------------------------------------------------
+
+/**
+ * Key under which decodeVersions returns a plain tag (written when one container is watched);
+ * use versionOf() rather than reading it directly.
+ */
+export const SINGLE_CONTAINER = '';
+
+/**
+ * Encodes the versions of the watched containers: one container -> the plain tag; several ->
+ * `name=tag,name2=tag2` sorted by name (stable, so the webhook's patch is idempotent).
+ */
+export function encodeVersions(
+  versions: ReadonlyMap<string, string> | Readonly<Record<string, string>>,
+): string {
+  const entries = (versions instanceof Map ? [...versions.entries()] : Object.entries(versions)) as [
+    string,
+    string,
+  ][];
+  if (entries.length === 0) return '';
+  if (entries.length === 1) return entries[0]![1];
+  return entries
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, tag]) => `${name}=${tag}`)
+    .join(',');
+}
+
+/**
+ * Decodes encodeVersions output, tolerantly: whitespace is trimmed and malformed entries are
+ * skipped (users or old versions may have written anything). A plain tag is keyed by the only
+ * name in `containerNames` when exactly one is given, else by SINGLE_CONTAINER.
+ */
+export function decodeVersions(
+  value: string | undefined,
+  containerNames?: readonly string[],
+): Map<string, string> {
+  const out = new Map<string, string>();
+  const text = value?.trim() ?? '';
+  if (text === '') return out;
+  if (!text.includes('=')) {
+    const tag = text.split(',')[0]!.trim();
+    if (tag === '') return out;
+    const only = containerNames?.length === 1 ? containerNames[0]! : SINGLE_CONTAINER;
+    out.set(only, tag);
+    return out;
+  }
+  for (const entry of text.split(',')) {
+    const eq = entry.indexOf('=');
+    if (eq < 0) continue;
+    const name = entry.slice(0, eq).trim();
+    const tag = entry.slice(eq + 1).trim();
+    if (name !== '' && tag !== '' && !tag.includes('=')) out.set(name, tag);
+  }
+  return out;
+}
+
+/** The version recorded for a container: its own entry, or the plain tag written for a single container. */
+export function versionOf(versions: ReadonlyMap<string, string>, container: string): string | undefined {
+  return versions.get(container) ?? versions.get(SINGLE_CONTAINER);
+}

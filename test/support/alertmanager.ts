@@ -1,0 +1,72 @@
+// Runs the Debian `prometheus-alertmanager` binary for a test, routing every alert to
+// one webhook receiver (usually an HTTP server in the test) with no grouping delay.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, startDaemon } from './daemon.ts';
+
+export const ALERTMANAGER_BIN = process.env.ALERTMANAGER_BIN ?? '/usr/bin/prometheus-alertmanager';
+
+export interface AlertmanagerOptions {
+  /** URL the webhook receiver posts to. */
+  webhookUrl: string;
+}
+
+export interface Alertmanager {
+  readonly url: string;
+  /** host:port, for Prometheus' alerting config. */
+  readonly address: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** The alertmanager.yml: one route, one webhook receiver, alerts sent within a second. */
+export function alertmanagerConfig(opts: AlertmanagerOptions): string {
+  return stringify({
+    route: {
+      receiver: 'test',
+      group_by: ['alertname', 'namespace', 'workload'],
+      group_wait: '1s',
+      group_interval: '1s',
+      repeat_interval: '1h',
+    },
+    receivers: [{ name: 'test', webhook_configs: [{ url: opts.webhookUrl, send_resolved: false }] }],
+  });
+}
+
+export async function startAlertmanager(opts: AlertmanagerOptions): Promise<Alertmanager> {
+  const dir = await mkdtemp(join(tmpdir(), 'iw-alertmanager-'));
+  try {
+    const configFile = join(dir, 'alertmanager.yml');
+    await writeFile(configFile, alertmanagerConfig(opts));
+    const port = await freePort();
+    const address = `127.0.0.1:${port}`;
+    const daemon = await startDaemon({
+      name: 'alertmanager',
+      command: ALERTMANAGER_BIN,
+      args: [
+        `--config.file=${configFile}`,
+        `--storage.path=${join(dir, 'data')}`,
+        `--web.listen-address=${address}`,
+        // Empty: no gossip cluster, nothing listens besides the API.
+        '--cluster.listen-address=',
+        '--log.level=warn',
+      ],
+      cwd: dir,
+      readyUrl: `http://${address}/-/ready`,
+    });
+    return {
+      url: `http://${address}`,
+      address,
+      output: () => daemon.output(),
+      stop: async () => {
+        await daemon.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,520 @@
+import t from 'tap';
+import type { ManagedState } from '../../../shared/annotations.ts';
+import { parseImageReference } from '../../../shared/image-ref.ts';
+import type { Candidate } from '../../../watcher/check/decide.ts';
+import {
+  annotationPath,
+  decideAction,
+  detectExternalReverts,
+  digestCandidate,
+  encodeFor,
+  notifyPatch,
+  rollbackPatch,
+  revertPatch,
+  runningVersion,
+  tagCandidate,
+  updatePatch,
+  versionFor,
+  watchedContainers,
+} from '../../../watcher/check/decide.ts';
+import type { ContainerInfo, WorkloadSnapshot } from '../../../watcher/kube/types.ts';
+
+const D1 = `sha256:${'1'.repeat(64)}`;
+const D2 = `sha256:${'2'.repeat(64)}`;
+
+function container(name: string, image: string, index = 0): ContainerInfo {
+  return { name, image, init: false, imagePath: `/spec/template/spec/containers/${index}/image` };
+}
+
+function snapshot(
+  annotations: Record<string, string> = {},
+  containers = [container('app', 'nginx:1.25.0')],
+): WorkloadSnapshot {
+  return {
+    kind: 'Deployment',
+    namespace: 'shop',
+    name: 'web',
+    uid: 'u1',
+    resourceVersion: '42',
+    annotations,
+    containers,
+    imagePullSecrets: [],
+    serviceAccountName: 'default',
+    rollout: {
+      generation: 1,
+      observedGeneration: 1,
+      replicas: 1,
+      updatedReplicas: 1,
+      availableReplicas: 1,
+      readyReplicas: 1,
+      conditions: [],
+    },
+  };
+}
+
+const nginxTags = [
+  '1.24.0',
+  '1.25.0',
+  '1.25.3',
+  '1.26.1',
+  '2.0.0',
+  '2.1.0-rc.1',
+  'latest',
+  'stable',
+  '1.27.0-alpine',
+  'garbage..',
+];
+
+t.test('tagCandidate picks the newest allowed tag for each strategy', (t) => {
+  const cases: {
+    name: string;
+    image: string;
+    strategy: 'ALL' | 'MAJOR' | 'MINOR' | 'PATCH';
+    skip?: string[];
+    tags?: string[];
+    include?: RegExp;
+    exclude?: RegExp;
+    want: string | undefined;
+  }[] = [
+    {
+      name: 'ALL takes the newest stable version of any major',
+      image: 'nginx:1.25.0',
+      strategy: 'ALL',
+      want: '2.0.0',
+    },
+    {
+      name: 'MAJOR behaves like ALL for version tags',
+      image: 'nginx:1.25.0',
+      strategy: 'MAJOR',
+      want: '2.0.0',
+    },
+    { name: 'MINOR stays on the same major', image: 'nginx:1.25.0', strategy: 'MINOR', want: '1.26.1' },
+    { name: 'PATCH stays on the same minor', image: 'nginx:1.25.0', strategy: 'PATCH', want: '1.25.3' },
+    {
+      name: 'a version already newest yields nothing',
+      image: 'nginx:2.0.0',
+      strategy: 'ALL',
+      want: undefined,
+    },
+    {
+      name: 'a last-failed version is skipped for the next one down',
+      image: 'nginx:1.25.0',
+      strategy: 'MINOR',
+      skip: ['1.26.1'],
+      want: '1.25.3',
+    },
+    {
+      name: 'skipping the only newer version yields nothing',
+      image: 'nginx:1.25.0',
+      strategy: 'PATCH',
+      skip: ['1.25.3'],
+      want: undefined,
+    },
+    {
+      name: 'a running version newer than every tag is never downgraded',
+      image: 'nginx:3.0.0',
+      strategy: 'ALL',
+      want: undefined,
+    },
+    {
+      name: 'include limits candidates',
+      image: 'nginx:1.25.0',
+      strategy: 'ALL',
+      include: /^1\./,
+      want: '1.26.1',
+    },
+    {
+      name: 'exclude removes candidates',
+      image: 'nginx:1.25.0',
+      strategy: 'ALL',
+      exclude: /^2\./,
+      want: '1.26.1',
+    },
+    {
+      name: 'a non-version tag has no tag candidate',
+      image: 'nginx:latest',
+      strategy: 'ALL',
+      want: undefined,
+    },
+    {
+      name: 'a digest-only reference has no tag candidate',
+      image: `nginx@${D1}`,
+      strategy: 'ALL',
+      want: undefined,
+    },
+    {
+      name: 'an empty tag list yields nothing',
+      image: 'nginx:1.25.0',
+      strategy: 'ALL',
+      tags: [],
+      want: undefined,
+    },
+    {
+      name: 'a prerelease is not offered to a stable tag',
+      image: 'nginx:2.0.0',
+      strategy: 'ALL',
+      tags: ['2.1.0-rc.1'],
+      want: undefined,
+    },
+  ];
+  for (const c of cases) {
+    const got = tagCandidate({
+      container: container('app', c.image),
+      ref: parseImageReference(c.image),
+      tags: c.tags ?? nginxTags,
+      settings: { strategy: c.strategy, include: c.include, exclude: c.exclude },
+      skip: new Set(c.skip ?? []),
+    });
+    t.equal(got?.newVersion, c.want, c.name);
+  }
+  t.end();
+});
+
+t.test('tagCandidate keeps the name as written and reports the change', (t) => {
+  const got = tagCandidate({
+    container: container('app', 'localhost:5000/team/api:v1.2.3'),
+    ref: parseImageReference('localhost:5000/team/api:v1.2.3'),
+    tags: ['v1.2.3', 'v1.3.0', '1.4.0'],
+    settings: { strategy: 'ALL', include: undefined, exclude: undefined },
+    skip: new Set(),
+  });
+  t.same(got, {
+    container: 'app',
+    imagePath: '/spec/template/spec/containers/0/image',
+    image: 'localhost:5000/team/api:v1.2.3',
+    currentVersion: 'v1.2.3',
+    newVersion: 'v1.3.0',
+    newImage: 'localhost:5000/team/api:v1.3.0',
+    change: 'minor',
+  });
+  t.end();
+});
+
+t.test('digestCandidate compares the registry digest with the known running digest', (t) => {
+  const cases: {
+    name: string;
+    image: string;
+    registryDigest: string;
+    known: string | undefined;
+    skip?: string[];
+    want: string | undefined;
+  }[] = [
+    {
+      name: 'a first sighting (no known digest) is only a baseline',
+      image: 'nginx:latest',
+      registryDigest: D1,
+      known: undefined,
+      want: undefined,
+    },
+    {
+      name: 'the same digest is no update',
+      image: 'nginx:latest',
+      registryDigest: D1,
+      known: D1,
+      want: undefined,
+    },
+    {
+      name: 'a new digest behind the tag is an update pinned to it',
+      image: 'nginx:latest',
+      registryDigest: D2,
+      known: D1,
+      want: `nginx:latest@${D2}`,
+    },
+    {
+      name: 'a version tag is left to tagCandidate',
+      image: 'nginx:1.25.0',
+      registryDigest: D2,
+      known: D1,
+      want: undefined,
+    },
+    {
+      name: 'a failed digest is never proposed again',
+      image: 'nginx:latest',
+      registryDigest: D2,
+      known: D1,
+      skip: [`latest@${D2}`],
+      want: undefined,
+    },
+  ];
+  for (const c of cases) {
+    const got = digestCandidate({
+      container: container('app', c.image),
+      ref: parseImageReference(c.image),
+      registryDigest: c.registryDigest,
+      knownDigest: c.known,
+      skip: new Set(c.skip ?? []),
+    });
+    t.equal(got?.newImage, c.want, c.name);
+    if (got) t.equal(got.change, 'digest', `${c.name}: change is digest`);
+  }
+  t.end();
+});
+
+t.test('version annotations are read and written per container', (t) => {
+  t.equal(versionFor('1.2.3', 'app', 1), '1.2.3', 'a bare tag belongs to the only watched container');
+  t.equal(versionFor('1.2.3', 'app', 2), undefined, 'a bare tag is ambiguous with two watched containers');
+  t.equal(versionFor('app=1.2.3,side=0.1', 'side', 2), '0.1', 'a named entry is found');
+  t.equal(versionFor(undefined, 'app', 1), undefined, 'no annotation, no version');
+  t.equal(encodeFor(new Map([['app', '1.2.3']]), 1), '1.2.3', 'one watched container is written bare');
+  t.equal(
+    encodeFor(new Map([['side', '0.1']]), 2),
+    'side=0.1',
+    'one entry of several watched containers keeps its name',
+  );
+  t.equal(
+    encodeFor(
+      new Map([
+        ['side', '0.1'],
+        ['app', '1.2'],
+      ]),
+      2,
+    ),
+    'app=1.2,side=0.1',
+    'entries are sorted',
+  );
+  t.equal(
+    runningVersion(parseImageReference(`nginx:latest@${D1}`)),
+    `latest@${D1}`,
+    'a pinned tag records its digest',
+  );
+  t.end();
+});
+
+t.test('watchedContainers honours the containers annotation', (t) => {
+  const all = [container('app', 'a:1'), { ...container('init', 'b:1', 0), init: true }];
+  t.same(
+    watchedContainers(all, { containers: undefined }).map((c) => c.name),
+    ['app', 'init'],
+    'all by default, init included',
+  );
+  t.same(
+    watchedContainers(all, { containers: ['init'] }).map((c) => c.name),
+    ['init'],
+    'only the listed names',
+  );
+  t.same(watchedContainers(all, { containers: ['nope'] }), [], 'unknown names watch nothing');
+  t.end();
+});
+
+const candidate: Candidate = {
+  container: 'app',
+  imagePath: '/spec/template/spec/containers/0/image',
+  image: 'nginx:1.25.0',
+  currentVersion: '1.25.0',
+  newVersion: '1.26.1',
+  newImage: 'nginx:1.26.1',
+  change: 'minor',
+};
+
+t.test('decideAction chooses between nothing, a notification and an update', (t) => {
+  const cases: {
+    name: string;
+    mode: 'AUTO_UPDATE' | 'NOTIFICATION' | 'DISABLED';
+    candidates: Candidate[];
+    state: ManagedState;
+    want: string;
+  }[] = [
+    { name: 'DISABLED never acts', mode: 'DISABLED', candidates: [candidate], state: {}, want: 'none' },
+    {
+      name: 'no candidate means nothing to do',
+      mode: 'NOTIFICATION',
+      candidates: [],
+      state: {},
+      want: 'none',
+    },
+    {
+      name: 'NOTIFICATION announces a new version',
+      mode: 'NOTIFICATION',
+      candidates: [candidate],
+      state: {},
+      want: 'notify',
+    },
+    {
+      name: 'NOTIFICATION does not announce the same version twice',
+      mode: 'NOTIFICATION',
+      candidates: [candidate],
+      state: { lastNotifiedVersion: '1.26.1' },
+      want: 'none',
+    },
+    {
+      name: 'NOTIFICATION announces a version newer than the last announced',
+      mode: 'NOTIFICATION',
+      candidates: [candidate],
+      state: { lastNotifiedVersion: '1.26.0' },
+      want: 'notify',
+    },
+    { name: 'AUTO_UPDATE updates', mode: 'AUTO_UPDATE', candidates: [candidate], state: {}, want: 'update' },
+    {
+      name: 'AUTO_UPDATE updates even if the version was announced before',
+      mode: 'AUTO_UPDATE',
+      candidates: [candidate],
+      state: { lastNotifiedVersion: '1.26.1' },
+      want: 'update',
+    },
+  ];
+  for (const c of cases) {
+    t.equal(
+      decideAction({ mode: c.mode, candidates: c.candidates, state: c.state, watchedCount: 1 }).kind,
+      c.want,
+      c.name,
+    );
+  }
+  const two = { ...candidate, container: 'side', newVersion: '0.2' };
+  const action = decideAction({
+    mode: 'NOTIFICATION',
+    candidates: [candidate, two],
+    state: { lastNotifiedVersion: 'app=1.26.1,side=0.1' },
+    watchedCount: 2,
+  });
+  t.same(
+    action.kind === 'notify' ? action.candidates.map((c) => c.container) : [],
+    ['side'],
+    'only containers with an unannounced version are announced',
+  );
+  t.end();
+});
+
+t.test('annotationPath escapes the slash of the key', (t) => {
+  t.equal(
+    annotationPath('image-watcher/last-notified'),
+    '/metadata/annotations/image-watcher~1last-notified',
+  );
+  t.equal(annotationPath('a~b/c'), '/metadata/annotations/a~0b~1c');
+  t.end();
+});
+
+const NOW = new Date('2026-11-23T10:00:00.123Z');
+
+t.test('notifyPatch guards on the previous value or, when absent, on resourceVersion', (t) => {
+  const first = notifyPatch(snapshot(), [candidate], ['app'], NOW);
+  t.same(first, [
+    { op: 'test', path: '/metadata/resourceVersion', value: '42' },
+    { op: 'add', path: '/metadata/annotations/image-watcher~1last-notified', value: '2026-11-23T10:00:00Z' },
+    { op: 'add', path: '/metadata/annotations/image-watcher~1last-notified-version', value: '1.26.1' },
+  ]);
+  const again = notifyPatch(
+    snapshot({ 'image-watcher/last-notified-version': '1.26.0' }),
+    [candidate],
+    ['app'],
+    NOW,
+  );
+  t.same(again[0], {
+    op: 'test',
+    path: '/metadata/annotations/image-watcher~1last-notified-version',
+    value: '1.26.0',
+  });
+  const multi = notifyPatch(
+    snapshot({ 'image-watcher/last-notified-version': 'app=1.26.0,side=0.1' }, [
+      container('app', 'nginx:1.25.0'),
+      container('side', 'busybox:1.0', 1),
+    ]),
+    [candidate],
+    ['app', 'side'],
+    NOW,
+  );
+  t.equal(multi[2]?.value, 'app=1.26.1,side=0.1', 'other containers keep their announced version');
+  t.end();
+});
+
+t.test('updatePatch tests the current image, replaces it and writes the history', (t) => {
+  const watched = [{ info: container('app', 'nginx:1.25.0'), ref: parseImageReference('nginx:1.25.0') }];
+  t.same(updatePatch([candidate], watched, NOW), [
+    { op: 'test', path: '/spec/template/spec/containers/0/image', value: 'nginx:1.25.0' },
+    { op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'nginx:1.26.1' },
+    { op: 'add', path: '/metadata/annotations/image-watcher~1previous-version', value: '1.25.0' },
+    { op: 'add', path: '/metadata/annotations/image-watcher~1current-version', value: '1.26.1' },
+    { op: 'add', path: '/metadata/annotations/image-watcher~1last-updated', value: '2026-11-23T10:00:00Z' },
+    { op: 'add', path: '/metadata/annotations/image-watcher~1last-updated-version', value: '1.26.1' },
+  ]);
+  const two = [
+    ...watched,
+    { info: container('side', 'busybox:1.0', 1), ref: parseImageReference('busybox:1.0') },
+  ];
+  const ops = updatePatch([candidate], two, NOW);
+  t.equal(
+    ops.find((o) => o.path.endsWith('previous-version'))?.value,
+    'app=1.25.0,side=1.0',
+    'previous lists every watched container',
+  );
+  t.equal(
+    ops.find((o) => o.path.endsWith('current-version'))?.value,
+    'app=1.26.1,side=1.0',
+    'current lists every watched container',
+  );
+  t.end();
+});
+
+t.test('rollbackPatch restores the old image guarded by our new one and records the failure', (t) => {
+  const w = snapshot({ 'image-watcher/current-version': '1.26.1' }, [container('app', 'nginx:1.26.1')]);
+  t.same(rollbackPatch(w, [candidate], ['app']), [
+    { op: 'test', path: '/spec/template/spec/containers/0/image', value: 'nginx:1.26.1' },
+    { op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'nginx:1.25.0' },
+    { op: 'add', path: '/metadata/annotations/image-watcher~1current-version', value: '1.25.0' },
+    { op: 'add', path: '/metadata/annotations/image-watcher~1last-failed-version', value: '1.26.1' },
+  ]);
+  t.end();
+});
+
+t.test('detectExternalReverts tells a GitOps revert from our own rollback', (t) => {
+  const after = { previousVersion: '1.25.0', currentVersion: '1.26.1', lastUpdatedVersion: '1.26.1' };
+  const cases: { name: string; image: string; state: ManagedState; want: number }[] = [
+    {
+      name: 'the previous image back while our annotations say new is a revert',
+      image: 'nginx:1.25.0',
+      state: after,
+      want: 1,
+    },
+    { name: 'our new image still running is no revert', image: 'nginx:1.26.1', state: after, want: 0 },
+    {
+      name: 'our own rollback (current-version restored) is no revert',
+      image: 'nginx:1.25.0',
+      state: { ...after, currentVersion: '1.25.0', lastFailedVersion: '1.26.1' },
+      want: 0,
+    },
+    {
+      name: 'a revert already recorded is not reported again',
+      image: 'nginx:1.25.0',
+      state: { ...after, lastFailedVersion: '1.26.1' },
+      want: 0,
+    },
+    { name: 'a different image set by a person is no revert', image: 'nginx:1.24.0', state: after, want: 0 },
+    {
+      name: 'a workload never updated by us has no revert',
+      image: 'nginx:1.25.0',
+      state: { currentVersion: '1.25.0' },
+      want: 0,
+    },
+  ];
+  for (const c of cases) {
+    const got = detectExternalReverts(
+      [{ info: container('app', c.image), ref: parseImageReference(c.image) }],
+      c.state,
+      1,
+    );
+    t.equal(got.length, c.want, c.name);
+  }
+  t.end();
+});
+
+t.test('revertPatch records the reverted version as failed and follows what runs', (t) => {
+  const w = snapshot({ 'image-watcher/current-version': '1.26.1' }, [container('app', 'nginx:1.25.0')]);
+  const ops = revertPatch(
+    w,
+    [
+      {
+        container: 'app',
+        imagePath: '/x',
+        image: 'nginx:1.25.0',
+        revertedVersion: '1.26.1',
+        runningVersion: '1.25.0',
+      },
+    ],
+    ['app'],
+  );
+  t.same(ops, [
+    { op: 'test', path: '/metadata/annotations/image-watcher~1current-version', value: '1.26.1' },
+    { op: 'add', path: '/metadata/annotations/image-watcher~1current-version', value: '1.25.0' },
+    { op: 'add', path: '/metadata/annotations/image-watcher~1last-failed-version', value: '1.26.1' },
+  ]);
+  t.end();
+});

@@ -1,0 +1,310 @@
+// `image-watcher check` and `scan` against the real registry in every auth mode.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { run } from '../../../watcher/cli/run.ts';
+import { buildImage } from '../../support/images.ts';
+import { freePort, pushImage, startRegistry } from '../../support/registry.ts';
+import type { RunningRegistry } from '../../support/registry.ts';
+import { startTokenServer } from '../../support/token-server.ts';
+import type { TokenServer } from '../../support/token-server.ts';
+
+const USER = 'deployer';
+const PASSWORD = 'cli-Pa55word';
+const TAGS = ['1.2.3', '1.2.4', '1.3.0', '1.10.1', '2.0.0', '1.11.0-rc.1', 'latest'];
+const ROOT = new URL('../../../', import.meta.url).pathname;
+
+let dir: string;
+let tokens: TokenServer;
+const registries: Record<'anonymous' | 'basic' | 'bearer', RunningRegistry> = {} as never;
+const digests: Record<string, string> = {};
+
+t.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'iw-cli-'));
+  tokens = await startTokenServer({ dir, users: { [USER]: PASSWORD } });
+  [registries.anonymous, registries.basic, registries.bearer] = await Promise.all([
+    startRegistry(),
+    startRegistry({ kind: 'htpasswd', users: { [USER]: PASSWORD } }),
+    startRegistry({
+      kind: 'token',
+      realm: tokens.realm,
+      service: tokens.service,
+      issuer: tokens.issuer,
+      rootCertFile: tokens.rootCertFile,
+    }),
+  ]);
+  const auth = {
+    anonymous: undefined,
+    basic: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`,
+    bearer: `Bearer ${tokens.issue(USER, ['repository:app:pull,push'])}`,
+  };
+  await Promise.all(
+    (['anonymous', 'basic', 'bearer'] as const).flatMap((mode) =>
+      TAGS.map(async (tag) => {
+        digests[`${mode}:${tag}`] = await pushImage(
+          registries[mode].url,
+          'app',
+          [tag],
+          buildImage(),
+          auth[mode],
+        );
+      }),
+    ),
+  );
+  // Docker config.json: `auth` (base64) for one registry, username/password for the other.
+  await writeFile(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      auths: {
+        [`http://${registries.basic.host}/v2/`]: {
+          auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64'),
+        },
+        [registries.bearer.host]: { username: USER, password: PASSWORD },
+      },
+    }),
+  );
+});
+t.teardown(async () => {
+  await Promise.all(Object.values(registries).map((r) => r.stop()));
+  await tokens?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function cli(
+  argv: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await run(argv, {
+    env: { DOCKER_CONFIG: dir, ...env },
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+    version: '0.1.0',
+  });
+  return { code, out, err };
+}
+
+for (const mode of ['anonymous', 'basic', 'bearer'] as const) {
+  t.test(`check --strategy MINOR --json finds the newest minor (${mode} registry)`, async (t) => {
+    const host = registries[mode].host;
+    const r = await cli(['check', `${host}/app:1.2.3`, '--strategy', 'MINOR', '--json']);
+    t.equal(r.code, 0, r.err);
+    t.equal(r.err, '');
+    t.strictSame(JSON.parse(r.out), {
+      image: `${host}/app:1.2.3`,
+      current: '1.2.3',
+      latest: '1.10.1',
+      fullImage: `${host}/app:1.10.1`,
+      updateAvailable: true,
+      digest: digests[`${mode}:1.10.1`],
+    });
+  });
+}
+
+t.test('check follows each strategy and prints the version first in text mode', async (t) => {
+  const host = registries.anonymous.host;
+  const cases = [
+    { name: 'PATCH stays on 1.2', input: 'PATCH', want: '1.2.4' },
+    { name: 'MAJOR goes to 2.0.0', input: 'MAJOR', want: '2.0.0' },
+    { name: 'ALL is MAJOR for versions', input: 'ALL', want: '2.0.0' },
+  ];
+  for (const c of cases) {
+    const r = await cli(['check', `${host}/app:1.2.3`, '--strategy', c.input]);
+    t.equal(r.code, 0);
+    t.equal(r.out.split('\t')[0], c.want, c.name);
+  }
+  const upToDate = await cli(['check', `${host}/app:2.0.0`]);
+  t.match(upToDate.out, /^2\.0\.0\t.*up to date \(ALL\)/);
+});
+
+t.test('check honours include and exclude', async (t) => {
+  const host = registries.anonymous.host;
+  const r = await cli([
+    'check',
+    `${host}/app:1.2.3`,
+    '--strategy',
+    'MINOR',
+    '--exclude',
+    '^1\\.10\\.',
+    '--json',
+  ]);
+  t.equal(JSON.parse(r.out).latest, '1.3.0');
+});
+
+t.test('check compares the digest behind a non-version tag under ALL', async (t) => {
+  const host = registries.anonymous.host;
+  const old = `sha256:${'0'.repeat(64)}`;
+  const moved = JSON.parse((await cli(['check', `${host}/app:latest@${old}`, '--json'])).out);
+  t.match(moved, {
+    current: 'latest',
+    latest: 'latest',
+    updateAvailable: true,
+    digest: digests['anonymous:latest'],
+  });
+  t.equal(moved.fullImage, `${host}/app:latest@${digests['anonymous:latest']}`);
+  const same = JSON.parse(
+    (await cli(['check', `${host}/app:latest@${digests['anonymous:latest']}`, '--json'])).out,
+  );
+  t.equal(same.updateAvailable, false);
+  const unknown = await cli(['check', `${host}/app:latest`, '--json']);
+  t.equal(JSON.parse(unknown.out).updateAvailable, false);
+  t.match(unknown.err, /write IMAGE as name:latest@sha256/);
+});
+
+t.test('registry failures exit 1 with one line; bad arguments exit 2 with a usage hint', async (t) => {
+  const wrongPassword = join(dir, 'wrong');
+  await rm(wrongPassword, { recursive: true, force: true });
+  await mkdir(wrongPassword);
+  await writeFile(
+    join(wrongPassword, 'config.json'),
+    JSON.stringify({ auths: { [registries.basic.host]: { username: USER, password: 'nope' } } }),
+  );
+  const cases: {
+    name: string;
+    input: string[];
+    env: Record<string, string>;
+    want: { code: number; err: string | RegExp };
+  }[] = [
+    {
+      name: 'a wrong password',
+      input: ['check', `${registries.basic.host}/app:1.2.3`],
+      env: { DOCKER_CONFIG: wrongPassword },
+      want: {
+        code: 1,
+        err: `image-watcher: registry ${registries.basic.host} refused the credentials for app (HTTP 401): check the username/password in DOCKER_CONFIG or imagePullSecrets\n`,
+      },
+    },
+    {
+      name: 'a missing repository',
+      input: ['check', `${registries.anonymous.host}/nope:1.0.0`],
+      env: {},
+      want: { code: 1, err: `image-watcher: repository nope not found on ${registries.anonymous.host}\n` },
+    },
+    {
+      name: 'an invalid image',
+      input: ['check', 'UPPER/Case:1'],
+      env: {},
+      want: { code: 2, err: /^image-watcher: .*\nRun 'image-watcher --help' for usage\.\n$/ },
+    },
+    {
+      name: 'a digest-only image',
+      input: ['check', `app@sha256:${'a'.repeat(64)}`],
+      env: {},
+      want: { code: 2, err: /pins only a digest/ },
+    },
+  ];
+  for (const c of cases) {
+    const r = await cli(c.input, c.env);
+    t.match(r, c.want, c.name);
+    t.equal(r.out, '', `${c.name}: nothing on stdout`);
+  }
+  const badConfig = join(dir, 'bad');
+  await mkdir(badConfig, { recursive: true });
+  await writeFile(join(badConfig, 'config.json'), '{ not json');
+  const r = await cli(['check', `${registries.anonymous.host}/app:1.2.3`], { DOCKER_CONFIG: badConfig });
+  t.match(
+    r,
+    { code: 2, err: /config\.json is not valid JSON/ },
+    'an invalid config.json is a configuration error',
+  );
+});
+
+t.test('scan reports every watched container of a manifest file', async (t) => {
+  const host = registries.anonymous.host;
+  const file = join(dir, 'workloads.yaml');
+  await writeFile(
+    file,
+    [
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  annotations:\n    image-watcher/strategy: PATCH\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ${host}/app:1.2.3\n`,
+      `apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec:\n  template:\n    spec:\n      containers:\n        - name: db\n          image: ${host}/app:2.0.0\n`,
+      `apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: off\n  annotations:\n    image-watcher/mode: DISABLED\nspec:\n  template:\n    spec:\n      containers:\n        - name: x\n          image: ${host}/app:1.0.0\n`,
+    ].join('---\n'),
+  );
+  const ok = await cli(['scan', file, '--json']);
+  t.equal(ok.code, 0, ok.err);
+  t.match(JSON.parse(ok.out), [
+    {
+      workload: 'default/Deployment/web',
+      container: 'app',
+      strategy: 'PATCH',
+      current: '1.2.3',
+      latest: '1.2.4',
+      updateAvailable: true,
+    },
+    {
+      workload: 'default/StatefulSet/db',
+      container: 'db',
+      strategy: 'ALL',
+      current: '2.0.0',
+      latest: '2.0.0',
+      updateAvailable: false,
+    },
+  ]);
+  const text = await cli(['scan', file]);
+  t.match(text.out, /^WORKLOAD\s+CONTAINER\s+STRATEGY\s+CURRENT\s+LATEST\s+UPDATE/);
+  t.match(text.out, /default\/Deployment\/web\s+app\s+PATCH\s+1\.2\.3\s+1\.2\.4\s+yes/);
+
+  const broken = join(dir, 'broken.yaml');
+  await writeFile(
+    broken,
+    `apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: ${host}/missing:1.0.0\n` +
+      `---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: typo\n  annotations:\n    image-watcher/strategie: PATCH\n` +
+      `spec:\n  template:\n    spec:\n      containers:\n        - name: c\n          image: ${host}/app:1.2.3\n`,
+  );
+  const failed = await cli(['scan', file, broken]);
+  t.equal(failed.code, 1);
+  t.match(failed.out, /default\/Pod\/p .* error .*repository missing not found/);
+  t.match(
+    failed.out,
+    /default\/Deployment\/typo .* error .*broken\.yaml: .*image-watcher\/strategie is not a known image-watcher annotation/,
+  );
+  t.match(failed.err, /2 of 4 containers could not be checked/);
+  const unreadable = await cli(['scan', join(dir, 'does-not-exist.yaml')]);
+  t.match(unreadable, { code: 2, err: /cannot read .*does-not-exist\.yaml: ENOENT/ });
+});
+
+t.test('the real CLI process exits 0, 1 and 2', async (t) => {
+  const exec = promisify(execFile);
+  const node = (args: string[]) =>
+    exec(process.execPath, ['--import', './bench/register.js', 'watcher/cli/main.ts', ...args], {
+      cwd: ROOT,
+      // Transpile only: the type check is tsc's job, and it triples the start-up time.
+      env: { ...process.env, DOCKER_CONFIG: dir, TS_NODE_TRANSPILE_ONLY: '1' },
+      timeout: 60_000,
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        stderr: e.stderr,
+      }),
+    );
+  const dead = await freePort();
+  const [ok, failure, usage] = await Promise.all([
+    node(['check', `${registries.bearer.host}/app:1.2.3`, '--strategy', 'MINOR', '--json']),
+    node(['check', `127.0.0.1:${dead}/app:1.2.3`]),
+    node(['check', 'app:1', '--strategy', 'sometimes']),
+  ]);
+  t.equal(ok.code, 0, ok.stderr);
+  t.match(JSON.parse(ok.stdout), {
+    latest: '1.10.1',
+    updateAvailable: true,
+    digest: digests['bearer:1.10.1'],
+  });
+  t.equal(failure.code, 1);
+  t.match(
+    failure.stderr,
+    new RegExp(
+      `^image-watcher: cannot reach registry 127\\.0\\.0\\.1:${dead} for the tag list of app: ECONNREFUSED \\(3 attempts\\)\\n$`,
+    ),
+  );
+  t.equal(usage.code, 2);
+  t.match(
+    usage.stderr,
+    /^image-watcher: --strategy "sometimes" is not one of ALL, MAJOR, MINOR, PATCH\nRun 'image-watcher --help' for usage\.\n$/,
+  );
+});

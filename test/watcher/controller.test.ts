@@ -1,0 +1,591 @@
+// The controller against small in-memory fakes of its collaborators (the end-to-end tests in
+// test/watcher/e2e use the fake API server and a real registry instead).
+import fjp from 'fast-json-patch';
+import { pino } from 'pino';
+import t from 'tap';
+import { ImageWatcherError } from '../../shared/errors.ts';
+import type { ImageReference } from '../../shared/image-ref.ts';
+import { canonicalName } from '../../shared/image-ref.ts';
+import { Controller } from '../../watcher/controller.ts';
+import type { ControllerConfig } from '../../watcher/controller.ts';
+import type {
+  JsonPatchOp,
+  KubeGateway,
+  LeaderElector,
+  WorkloadKind,
+  WorkloadSnapshot,
+  WorkloadWatch,
+} from '../../watcher/kube/types.ts';
+import { PatchConflictError } from '../../watcher/kube/errors.ts';
+import { WatcherMetrics } from '../../watcher/metrics.ts';
+import type { UpdateNotice } from '../../watcher/notify/types.ts';
+import { RegistryError } from '../../watcher/registry/errors.ts';
+import type { RegistryClient } from '../../watcher/registry/types.ts';
+
+const D1 = `sha256:${'1'.repeat(64)}`;
+const D2 = `sha256:${'2'.repeat(64)}`;
+
+interface Obj {
+  kind: WorkloadKind;
+  metadata: {
+    namespace: string;
+    name: string;
+    uid: string;
+    resourceVersion: string;
+    generation: number;
+    annotations?: Record<string, string>;
+  };
+  spec: { template: { spec: { containers: { name: string; image: string }[] } } };
+  status: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    availableReplicas?: number;
+    conditions?: { type: string; status: string; reason?: string }[];
+  };
+}
+
+type Listener = (w: WorkloadSnapshot, old: WorkloadSnapshot | undefined) => void;
+
+/** Holds objects, applies JSON patches like the API server, and plays informer and rollout controller. */
+class FakeCluster implements KubeGateway, WorkloadWatch {
+  objects = new Map<string, Obj>();
+  patches: { key: string; ops: JsonPatchOp[] }[] = [];
+  events: { reason: string; type: string; message: string }[] = [];
+  upserts: Listener[] = [];
+  deletes: ((w: WorkloadSnapshot) => void)[] = [];
+  rv = 100;
+  /** How the simulated controller answers a new generation. */
+  rollout: 'complete' | 'deadline' = 'complete';
+
+  add(name: string, image: string | string[], annotations: Record<string, string> = {}): Obj {
+    const images = Array.isArray(image) ? image : [image];
+    const obj: Obj = {
+      kind: 'Deployment',
+      metadata: {
+        namespace: 'shop',
+        name,
+        uid: `uid-${name}`,
+        resourceVersion: String(++this.rv),
+        generation: 1,
+        annotations: { ...annotations },
+      },
+      spec: {
+        template: {
+          spec: { containers: images.map((img, i) => ({ name: i === 0 ? 'app' : `side${i}`, image: img })) },
+        },
+      },
+      status: {
+        observedGeneration: 1,
+        replicas: 1,
+        updatedReplicas: 1,
+        availableReplicas: 1,
+        conditions: [],
+      },
+    };
+    this.objects.set(`Deployment/shop/${name}`, obj);
+    return obj;
+  }
+
+  snap(o: Obj): WorkloadSnapshot {
+    return {
+      kind: o.kind,
+      namespace: o.metadata.namespace,
+      name: o.metadata.name,
+      uid: o.metadata.uid,
+      resourceVersion: o.metadata.resourceVersion,
+      annotations: Object.fromEntries(
+        Object.entries(o.metadata.annotations ?? {}).filter(([k]) => k.startsWith('image-watcher/')),
+      ),
+      containers: o.spec.template.spec.containers.map((c, i) => ({
+        name: c.name,
+        image: c.image,
+        init: false,
+        imagePath: `/spec/template/spec/containers/${i}/image`,
+      })),
+      imagePullSecrets: [],
+      serviceAccountName: 'default',
+      rollout: {
+        generation: o.metadata.generation,
+        observedGeneration: o.status.observedGeneration,
+        replicas: 1,
+        updatedReplicas: o.status.updatedReplicas,
+        availableReplicas: o.status.availableReplicas,
+        readyReplicas: o.status.availableReplicas,
+        conditions: o.status.conditions ?? [],
+      },
+    };
+  }
+
+  /** Someone outside (GitOps, kubectl) edits the object. */
+  edit(name: string, fn: (o: Obj) => void): void {
+    const o = this.objects.get(`Deployment/shop/${name}`)!;
+    const old = this.snap(o);
+    fn(o);
+    o.metadata.resourceVersion = String(++this.rv);
+    for (const l of this.upserts) l(this.snap(o), old);
+  }
+
+  remove(name: string): void {
+    const o = this.objects.get(`Deployment/shop/${name}`)!;
+    this.objects.delete(`Deployment/shop/${name}`);
+    for (const l of this.deletes) l(this.snap(o));
+  }
+
+  imagePatches(name: string): number {
+    return this.patches.filter(
+      (p) => p.key.endsWith(`/${name}`) && p.ops.some((o) => o.op === 'replace' && o.path.endsWith('/image')),
+    ).length;
+  }
+
+  // KubeGateway
+  getWorkload(kind: WorkloadKind, namespace: string, name: string): Promise<WorkloadSnapshot | undefined> {
+    const o = this.objects.get(`${kind}/${namespace}/${name}`);
+    return Promise.resolve(o ? this.snap(o) : undefined);
+  }
+  patchWorkload(
+    kind: WorkloadKind,
+    namespace: string,
+    name: string,
+    ops: JsonPatchOp[],
+  ): Promise<WorkloadSnapshot> {
+    const key = `${kind}/${namespace}/${name}`;
+    const o = this.objects.get(key);
+    if (!o) return Promise.reject(new ImageWatcherError('E_KUBE_NOT_FOUND', 'gone'));
+    const old = this.snap(o);
+    const copy = structuredClone(o);
+    try {
+      fjp.applyPatch(copy, ops as fjp.Operation[], true, true);
+    } catch {
+      return Promise.reject(new PatchConflictError('test failed'));
+    }
+    this.patches.push({ key, ops });
+    const imageChanged = JSON.stringify(copy.spec) !== JSON.stringify(o.spec);
+    copy.metadata.resourceVersion = String(++this.rv);
+    if (imageChanged) {
+      copy.metadata.generation++;
+      copy.status =
+        this.rollout === 'complete'
+          ? {
+              observedGeneration: copy.metadata.generation,
+              replicas: 1,
+              updatedReplicas: 1,
+              availableReplicas: 1,
+              conditions: [],
+            }
+          : {
+              observedGeneration: copy.metadata.generation,
+              replicas: 1,
+              updatedReplicas: 0,
+              availableReplicas: 1,
+              conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
+            };
+    }
+    this.objects.set(key, copy);
+    for (const l of this.upserts) l(this.snap(copy), old);
+    return Promise.resolve(this.snap(copy));
+  }
+  createEvent(
+    _w: WorkloadSnapshot,
+    e: { type: 'Normal' | 'Warning'; reason: string; message: string },
+  ): Promise<void> {
+    this.events.push(e);
+    return Promise.resolve();
+  }
+  getDockerConfigSecret(): Promise<unknown> {
+    return Promise.resolve(undefined);
+  }
+  getServiceAccountPullSecrets(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
+  // WorkloadWatch
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+  list(): WorkloadSnapshot[] {
+    return [...this.objects.values()].map((o) => this.snap(o));
+  }
+  on(event: 'upsert' | 'delete', fn: Listener): void {
+    if (event === 'upsert') this.upserts.push(fn);
+    else this.deletes.push(fn as (w: WorkloadSnapshot) => void);
+  }
+}
+
+class FakeRegistry implements RegistryClient {
+  tags = new Map<string, string[]>();
+  digests = new Map<string, string>();
+  down = new Set<string>();
+  listCalls = new Map<string, number>();
+  listTags(ref: ImageReference): Promise<string[]> {
+    const name = canonicalName(ref);
+    this.listCalls.set(name, (this.listCalls.get(name) ?? 0) + 1);
+    if (this.down.has(name))
+      return Promise.reject(
+        new RegistryError('E_REGISTRY_UNAVAILABLE', `${name}: registry unavailable (503)`),
+      );
+    return Promise.resolve(this.tags.get(name) ?? []);
+  }
+  getDigest(ref: ImageReference, reference: string): Promise<string> {
+    const d = this.digests.get(`${canonicalName(ref)}:${reference}`);
+    return d ? Promise.resolve(d) : Promise.reject(new RegistryError('E_REGISTRY_NOT_FOUND', 'no such tag'));
+  }
+  getImageLabels(): Promise<Record<string, string>> {
+    return Promise.resolve({});
+  }
+  newCycle(): void {}
+}
+
+class FakeLeader implements LeaderElector {
+  leader: boolean;
+  fns: ((l: boolean) => void)[] = [];
+  constructor(leader: boolean) {
+    this.leader = leader;
+  }
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+  isLeader(): boolean {
+    return this.leader;
+  }
+  on(_e: 'change', fn: (l: boolean) => void): void {
+    this.fns.push(fn);
+  }
+  set(l: boolean): void {
+    this.leader = l;
+    for (const f of this.fns) f(l);
+  }
+}
+
+interface Harness {
+  cluster: FakeCluster;
+  registry: FakeRegistry;
+  notices: UpdateNotice[];
+  metrics: WatcherMetrics;
+  make(opts?: {
+    leader?: FakeLeader;
+    config?: Partial<ControllerConfig>;
+    releaseNotes?: () => Promise<{ url: string } | undefined>;
+  }): Promise<Controller>;
+}
+
+function harness(t: { teardown(fn: () => unknown): void }): Harness {
+  const cluster = new FakeCluster();
+  const registry = new FakeRegistry();
+  registry.tags.set('docker.io/library/nginx', ['1.25.0', '1.25.1', '1.26.0', 'latest']);
+  registry.tags.set('docker.io/library/redis', ['7.0.0', '7.2.0']);
+  const notices: UpdateNotice[] = [];
+  const metrics = new WatcherMetrics({ defaultMetrics: false });
+  const controllers: Controller[] = [];
+  t.teardown(async () => {
+    for (const c of controllers) await c.stop();
+  });
+  return {
+    cluster,
+    registry,
+    notices,
+    metrics,
+    async make(opts = {}) {
+      const c = new Controller({
+        watch: cluster,
+        gateway: cluster,
+        leader: opts.leader,
+        registry,
+        credentialsFor: () => undefined,
+        metrics,
+        notify: (n) => {
+          notices.push(...n);
+          return Promise.resolve();
+        },
+        ...(opts.releaseNotes ? { releaseNotes: opts.releaseNotes } : {}),
+        logger: pino({ level: 'silent' }),
+        now: () => new Date('2026-11-23T10:00:00Z'),
+        sleep: () => new Promise((r) => setImmediate(r)),
+        config: {
+          checkIntervalMs: 3_600_000,
+          runOnBoot: false,
+          overrides: {},
+          rolloutTimeoutMs: 1000,
+          rolloutPollMs: 1,
+          debounceMs: 5,
+          registryConcurrency: 4,
+          ...opts.config,
+        },
+      });
+      controllers.push(c);
+      await c.start();
+      return c;
+    },
+  };
+}
+
+const ann = (o: Obj, key: string) => o.metadata.annotations?.[`image-watcher/${key}`];
+
+t.test('NOTIFICATION announces a version once, also across a restart', async (t) => {
+  const h = harness(t);
+  const web = h.cluster.add('web', 'nginx:1.25.0');
+  const c1 = await h.make();
+  await c1.runCycle();
+  t.equal(h.notices.length, 1, 'one notice');
+  t.match(h.notices[0], {
+    event: 'available',
+    container: 'app',
+    currentVersion: '1.25.0',
+    newVersion: '1.26.0',
+    change: 'minor',
+  });
+  t.equal(ann(h.cluster.objects.get('Deployment/shop/web')!, 'last-notified-version'), '1.26.0');
+  t.same(
+    h.cluster.events.map((e) => e.reason),
+    ['UpdateAvailable'],
+  );
+  await c1.runCycle();
+  await c1.stop();
+  const c2 = await h.make();
+  await c2.runCycle();
+  t.equal(h.notices.length, 1, 'no repeat by the same or a restarted controller');
+  t.equal(
+    web.spec.template.spec.containers[0]?.image,
+    'nginx:1.25.0',
+    'NOTIFICATION never changes the image',
+  );
+  h.registry.tags.set('docker.io/library/nginx', ['1.25.0', '1.26.0', '1.27.0']);
+  await c2.runCycle();
+  t.equal(h.notices.length, 2, 'a newer version is announced again');
+  t.equal(h.notices[1]?.newVersion, '1.27.0');
+});
+
+t.test('two replicas: only the leader acts', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0');
+  const a = await h.make({ leader: new FakeLeader(true) });
+  const b = await h.make({ leader: new FakeLeader(false) });
+  await Promise.all([a.runCycle(), b.runCycle()]);
+  t.equal(h.notices.length, 1);
+  t.equal(h.registry.listCalls.get('docker.io/library/nginx'), 1, 'the follower does not ask the registry');
+});
+
+t.test('two leaders at once (a handover) still notify once thanks to the test guard', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0');
+  const a = await h.make();
+  const b = await h.make();
+  await Promise.all([a.runCycle(), b.runCycle()]);
+  t.equal(h.notices.length, 1);
+});
+
+t.test('AUTO_UPDATE updates, writes the history and counts a success', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0', {
+    'image-watcher/mode': 'AUTO_UPDATE',
+    'image-watcher/strategy': 'PATCH',
+  });
+  const notes = { url: 'https://example.invalid/notes' };
+  const c = await h.make({ releaseNotes: () => Promise.resolve(notes) });
+  await c.runCycle();
+  const o = h.cluster.objects.get('Deployment/shop/web')!;
+  t.equal(o.spec.template.spec.containers[0]?.image, 'nginx:1.25.1');
+  t.equal(ann(o, 'previous-version'), '1.25.0');
+  t.equal(ann(o, 'current-version'), '1.25.1');
+  t.equal(ann(o, 'last-updated-version'), '1.25.1');
+  t.equal(ann(o, 'last-updated'), '2026-11-23T10:00:00Z');
+  t.match(h.notices, [{ event: 'updated', newVersion: '1.25.1', releaseNotes: notes }]);
+  t.match(await h.metrics.render(), {
+    body: /image_watcher_updates_total\{namespace="shop",kind="Deployment",workload="web",result="success"\} 1/,
+  });
+  await c.runCycle();
+  t.equal(h.cluster.imagePatches('web'), 1, 'nothing more to do once updated');
+});
+
+t.test('a failed rollout is rolled back and that version is never retried', async (t) => {
+  const h = harness(t);
+  h.cluster.rollout = 'deadline';
+  h.cluster.add('web', 'nginx:1.25.0', {
+    'image-watcher/mode': 'AUTO_UPDATE',
+    'image-watcher/strategy': 'PATCH',
+  });
+  const c = await h.make();
+  await c.runCycle();
+  await c.idle();
+  const o = h.cluster.objects.get('Deployment/shop/web')!;
+  t.equal(o.spec.template.spec.containers[0]?.image, 'nginx:1.25.0', 'old image back');
+  t.equal(ann(o, 'last-failed-version'), '1.25.1');
+  t.equal(ann(o, 'current-version'), '1.25.0');
+  t.match(h.notices, [{ event: 'rolled_back', newVersion: '1.25.1' }]);
+  t.ok(h.cluster.events.some((e) => e.reason === 'UpdateRolledBack' && e.type === 'Warning'));
+  t.match(await h.metrics.render(), { body: /result="rolled_back"\} 1/ });
+  await c.runCycle();
+  await c.idle();
+  t.equal(h.cluster.imagePatches('web'), 2, 'one update and one rollback, no retry');
+});
+
+t.test('a GitOps revert is recorded once and not fought', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0', {
+    'image-watcher/mode': 'AUTO_UPDATE',
+    'image-watcher/strategy': 'PATCH',
+  });
+  const c = await h.make();
+  await c.runCycle();
+  await c.idle();
+  t.equal(h.cluster.imagePatches('web'), 1);
+  // GitOps re-applies the old manifest; the webhook keeps our annotations.
+  h.cluster.edit('web', (o) => {
+    o.spec.template.spec.containers[0]!.image = 'nginx:1.25.0';
+  });
+  await new Promise((r) => setTimeout(r, 30));
+  await c.idle();
+  for (let i = 0; i < 3; i++) await c.runCycle();
+  await c.idle();
+  t.equal(h.cluster.imagePatches('web'), 1, 'no second update of the same version');
+  const o = h.cluster.objects.get('Deployment/shop/web')!;
+  t.equal(o.spec.template.spec.containers[0]?.image, 'nginx:1.25.0');
+  t.equal(ann(o, 'last-failed-version'), '1.25.1');
+  t.equal(h.notices.filter((n) => n.event === 'reverted_externally').length, 1, 'notified once');
+});
+
+t.test('a registry down for one repository does not stop the others', async (t) => {
+  const h = harness(t);
+  h.registry.down.add('docker.io/library/redis');
+  h.cluster.add('web', 'nginx:1.25.0');
+  h.cluster.add('cache', 'redis:7.0.0');
+  const c = await h.make();
+  await c.runCycle();
+  t.same(
+    h.notices.map((n) => n.workload.name),
+    ['web'],
+  );
+  const cache = c.workloads().find((w) => w.name === 'cache');
+  t.match(cache?.lastError, /E_REGISTRY_UNAVAILABLE/);
+  t.equal(c.workloads().find((w) => w.name === 'web')?.lastError, undefined);
+  t.match(await h.metrics.render(), {
+    body: /image_watcher_check_errors_total\{code="E_REGISTRY_UNAVAILABLE"\} 1/,
+  });
+});
+
+t.test('each repository is asked once per cycle however many workloads use it', async (t) => {
+  const h = harness(t);
+  for (let i = 0; i < 20; i++)
+    h.cluster.add(`web-${i}`, i % 2 ? 'nginx:1.25.0' : 'docker.io/library/nginx:1.26.0');
+  const c = await h.make();
+  await c.runCycle();
+  t.equal(h.registry.listCalls.get('docker.io/library/nginx'), 1);
+});
+
+t.test('an annotation change is picked up without a restart', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0', { 'image-watcher/mode': 'DISABLED' });
+  const c = await h.make();
+  await c.runCycle();
+  t.equal(h.notices.length, 0, 'DISABLED: nothing');
+  h.cluster.edit('web', (o) => {
+    o.metadata.annotations!['image-watcher/mode'] = 'AUTO_UPDATE';
+  });
+  await new Promise((r) => setTimeout(r, 30));
+  await c.idle();
+  t.equal(
+    h.cluster.objects.get('Deployment/shop/web')!.spec.template.spec.containers[0]?.image,
+    'nginx:1.26.0',
+  );
+});
+
+t.test('a deleted workload takes its metric series along', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0');
+  const c = await h.make();
+  await c.runCycle();
+  t.match(
+    (await h.metrics.render()).body,
+    /image_watcher_image_outdated\{[^}]*workload="web"[^}]*latest_version="1.26.0"\} 1/,
+  );
+  t.match((await h.metrics.render()).body, /image_watcher_workloads\{mode="NOTIFICATION"\} 1/);
+  h.cluster.remove('web');
+  const body = (await h.metrics.render()).body;
+  t.notMatch(body, /workload="web"/);
+  t.match(body, /image_watcher_workloads\{mode="NOTIFICATION"\} 0/);
+  t.same(c.workloads(), []);
+});
+
+t.test('under ALL a new digest behind latest is announced after a baseline', async (t) => {
+  const h = harness(t);
+  h.registry.digests.set('docker.io/library/nginx:latest', D1);
+  h.cluster.add('web', 'nginx:latest');
+  const c = await h.make();
+  await c.runCycle();
+  t.equal(h.notices.length, 0, 'first sighting records the baseline');
+  h.registry.digests.set('docker.io/library/nginx:latest', D2);
+  await c.runCycle();
+  t.match(h.notices, [{ event: 'available', change: 'digest', newVersion: `latest@${D2}` }]);
+  await c.runCycle();
+  t.equal(h.notices.length, 1, 'the same digest is not announced twice');
+});
+
+t.test('invalid annotations are reported, not fatal', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0', { 'image-watcher/strategy': 'SOMETIMES' });
+  h.cluster.add('api', 'nginx:1.25.0');
+  const c = await h.make();
+  await c.runCycle();
+  t.match(c.workloads().find((w) => w.name === 'web')?.lastError, /strategy/);
+  t.same(
+    h.notices.map((n) => n.workload.name),
+    ['api'],
+  );
+});
+
+t.test('manualUpdate honours DISABLED, explicit versions and never downgrades', async (t) => {
+  const h = harness(t);
+  h.cluster.add('off', 'nginx:1.25.0', { 'image-watcher/mode': 'DISABLED' });
+  h.cluster.add('web', 'nginx:1.25.1');
+  const c = await h.make();
+  await t.rejects(c.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'off' }), {
+    code: 'E_DISABLED',
+  });
+  await t.rejects(c.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'nope' }), {
+    code: 'E_NOT_FOUND',
+  });
+  await t.rejects(c.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web', version: '1.25.0' }), {
+    code: 'E_BAD_VERSION',
+  });
+  await t.rejects(c.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web', version: '9.9.9' }), {
+    code: 'E_BAD_VERSION',
+  });
+  const r = await c.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web', version: '1.26.0' });
+  t.match(r, { changes: [{ container: 'app', from: '1.25.1', to: '1.26.0' }] });
+  await c.idle();
+  t.equal(
+    h.cluster.objects.get('Deployment/shop/web')!.spec.template.spec.containers[0]?.image,
+    'nginx:1.26.0',
+  );
+  await t.rejects(c.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web' }), {
+    code: 'E_NO_UPDATE',
+  });
+});
+
+t.test('a new leader checks at once', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0');
+  const leader = new FakeLeader(false);
+  const c = await h.make({ leader });
+  await c.runCycle();
+  t.equal(h.notices.length, 0);
+  leader.set(true);
+  await c.idle();
+  t.equal(h.notices.length, 1);
+  t.match((await h.metrics.render()).body, /image_watcher_leader 1/);
+});
+
+t.test('RUN_ON_BOOT checks right after start', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0');
+  const c = await h.make({ config: { runOnBoot: true } });
+  await c.idle();
+  t.equal(h.notices.length, 1);
+  t.match((await h.metrics.render()).body, /image_watcher_last_check_timestamp_seconds \d+/);
+});

@@ -1,0 +1,132 @@
+// Two replicas with real Lease leader election, and the HTTP API over the real pieces.
+import { pino } from 'pino';
+import t from 'tap';
+import { build } from '../../../watcher/http/app.ts';
+import { LeaseLeaderElector } from '../../../watcher/kube/leader.ts';
+import type { UpdateNotice } from '../../../watcher/notify/types.ts';
+import { createRegistryClient } from '../../../watcher/registry/index.ts';
+import { buildImage } from '../../support/images.ts';
+import type { RunningRegistry } from '../../support/registry.ts';
+import { pushImage, startRegistry } from '../../support/registry.ts';
+import { annotationsOf, deployment, fakeKube, imageOf, startWatcher, until } from './support.ts';
+
+let registry: RunningRegistry;
+
+t.before(async () => {
+  registry = await startRegistry();
+  await pushImage(registry.url, 'shop/web', ['1.0.0', '1.0.1', '1.1.0'], buildImage());
+  await pushImage(
+    registry.url,
+    'mojaloop/central-ledger',
+    ['v13.1.0', 'v13.1.1', 'v13.1.0-patch.2'],
+    buildImage(),
+  );
+});
+t.teardown(() => registry.stop());
+
+const web = (tag: string) => `${registry.host}/shop/web:${tag}`;
+
+t.test('two replicas: one leads and acts, the other takes over when it stops', async (t) => {
+  const kube = await fakeKube(t.teardown.bind(t));
+  kube.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'image-watcher' } });
+  kube.seed(deployment('web', web('1.0.0')));
+  const elector = (identity: string) =>
+    new LeaseLeaderElector({
+      kubeConfig: kube.kubeConfig(),
+      logger: pino({ level: 'silent' }),
+      namespace: 'image-watcher',
+      name: 'image-watcher-watcher',
+      identity,
+      leaseDurationSeconds: 2,
+      renewIntervalMs: 200,
+      retryIntervalMs: 100,
+    });
+  const a = elector('replica-a');
+  const b = elector('replica-b');
+  t.teardown(() => Promise.all([a.stop(), b.stop()]));
+  await a.start();
+  await b.start();
+  t.ok(a.isLeader() !== b.isLeader(), 'exactly one leads');
+  const [leader, follower] = a.isLeader() ? [a, b] : [b, a];
+  const notices: UpdateNotice[] = [];
+  const wl = await startWatcher(t.teardown.bind(t), kube, { leader, notices });
+  const wf = await startWatcher(t.teardown.bind(t), kube, { leader: follower, notices });
+  await Promise.all([wl.controller.runCycle(), wf.controller.runCycle()]);
+  t.equal(notices.length, 1, 'one notice');
+  t.match(await wl.metricsText(), /image_watcher_registry_requests_total/, 'the leader asked the registry');
+  t.notMatch(await wf.metricsText(), /image_watcher_registry_requests_total\{/, 'the follower did not');
+  t.match(await wf.metricsText(), /image_watcher_leader 0/);
+
+  // A new version while the leader goes away: the follower takes over and announces it once.
+  await pushImage(registry.url, 'shop/web', ['1.2.0'], buildImage());
+  await leader.stop();
+  await until('the follower to lead', () => follower.isLeader(), 5000);
+  await until('the new leader to announce 1.2.0', () => notices.some((n) => n.newVersion === '1.2.0'), 5000);
+  await wf.controller.idle();
+  t.equal(notices.length, 2);
+  t.equal(
+    annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/last-notified-version'],
+    '1.2.0',
+  );
+});
+
+t.test('the HTTP API over the real pieces', async (t) => {
+  const kube = await fakeKube(t.teardown.bind(t));
+  kube.seed(deployment('web', web('1.0.0')));
+  const w = await startWatcher(t.teardown.bind(t), kube);
+  const app = await build({
+    api: w.controller,
+    registry: createRegistryClient({ logger: pino({ level: 'silent' }) }),
+    metrics: w.metrics,
+    ready: () => w.watch.isSynced(),
+  });
+  t.teardown(() => app.close());
+
+  t.equal((await app.inject('/readyz')).statusCode, 200);
+  const listed = (await app.inject('/api/v1/workloads')).json();
+  t.match(listed, {
+    workloads: [
+      {
+        name: 'web',
+        kind: 'Deployment',
+        mode: 'NOTIFICATION',
+        strategy: 'ALL',
+        containers: [{ currentVersion: '1.0.0' }],
+      },
+    ],
+  });
+
+  const resolved = await app.inject(
+    `/api/v1/resolve?image=${encodeURIComponent(web('1.0.0'))}&strategy=PATCH`,
+  );
+  t.same(resolved.json(), {
+    image: web('1.0.0'),
+    current: '1.0.0',
+    latest: '1.0.1',
+    fullImage: web('1.0.1'),
+    updateAvailable: true,
+  });
+
+  const forbidden = await app.inject({
+    method: 'POST',
+    url: '/api/v1/workloads/shop/deployment/web/update',
+    headers: { authorization: 'Bearer wrong-token-000000' },
+  });
+  t.equal(forbidden.statusCode, 403);
+  t.equal(imageOf(kube.get('Deployment', 'shop', 'web')), web('1.0.0'));
+
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/workloads/shop/deployment/web/update?version=1.0.1',
+    headers: { authorization: 'Bearer tok_0123456789abcdef' },
+  });
+  t.equal(res.statusCode, 202);
+  t.match(res.json(), { status: 'updating', changes: [{ container: 'app', from: '1.0.0', to: '1.0.1' }] });
+  t.equal(imageOf(kube.get('Deployment', 'shop', 'web')), web('1.0.1'));
+  await w.controller.idle();
+  t.match(await w.metricsText(), /result="success"\} 1/);
+  t.match(annotationsOf(kube.get('Deployment', 'shop', 'web')), {
+    'image-watcher/previous-version': '1.0.0',
+    'image-watcher/current-version': '1.0.1',
+  });
+});

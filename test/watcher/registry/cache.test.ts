@@ -1,0 +1,74 @@
+import t from 'tap';
+import { CycleCache } from '../../../watcher/registry/cache.ts';
+import { TokenBucket } from '../../../watcher/registry/rate-limit.ts';
+
+t.test('the cycle cache shares one load per key within a cycle, then honours the TTL', async (t) => {
+  let now = 0;
+  let loads = 0;
+  const cache = new CycleCache<number>({ ttlMs: 1000, now: () => now });
+  const load = () => Promise.resolve(++loads);
+  t.same(
+    await Promise.all([cache.get('a', load), cache.get('a', load), cache.get('a', load)]),
+    [1, 1, 1],
+    'concurrent callers share one load',
+  );
+  now = 5000;
+  t.equal(await cache.get('a', load), 1, 'same cycle: kept even past the TTL, one consistent view per cycle');
+  cache.newCycle();
+  t.equal(await cache.get('a', load), 2, 'new cycle past the TTL: loaded again');
+  now = 5500;
+  cache.newCycle();
+  t.equal(await cache.get('a', load), 2, 'new cycle within the TTL: cached');
+});
+
+t.test('failures are not cached', async (t) => {
+  const cache = new CycleCache<string>({ ttlMs: 1000, now: () => 0 });
+  await t.rejects(cache.get('k', () => Promise.reject(new Error('boom'))));
+  t.equal(await cache.get('k', () => Promise.resolve('ok')), 'ok');
+});
+
+t.test('a TTL of 0 keeps answers for the current cycle only', async (t) => {
+  let loads = 0;
+  const cache = new CycleCache<number>({ ttlMs: 0, now: () => 0 });
+  const load = () => Promise.resolve(++loads);
+  await cache.get('k', load);
+  t.equal(await cache.get('k', load), 1);
+  cache.newCycle();
+  t.equal(await cache.get('k', load), 2);
+});
+
+t.test('memory is bounded: the oldest entries go first', async (t) => {
+  const cache = new CycleCache<string>({ ttlMs: 60_000, now: () => 0, maxEntries: 3 });
+  for (const k of ['a', 'b', 'c', 'd']) await cache.get(k, () => Promise.resolve(k));
+  t.equal(cache.size, 3);
+  let reloaded = false;
+  await cache.get('a', () => {
+    reloaded = true;
+    return Promise.resolve('a');
+  });
+  t.ok(reloaded, 'the evicted key is loaded again');
+});
+
+t.test('the token bucket allows a burst, then spaces calls at the rate', async (t) => {
+  let now = 0;
+  const sleeps: number[] = [];
+  const bucket = new TokenBucket({
+    ratePerSecond: 4,
+    burst: 2,
+    now: () => now,
+    sleep: (ms) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    },
+  });
+  await Promise.all([bucket.take(), bucket.take(), bucket.take(), bucket.take()]);
+  t.same(sleeps, [250, 500], 'third waits one interval, fourth two');
+  now = 10_000;
+  sleeps.length = 0;
+  await bucket.take();
+  t.same(sleeps, [], 'refilled after a pause');
+  t.throws(
+    () => new TokenBucket({ ratePerSecond: 0, burst: 1, now: () => 0, sleep: () => Promise.resolve() }),
+    RangeError,
+  );
+});

@@ -1,0 +1,100 @@
+import { imageWithTag, parseImageReference } from '../../shared/image-ref.ts';
+import type { ImageReference } from '../../shared/image-ref.ts';
+import { findLatestTag, parseTag } from '../../shared/strategy.ts';
+import type { TagSelection, VersionChange } from '../../shared/strategy.ts';
+import type { RegistryClient, RegistryCredentials } from '../registry/types.ts';
+import { UsageError } from './args.ts';
+
+/** The contract's JSON answer of `check`, plus the kind of change and a note for people. */
+export interface CheckResult {
+  image: string;
+  current: string;
+  latest: string;
+  fullImage: string;
+  updateAvailable: boolean;
+  /** Digest of the `latest` tag (HEAD request). */
+  digest: string;
+  change?: VersionChange | undefined;
+  note?: string | undefined;
+}
+
+export interface CheckDeps {
+  client: RegistryClient;
+  credentialsFor: (registry: string) => RegistryCredentials | undefined;
+}
+
+/** The tag to compare; a digest-only reference has no version to compare. */
+export function currentTagOf(ref: ImageReference): string {
+  if (ref.tag === undefined) {
+    throw new UsageError(
+      `${ref.original} pins only a digest; write it with a tag (name:tag@sha256:...) to compare versions`,
+    );
+  }
+  return ref.tag;
+}
+
+/** Asks the registry for the newest allowed version of one image. */
+export async function checkImage(
+  deps: CheckDeps,
+  image: string | ImageReference,
+  selection: TagSelection,
+): Promise<CheckResult> {
+  const ref = typeof image === 'string' ? parseImageReference(image) : image;
+  const current = currentTagOf(ref);
+  const opts = { credentials: deps.credentialsFor(ref.registry) };
+  const tags = await deps.client.listTags(ref, opts);
+  const latest = findLatestTag(current, tags, selection);
+  if (latest) {
+    const digest = await deps.client.getDigest(ref, latest.tag, opts);
+    return {
+      image: ref.original,
+      current,
+      latest: latest.tag,
+      fullImage: imageWithTag(ref, latest.tag),
+      updateAvailable: true,
+      digest,
+      change: latest.change,
+    };
+  }
+  const digest = await deps.client.getDigest(ref, current, opts);
+  const result: CheckResult = {
+    image: ref.original,
+    current,
+    latest: current,
+    fullImage: imageWithTag(ref, current),
+    updateAvailable: false,
+    digest,
+  };
+  if (parseTag(current) !== undefined) return result;
+  // Not a version (`latest`, `stable`): only a new digest behind the same tag can be an update.
+  if (selection.strategy !== 'ALL') {
+    result.note = `${current} is not a version; only strategy ALL compares digests`;
+  } else if (ref.digest === undefined) {
+    result.note = `${current} is not a version; write IMAGE as name:${current}@sha256:... to compare digests`;
+  } else if (ref.digest !== digest) {
+    result.updateAvailable = true;
+    result.change = 'digest';
+    result.fullImage = imageWithTag(ref, current, digest);
+  }
+  return result;
+}
+
+/** The contract's JSON fields, in the contract's order. */
+export function checkJson(r: CheckResult): Record<string, unknown> {
+  return {
+    image: r.image,
+    current: r.current,
+    latest: r.latest,
+    fullImage: r.fullImage,
+    updateAvailable: r.updateAvailable,
+    digest: r.digest,
+  };
+}
+
+export function formatCheck(r: CheckResult, strategy: string): string {
+  if (r.updateAvailable) {
+    const what = r.change === 'digest' ? `new digest ${r.digest}` : `${r.change ?? 'update'} update`;
+    return `${r.latest}\t${r.image}: ${what} available (${strategy}): ${r.fullImage}`;
+  }
+  return `${r.latest}\t${r.image}: up to date (${strategy})${r.note ? `; ${r.note}` : ''}`;
+}

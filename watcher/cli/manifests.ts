@@ -1,0 +1,142 @@
+import { parseAllDocuments } from 'yaml';
+import { formatProblems, parseWatchSettings } from '../../shared/annotations.ts';
+import type { Overrides, WatchSettings } from '../../shared/annotations.ts';
+import { UsageError } from './args.ts';
+
+export const SCANNED_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Pod'] as const;
+export type ScannedKind = (typeof SCANNED_KINDS)[number];
+
+/** One container of one workload found in a manifest file. */
+export interface ScanTarget {
+  file: string;
+  kind: ScannedKind;
+  namespace: string;
+  name: string;
+  container: string;
+  init: boolean;
+  image: string;
+  settings: WatchSettings;
+}
+
+export interface ScanProblem {
+  file: string;
+  kind: ScannedKind;
+  namespace: string;
+  name: string;
+  message: string;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function get(obj: unknown, ...path: string[]): unknown {
+  let cur = obj;
+  for (const key of path) cur = isRecord(cur) ? cur[key] : undefined;
+  return cur;
+}
+
+/** The pod spec of a workload: where its containers live for each kind. */
+function podSpecOf(kind: ScannedKind, obj: unknown): unknown {
+  switch (kind) {
+    case 'Pod':
+      return get(obj, 'spec');
+    case 'CronJob':
+      return get(obj, 'spec', 'jobTemplate', 'spec', 'template', 'spec');
+    default:
+      return get(obj, 'spec', 'template', 'spec');
+  }
+}
+
+function containersOf(podSpec: unknown): { name: string; image: string; init: boolean }[] {
+  const out: { name: string; image: string; init: boolean }[] = [];
+  for (const [field, init] of [
+    ['initContainers', true],
+    ['containers', false],
+  ] as const) {
+    const list = get(podSpec, field);
+    if (!Array.isArray(list)) continue;
+    for (const c of list) {
+      const name = get(c, 'name');
+      const image = get(c, 'image');
+      if (typeof name === 'string' && typeof image === 'string') out.push({ name, image, init });
+    }
+  }
+  return out;
+}
+
+function annotationsOf(obj: unknown): Record<string, string> {
+  const raw = get(obj, 'metadata', 'annotations');
+  const out: Record<string, string> = {};
+  if (isRecord(raw)) for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+/** Parses multi-document YAML; a syntax error names the file and line. */
+export function parseYamlDocuments(file: string, text: string): unknown[] {
+  const docs = parseAllDocuments(text);
+  const out: unknown[] = [];
+  for (const doc of Array.isArray(docs) ? docs : [docs]) {
+    const error = doc.errors[0];
+    if (error) {
+      const line = error.linePos?.[0]?.line;
+      throw new UsageError(
+        `${file}${line ? `:${line}` : ''} is not valid YAML: ${error.message.split('\n')[0]}`,
+      );
+    }
+    const value: unknown = doc.toJS();
+    // `kind: List` (kubectl get -o yaml) holds objects in items.
+    if (get(value, 'kind') === 'List' && Array.isArray(get(value, 'items')))
+      out.push(...(get(value, 'items') as unknown[]));
+    else if (value !== null && value !== undefined) out.push(value);
+  }
+  return out;
+}
+
+/**
+ * Containers of every scanned workload, filtered by its annotations: DISABLED workloads are
+ * skipped, `containers` limits the list, invalid annotations become problems (not crashes).
+ * Workloads without annotations are included: the watcher watches them with the defaults.
+ */
+export function findTargets(
+  file: string,
+  docs: readonly unknown[],
+  overrides: Overrides = {},
+): { targets: ScanTarget[]; problems: ScanProblem[] } {
+  const targets: ScanTarget[] = [];
+  const problems: ScanProblem[] = [];
+  for (const obj of docs) {
+    const kind = get(obj, 'kind');
+    if (typeof kind !== 'string' || !(SCANNED_KINDS as readonly string[]).includes(kind)) continue;
+    const k = kind as ScannedKind;
+    const rawName = get(obj, 'metadata', 'name');
+    const rawNamespace = get(obj, 'metadata', 'namespace');
+    const name = typeof rawName === 'string' ? rawName : '(unnamed)';
+    const namespace = typeof rawNamespace === 'string' ? rawNamespace : 'default';
+    const containers = containersOf(podSpecOf(k, obj));
+    const parsed = parseWatchSettings(annotationsOf(obj), {
+      containerNames: containers.map((c) => c.name),
+      overrides,
+    });
+    if (!parsed.ok) {
+      problems.push({ file, kind: k, namespace, name, message: formatProblems(parsed.problems) });
+      continue;
+    }
+    const settings = parsed.settings;
+    if (settings.mode === 'DISABLED') continue;
+    for (const c of containers) {
+      if (settings.containers && !settings.containers.includes(c.name)) continue;
+      targets.push({
+        file,
+        kind: k,
+        namespace,
+        name,
+        container: c.name,
+        init: c.init,
+        image: c.image,
+        settings,
+      });
+    }
+  }
+  return { targets, problems };
+}

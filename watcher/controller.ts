@@ -1,0 +1,713 @@
+import pLimit from 'p-limit';
+import type { Logger } from 'pino';
+import type { Mode, Overrides, WatchSettings } from '../shared/annotations.ts';
+import { USER_KEYS, formatProblems, parseWatchSettings } from '../shared/annotations.ts';
+import { ImageWatcherError } from '../shared/errors.ts';
+import { imageWithTag, parseImageReference } from '../shared/image-ref.ts';
+import { classifyChange, compareTags, parseTag } from '../shared/version.ts';
+import type { CheckerDeps, CheckTarget, WatchedContainer, WorkloadCheck } from './check/checker.ts';
+import { checkWorkloads } from './check/checker.ts';
+import type { Candidate } from './check/decide.ts';
+import {
+  decideAction,
+  detectExternalReverts,
+  notifyPatch,
+  revertPatch,
+  runningVersion,
+  watchedContainers,
+} from './check/decide.ts';
+import type {
+  KubeGateway,
+  LeaderElector,
+  WorkloadKind,
+  WorkloadSnapshot,
+  WorkloadWatch,
+} from './kube/types.ts';
+import type { WatcherMetrics } from './metrics.ts';
+import type { UpdateNotice } from './notify/types.ts';
+import type { RegistryClient } from './registry/types.ts';
+import { isPatchConflict } from './update/conflict.ts';
+import type { UpdateOutcome } from './update/updater.ts';
+import { applyUpdate, labelsOf, noticesFor } from './update/updater.ts';
+
+export interface ControllerConfig {
+  checkIntervalMs: number;
+  runOnBoot: boolean;
+  overrides: Overrides;
+  rolloutTimeoutMs: number;
+  rolloutPollMs?: number;
+  /** Delay between a workload change and its check, so a burst of edits costs one check. */
+  debounceMs?: number;
+  /** Repositories asked at once in a cycle. */
+  registryConcurrency: number;
+  /** Workloads acted on (patch, notify, update) at once. */
+  actionConcurrency?: number;
+}
+
+export type ReleaseNotesFn = (req: {
+  workload: WorkloadSnapshot;
+  releaseUrl: string | undefined;
+  image: string;
+  newImage: string;
+  newVersion: string;
+}) => Promise<UpdateNotice['releaseNotes'] | undefined>;
+
+export interface ControllerDeps {
+  watch: WorkloadWatch;
+  gateway: KubeGateway;
+  /** Undefined: this replica always acts (leader election off). */
+  leader: LeaderElector | undefined;
+  registry: RegistryClient;
+  credentialsFor: CheckerDeps['credentialsFor'];
+  fallbackDockerConfig?: unknown;
+  metrics: WatcherMetrics;
+  /** Sends notices to the configured channels; never throws (the dispatcher). */
+  notify: (notices: UpdateNotice[]) => Promise<unknown>;
+  /** Release notes for a new version; failures and slowness must never fail a check. */
+  releaseNotes?: ReleaseNotesFn;
+  /** Link to the approval page for an announced version, when approvals are configured. */
+  approvalUrl?: (w: WorkloadSnapshot, c: Candidate) => string | undefined;
+  logger: Logger;
+  now: () => Date;
+  sleep: (ms: number) => Promise<void>;
+  config: ControllerConfig;
+}
+
+export interface ContainerView {
+  name: string;
+  image: string;
+  currentVersion: string;
+  latestVersion: string | undefined;
+  updateAvailable: boolean;
+}
+
+export interface WorkloadView {
+  namespace: string;
+  kind: WorkloadKind;
+  name: string;
+  mode: Mode | undefined;
+  strategy: string | undefined;
+  containers: ContainerView[];
+  lastCheck: string | undefined;
+  lastError: string | undefined;
+}
+
+interface Entry {
+  snapshot: WorkloadSnapshot;
+  settings: WatchSettings | undefined;
+  settingsError: string | undefined;
+  containers: ContainerView[] | undefined;
+  lastCheck: Date | undefined;
+  lastError: string | undefined;
+}
+
+export type ManualErrorCode =
+  | 'E_NOT_FOUND'
+  | 'E_DISABLED'
+  | 'E_BAD_VERSION'
+  | 'E_NO_UPDATE'
+  | 'E_CONFLICT'
+  | 'E_UPDATE_FAILED'
+  | 'E_BAD_ANNOTATIONS';
+
+/** A manual update request that cannot be carried out; the message says why. */
+export class ManualUpdateError extends ImageWatcherError {
+  declare readonly code: ManualErrorCode;
+  constructor(code: ManualErrorCode, message: string) {
+    super(code, message);
+  }
+}
+
+export interface ManualUpdateResult {
+  status: 'updating' | 'success' | 'rolled_back';
+  changes: { container: string; from: string; to: string }[];
+}
+
+export function workloadKey(w: { kind: string; namespace: string; name: string }): string {
+  return `${w.kind}/${w.namespace}/${w.name}`;
+}
+
+/** What a check depends on: images and user annotations (not our own bookkeeping). */
+function checkInputs(w: WorkloadSnapshot): string {
+  const user = USER_KEYS.map((k) => `${k}=${w.annotations[k] ?? ''}`).join('\n');
+  return `${w.containers.map((c) => `${c.name}=${c.image}`).join('\n')}\n${user}`;
+}
+
+/**
+ * The cycle loop: every CHECK_INTERVAL (and once at start with RUN_ON_BOOT) it checks all
+ * watched workloads; a workload that appears or whose image/annotations change is checked
+ * soon after (debounced). Only the leader asks registries and acts; followers keep their
+ * informer cache warm and answer API reads, so a failover has nothing to rebuild.
+ */
+export class Controller {
+  private readonly deps: ControllerDeps;
+  private readonly entries = new Map<string, Entry>();
+  /** Workloads changed since the last debounced check; checked together when the timer fires. */
+  private readonly dirty = new Set<string>();
+  private debounce: NodeJS.Timeout | undefined;
+  /** The initial list is covered by RUN_ON_BOOT or the first cycle, not by one check per workload. */
+  private syncing = true;
+  /** Per-workload chain so a cycle, a debounced check and a manual update never act at once. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly digestBaselines = new Map<string, string>();
+  private cycle: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private readonly abort = new AbortController();
+  private readonly background = new Set<Promise<unknown>>();
+
+  constructor(deps: ControllerDeps) {
+    this.deps = deps;
+  }
+
+  get log(): Logger {
+    return this.deps.logger;
+  }
+
+  isLeader(): boolean {
+    return this.deps.leader?.isLeader() ?? true;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.deps.watch.on('upsert', (w, old) => this.onUpsert(w, old));
+    this.deps.watch.on('delete', (w) => this.onDelete(w));
+    this.deps.leader?.on('change', (leader) => {
+      this.deps.metrics.setLeader(leader);
+      this.log.info({ leader }, leader ? 'became leader' : 'lost leadership');
+      // A new leader checks at once rather than waiting up to a whole interval.
+      if (leader && !this.stopped) this.track(this.runCycle());
+    });
+    this.deps.metrics.setLeader(this.isLeader());
+    await this.deps.watch.start();
+    for (const w of this.deps.watch.list()) this.upsertEntry(w);
+    this.syncing = false;
+    this.refreshCounts();
+    if (this.deps.config.runOnBoot) this.track(this.runCycle());
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    if (this.timer) clearTimeout(this.timer);
+    clearTimeout(this.debounce);
+    this.dirty.clear();
+    await Promise.allSettled([...this.background]);
+    await this.deps.watch.stop();
+  }
+
+  /** Waits for the running cycle and debounced checks (tests, graceful stop). */
+  async idle(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
+  private track<T>(p: Promise<T>): void {
+    const guarded = p.catch((err: unknown) => this.log.error({ err }, 'watcher task failed'));
+    this.background.add(guarded);
+    void guarded.finally(() => this.background.delete(guarded));
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.track(this.runCycle().finally(() => this.schedule()));
+    }, this.deps.config.checkIntervalMs);
+    this.timer.unref();
+  }
+
+  // ---- informer events --------------------------------------------------------------------
+
+  private upsertEntry(w: WorkloadSnapshot): Entry {
+    const key = workloadKey(w);
+    const parsed = parseWatchSettings(w.annotations, {
+      containerNames: w.containers.map((c) => c.name),
+      overrides: this.deps.config.overrides,
+    });
+    const prev = this.entries.get(key);
+    const entry: Entry = {
+      snapshot: w,
+      settings: parsed.ok ? parsed.settings : undefined,
+      settingsError: parsed.ok ? undefined : formatProblems(parsed.problems),
+      containers: prev?.containers,
+      lastCheck: prev?.lastCheck,
+      lastError: prev?.lastError,
+    };
+    this.entries.set(key, entry);
+    return entry;
+  }
+
+  private onUpsert(w: WorkloadSnapshot, old: WorkloadSnapshot | undefined): void {
+    const prevMode = this.entries.get(workloadKey(w))?.settings?.mode;
+    const entry = this.upsertEntry(w);
+    if (entry.settings?.mode !== prevMode) this.refreshCounts();
+    if (old && checkInputs(old) === checkInputs(w)) return;
+    if (this.syncing || this.stopped || !this.isLeader()) return;
+    this.dirty.add(workloadKey(w));
+    // One timer for all: a burst of edits (a GitOps sync of many workloads) costs one batched check.
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => {
+      const keys = [...this.dirty];
+      this.dirty.clear();
+      this.track(this.checkChanged(keys));
+    }, this.deps.config.debounceMs ?? 2000);
+    this.debounce.unref();
+  }
+
+  private onDelete(w: WorkloadSnapshot): void {
+    const key = workloadKey(w);
+    this.entries.delete(key);
+    this.dirty.delete(key);
+    for (const k of this.digestBaselines.keys()) if (k.startsWith(`${key}|`)) this.digestBaselines.delete(k);
+    this.deps.metrics.removeWorkload(labelsOf(w));
+    this.refreshCounts();
+  }
+
+  private refreshCounts(): void {
+    const counts: Record<string, number> = {};
+    for (const e of this.entries.values()) {
+      const mode = e.settings?.mode;
+      if (mode) counts[mode] = (counts[mode] ?? 0) + 1;
+    }
+    this.deps.metrics.setWorkloadCounts(counts);
+  }
+
+  // ---- checks -----------------------------------------------------------------------------
+
+  /** One full cycle over every watched workload; concurrent calls share the running cycle. */
+  runCycle(): Promise<void> {
+    this.cycle ??= this.doCycle().finally(() => {
+      this.cycle = undefined;
+    });
+    return this.cycle;
+  }
+
+  private async doCycle(): Promise<void> {
+    if (!this.isLeader()) {
+      this.log.debug('not the leader: skipping the check cycle');
+      return;
+    }
+    const started = this.deps.now();
+    for (const w of this.deps.watch.list()) this.upsertEntry(w);
+    this.refreshCounts();
+    this.deps.registry.newCycle();
+    const keys = [...this.entries.keys()];
+    await this.checkKeys(keys);
+    const finished = this.deps.now();
+    this.deps.metrics.observeCheck({
+      seconds: (finished.getTime() - started.getTime()) / 1000,
+      finishedAt: finished,
+    });
+    this.log.info(
+      { workloads: keys.length, seconds: (finished.getTime() - started.getTime()) / 1000 },
+      'check cycle done',
+    );
+  }
+
+  private async checkChanged(keys: readonly string[]): Promise<void> {
+    if (this.stopped || !this.isLeader()) return;
+    await this.checkKeys(keys.filter((k) => this.entries.has(k)));
+  }
+
+  private targets(keys: readonly string[]): CheckTarget[] {
+    const out: CheckTarget[] = [];
+    for (const key of keys) {
+      const e = this.entries.get(key);
+      if (!e) continue;
+      if (!e.settings) {
+        e.lastError = e.settingsError;
+        e.lastCheck = this.deps.now();
+        this.deps.metrics.observeCheckError('E_ANNOTATIONS');
+        continue;
+      }
+      if (e.settings.mode === 'DISABLED') continue;
+      out.push({ key, snapshot: e.snapshot, settings: e.settings });
+    }
+    return out;
+  }
+
+  private async checkKeys(keys: readonly string[]): Promise<void> {
+    const checks = await checkWorkloads(this.targets(keys), {
+      registry: this.deps.registry,
+      gateway: this.deps.gateway,
+      credentialsFor: this.deps.credentialsFor,
+      fallbackDockerConfig: this.deps.fallbackDockerConfig,
+      concurrency: this.deps.config.registryConcurrency,
+      logger: this.log,
+      digestBaselines: this.digestBaselines,
+    });
+    const notices: UpdateNotice[] = [];
+    const limit = pLimit(this.deps.config.actionConcurrency ?? 8);
+    await Promise.all(
+      checks.map((c) =>
+        limit(async () => {
+          this.record(c);
+          if (this.stopped || !this.isLeader()) return;
+          await this.withLock(c.key, () => this.act(c, notices));
+        }),
+      ),
+    );
+    if (notices.length > 0) await this.deps.notify(notices);
+  }
+
+  private withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.locks.set(key, settled);
+    void settled.then(() => {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    });
+    return next;
+  }
+
+  /** Stores the check for the API and the metrics. */
+  private record(c: WorkloadCheck): void {
+    const e = this.entries.get(c.key);
+    if (!e) return; // deleted while being checked
+    e.lastCheck = this.deps.now();
+    e.lastError = c.error ? `${c.error.code}: ${c.error.message}` : undefined;
+    if (c.error) this.deps.metrics.observeCheckError(c.error.code);
+    e.containers = c.containers.map((s) => ({
+      name: s.name,
+      image: s.image,
+      currentVersion: s.current,
+      latestVersion: s.latest,
+      updateAvailable: s.candidate !== undefined,
+    }));
+    const labels = labelsOf(c.snapshot);
+    for (const s of c.containers) {
+      if (s.latest === undefined) continue; // unknown: keep the last known series
+      this.deps.metrics.setImageStatus(labels, {
+        container: s.name,
+        image: s.image,
+        currentVersion: s.current,
+        latestVersion: s.latest,
+        outdated: s.candidate !== undefined,
+      });
+    }
+    this.deps.metrics.retainContainers(labels, new Set(c.containers.map((s) => s.name)));
+  }
+
+  /** Acts on one checked workload; `notices` collects announcements sent once at the end of the cycle. */
+  private async act(c: WorkloadCheck, notices: UpdateNotice[]): Promise<void> {
+    const w = c.snapshot;
+    const n = c.watched.length;
+    const reverts = detectExternalReverts(c.watched, c.state, n);
+    if (reverts.length > 0) {
+      await this.recordRevert(c, reverts);
+      return;
+    }
+    const action = decideAction({
+      mode: c.settings.mode,
+      candidates: c.candidates,
+      state: c.state,
+      watchedCount: n,
+    });
+    if (action.kind === 'none') return;
+    if (action.kind === 'notify') {
+      try {
+        await this.deps.gateway.patchWorkload(
+          w.kind,
+          w.namespace,
+          w.name,
+          notifyPatch(
+            w,
+            action.candidates,
+            c.watched.map((x) => x.info.name),
+            this.deps.now(),
+          ),
+        );
+      } catch (err) {
+        // Lost the race (another replica, a restart) or the workload changed: the winner sends.
+        if (isPatchConflict(err))
+          this.log.debug({ workload: labelsOf(w) }, 'notification already stamped elsewhere');
+        else this.recordActionError(c, err);
+        return;
+      }
+      const message = action.candidates
+        .map((x) => `${x.container}: ${x.currentVersion} -> ${x.newVersion}`)
+        .join(', ');
+      await this.event(w, 'Normal', 'UpdateAvailable', `newer image available: ${message}`);
+      for (const cand of action.candidates) {
+        const approvalUrl = this.deps.approvalUrl?.(w, cand);
+        notices.push(
+          ...noticesFor('available', w, [cand], {
+            ...(await this.notes(c, cand)),
+            ...(approvalUrl ? { approvalUrl } : {}),
+          }),
+        );
+      }
+      return;
+    }
+    await this.update(c, action.candidates);
+  }
+
+  private async update(
+    c: WorkloadCheck,
+    candidates: Candidate[],
+    onPatched?: (w: WorkloadSnapshot) => void,
+  ): Promise<UpdateOutcome> {
+    return applyUpdate(
+      {
+        gateway: this.deps.gateway,
+        metrics: this.deps.metrics,
+        notify: async (notices) => {
+          const enriched = await Promise.all(
+            notices.map(async (x) => {
+              if (x.event !== 'updated') return x;
+              const cand = candidates.find((k) => k.container === x.container);
+              return cand ? { ...x, ...(await this.notes(c, cand)) } : x;
+            }),
+          );
+          await this.deps.notify(enriched);
+        },
+        logger: this.log,
+        now: this.deps.now,
+        sleep: this.deps.sleep,
+        rolloutTimeoutMs: this.deps.config.rolloutTimeoutMs,
+        ...(this.deps.config.rolloutPollMs === undefined
+          ? {}
+          : { rolloutPollMs: this.deps.config.rolloutPollMs }),
+        signal: this.abort.signal,
+      },
+      { snapshot: c.snapshot, candidates, watched: c.watched, ...(onPatched ? { onPatched } : {}) },
+    );
+  }
+
+  private async recordRevert(
+    c: WorkloadCheck,
+    reverts: ReturnType<typeof detectExternalReverts>,
+  ): Promise<void> {
+    const w = c.snapshot;
+    try {
+      await this.deps.gateway.patchWorkload(
+        w.kind,
+        w.namespace,
+        w.name,
+        revertPatch(
+          w,
+          reverts,
+          c.watched.map((x) => x.info.name),
+        ),
+      );
+    } catch (err) {
+      if (!isPatchConflict(err)) this.recordActionError(c, err);
+      return;
+    }
+    const text = reverts.map((r) => `${r.container}: ${r.revertedVersion} -> ${r.runningVersion}`).join(', ');
+    this.log.warn(
+      { workload: labelsOf(w), reverts: text },
+      'image reverted outside image-watcher; not updating again',
+    );
+    await this.event(
+      w,
+      'Warning',
+      'RevertedExternally',
+      `image reverted outside image-watcher (${text}); that version will not be applied again automatically`,
+    );
+    await this.deps.notify(
+      reverts.map((r) => ({
+        event: 'reverted_externally' as const,
+        workload: { kind: w.kind, namespace: w.namespace, name: w.name },
+        container: r.container,
+        image: r.image,
+        currentVersion: r.runningVersion,
+        newVersion: r.revertedVersion,
+        change: changeBetween(r.runningVersion, r.revertedVersion),
+        detail:
+          'The image was set back outside image-watcher (GitOps or a person); this version will not be applied again automatically.',
+      })),
+    );
+  }
+
+  private recordActionError(c: WorkloadCheck, err: unknown): void {
+    const e = this.entries.get(c.key);
+    const code = err instanceof ImageWatcherError ? err.code : 'E_INTERNAL';
+    const message = err instanceof Error ? err.message : String(err);
+    if (e) e.lastError = `${code}: ${message}`;
+    this.deps.metrics.observeCheckError(code);
+    this.log.error({ workload: labelsOf(c.snapshot), err }, 'cannot act on workload');
+  }
+
+  private async event(
+    w: WorkloadSnapshot,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    try {
+      await this.deps.gateway.createEvent(w, { type, reason, message });
+    } catch (err) {
+      this.log.warn({ workload: labelsOf(w), reason, err }, 'cannot record Kubernetes event');
+    }
+  }
+
+  /** Release notes are a bonus: any failure yields nothing rather than failing the check. */
+  private async notes(c: WorkloadCheck, cand: Candidate): Promise<Pick<UpdateNotice, 'releaseNotes'>> {
+    if (!this.deps.releaseNotes || cand.change === 'digest') return {};
+    try {
+      const releaseNotes = await this.deps.releaseNotes({
+        workload: c.snapshot,
+        releaseUrl: c.settings.releaseUrl,
+        image: cand.image,
+        newImage: cand.newImage,
+        newVersion: cand.newVersion,
+      });
+      return releaseNotes ? { releaseNotes } : {};
+    } catch (err) {
+      this.log.debug({ err, image: cand.newImage }, 'no release notes');
+      return {};
+    }
+  }
+
+  // ---- API reads and the manual update ----------------------------------------------------
+
+  workloads(): WorkloadView[] {
+    return [...this.entries.values()].map((e) => ({
+      namespace: e.snapshot.namespace,
+      kind: e.snapshot.kind,
+      name: e.snapshot.name,
+      mode: e.settings?.mode,
+      strategy: e.settings?.strategy,
+      containers:
+        e.containers ??
+        (e.settings ? watchedContainers(e.snapshot.containers, e.settings) : e.snapshot.containers).map(
+          (c) => ({
+            name: c.name,
+            image: c.image,
+            currentVersion: safeRunning(c.image),
+            latestVersion: undefined,
+            updateAvailable: false,
+          }),
+        ),
+      lastCheck: e.lastCheck?.toISOString(),
+      lastError: e.lastError ?? e.settingsError,
+    }));
+  }
+
+  snapshot(kind: WorkloadKind, namespace: string, name: string): WorkloadSnapshot | undefined {
+    return this.entries.get(workloadKey({ kind, namespace, name }))?.snapshot;
+  }
+
+  /**
+   * Updates now, whatever the mode except DISABLED, to the newest allowed version or to
+   * `version` (which must exist and not be lower than what runs; include/exclude and
+   * last-failed-version do not apply to an explicit request). Resolves once the image is
+   * written; the rollout is watched (and rolled back) in the background.
+   */
+  async manualUpdate(req: {
+    kind: WorkloadKind;
+    namespace: string;
+    name: string;
+    version?: string | undefined;
+  }): Promise<ManualUpdateResult> {
+    const w = await this.deps.gateway.getWorkload(req.kind, req.namespace, req.name);
+    if (!w)
+      throw new ManualUpdateError('E_NOT_FOUND', `${req.kind} ${req.namespace}/${req.name} does not exist`);
+    const parsed = parseWatchSettings(w.annotations, {
+      containerNames: w.containers.map((c) => c.name),
+      overrides: this.deps.config.overrides,
+    });
+    if (!parsed.ok) throw new ManualUpdateError('E_BAD_ANNOTATIONS', formatProblems(parsed.problems));
+    if (parsed.settings.mode === 'DISABLED') {
+      throw new ManualUpdateError(
+        'E_DISABLED',
+        `${req.kind} ${req.namespace}/${req.name} has image-watcher/mode DISABLED; set it to NOTIFICATION or AUTO_UPDATE to allow updates`,
+      );
+    }
+    const key = workloadKey(w);
+    return this.withLock(key, async () => {
+      this.deps.registry.newCycle();
+      const settings: WatchSettings =
+        req.version === undefined
+          ? parsed.settings
+          : { ...parsed.settings, include: undefined, exclude: undefined };
+      const [check] = await checkWorkloads([{ key, snapshot: w, settings }], {
+        registry: this.deps.registry,
+        gateway: this.deps.gateway,
+        credentialsFor: this.deps.credentialsFor,
+        fallbackDockerConfig: this.deps.fallbackDockerConfig,
+        concurrency: this.deps.config.registryConcurrency,
+        logger: this.log,
+        digestBaselines: this.digestBaselines,
+      });
+      if (!check) throw new ManualUpdateError('E_NOT_FOUND', 'nothing to check');
+      if (check.error && check.candidates.length === 0) {
+        throw new ManualUpdateError('E_UPDATE_FAILED', `cannot ask the registry: ${check.error.message}`);
+      }
+      const candidates =
+        req.version === undefined ? check.candidates : await this.explicitCandidates(check, req.version);
+      if (candidates.length === 0)
+        throw new ManualUpdateError('E_NO_UPDATE', 'already at the newest allowed version');
+      const changes = candidates.map((c) => ({
+        container: c.container,
+        from: c.currentVersion,
+        to: c.newVersion,
+      }));
+      return new Promise<ManualUpdateResult>((resolve, reject) => {
+        const done = this.update(check, candidates, () => resolve({ status: 'updating', changes })).then(
+          (outcome) => {
+            if (outcome.result === 'conflict')
+              reject(new ManualUpdateError('E_CONFLICT', 'the workload changed while updating; retry'));
+            else if (outcome.result === 'failed')
+              reject(new ManualUpdateError('E_UPDATE_FAILED', outcome.reason));
+            else resolve({ status: outcome.result, changes });
+          },
+        );
+        this.track(done);
+      });
+    });
+  }
+
+  /** Candidates for an explicit `?version=`: containers whose repository has that tag. */
+  private async explicitCandidates(check: WorkloadCheck, version: string): Promise<Candidate[]> {
+    const wanted = parseTag(version);
+    if (!wanted) throw new ManualUpdateError('E_BAD_VERSION', `'${version}' is not a version tag`);
+    const out: Candidate[] = [];
+    for (const { info, ref } of check.watched) {
+      const tags = await this.deps.registry.listTags(ref).catch(() => [] as string[]);
+      if (!tags.includes(version)) continue;
+      const current = ref.tag === undefined ? undefined : parseTag(ref.tag);
+      if (current && compareTags(wanted, current) < 0) {
+        throw new ManualUpdateError(
+          'E_BAD_VERSION',
+          `${version} is lower than the running ${ref.tag ?? ''} of container ${info.name}; image-watcher never downgrades`,
+        );
+      }
+      if (current && compareTags(wanted, current) === 0) continue;
+      out.push({
+        container: info.name,
+        imagePath: info.imagePath,
+        image: info.image,
+        currentVersion: runningVersion(ref),
+        newVersion: version,
+        newImage: imageWithTag(ref, version),
+        change: current ? changeBetween(ref.tag ?? '', version) : 'major',
+      });
+    }
+    if (out.length === 0) {
+      throw new ManualUpdateError(
+        'E_BAD_VERSION',
+        `no watched container's repository has a tag '${version}' newer than what runs`,
+      );
+    }
+    return out;
+  }
+}
+
+function safeRunning(image: string): string {
+  try {
+    return runningVersion(parseImageReference(image));
+  } catch {
+    return '';
+  }
+}
+
+function changeBetween(from: string, to: string): UpdateNotice['change'] {
+  const a = parseTag(from);
+  const b = parseTag(to);
+  return a && b ? classifyChange(a, b) : 'digest';
+}
+
+export type { WatchedContainer };

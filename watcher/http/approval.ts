@@ -1,0 +1,42 @@
+import type { ApprovalDeps, ApprovalInfo, UpdateOutcome } from '../approval/plugin.ts';
+import type { Controller } from '../controller.ts';
+import { ManualUpdateError } from '../controller.ts';
+import type { WorkloadKind } from '../kube/types.ts';
+
+/** The approval page's view of the controller: what a link would change, and doing it. */
+export function approvalAdapter(
+  controller: Pick<Controller, 'workloads' | 'manualUpdate'>,
+): Pick<ApprovalDeps, 'lookup' | 'update'> {
+  return {
+    lookup(namespace: string, kind: WorkloadKind, name: string, version: string): ApprovalInfo | undefined {
+      const w = controller
+        .workloads()
+        .find((x) => x.namespace === namespace && x.kind === kind && x.name === name);
+      if (!w || w.containers.length === 0) return undefined;
+      // The container the link is about: the one whose newest version is the link's, else the first.
+      const c = w.containers.find((x) => x.latestVersion === version) ?? w.containers[0]!;
+      return {
+        workload: { kind, namespace, name },
+        containers: w.containers.map((x) => x.name),
+        images: w.containers.map((x) => x.image),
+        currentVersion: c.currentVersion,
+        ...(c.latestVersion !== undefined ? { newestVersion: c.latestVersion } : {}),
+      };
+    },
+    async update(
+      namespace: string,
+      kind: WorkloadKind,
+      name: string,
+      version: string,
+    ): Promise<UpdateOutcome> {
+      try {
+        const r = await controller.manualUpdate({ kind, namespace, name, version });
+        const what = r.changes.map((c) => `${c.container} ${c.from} → ${c.to}`).join(', ');
+        return { ok: true, message: `Updating ${what}. The rollout is watched and rolled back if it fails.` };
+      } catch (err) {
+        if (err instanceof ManualUpdateError) return { ok: false, message: err.message };
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,162 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { ContainerInfo, RolloutFields, WorkloadKind, WorkloadSnapshot } from './types.ts';
+
+/**
+ * Pure conversion of Kubernetes workload objects (raw watch JSON or client-node models; the
+ * field names are the same) into small snapshots: only what decisions need is kept, so
+ * thousands of workloads stay cheap in memory.
+ */
+
+const ANNOTATION_PREFIX = 'image-watcher/';
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown): Obj | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : undefined;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** JSON pointer (RFC 6901) of the pod spec inside a workload of this kind. */
+export function podSpecPointer(kind: WorkloadKind): string {
+  return kind === 'CronJob' ? '/spec/jobTemplate/spec/template/spec' : '/spec/template/spec';
+}
+
+function podSpecOf(kind: WorkloadKind, o: Obj): Obj | undefined {
+  const spec = obj(o.spec);
+  if (kind === 'CronJob') return obj(obj(obj(obj(spec?.jobTemplate)?.spec)?.template)?.spec);
+  return obj(obj(spec?.template)?.spec);
+}
+
+function containersOf(podSpec: Obj, pointer: string): ContainerInfo[] {
+  const out: ContainerInfo[] = [];
+  for (const [field, init] of [
+    ['initContainers', true],
+    ['containers', false],
+  ] as const) {
+    arr(podSpec[field]).forEach((c, i) => {
+      const name = str(obj(c)?.name);
+      const image = str(obj(c)?.image);
+      if (name === undefined || image === undefined) return;
+      out.push({ name, image, init, imagePath: `${pointer}/${field}/${i}/image` });
+    });
+  }
+  // Regular containers first: they are what people mean by "the image" of a workload.
+  return [...out.filter((c) => !c.init), ...out.filter((c) => c.init)];
+}
+
+/** Only `image-watcher/*` keys: other annotations (last-applied-configuration...) can be large. */
+export function watchedAnnotations(annotations: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj(annotations) ?? {})) {
+    if (k.startsWith(ANNOTATION_PREFIX) && typeof v === 'string') out[k] = v;
+  }
+  return out;
+}
+
+function conditionsOf(status: Obj): RolloutFields['conditions'] {
+  const out: RolloutFields['conditions'] = [];
+  for (const c of arr(status.conditions)) {
+    const type = str(obj(c)?.type);
+    const st = str(obj(c)?.status);
+    if (type === undefined || st === undefined) continue;
+    const reason = str(obj(c)?.reason);
+    const message = str(obj(c)?.message);
+    out.push({
+      type,
+      status: st,
+      ...(reason !== undefined ? { reason } : {}),
+      ...(message !== undefined ? { message } : {}),
+    });
+  }
+  return out;
+}
+
+/** DaemonSets count nodes, not replicas: mapped onto the same fields. */
+export function rolloutFieldsOf(kind: WorkloadKind, o: Obj): RolloutFields {
+  const meta = obj(o.metadata) ?? {};
+  const status = obj(o.status) ?? {};
+  const spec = obj(o.spec) ?? {};
+  const base = {
+    generation: num(meta.generation) ?? 0,
+    observedGeneration: num(status.observedGeneration),
+    conditions: conditionsOf(status),
+  };
+  switch (kind) {
+    case 'DaemonSet':
+      return {
+        ...base,
+        replicas: num(status.desiredNumberScheduled),
+        updatedReplicas: num(status.updatedNumberScheduled),
+        availableReplicas: num(status.numberAvailable),
+        readyReplicas: num(status.numberReady),
+      };
+    case 'CronJob':
+      return {
+        ...base,
+        replicas: undefined,
+        updatedReplicas: undefined,
+        availableReplicas: undefined,
+        readyReplicas: undefined,
+      };
+    default:
+      return {
+        ...base,
+        // Desired replicas (spec, default 1): a rollout is complete when updated/available reach it.
+        replicas: num(spec.replicas) ?? 1,
+        updatedReplicas: num(status.updatedReplicas),
+        availableReplicas: num(status.availableReplicas),
+        readyReplicas: num(status.readyReplicas),
+      };
+  }
+}
+
+/**
+ * A snapshot of a workload object, or undefined when the object is not a usable workload
+ * (no name, no pod spec): bad input is skipped, never fatal.
+ */
+export function toSnapshot(kind: WorkloadKind, input: unknown): WorkloadSnapshot | undefined {
+  const o = obj(input);
+  const meta = obj(o?.metadata);
+  if (!o || !meta) return undefined;
+  const name = str(meta.name);
+  const namespace = str(meta.namespace);
+  if (!name || !namespace) return undefined;
+  const podSpec = podSpecOf(kind, o);
+  if (!podSpec) return undefined;
+  return {
+    kind,
+    namespace,
+    name,
+    uid: str(meta.uid) ?? '',
+    resourceVersion: str(meta.resourceVersion) ?? '',
+    annotations: watchedAnnotations(meta.annotations),
+    containers: containersOf(podSpec, podSpecPointer(kind)),
+    imagePullSecrets: arr(podSpec.imagePullSecrets)
+      .map((s) => str(obj(s)?.name))
+      .filter((s): s is string => s !== undefined && s !== ''),
+    serviceAccountName: str(podSpec.serviceAccountName) || str(podSpec.serviceAccount) || 'default',
+    rollout: rolloutFieldsOf(kind, o),
+  };
+}
+
+/** Stable identity of a workload across its versions. */
+export function workloadKey(w: { kind: string; namespace: string; name: string }): string {
+  return `${w.kind}/${w.namespace}/${w.name}`;
+}
+
+/** True when two snapshots differ in anything but resourceVersion (changes outside what we keep are noise). */
+export function snapshotChanged(a: WorkloadSnapshot | undefined, b: WorkloadSnapshot): boolean {
+  if (a === undefined) return true;
+  return !isDeepStrictEqual({ ...a, resourceVersion: '' }, { ...b, resourceVersion: '' });
+}

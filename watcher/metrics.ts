@@ -1,0 +1,214 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Identifies one workload in metric labels and in the watcher's state. */
+export interface WorkloadLabels {
+  namespace: string;
+  kind: string;
+  workload: string;
+}
+
+export interface ImageStatus {
+  container: string;
+  image: string;
+  currentVersion: string;
+  latestVersion: string;
+  outdated: boolean;
+}
+
+export type UpdateResult = 'success' | 'failed' | 'rolled_back';
+
+type OutdatedLabels = WorkloadLabels & {
+  container: string;
+  image: string;
+  current_version: string;
+  latest_version: string;
+};
+
+const workloadKey = (w: WorkloadLabels): string => `${w.kind}/${w.namespace}/${w.workload}`;
+
+/**
+ * Every watcher metric of the contract behind domain methods. Series of a container are
+ * remembered so that a changed version or a deleted workload removes the old label set
+ * instead of leaving a stale `image_outdated` behind.
+ */
+export class WatcherMetrics {
+  readonly registry: Registry;
+  private readonly outdated: Gauge<keyof OutdatedLabels>;
+  private readonly workloads: Gauge<'mode'>;
+  private readonly updates: Counter<'namespace' | 'kind' | 'workload' | 'result'>;
+  private readonly notifications: Counter<'channel' | 'result'>;
+  private readonly registryRequests: Counter<'registry' | 'method' | 'code'>;
+  private readonly registryDuration: Histogram<'registry'>;
+  private readonly checkDuration: Histogram;
+  private readonly lastCheck: Gauge;
+  private readonly checkErrors: Counter<'code'>;
+  private readonly leader: Gauge;
+  /** workload key -> container -> the label set currently exported. */
+  private readonly series = new Map<string, Map<string, OutdatedLabels>>();
+  /** workload key -> update results seen, so their counters can be removed with the workload. */
+  private readonly updateResults = new Map<string, Set<UpdateResult>>();
+
+  constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
+    this.registry = opts.registry ?? new Registry();
+    const registers = [this.registry];
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.outdated = new Gauge({
+      name: 'image_watcher_image_outdated',
+      help: '1 when a newer allowed version of the container image exists, else 0.',
+      labelNames: [
+        'namespace',
+        'kind',
+        'workload',
+        'container',
+        'image',
+        'current_version',
+        'latest_version',
+      ],
+      registers,
+    });
+    this.workloads = new Gauge({
+      name: 'image_watcher_workloads',
+      help: 'Watched workloads by effective mode.',
+      labelNames: ['mode'],
+      registers,
+    });
+    this.updates = new Counter({
+      name: 'image_watcher_updates_total',
+      help: 'Image updates applied by the watcher, by result.',
+      labelNames: ['namespace', 'kind', 'workload', 'result'],
+      registers,
+    });
+    this.notifications = new Counter({
+      name: 'image_watcher_notifications_total',
+      help: 'Notifications sent, by channel and result.',
+      labelNames: ['channel', 'result'],
+      registers,
+    });
+    this.registryRequests = new Counter({
+      name: 'image_watcher_registry_requests_total',
+      help: 'HTTP requests to container registries.',
+      labelNames: ['registry', 'method', 'code'],
+      registers,
+    });
+    this.registryDuration = new Histogram({
+      name: 'image_watcher_registry_request_duration_seconds',
+      help: 'Duration of HTTP requests to container registries.',
+      labelNames: ['registry'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.checkDuration = new Histogram({
+      name: 'image_watcher_check_duration_seconds',
+      help: 'Duration of one check cycle over all watched workloads.',
+      buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600],
+      registers,
+    });
+    this.lastCheck = new Gauge({
+      name: 'image_watcher_last_check_timestamp_seconds',
+      help: 'Unix time at which the last check cycle finished.',
+      registers,
+    });
+    this.checkErrors = new Counter({
+      name: 'image_watcher_check_errors_total',
+      help: 'Workload checks that failed, by error code.',
+      labelNames: ['code'],
+      registers,
+    });
+    this.leader = new Gauge({
+      name: 'image_watcher_leader',
+      help: '1 when this replica holds the leader lease and acts, else 0.',
+      registers,
+    });
+  }
+
+  setImageStatus(w: WorkloadLabels, s: ImageStatus): void {
+    const key = workloadKey(w);
+    let containers = this.series.get(key);
+    if (!containers) {
+      containers = new Map();
+      this.series.set(key, containers);
+    }
+    const labels: OutdatedLabels = {
+      namespace: w.namespace,
+      kind: w.kind,
+      workload: w.workload,
+      container: s.container,
+      image: s.image,
+      current_version: s.currentVersion,
+      latest_version: s.latestVersion,
+    };
+    const old = containers.get(s.container);
+    if (old && !sameLabels(old, labels)) this.outdated.remove(old);
+    containers.set(s.container, labels);
+    this.outdated.set(labels, s.outdated ? 1 : 0);
+  }
+
+  /** Drops the series of containers no longer watched in a workload that still exists. */
+  retainContainers(w: WorkloadLabels, names: ReadonlySet<string>): void {
+    const containers = this.series.get(workloadKey(w));
+    if (!containers) return;
+    for (const [name, labels] of containers) {
+      if (names.has(name)) continue;
+      this.outdated.remove(labels);
+      containers.delete(name);
+    }
+  }
+
+  removeWorkload(w: WorkloadLabels): void {
+    const key = workloadKey(w);
+    for (const labels of this.series.get(key)?.values() ?? []) this.outdated.remove(labels);
+    this.series.delete(key);
+    for (const result of this.updateResults.get(key) ?? []) this.updates.remove({ ...w, result });
+    this.updateResults.delete(key);
+  }
+
+  observeUpdate(w: WorkloadLabels, result: UpdateResult): void {
+    const key = workloadKey(w);
+    let results = this.updateResults.get(key);
+    if (!results) {
+      results = new Set();
+      this.updateResults.set(key, results);
+    }
+    results.add(result);
+    this.updates.inc({ ...w, result });
+  }
+
+  observeCheck(e: { seconds: number; finishedAt: Date }): void {
+    this.checkDuration.observe(e.seconds);
+    this.lastCheck.set(e.finishedAt.getTime() / 1000);
+  }
+
+  observeCheckError(code: string): void {
+    this.checkErrors.inc({ code });
+  }
+
+  observeRegistryRequest(e: { registry: string; method: string; code: string; seconds: number }): void {
+    this.registryRequests.inc({ registry: e.registry, method: e.method, code: e.code });
+    this.registryDuration.observe({ registry: e.registry }, e.seconds);
+  }
+
+  observeNotification(e: { channel: string; result: 'success' | 'failed' }): void {
+    this.notifications.inc({ channel: e.channel, result: e.result });
+  }
+
+  setWorkloadCounts(counts: Readonly<Record<string, number>>): void {
+    // reset() first: a mode nobody uses any more must report 0 rather than its old count.
+    this.workloads.reset();
+    for (const mode of ['AUTO_UPDATE', 'NOTIFICATION', 'DISABLED']) this.workloads.set({ mode }, 0);
+    for (const [mode, n] of Object.entries(counts)) this.workloads.set({ mode }, n);
+  }
+
+  setLeader(leader: boolean): void {
+    this.leader.set(leader ? 1 : 0);
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+function sameLabels(a: OutdatedLabels, b: OutdatedLabels): boolean {
+  return (
+    a.image === b.image && a.current_version === b.current_version && a.latest_version === b.latest_version
+  );
+}

@@ -1,0 +1,386 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ImageReference } from '../../shared/image-ref.ts';
+import { Authenticator, credentialsKey, missingCredentials, refusedCredentials } from './auth.ts';
+import type { AuthContext } from './auth.ts';
+import { CycleCache } from './cache.ts';
+import { parseNextLink, parseWwwAuthenticate } from './challenge.ts';
+import { registryBaseUrl } from './endpoint.ts';
+import { RegistryError } from './errors.ts';
+import { RegistryHttp } from './http.ts';
+import type { HttpResponse } from './http.ts';
+import { labelsFromConfig, parseManifest, pickPlatform } from './manifest.ts';
+import { DIGEST_RE, MANIFEST_ACCEPT } from './media-types.ts';
+import type {
+  RegistryCallOptions,
+  RegistryClient,
+  RegistryCredentials,
+  RegistryRequestObserver,
+} from './types.ts';
+import { noopRegistryObserver } from './types.ts';
+
+export interface RegistryClientOptions {
+  fetch?: typeof fetch;
+  observer?: RegistryRequestObserver;
+  logger?: Logger;
+  /** Wall clock in ms (token expiry, cache TTL, Retry-After dates). */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  /** `host:port` entries spoken to over plain HTTP (loopback always is). */
+  insecureRegistries?: readonly string[];
+  /** Credentials when the call passes none (e.g. from DOCKER_CONFIG). */
+  defaultCredentials?: (registry: string) => RegistryCredentials | undefined;
+  /** Parallel requests per registry. Default 4. */
+  concurrency?: number;
+  /** Sustained requests per second per registry, and burst. Default 10/s, burst 10. */
+  ratePerSecond?: number;
+  burst?: number;
+  /** How long a tag list is reused across cycles. Default 5 min. */
+  cacheTtlMs?: number;
+  /** Per attempt, body included. Default 30 s. */
+  timeoutMs?: number;
+  /** Attempts per request for 429/5xx/network errors. Default 4. */
+  maxAttempts?: number;
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  /** Longest `Retry-After` honoured; longer asks fail at once. Default 60 s. */
+  maxRetryAfterMs?: number;
+  /** `n` of the tag list. Default 1000. */
+  pageSize?: number;
+  /** Guard against endless pagination. Default 1000 pages. */
+  maxPages?: number;
+  maxTagPageBytes?: number;
+  maxManifestBytes?: number;
+  maxConfigBytes?: number;
+}
+
+const USER_AGENT = 'image-watcher';
+
+interface Call {
+  method: 'GET' | 'HEAD';
+  url: string;
+  accept: string;
+  maxBytes: number;
+  what: string;
+  notFound: string;
+}
+
+function sha256(body: Buffer): string {
+  return `sha256:${createHash('sha256').update(body).digest('hex')}`;
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** OCI distribution (registry v2) client: tags, digests and labels, gentle on registries. */
+export class OciRegistryClient implements RegistryClient {
+  readonly #http: RegistryHttp;
+  readonly #auth: Authenticator;
+  readonly #tags: CycleCache<string[]>;
+  readonly #digests: CycleCache<string>;
+  readonly #labels: CycleCache<Record<string, string>>;
+  readonly #insecure: readonly string[];
+  readonly #defaultCredentials: (registry: string) => RegistryCredentials | undefined;
+  readonly #logger: Logger | undefined;
+  readonly #pageSize: number;
+  readonly #maxPages: number;
+  readonly #maxTagPageBytes: number;
+  readonly #maxManifestBytes: number;
+  readonly #maxConfigBytes: number;
+
+  constructor(opts: RegistryClientOptions = {}) {
+    const now = opts.now ?? Date.now;
+    this.#http = new RegistryHttp({
+      fetch: opts.fetch ?? fetch,
+      observer: opts.observer ?? noopRegistryObserver,
+      logger: opts.logger,
+      now,
+      sleep: opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      random: opts.random ?? Math.random,
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      maxAttempts: Math.max(1, opts.maxAttempts ?? 4),
+      backoff: { baseMs: opts.backoffBaseMs ?? 500, capMs: opts.backoffCapMs ?? 30_000 },
+      maxRetryAfterMs: opts.maxRetryAfterMs ?? 60_000,
+      concurrency: opts.concurrency ?? 4,
+      ratePerSecond: opts.ratePerSecond ?? 10,
+      burst: opts.burst ?? 10,
+    });
+    this.#auth = new Authenticator({
+      http: this.#http,
+      now,
+      insecureRegistries: opts.insecureRegistries ?? [],
+    });
+    this.#tags = new CycleCache({ ttlMs: opts.cacheTtlMs ?? 5 * 60_000, now });
+    // Digests and labels are only shared within a cycle: a moved `latest` must be seen next cycle.
+    this.#digests = new CycleCache({ ttlMs: 0, now });
+    this.#labels = new CycleCache({ ttlMs: 0, now });
+    this.#insecure = opts.insecureRegistries ?? [];
+    this.#defaultCredentials = opts.defaultCredentials ?? (() => undefined);
+    this.#logger = opts.logger;
+    this.#pageSize = opts.pageSize ?? 1000;
+    this.#maxPages = opts.maxPages ?? 1000;
+    this.#maxTagPageBytes = opts.maxTagPageBytes ?? 16 * 1024 * 1024;
+    this.#maxManifestBytes = opts.maxManifestBytes ?? 4 * 1024 * 1024;
+    this.#maxConfigBytes = opts.maxConfigBytes ?? 8 * 1024 * 1024;
+  }
+
+  newCycle(): void {
+    this.#tags.newCycle();
+    this.#digests.newCycle();
+    this.#labels.newCycle();
+  }
+
+  listTags(ref: ImageReference, opts?: RegistryCallOptions): Promise<string[]> {
+    const creds = this.#credentials(ref, opts);
+    const key = `${ref.registry}/${ref.repository}|${credentialsKey(creds)}`;
+    // Callers get their own copy: the cached list must not be mutated.
+    return this.#tags.get(key, () => this.#fetchTags(ref, creds)).then((tags) => [...tags]);
+  }
+
+  getDigest(ref: ImageReference, reference: string, opts?: RegistryCallOptions): Promise<string> {
+    const creds = this.#credentials(ref, opts);
+    const key = `${ref.registry}/${ref.repository}:${reference}|${credentialsKey(creds)}`;
+    return this.#digests.get(key, () => this.#fetchDigest(ref, reference, creds));
+  }
+
+  getImageLabels(
+    ref: ImageReference,
+    reference: string,
+    opts?: RegistryCallOptions,
+  ): Promise<Record<string, string>> {
+    const creds = this.#credentials(ref, opts);
+    const key = `${ref.registry}/${ref.repository}:${reference}|${credentialsKey(creds)}`;
+    return this.#labels.get(key, () => this.#fetchLabels(ref, reference, creds)).then((l) => ({ ...l }));
+  }
+
+  #credentials(ref: ImageReference, opts: RegistryCallOptions | undefined): RegistryCredentials | undefined {
+    return opts?.credentials ?? this.#defaultCredentials(ref.registry);
+  }
+
+  #base(ref: ImageReference): string {
+    return registryBaseUrl(ref.registry, this.#insecure);
+  }
+
+  async #fetchTags(ref: ImageReference, creds: RegistryCredentials | undefined): Promise<string[]> {
+    const base = this.#base(ref);
+    const origin = new URL(base).origin;
+    const what = `the tag list of ${ref.repository}`;
+    const tags: string[] = [];
+    const seen = new Set<string>();
+    let url = `${base}/v2/${ref.repository}/tags/list?n=${this.#pageSize}`;
+    for (let page = 1; ; page++) {
+      seen.add(url);
+      const res = await this.#request(ref, creds, {
+        method: 'GET',
+        url,
+        accept: 'application/json',
+        maxBytes: this.#maxTagPageBytes,
+        what,
+        notFound: `repository ${ref.repository} not found on ${ref.registry}`,
+      });
+      const body = parseJson(res.body) as { tags?: unknown } | undefined;
+      const pageTags = body && typeof body === 'object' ? body.tags : undefined;
+      if (pageTags !== null && (!Array.isArray(pageTags) || pageTags.some((t) => typeof t !== 'string'))) {
+        throw new RegistryError(
+          'E_REGISTRY_RESPONSE',
+          `registry ${ref.registry} answered with invalid JSON for the tag list of ${ref.repository}`,
+        );
+      }
+      if (pageTags) tags.push(...(pageTags as string[]));
+      const next = parseNextLink(res.headers.get('link'));
+      if (!next) break;
+      let nextUrl: URL;
+      try {
+        nextUrl = new URL(next, base);
+      } catch {
+        break;
+      }
+      // Never follow a link elsewhere: our credentials go with the request.
+      if (nextUrl.origin !== origin) {
+        throw new RegistryError(
+          'E_REGISTRY_RESPONSE',
+          `registry ${ref.registry} sent a pagination link to another host for ${ref.repository}; refusing to follow it`,
+        );
+      }
+      if (seen.has(nextUrl.href)) break;
+      if (page >= this.#maxPages) {
+        throw new RegistryError(
+          'E_REGISTRY_RESPONSE',
+          `registry ${ref.registry} returned more than ${this.#maxPages} pages of tags for ${ref.repository}`,
+        );
+      }
+      url = nextUrl.href;
+    }
+    this.#logger?.debug(
+      { registry: ref.registry, repository: ref.repository, tags: tags.length },
+      'tags listed',
+    );
+    return tags;
+  }
+
+  async #fetchDigest(
+    ref: ImageReference,
+    reference: string,
+    creds: RegistryCredentials | undefined,
+  ): Promise<string> {
+    const call: Call = {
+      method: 'HEAD',
+      url: `${this.#base(ref)}/v2/${ref.repository}/manifests/${reference}`,
+      accept: MANIFEST_ACCEPT,
+      maxBytes: this.#maxManifestBytes,
+      what: `the manifest ${ref.repository}:${reference}`,
+      notFound: `${reference} of repository ${ref.repository} not found on ${ref.registry}`,
+    };
+    const head = await this.#request(ref, creds, call);
+    const digest = head.headers.get('docker-content-digest')?.trim();
+    if (digest && DIGEST_RE.test(digest)) return digest;
+    // Some registries omit the header on HEAD: hash the manifest itself (this GET may count as a pull).
+    this.#logger?.debug(
+      { registry: ref.registry, repository: ref.repository },
+      'no digest header on HEAD, using GET',
+    );
+    const res = await this.#request(ref, creds, { ...call, method: 'GET' });
+    return sha256(res.body);
+  }
+
+  async #fetchLabels(
+    ref: ImageReference,
+    reference: string,
+    creds: RegistryCredentials | undefined,
+  ): Promise<Record<string, string>> {
+    const base = this.#base(ref);
+    const getManifest = async (r: string) => {
+      const res = await this.#request(ref, creds, {
+        method: 'GET',
+        url: `${base}/v2/${ref.repository}/manifests/${r}`,
+        accept: MANIFEST_ACCEPT,
+        maxBytes: this.#maxManifestBytes,
+        what: `the manifest ${ref.repository}:${r}`,
+        notFound: `${r} of repository ${ref.repository} not found on ${ref.registry}`,
+      });
+      const parsed = parseManifest(parseJson(res.body), res.headers.get('content-type') ?? undefined);
+      if (!parsed) {
+        throw new RegistryError(
+          'E_REGISTRY_RESPONSE',
+          `registry ${ref.registry} answered with an unsupported manifest for ${ref.repository}:${r}`,
+        );
+      }
+      return parsed;
+    };
+    let manifest = await getManifest(reference);
+    if (manifest.kind === 'index') {
+      const digest = pickPlatform(manifest.manifests);
+      if (!digest) return {};
+      manifest = await getManifest(digest);
+      if (manifest.kind !== 'image') {
+        throw new RegistryError(
+          'E_REGISTRY_RESPONSE',
+          `registry ${ref.registry} answered with a nested index for ${ref.repository}:${reference}`,
+        );
+      }
+    }
+    const configDigest = manifest.configDigest;
+    const res = await this.#request(ref, creds, {
+      method: 'GET',
+      url: `${base}/v2/${ref.repository}/blobs/${configDigest}`,
+      accept: '*/*',
+      maxBytes: this.#maxConfigBytes,
+      what: `the image config of ${ref.repository}:${reference}`,
+      notFound: `the image config of ${ref.repository}:${reference} is missing on ${ref.registry}`,
+    });
+    if (DIGEST_RE.test(configDigest) && sha256(res.body) !== configDigest) {
+      throw new RegistryError(
+        'E_REGISTRY_RESPONSE',
+        `registry ${ref.registry} sent an image config for ${ref.repository}:${reference} that does not match its digest`,
+      );
+    }
+    return labelsFromConfig(parseJson(res.body));
+  }
+
+  /** One registry call with the auth dance; maps failures to RegistryError. */
+  async #request(
+    ref: ImageReference,
+    creds: RegistryCredentials | undefined,
+    call: Call,
+  ): Promise<HttpResponse> {
+    const ctx: AuthContext = {
+      registry: ref.registry,
+      repository: ref.repository,
+      scope: `repository:${ref.repository}:pull`,
+      credentials: creds,
+    };
+    let authorization = this.#auth.cachedHeader(ctx);
+    for (let pass = 0; ; pass++) {
+      const headers: Record<string, string> = { accept: call.accept, 'user-agent': USER_AGENT };
+      if (authorization) headers.authorization = authorization;
+      const res = await this.#http.send({
+        registry: ref.registry,
+        limitKey: new URL(call.url).host,
+        method: call.method,
+        url: call.url,
+        headers,
+        maxBytes: call.maxBytes,
+        what: call.what,
+      });
+      if (res.status === 401) {
+        const challenge = parseWwwAuthenticate(res.headers.get('www-authenticate'));
+        if (!challenge) {
+          throw new RegistryError(
+            'E_REGISTRY_AUTH',
+            `registry ${ref.registry} answered HTTP 401 for ${ref.repository} without a Basic or Bearer challenge`,
+            { status: 401 },
+          );
+        }
+        const basicRejected = challenge.scheme === 'basic' && authorization?.startsWith('Basic ');
+        if (pass >= 1 || basicRejected) {
+          this.#auth.forget(ctx);
+          throw creds ? refusedCredentials(ctx, 401) : missingCredentials(ctx, 401);
+        }
+        authorization = await this.#auth.headerFor(ctx, challenge);
+        continue;
+      }
+      if (res.status === 403) {
+        throw new RegistryError(
+          'E_REGISTRY_AUTH',
+          `registry ${ref.registry} denied access to ${ref.repository} (HTTP 403): the credentials lack pull permission`,
+          { status: 403 },
+        );
+      }
+      if (res.status === 404) throw new RegistryError('E_REGISTRY_NOT_FOUND', call.notFound, { status: 404 });
+      if (res.status === 429) {
+        throw new RegistryError(
+          'E_REGISTRY_UNAVAILABLE',
+          `registry ${ref.registry} is rate limiting requests for ${call.what} (HTTP 429); try again later`,
+          { status: 429 },
+        );
+      }
+      if (res.status >= 500) {
+        throw new RegistryError(
+          'E_REGISTRY_UNAVAILABLE',
+          `registry ${ref.registry} failed to answer ${call.what} (HTTP ${res.status})`,
+          { status: res.status },
+        );
+      }
+      if (res.status < 200 || res.status > 299) {
+        throw new RegistryError(
+          'E_REGISTRY_RESPONSE',
+          `registry ${ref.registry} answered HTTP ${res.status} for ${call.what}`,
+          {
+            status: res.status,
+          },
+        );
+      }
+      return res;
+    }
+  }
+}
+
+export function createRegistryClient(opts: RegistryClientOptions = {}): RegistryClient {
+  return new OciRegistryClient(opts);
+}

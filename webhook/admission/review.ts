@@ -1,0 +1,273 @@
+import type { AnnotationProblem, WatchSettings } from '../../shared/annotations.ts';
+import {
+  ANNOTATIONS,
+  MANAGED_KEYS,
+  encodeVersions,
+  formatProblems,
+  parseWatchSettings,
+} from '../../shared/annotations.ts';
+import { parseImageReference } from '../../shared/image-ref.ts';
+import { annotationPatch, encodePatch } from './patch.ts';
+import { ADMISSION_API_VERSION, ADMISSION_KIND } from './types.ts';
+import type {
+  AdmissionResponse,
+  AdmissionResult,
+  AdmissionReviewRequest,
+  AdmissionReviewResponse,
+  KubeObject,
+} from './types.ts';
+import { containersOf, workloadKindOf } from './workload.ts';
+import type { WorkloadContainer, WorkloadKind } from './workload.ts';
+
+export interface ReviewDeps {
+  /** Usernames whose UPDATEs pass unchanged: the watcher's service account(s). */
+  watcherUsernames: readonly string[];
+  /** A fresh secret for `image-watcher/token-update` (32 random bytes, base64url). */
+  randomToken: () => string;
+}
+
+export interface ReviewOutcome {
+  response: AdmissionReviewResponse;
+  result: AdmissionResult;
+  /** Bounded metric labels: a handled workload kind or 'other'; a known operation or 'UNKNOWN'. */
+  kind: WorkloadKind | 'other';
+  operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT' | 'UNKNOWN';
+  /** Why the webhook decided so, for the log line (never contains annotation values). */
+  reason: string;
+  /** Set when result is 'error': the exception, for the log. */
+  error?: unknown;
+}
+
+/** 32 random bytes in base64url are 43 characters; shorter values are not ours and too weak. */
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43,128}$/;
+/** Kubernetes may truncate longer warnings. */
+const MAX_WARNING = 240;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function warning(text: string): string {
+  return text.length > MAX_WARNING ? `${text.slice(0, MAX_WARNING - 1)}…` : text;
+}
+
+function operationOf(value: unknown): ReviewOutcome['operation'] {
+  return value === 'CREATE' || value === 'UPDATE' || value === 'DELETE' || value === 'CONNECT'
+    ? value
+    : 'UNKNOWN';
+}
+
+/**
+ * The object's annotations: `{}` when absent, undefined when the object is malformed (metadata or
+ * annotations of the wrong type, a non-string value). The API server rejects malformed objects
+ * after admission, so the webhook lets them through untouched rather than guess.
+ */
+function annotationsOf(object: unknown): Record<string, string> | undefined {
+  if (!isRecord(object)) return undefined;
+  const metadata = object.metadata;
+  if (metadata === undefined || metadata === null) return {};
+  if (!isRecord(metadata)) return undefined;
+  const annotations = metadata.annotations;
+  if (annotations === undefined || annotations === null) return {};
+  if (!isRecord(annotations)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(annotations)) {
+    if (typeof value !== 'string') return undefined;
+    out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * `current-version`: the tag of the watched container (the digest for digest-only images); for
+ * several watched containers `name=tag,...` in the shared encoding. Undefined when nothing readable.
+ */
+export function currentVersionOf(
+  containers: readonly WorkloadContainer[],
+  settings: Pick<WatchSettings, 'containers'>,
+  warnings: string[],
+): string | undefined {
+  const selected = settings.containers;
+  const watched = selected === undefined ? containers : containers.filter((c) => selected.includes(c.name));
+  const versions: Record<string, string> = {};
+  for (const c of watched) {
+    try {
+      const ref = parseImageReference(c.image);
+      const version = ref.tag ?? ref.digest;
+      if (version !== undefined) versions[c.name] = version;
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      warnings.push(warning(`image-watcher cannot watch container ${c.name}: ${why}`));
+    }
+  }
+  // One container: the plain tag; several: `name=tag,...` sorted, so stamping is idempotent.
+  return Object.keys(versions).length === 0 ? undefined : encodeVersions(versions);
+}
+
+function respond(uid: string, fields: Omit<AdmissionResponse, 'uid'>): AdmissionReviewResponse {
+  return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response: { uid, ...fields } };
+}
+
+function allowedWith(warnings: readonly string[]): Omit<AdmissionResponse, 'uid'> {
+  return warnings.length > 0 ? { allowed: true, warnings: [...warnings] } : { allowed: true };
+}
+
+/**
+ * Restores managed annotations a requester other than the watcher changed, removed or added.
+ * A missing current-version or token-update is left to the stamping step, which fills it in.
+ */
+function protectManaged(
+  desired: Record<string, string>,
+  old: Readonly<Record<string, string>>,
+  warnings: string[],
+): void {
+  for (const key of MANAGED_KEYS) {
+    const before = old[key];
+    if (before !== undefined) {
+      if (desired[key] !== before) {
+        desired[key] = before;
+        warnings.push(warning(`image-watcher restored managed annotation ${key} (managed by the watcher)`));
+      }
+    } else if (
+      Object.hasOwn(desired, key) &&
+      key !== ANNOTATIONS.currentVersion &&
+      key !== ANNOTATIONS.tokenUpdate
+    ) {
+      delete desired[key];
+      warnings.push(warning(`image-watcher removed managed annotation ${key} (managed by the watcher)`));
+    }
+  }
+}
+
+/**
+ * Fills in current-version and token-update where `stampable` says so. Deterministic apart from
+ * the token, which is only generated when missing or malformed: sending the patched object again
+ * yields no further change (safe under reinvocationPolicy: IfNeeded).
+ */
+function stamp(
+  desired: Record<string, string>,
+  currentVersion: string | undefined,
+  stampable: { currentVersion: 'if-missing' | 'always' | 'never'; token: boolean },
+  randomToken: () => string,
+  warnings: string[],
+): void {
+  const cvKey = ANNOTATIONS.currentVersion;
+  if (currentVersion !== undefined) {
+    if (
+      stampable.currentVersion === 'always' ||
+      (stampable.currentVersion === 'if-missing' && !Object.hasOwn(desired, cvKey))
+    ) {
+      desired[cvKey] = currentVersion;
+    }
+  } else if (stampable.currentVersion === 'always' && Object.hasOwn(desired, cvKey)) {
+    // Nothing readable to record, and a requester-written value would mislead the watcher.
+    delete desired[cvKey];
+  }
+  const tokenKey = ANNOTATIONS.tokenUpdate;
+  const token = desired[tokenKey];
+  if (stampable.token && (token === undefined || !TOKEN_PATTERN.test(token))) {
+    if (token !== undefined) {
+      warnings.push(warning(`image-watcher replaced ${tokenKey}: it must be 32 random bytes in base64url`));
+    }
+    desired[tokenKey] = randomToken();
+  }
+}
+
+function reviewUnsafe(review: AdmissionReviewRequest, deps: ReviewDeps): ReviewOutcome {
+  const req = review.request;
+  const uid = req.uid;
+  const operation = operationOf(req.operation);
+  const kind = workloadKindOf(req.kind);
+  const base = { kind: kind ?? ('other' as const), operation };
+  const allow = (reason: string, warnings: readonly string[] = []): ReviewOutcome => ({
+    ...base,
+    response: respond(uid, allowedWith(warnings)),
+    result: 'allowed',
+    reason,
+  });
+
+  if (kind === undefined) return allow('kind not handled');
+  if (typeof req.subResource === 'string' && req.subResource !== '') return allow('subresource not handled');
+  if (operation !== 'CREATE' && operation !== 'UPDATE') return allow('operation not reviewed');
+  const object = req.object;
+  const annotations = annotationsOf(object);
+  if (annotations === undefined) return allow('object or its annotations malformed; left to API validation');
+  const username = req.userInfo?.username;
+  if (operation === 'UPDATE' && typeof username === 'string' && deps.watcherUsernames.includes(username)) {
+    return allow('update by the watcher');
+  }
+
+  const containers = containersOf(kind, object);
+  const parsed = parseWatchSettings(annotations, { containerNames: containers.map((c) => c.name) });
+  if (!parsed.ok) return deny(uid, base, parsed.problems);
+
+  const warnings: string[] = [];
+  const desired = { ...annotations };
+  const currentVersion = currentVersionOf(containers, parsed.settings, warnings);
+  if (operation === 'CREATE') {
+    stamp(desired, currentVersion, { currentVersion: 'if-missing', token: true }, deps.randomToken, warnings);
+  } else {
+    const old = annotationsOf(req.oldObject) ?? {};
+    protectManaged(desired, old, warnings);
+    // Workloads created before the webhook ran get their stamps on their first update.
+    stamp(
+      desired,
+      currentVersion,
+      {
+        currentVersion: Object.hasOwn(old, ANNOTATIONS.currentVersion) ? 'never' : 'always',
+        token: !Object.hasOwn(old, ANNOTATIONS.tokenUpdate),
+      },
+      deps.randomToken,
+      warnings,
+    );
+  }
+
+  const ops = annotationPatch(object as KubeObject, desired);
+  if (ops.length === 0) return allow('nothing to change', warnings);
+  return {
+    ...base,
+    response: respond(uid, { ...allowedWith(warnings), patchType: 'JSONPatch', patch: encodePatch(ops) }),
+    result: 'mutated',
+    reason: `patched ${ops.length} annotation operation(s)`,
+  };
+}
+
+function deny(
+  uid: string,
+  base: Pick<ReviewOutcome, 'kind' | 'operation'>,
+  problems: readonly AnnotationProblem[],
+): ReviewOutcome {
+  return {
+    ...base,
+    // 400 BadRequest: the request is wrong, not forbidden; kubectl prints the message as is.
+    response: respond(uid, {
+      allowed: false,
+      status: { code: 400, reason: 'BadRequest', message: formatProblems(problems) },
+    }),
+    result: 'denied',
+    reason: `invalid annotations: ${problems.map((p) => p.key).join(', ')}`,
+  };
+}
+
+/**
+ * Pure admission decision: validates image-watcher annotations, stamps current-version and
+ * token-update on CREATE, protects managed annotations on UPDATE. Never throws: an internal error
+ * allows the request unchanged with a warning, because the webhook must not block deploys.
+ */
+export function reviewAdmission(review: AdmissionReviewRequest, deps: ReviewDeps): ReviewOutcome {
+  try {
+    return reviewUnsafe(review, deps);
+  } catch (error) {
+    return {
+      kind: workloadKindOf(review.request.kind) ?? 'other',
+      operation: operationOf(review.request.operation),
+      response: respond(review.request.uid, {
+        allowed: true,
+        warnings: ['image-watcher could not review this request (internal error); it was allowed unchanged'],
+      }),
+      result: 'error',
+      reason: 'internal error',
+      error,
+    };
+  }
+}
