@@ -33,7 +33,11 @@ if (!existsSync(MAIN)) {
 const pin =
   spawnSync('taskset', ['--version']).status === 0 ? ['taskset', '-c', process.env.BENCH_CPU ?? '0'] : [];
 
-function start(args: string[], env: Record<string, string>, ready: (line: any) => number | undefined) {
+function start(
+  args: string[],
+  env: Record<string, string>,
+  ready: (line: Record<string, unknown>) => number | undefined,
+) {
   const [cmd, ...rest] = [...pin, process.execPath, ...args];
   const child = spawn(cmd!, rest, {
     cwd: ROOT,
@@ -49,20 +53,20 @@ function start(args: string[], env: Record<string, string>, ready: (line: any) =
         buffer = buffer.slice(nl + 1);
         let port: number | undefined;
         try {
-          port = ready(JSON.parse(line));
+          port = ready(JSON.parse(line) as Record<string, unknown>);
         } catch {
           continue;
         }
         if (port !== undefined) {
           // Keep draining stdout (logs) so the child never blocks on a full pipe.
-          child.stdout!.off('data', onData);
-          child.stdout!.resume();
+          child.stdout.off('data', onData);
+          child.stdout.resume();
           resolve({ child, port });
           return;
         }
       }
     };
-    child.stdout!.on('data', onData);
+    child.stdout.on('data', onData);
     child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
   });
 }
@@ -115,12 +119,12 @@ const webhook = await start(
     TLS_CERT_FILE: join(dir, 'tls.crt'),
     TLS_KEY_FILE: join(dir, 'tls.key'),
   },
-  (line) => line.webhookPort,
+  (line) => line.webhookPort as number | undefined,
 );
 const bare = await start(
   ['--import', './bench/register.js', 'bench/webhook/bare.ts'],
-  { CERT_FILE: join(dir, 'tls.crt'), KEY_FILE: join(dir, 'tls.key') },
-  (line) => line.port,
+  { CERT_FILE: join(dir, 'tls.crt'), KEY_FILE: join(dir, 'tls.key'), TS_NODE_TRANSPILE_ONLY: '1' },
+  (line) => line.port as number | undefined,
 );
 const rows: Record<string, unknown>[] = [];
 try {

@@ -226,18 +226,24 @@ export function parseWatchSettings(
 
   for (const field of USER_FIELDS) {
     const spec: UserKey<unknown> = USER_SCHEMA[field];
-    const raw = source[spec.key];
-    const value = raw?.trim() ?? '';
+    const raw: unknown = source[spec.key];
     settings[field] = spec.default;
+    if (raw === undefined) continue;
+    if (typeof raw !== 'string') {
+      // Only reachable from untyped JSON (an AdmissionReview); the API server would refuse it too.
+      problems.push(problem(spec.key, showValue(raw), 'is not a string; quote the value in YAML'));
+      continue;
+    }
+    const value = raw.trim();
     if (value === '') continue;
     const parsed = spec.parse(value, opts);
     if (parsed.ok) settings[field] = parsed.value;
-    else problems.push(problem(spec.key, raw ?? '', parsed.message, parsed.allowed));
+    else problems.push(problem(spec.key, raw, parsed.message, parsed.allowed));
   }
 
   for (const key of Object.keys(source).sort()) {
     if (!key.startsWith(PREFIX) || KNOWN_KEYS.includes(key)) continue;
-    problems.push(unknownKey(key, source[key] ?? ''));
+    problems.push(unknownKey(key, showValue(source[key])));
   }
 
   // The one place where environment overrides apply.
@@ -263,6 +269,11 @@ function unknownKey(key: string, value: string): AnnotationProblem {
     message: `${key} is not a known image-watcher annotation${hint} Known keys: ${USER_KEYS.join(', ')} (the other image-watcher/ keys are managed by image-watcher itself)`,
     allowed: USER_KEYS,
   };
+}
+
+/** A value as text, also when untyped JSON put something other than a string there. */
+function showValue(raw: unknown): string {
+  return typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? '');
 }
 
 function quote(value: string): string {
@@ -310,8 +321,9 @@ export function formatProblems(problems: readonly AnnotationProblem[]): string {
 export function readManagedState(annotations: Readonly<Record<string, string>> | undefined): ManagedState {
   const state: ManagedState = {};
   for (const field of MANAGED_FIELDS) {
-    const value = annotations?.[MANAGED_SCHEMA[field].key]?.trim();
-    if (value !== undefined && value !== '') state[field] = value;
+    const raw: unknown = annotations?.[MANAGED_SCHEMA[field].key];
+    const value = typeof raw === 'string' ? raw.trim() : '';
+    if (value !== '') state[field] = value;
   }
   return state;
 }
@@ -341,8 +353,9 @@ export function checkManagedValues(
   const problems: AnnotationProblem[] = [];
   for (const field of MANAGED_FIELDS) {
     const { key, kind } = MANAGED_SCHEMA[field];
-    const value = annotations?.[key];
-    if (value === undefined) continue;
+    const raw: unknown = annotations?.[key];
+    if (raw === undefined) continue;
+    const value = showValue(raw);
     if (kind === 'timestamp' && !(RFC3339.test(value) && !Number.isNaN(Date.parse(value)))) {
       problems.push(problem(key, value, 'is not an RFC 3339 timestamp (e.g. 2024-05-01T12:00:00Z)'));
     } else if (kind === 'versions' && !VERSION_VALUE.test(value)) {

@@ -150,6 +150,8 @@ export class Controller {
   /** Per-workload chain so a cycle, a debounced check and a manual update never act at once. */
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly digestBaselines = new Map<string, string>();
+  /** Release notes per image and release-url, for one cycle. */
+  private readonly notesMemo = new Map<string, Promise<UpdateNotice['releaseNotes'] | undefined>>();
   private cycle: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
@@ -291,15 +293,16 @@ export class Controller {
     for (const w of this.deps.watch.list()) this.upsertEntry(w);
     this.refreshCounts();
     this.deps.registry.newCycle();
+    this.notesMemo.clear();
     const keys = [...this.entries.keys()];
-    await this.checkKeys(keys);
+    const split = await this.checkKeys(keys);
     const finished = this.deps.now();
     this.deps.metrics.observeCheck({
       seconds: (finished.getTime() - started.getTime()) / 1000,
       finishedAt: finished,
     });
     this.log.info(
-      { workloads: keys.length, seconds: (finished.getTime() - started.getTime()) / 1000 },
+      { workloads: keys.length, seconds: (finished.getTime() - started.getTime()) / 1000, ...split },
       'check cycle done',
     );
   }
@@ -326,7 +329,9 @@ export class Controller {
     return out;
   }
 
-  private async checkKeys(keys: readonly string[]): Promise<void> {
+  /** Checks and acts; returns how long the registry checks and the actions took (for the cycle log). */
+  private async checkKeys(keys: readonly string[]): Promise<{ checkSeconds: number; actSeconds: number }> {
+    const t0 = this.deps.now().getTime();
     const checks = await checkWorkloads(this.targets(keys), {
       registry: this.deps.registry,
       gateway: this.deps.gateway,
@@ -336,6 +341,7 @@ export class Controller {
       logger: this.log,
       digestBaselines: this.digestBaselines,
     });
+    const t1 = this.deps.now().getTime();
     const notices: UpdateNotice[] = [];
     const limit = pLimit(this.deps.config.actionConcurrency ?? 8);
     await Promise.all(
@@ -348,6 +354,7 @@ export class Controller {
       ),
     );
     if (notices.length > 0) await this.deps.notify(notices);
+    return { checkSeconds: (t1 - t0) / 1000, actSeconds: (this.deps.now().getTime() - t1) / 1000 };
   }
 
   private withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -545,20 +552,26 @@ export class Controller {
 
   /** Release notes are a bonus: any failure yields nothing rather than failing the check. */
   private async notes(c: WorkloadCheck, cand: Candidate): Promise<Pick<UpdateNotice, 'releaseNotes'>> {
-    if (!this.deps.releaseNotes || cand.change === 'digest') return {};
-    try {
-      const releaseNotes = await this.deps.releaseNotes({
+    const fetchNotes = this.deps.releaseNotes;
+    if (!fetchNotes || cand.change === 'digest') return {};
+    // Workloads running the same image share its notes: fetch them once per cycle, not per workload.
+    const key = `${c.settings.releaseUrl ?? ''}\n${cand.newImage}`;
+    let pending = this.notesMemo.get(key);
+    if (!pending) {
+      pending = fetchNotes({
         workload: c.snapshot,
         releaseUrl: c.settings.releaseUrl,
         image: cand.image,
         newImage: cand.newImage,
         newVersion: cand.newVersion,
+      }).catch((err: unknown) => {
+        this.log.debug({ err, image: cand.newImage }, 'no release notes');
+        return undefined;
       });
-      return releaseNotes ? { releaseNotes } : {};
-    } catch (err) {
-      this.log.debug({ err, image: cand.newImage }, 'no release notes');
-      return {};
+      this.notesMemo.set(key, pending);
     }
+    const releaseNotes = await pending;
+    return releaseNotes ? { releaseNotes } : {};
   }
 
   // ---- API reads and the manual update ----------------------------------------------------
@@ -652,7 +665,7 @@ export class Controller {
               reject(new ManualUpdateError('E_CONFLICT', 'the workload changed while updating; retry'));
             else if (outcome.result === 'failed')
               reject(new ManualUpdateError('E_UPDATE_FAILED', outcome.reason));
-            else resolve({ status: outcome.result, changes });
+            else resolve({ status: outcome.result === 'interrupted' ? 'updating' : outcome.result, changes });
           },
         );
         this.track(done);

@@ -5,6 +5,7 @@ import { loadConfig } from '../shared/config.ts';
 import { ImageWatcherError } from '../shared/errors.ts';
 import { approvalPlugin } from './approval/plugin.ts';
 import { createApprovalUrl } from './approval/links.ts';
+import { loadWatcherSettings } from './config.ts';
 import { Controller } from './controller.ts';
 import { approvalAdapter } from './http/approval.ts';
 import { build } from './http/app.ts';
@@ -19,6 +20,7 @@ import { releaseNotesFromConfig } from './release-notes/index.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  const settings = loadWatcherSettings(process.env);
   const logger = pino({ level: config.logLevel, base: { component: 'watcher' } });
   const notifyConfig = loadNotifyConfig(process.env);
   const metrics = new WatcherMetrics();
@@ -37,6 +39,8 @@ async function main(): Promise<void> {
     logger,
     insecureRegistries: config.insecureRegistries,
     concurrency: config.registryConcurrency,
+    ratePerSecond: settings.registryRatePerSecond,
+    burst: settings.registryRatePerSecond,
     cacheTtlMs: config.registryCacheTtlMs,
     defaultCredentials: (host) =>
       dockerConfig === undefined ? undefined : credentialsFor(host, dockerConfig),
@@ -91,6 +95,7 @@ async function main(): Promise<void> {
       overrides: config.overrides,
       rolloutTimeoutMs: config.rolloutTimeoutMs,
       registryConcurrency: config.registryConcurrency,
+      debounceMs: settings.debounceMs,
     },
   });
 

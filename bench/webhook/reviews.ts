@@ -5,6 +5,13 @@ import { readFileSync } from 'node:fs';
 
 const FIXTURE = new URL('../../test/fixtures/admission/deployment-create.json', import.meta.url);
 
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  env?: { name: string; value: string }[];
+}
+
 function envVars(prefix: string, n: number): { name: string; value: string }[] {
   return Array.from({ length: n }, (_, i) => ({
     name: `${prefix}_SETTING_${i}`,
@@ -14,10 +21,19 @@ function envVars(prefix: string, n: number): { name: string; value: string }[] {
 
 /** A CREATE review of about `bytes` bytes (within a few hundred). */
 export function reviewOfSize(bytes: number, uid = 'c1b6a3d2-0b7e-4c47-9a5b-1f2e3d4c5b6a'): string {
-  const review = JSON.parse(readFileSync(FIXTURE, 'utf8'));
+  const review = JSON.parse(readFileSync(FIXTURE, 'utf8')) as {
+    request: {
+      uid: string;
+      object: Record<string, unknown> & { metadata: { annotations: Record<string, string> } };
+    };
+  };
   review.request.uid = uid;
   const object = review.request.object;
-  const spec = object.spec.template.spec;
+  const spec = (
+    object as unknown as {
+      spec: { template: { spec: { containers: Container[]; initContainers?: Container[] } } };
+    }
+  ).spec.template.spec;
   spec.containers.push(
     {
       name: 'proxy',
@@ -39,7 +55,7 @@ export function reviewOfSize(bytes: number, uid = 'c1b6a3d2-0b7e-4c47-9a5b-1f2e3
       JSON.stringify(manifest);
   };
   while (size() < bytes) {
-    const c = containers[i % containers.length];
+    const c = containers[i % containers.length]!;
     c.env = [...(c.env ?? []), ...envVars(c.name.toUpperCase(), 5)];
     i++;
     lastApplied();

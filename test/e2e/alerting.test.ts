@@ -37,7 +37,6 @@ t.test('the test rules differ from the shipped ones only in the outdated alert d
 t.test('the outdated-image alert reaches Alertmanager and every dashboard panel has data', async (t) => {
   const stack = await startStack({
     log: (line) => t.comment(line),
-    watcherMain: process.env.IW_E2E_WATCHER_MAIN,
   });
   t.teardown(() => stack.stop());
   const { prometheus } = stack;
@@ -80,7 +79,7 @@ t.test('the outdated-image alert reaches Alertmanager and every dashboard panel 
   t.notOk(
     stack
       .alerts()
-      .some((a) => a.labels.alertname === 'ImageWatcherImageOutdated' && a.labels.workload === 'gateway'),
+      .some((a) => a.labels.alertname === 'ImageWatcherImageOutdated' && a.labels.workload === 'ledger'),
     'an up-to-date workload raises no alert',
   );
 
@@ -97,4 +96,8 @@ t.test('the outdated-image alert reaches Alertmanager and every dashboard panel 
     });
   }
   t.ok(stack.admissions() > 0, 'admission reviews were sent during the test');
+  t.ok(
+    stack.received.some((r) => r.path === '/notify'),
+    'the watcher notified the receiver too (the notification panel counts it)',
+  );
 });

@@ -56,6 +56,8 @@ export interface Stack {
   /** How many admission reviews the background traffic sent. */
   admissions(): number;
   review(object: Record<string, unknown>): Promise<ReviewResponse>;
+  /** Pushes another version of the test image (new updates and notifications follow). */
+  pushTag(tag: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -134,6 +136,21 @@ export async function review(port: number, object: Record<string, unknown>): Pro
   });
 }
 
+/** Generous: two Node processes load TypeScript through ts-node on a shared machine. */
+const STARTUP_TIMEOUT_MS = 60_000;
+
+/** Awaits every start; registers the stop of each that started, then rethrows the first failure. */
+async function startAll<T extends { stop(): Promise<void> }>(
+  stoppers: (() => Promise<void>)[],
+  starts: Promise<T>[],
+): Promise<T[]> {
+  const results = await Promise.allSettled(starts);
+  for (const r of results) if (r.status === 'fulfilled') stoppers.push(() => r.value.stop());
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const log = opts.log ?? (() => undefined);
   const stoppers: (() => Promise<void>)[] = [];
@@ -167,7 +184,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const image = (tag: string): string => `${registry.host}/e2e/app:${tag}`;
     log(`registry ${registry.url}`);
 
-    // One workload that only notifies, one that updates itself, one up to date.
+    // web notifies (MINOR: 1.2.0), api updates itself to 1.2.0, ledger is up to date,
+    // gateway notifies about a new major (ALL: 2.0.0).
     const kube = await startFakeKube();
     stoppers.push(() => kube.close());
     kube.seed(
@@ -198,40 +216,42 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     };
     const node = (main: string): string[] => ['--import', './bench/register.js', main];
 
+    // Both processes start at once: loading TypeScript takes a while on a busy machine.
     const webhookPort = await freePort();
     const webhookHttpPort = await freePort();
-    const webhook = await startDaemon({
-      name: 'webhook',
-      command: process.execPath,
-      args: node(opts.webhookMain ?? 'webhook/main.ts'),
-      cwd: ROOT,
-      env: { ...baseEnv, WEBHOOK_PORT: String(webhookPort), HTTP_PORT: String(webhookHttpPort) },
-      readyUrl: `http://127.0.0.1:${webhookHttpPort}/readyz`,
-      timeoutMs: 30_000,
-    });
-    stoppers.push(() => webhook.stop());
-    log(`webhook https://127.0.0.1:${webhookPort}, metrics http://127.0.0.1:${webhookHttpPort}`);
-
     const watcherPort = await freePort();
-    const watcher = await startDaemon({
-      name: 'watcher',
-      command: process.execPath,
-      args: node(opts.watcherMain ?? 'watcher/main.ts'),
-      cwd: ROOT,
-      env: {
-        ...baseEnv,
-        KUBECONFIG: kubeconfigFile,
-        HTTP_PORT: String(watcherPort),
-        RUN_ON_BOOT: 'TRUE',
-        CHECK_INTERVAL: '2s',
-        LEADER_ELECTION: 'false',
-        NOTIFY_WEBHOOK_URL: `${receiverUrl}/notify`,
-        NOTIFY_WEBHOOK_SECRET: 'e2e-notification-signing-secret',
-      },
-      readyUrl: `http://127.0.0.1:${watcherPort}/readyz`,
-      timeoutMs: 30_000,
-    });
-    stoppers.push(() => watcher.stop());
+    await startAll(stoppers, [
+      startDaemon({
+        name: 'webhook',
+        command: process.execPath,
+        args: node(opts.webhookMain ?? 'webhook/main.ts'),
+        cwd: ROOT,
+        env: { ...baseEnv, WEBHOOK_PORT: String(webhookPort), HTTP_PORT: String(webhookHttpPort) },
+        readyUrl: `http://127.0.0.1:${webhookHttpPort}/readyz`,
+        timeoutMs: STARTUP_TIMEOUT_MS,
+      }),
+      startDaemon({
+        name: 'watcher',
+        command: process.execPath,
+        args: node(opts.watcherMain ?? 'watcher/main.ts'),
+        cwd: ROOT,
+        env: {
+          ...baseEnv,
+          KUBECONFIG: kubeconfigFile,
+          HTTP_PORT: String(watcherPort),
+          RUN_ON_BOOT: 'TRUE',
+          CHECK_INTERVAL: '2s',
+          // Ask the registry on every check, so the registry panels have fresh data.
+          REGISTRY_CACHE_TTL: '1s',
+          LEADER_ELECTION: 'false',
+          NOTIFY_WEBHOOK_URL: `${receiverUrl}/notify`,
+          NOTIFY_WEBHOOK_SECRET: 'e2e-notification-signing-secret',
+        },
+        readyUrl: `http://127.0.0.1:${watcherPort}/readyz`,
+        timeoutMs: STARTUP_TIMEOUT_MS,
+      }),
+    ]);
+    log(`webhook https://127.0.0.1:${webhookPort}, metrics http://127.0.0.1:${webhookHttpPort}`);
     log(`watcher http://127.0.0.1:${watcherPort}`);
 
     const alertmanager = await startAlertmanager({ webhookUrl: `${receiverUrl}/alerts` });
@@ -285,6 +305,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           .flatMap((r) => (r.body as { alerts: ReceivedAlert[] }).alerts),
       admissions: () => admissions,
       review: (object) => review(webhookPort, object),
+      pushTag: async (tag) => {
+        await pushImage(registry.url, 'e2e/app', [tag], buildImage());
+      },
       stop,
     };
   } catch (err) {

@@ -1,7 +1,9 @@
 // Rendered YAML is untyped; these tests walk it as plain JSON.
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return */
 import t from 'tap';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { parse } from 'yaml';
 import { find, MANIFESTS_DIR, readExamples, renderKustomization, type KubeObject } from './render.ts';
 import { schemaErrors } from './schema.ts';
@@ -389,4 +391,27 @@ t.test('the dashboard ships as a ConfigMap the Grafana sidecar picks up', async 
   t.equal(cm.metadata.labels?.grafana_dashboard, '1');
   const json = (cm as Json).data['image-watcher.json'] as string;
   t.same(JSON.parse(json), JSON.parse(await readFile(`${MANIFESTS_DIR}monitoring/dashboard.json`, 'utf8')));
+});
+
+t.test('the overlay in docs/readme/deploy.md builds and changes what it says', async (t) => {
+  const readme = await readFile(`${MANIFESTS_DIR}../docs/readme/deploy.md`, 'utf8');
+  const overlay = /```yaml\n# my-overlay\/kustomization\.yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+  t.ok(overlay, 'the README has the overlay example');
+  const dir = await mkdtemp(join(tmpdir(), 'iw-overlay-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(
+    join(dir, 'kustomization.yaml'),
+    overlay!.replace('../manifests', relative(dir, MANIFESTS_DIR)),
+  );
+  const rendered = await renderKustomization(dir);
+  const rule = spec(find(rendered, 'PrometheusRule', 'image-watcher')).groups[0].rules[0];
+  t.same([rule.alert, rule.for], ['ImageWatcherImageOutdated', '72h']);
+  t.same(env(container(find(rendered, 'Deployment', 'image-watcher-watcher'))).CHECK_INTERVAL?.value, '6h');
+  for (const o of rendered.filter((x) => x.apiVersion.startsWith('monitoring.coreos.com/'))) {
+    t.equal(
+      o.metadata.labels?.release,
+      'kube-prometheus-stack',
+      `${o.kind}/${o.metadata.name} gets the release label`,
+    );
+  }
 });

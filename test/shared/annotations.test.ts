@@ -446,3 +446,19 @@ t.test('versions per container', (t) => {
   t.equal(versionOf(map, 'cache'), undefined);
   t.end();
 });
+
+t.test('values that are not strings (untyped JSON) are problems, not crashes', (t) => {
+  const annotations = { 'image-watcher/mode': 5, 'image-watcher/typo': null } as unknown as Record<
+    string,
+    string
+  >;
+  const problems = problemsOf(annotations);
+  t.equal(problems[0]?.message, 'image-watcher/mode: "5" is not a string; quote the value in YAML');
+  t.equal(problems[1]?.value, 'null');
+  t.same(readManagedState({ 'image-watcher/current-version': 7 } as unknown as Record<string, string>), {});
+  t.match(
+    checkManagedValues({ 'image-watcher/last-updated': 7 } as unknown as Record<string, string>)[0]?.message,
+    'is not an RFC 3339 timestamp',
+  );
+  t.end();
+});

@@ -479,3 +479,63 @@ t.test('list pages with limit and continue and filters by label', async (t) => {
     ['b', 'd'],
   );
 });
+
+t.test('the status subresource, deletes, strategic deletes and unsupported patches', async (t) => {
+  const kube = await start(t, { autoRollout: 'off' });
+  kube.seed(deployment('web'));
+  const apps = kube.kubeConfig().makeApiClient(k8s.AppsV1Api);
+  const current = await apps.readNamespacedDeployment({ name: 'web', namespace: 'default' });
+
+  current.status = { observedGeneration: 1, updatedReplicas: 2 };
+  const withStatus = await apps.replaceNamespacedDeploymentStatus({
+    name: 'web',
+    namespace: 'default',
+    body: current,
+  });
+  t.equal(withStatus.status?.updatedReplicas, 2, 'the status subresource writes status');
+  withStatus.status = { observedGeneration: 9 };
+  withStatus.spec!.replicas = 5;
+  const main = await apps.replaceNamespacedDeployment({
+    name: 'web',
+    namespace: 'default',
+    body: withStatus,
+  });
+  t.equal(main.status?.observedGeneration, 1, 'the main resource ignores status');
+  t.equal(main.spec?.replicas, 5);
+
+  const removed = await apps.patchNamespacedDeployment(
+    {
+      name: 'web',
+      namespace: 'default',
+      body: {
+        spec: {
+          template: { spec: { containers: [{ name: 'app', env: [{ name: 'A', $patch: 'delete' }] }] } },
+        },
+      },
+    },
+    STRATEGIC_PATCH,
+  );
+  t.same(removed.spec?.template.spec?.containers[0]?.env ?? [], [], '$patch: delete removes a keyed item');
+
+  const res = await fetch(`${kube.url}/apis/apps/v1/namespaces/default/deployments/web`, {
+    method: 'PATCH',
+    headers: { authorization: 'Bearer fake-kube-token', 'content-type': 'application/apply-patch+yaml' },
+    body: 'spec: {}',
+  });
+  t.equal(res.status, 415);
+
+  const byField = await apps.listDeploymentForAllNamespaces({ fieldSelector: 'metadata.name=web' });
+  t.equal(byField.items.length, 1);
+  t.equal(
+    (await apps.listDeploymentForAllNamespaces({ fieldSelector: 'metadata.name!=web' })).items.length,
+    0,
+  );
+
+  await apps.deleteNamespacedDeployment({ name: 'web', namespace: 'default' });
+  t.equal(kube.get('Deployment', 'default', 'web'), undefined);
+  t.equal(kube.delete('Deployment', 'default', 'web'), false, 'deleting twice reports false');
+
+  kube.injectFault({ resetConnection: true });
+  await t.rejects(apps.listDeploymentForAllNamespaces(), 'a reset connection fails the call');
+  t.throws(() => kube.get('Widget', 'default', 'x'), /unknown kind 'Widget'/);
+});

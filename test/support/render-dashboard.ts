@@ -254,12 +254,16 @@ async function main(): Promise<void> {
     const { startStack } = await import('../e2e/stack.ts');
     const stack = await startStack({
       log: (line) => console.log(line),
-      watcherMain: process.env.IW_E2E_WATCHER_MAIN,
     });
     stop = () => stack.stop();
     api = stack.prometheus;
     console.log(`collecting data for ${seconds} s`);
-    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    // A new minor version every 20 s: the watcher updates and notifies again, so the
+    // update and notification panels show more than the first check.
+    for (let elapsed = 0, minor = 3; elapsed < seconds; elapsed += 20, minor++) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(20, seconds - elapsed) * 1000));
+      if (elapsed + 20 < seconds) await stack.pushTag(`1.${minor}.0`);
+    }
   }
   try {
     const end = Date.now() / 1000;

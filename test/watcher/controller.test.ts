@@ -589,3 +589,22 @@ t.test('RUN_ON_BOOT checks right after start', async (t) => {
   t.equal(h.notices.length, 1);
   t.match((await h.metrics.render()).body, /image_watcher_last_check_timestamp_seconds \d+/);
 });
+
+t.test('release notes are fetched once per image per cycle, and a failure never fails a check', async (t) => {
+  const h = harness(t);
+  for (let i = 0; i < 5; i++) h.cluster.add(`web-${i}`, 'nginx:1.25.0');
+  h.cluster.add('cache', 'redis:7.0.0');
+  let calls = 0;
+  const c = await h.make({
+    releaseNotes: () => {
+      calls++;
+      return calls === 1
+        ? Promise.resolve({ url: 'https://example.invalid/1.26.0' })
+        : Promise.reject(new Error('boom'));
+    },
+  });
+  await c.runCycle();
+  t.equal(calls, 2, 'one fetch for nginx, one for redis');
+  t.equal(h.notices.length, 6, 'every workload is still announced');
+  t.equal(h.notices.filter((n) => n.releaseNotes?.url !== undefined).length, 5, 'the nginx notes are shared');
+});

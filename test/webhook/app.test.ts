@@ -1,5 +1,6 @@
 import { Agent } from 'node:https';
 import fjp from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
 import t from 'tap';
 import { BODY_LIMIT, buildWebhookApp } from '../../webhook/app.ts';
 import { WebhookMetrics } from '../../webhook/metrics.ts';
@@ -78,7 +79,7 @@ t.test('the patch applies to the object and the patched object comes back unchan
   const first = await post(hook.url, hook.ca, review);
   review.request.object = fjp.applyPatch(
     review.request.object,
-    patchOf(first.json)!,
+    patchOf(first.json)! as Operation[],
     true,
     false,
   ).newDocument;

@@ -67,7 +67,11 @@ export async function postJson(url: string, body: string, opts: PostOptions = {}
     }
     const reason =
       err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : 'error';
-    throw new NotifyDeliveryError(`POST ${target} failed: ${reason}`, { retryable: true, cause: err });
+    // Some fetch errors quote the URL ("Failed to parse URL from …"): never repeat its secret part.
+    throw new NotifyDeliveryError(`POST ${target} failed: ${reason.split(url).join(target)}`, {
+      retryable: true,
+      cause: err,
+    });
   }
 
   let text = '';

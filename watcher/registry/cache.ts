@@ -9,18 +9,21 @@ interface Entry<T> {
  * is in flight). Across cycles an answer is reused while younger than `ttlMs`; with the
  * default TTL (5 min) shorter than CHECK_INTERVAL (1 h) each cycle therefore asks again,
  * while ad-hoc callers (API, CLI) between cycles are served from cache. Failures are never cached.
+ * `maxAgeMs` bounds staleness for callers that never start a new cycle (e.g. an API handler).
  */
 export class CycleCache<T> {
   readonly #entries = new Map<string, Entry<T>>();
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #maxEntries: number;
+  readonly #maxAgeMs: number;
   #cycle = 0;
 
-  constructor(opts: { ttlMs: number; now: () => number; maxEntries?: number }) {
+  constructor(opts: { ttlMs: number; now: () => number; maxEntries?: number; maxAgeMs?: number }) {
     this.#ttlMs = opts.ttlMs;
     this.#now = opts.now;
     this.#maxEntries = opts.maxEntries ?? 10_000;
+    this.#maxAgeMs = Math.max(opts.maxAgeMs ?? Infinity, opts.ttlMs);
   }
 
   get size(): number {
@@ -30,8 +33,9 @@ export class CycleCache<T> {
   get(key: string, load: () => Promise<T>): Promise<T> {
     const found = this.#entries.get(key);
     if (found) {
-      if (found.cycle === this.#cycle) return found.promise;
-      if (found.fetchedAt !== undefined && this.#now() - found.fetchedAt < this.#ttlMs) {
+      const age = found.fetchedAt === undefined ? 0 : this.#now() - found.fetchedAt;
+      if (found.cycle === this.#cycle && age < this.#maxAgeMs) return found.promise;
+      if (found.fetchedAt !== undefined && age < this.#ttlMs) {
         found.cycle = this.#cycle;
         return found.promise;
       }

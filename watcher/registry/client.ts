@@ -116,10 +116,10 @@ export class OciRegistryClient implements RegistryClient {
       now,
       insecureRegistries: opts.insecureRegistries ?? [],
     });
-    this.#tags = new CycleCache({ ttlMs: opts.cacheTtlMs ?? 5 * 60_000, now });
+    this.#tags = new CycleCache({ ttlMs: opts.cacheTtlMs ?? 5 * 60_000, now, maxAgeMs: 15 * 60_000 });
     // Digests and labels are only shared within a cycle: a moved `latest` must be seen next cycle.
-    this.#digests = new CycleCache({ ttlMs: 0, now });
-    this.#labels = new CycleCache({ ttlMs: 0, now });
+    this.#digests = new CycleCache({ ttlMs: 0, now, maxAgeMs: 5 * 60_000 });
+    this.#labels = new CycleCache({ ttlMs: 0, now, maxAgeMs: 5 * 60_000 });
     this.#insecure = opts.insecureRegistries ?? [];
     this.#defaultCredentials = opts.defaultCredentials ?? (() => undefined);
     this.#logger = opts.logger;

@@ -28,7 +28,9 @@ export type UpdateOutcome =
   | { result: 'rolled_back'; reason: string }
   | { result: 'failed'; reason: string }
   /** Someone changed the image between our decision and our patch: nothing done, check again. */
-  | { result: 'conflict' };
+  | { result: 'conflict' }
+  /** The watcher stopped while the rollout was in progress: left as is, never rolled back blindly. */
+  | { result: 'interrupted' };
 
 export class UpdateError extends ImageWatcherError {}
 
@@ -125,6 +127,10 @@ export async function applyUpdate(
     ...(deps.rolloutPollMs === undefined ? {} : { intervalMs: deps.rolloutPollMs }),
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
+  if (deps.signal?.aborted) {
+    log.warn('stopping while the rollout is in progress; leaving it as is');
+    return { result: 'interrupted' };
+  }
   if (rollout.status === 'complete') {
     deps.metrics.observeUpdate(labels, 'success');
     await deps.notify(noticesFor('updated', patched, candidates));

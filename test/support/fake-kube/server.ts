@@ -542,7 +542,7 @@ export class FakeKube {
   private listObjects(r: ResourceType, namespace: string | undefined, query: Record<string, string>) {
     const labelOk = selectorOrBadRequest(() => parseLabelSelector(query.labelSelector));
     const fieldOk = selectorOrBadRequest(() => parseFieldSelector(query.fieldSelector));
-    let items = this.store.list(r, namespace).filter((o) => labelOk(o) && fieldOk(o));
+    let items = this.store.listShared(r, namespace).filter((o) => labelOk(o) && fieldOk(o));
     let listRv = this.resourceVersion;
     let cont: string | undefined;
     // Paging: the token carries the first page's resourceVersion and the last key served
@@ -567,15 +567,13 @@ export class FakeKube {
       const after = `${last.metadata.namespace ?? ''}/${last.metadata.name}`;
       cont = Buffer.from(JSON.stringify({ rv: listRv, after })).toString('base64url');
     }
-    for (const o of items) {
-      delete (o as Partial<KubeObject>).apiVersion;
-      delete (o as Partial<KubeObject>).kind;
-    }
+    // Items of a real list carry no apiVersion/kind.
+    const page = items.map(({ apiVersion: _a, kind: _k, ...rest }) => structuredClone(rest));
     return {
       kind: `${r.kind}List`,
       apiVersion: apiVersionOf(r),
       metadata: { resourceVersion: listRv, ...(cont ? { continue: cont } : {}) },
-      items,
+      items: page,
     };
   }
 

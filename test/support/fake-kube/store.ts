@@ -82,20 +82,23 @@ export class ObjectStore {
     return o === undefined ? undefined : structuredClone(o);
   }
 
-  /** Objects of a type, sorted by namespace then name (stable for paging). */
+  /** Objects of a type, sorted by namespace then name (stable for paging); copies. */
   list(r: ResourceType, namespace: string | undefined): KubeObject[] {
+    return this.listShared(r, namespace).map((o) => structuredClone(o));
+  }
+
+  /** As list, but the stored objects themselves: callers must copy what they hand out. */
+  listShared(r: ResourceType, namespace: string | undefined): readonly KubeObject[] {
     const out: KubeObject[] = [];
     for (const o of this.objects.values()) {
       if (o.kind !== r.kind || o.apiVersion !== apiVersionOf(r)) continue;
       if (namespace !== undefined && r.namespaced && o.metadata.namespace !== namespace) continue;
       out.push(o);
     }
-    out.sort((a, b) =>
-      (a.metadata.namespace ?? '') === (b.metadata.namespace ?? '')
-        ? a.metadata.name.localeCompare(b.metadata.name)
-        : (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? ''),
-    );
-    return out.map((o) => structuredClone(o));
+    // Code-unit order of "namespace/name", the same order continue tokens compare in.
+    const key = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    return out;
   }
 
   /** Events after `rv`, or undefined when they are no longer retained (410 Gone). */

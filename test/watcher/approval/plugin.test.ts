@@ -344,3 +344,12 @@ t.test('version comparison for "already up to date"', (t) => {
   for (const c of table) t.equal(isAtOrAbove(c.input[0], c.input[1]), c.want, c.name);
   t.end();
 });
+
+t.test('a failing lookup shows a generic error page', async (t) => {
+  const h = await harness(t, { lookup: () => Promise.reject(new Error('kube API at 10.0.0.1 unreachable')) });
+  const res = await h.app.inject(link());
+  t.equal(res.statusCode, 500);
+  t.match(res.body, /<h1>Something went wrong<\/h1>/);
+  t.notMatch(res.body, /10\.0\.0\.1/);
+  t.equal(res.headers['x-frame-options'], 'DENY');
+});

@@ -267,6 +267,19 @@ t.test('the watchdog restarts a watch that stays open but silent', async (t) => 
   await waitFor('the hanging watch to be closed', () => kube.openWatches({ hanging: true }) === 0);
 });
 
+t.test('a list that never answers is abandoned and retried', async (t) => {
+  const { kube, watch } = await setup(
+    t,
+    { kinds: ['Deployment'], stallTimeoutMs: 100 },
+    { autoRollout: 'off' },
+    [workload('Deployment', 'a')],
+  );
+  kube.injectFault({ method: 'GET', watch: false, delayMs: 30_000 });
+  await watch.start();
+  t.equal(watch.list().length, 1);
+  t.equal(watch.stats().errors, 1);
+});
+
 t.test('bookmarks keep a quiet watch alive', async (t) => {
   const { watch } = await setup(
     t,

@@ -6,7 +6,7 @@ import {
   embedSize,
 } from '../../../watcher/notify/discord.ts';
 import { createSlackNotifier, slackPayload } from '../../../watcher/notify/slack.ts';
-import { createTeamsNotifier } from '../../../watcher/notify/teams.ts';
+import { createTeamsNotifier, teamsPayload } from '../../../watcher/notify/teams.ts';
 import { NotifyDeliveryError } from '../../../watcher/notify/types.ts';
 import {
   createWebhookNotifier,
@@ -246,4 +246,30 @@ t.test('a refused connection is a retryable error', async (t) => {
   t.ok(err instanceof NotifyDeliveryError);
   t.equal((err as NotifyDeliveryError).retryable, true);
   t.match((err as NotifyDeliveryError).message, /ECONNREFUSED/);
+});
+
+t.test('an error quoting the URL does not repeat its secret part', async (t) => {
+  const err = await createSlackNotifier({
+    channel: 'slack',
+    url: 'https://hooks.example.com/services/xyzzy',
+    fetch: (url) => Promise.reject(new TypeError(`Failed to parse URL from ${url}`)),
+  })
+    .send([availableNotice()])
+    .catch((e: unknown) => e);
+  t.ok(err instanceof NotifyDeliveryError);
+  t.notMatch((err as Error).message, /xyzzy/);
+  t.match((err as Error).message, /Failed to parse URL from https:\/\/hooks\.example\.com\/…/);
+});
+
+t.test('Teams digests list each notice with its approval link, capped', (t) => {
+  const card = teamsPayload(manyNotices(60)).attachments[0]!.content;
+  t.equal(card.body[0]?.text, 'image-watcher: 60 notices (60 update available)');
+  t.equal(card.body.length, 52, 'title, 50 notices and a "more" line');
+  t.match(
+    card.body[1]?.text,
+    /^Update available: Deployment shop\/svc-0 nginx 1\.25\.3 → 1\.26\.0 \(minor\) \[Review and update\]\(https:\/\/watcher\.example\.com\/approve\/shop\/Deployment\/svc-0\?v=1\.26\.0/,
+  );
+  t.equal(card.body.at(-1)?.text, '…and 10 more');
+  t.notOk(card.actions);
+  t.end();
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { ConfigError } from '../../../shared/env.ts';
 import {
@@ -253,7 +254,7 @@ t.test('the dispatcher built from the configuration uses its digest threshold an
   const dispatcher = createNotificationDispatcher(config, {
     fetch: (_url, init) => {
       calls++;
-      sent.push((JSON.parse(String(init.body)) as { blocks: unknown[] }).blocks.length);
+      sent.push((JSON.parse(init.body as string) as { blocks: unknown[] }).blocks.length);
       return Promise.resolve(new Response('', { status: calls === 1 ? 500 : 200 }));
     },
     sleep: () => Promise.resolve(),
@@ -270,5 +271,18 @@ t.test('the dispatcher built from the configuration uses its digest threshold an
   });
   const [report] = await dispatcher.dispatch([notice('a'), notice('b'), notice('c')]);
   t.equal(calls, 2, 'one digest, retried once after a 500');
+  t.same(sent, [4, 4], 'a digest: header and one section per notice');
   t.same(report, { channel: 'slack', delivered: 1, failed: 0, attempts: 2, errors: [] });
+});
+
+t.test('the example file in the README loads', (t) => {
+  const readme = readFileSync(new URL('../../../docs/readme/notifications.md', import.meta.url), 'utf8');
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+  t.ok(yaml, 'the README has a YAML example');
+  const config = loadNotifyConfig({ NOTIFY_CONFIG_FILE: 'example.yaml' }, { readFile: () => yaml ?? '' });
+  t.same(
+    config.channels.map((c) => `${c.type}:${c.name}`),
+    ['slack:slack-oncall', 'webhook:webhook', 'email:email'],
+  );
+  t.end();
 });

@@ -21,6 +21,18 @@ t.test('the cycle cache shares one load per key within a cycle, then honours the
   t.equal(await cache.get('a', load), 2, 'new cycle within the TTL: cached');
 });
 
+t.test('maxAgeMs bounds staleness when no new cycle starts', async (t) => {
+  let now = 0;
+  let loads = 0;
+  const cache = new CycleCache<number>({ ttlMs: 0, now: () => now, maxAgeMs: 1000 });
+  const load = () => Promise.resolve(++loads);
+  await cache.get('k', load);
+  now = 999;
+  t.equal(await cache.get('k', load), 1);
+  now = 1000;
+  t.equal(await cache.get('k', load), 2, 'reloaded within the same cycle once too old');
+});
+
 t.test('failures are not cached', async (t) => {
   const cache = new CycleCache<string>({ ttlMs: 1000, now: () => 0 });
   await t.rejects(cache.get('k', () => Promise.reject(new Error('boom'))));

@@ -20,7 +20,7 @@ export interface FakeServer {
 
 /** A local HTTP server on 127.0.0.1 whose answers come from `handle`; every request is captured. */
 export async function startServer(
-  handle: (req: Captured, res: http.ServerResponse) => void | Promise<void>,
+  handle: (req: Captured, res: http.ServerResponse) => unknown,
 ): Promise<FakeServer> {
   const requests: Captured[] = [];
   const server = http.createServer((req, res) => {

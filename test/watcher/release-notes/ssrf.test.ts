@@ -273,7 +273,7 @@ t.test(
   'https is pinned to the checked address while SNI and the certificate use the host name',
   async (t) => {
     const pem = generateSelfSigned({ hosts: ['notes.example'], now: new Date() });
-    const servernames: (string | false)[] = [];
+    const servernames: (string | false | null)[] = [];
     const server = https.createServer({ cert: pem.cert, key: pem.key }, (_req, res) =>
       res.end('secure notes'),
     );

@@ -1,4 +1,5 @@
 import fjp from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
 import t from 'tap';
 import { reviewAdmission } from '../../../webhook/admission/review.ts';
 import type { ReviewDeps } from '../../../webhook/admission/review.ts';
@@ -12,7 +13,7 @@ function deps(overrides: Partial<ReviewDeps> = {}): ReviewDeps {
 /** The object after the webhook's patch, as the API server would store it. */
 function applied(review: Loose, response: Loose): Loose {
   const ops = patchOf(response) ?? [];
-  return fjp.applyPatch(structuredClone(review.request.object), ops, true, false).newDocument;
+  return fjp.applyPatch(structuredClone(review.request.object), ops as Operation[], true, false).newDocument;
 }
 
 const TOKEN = 'image-watcher/token-update';
@@ -72,7 +73,7 @@ t.test('token-update is 32 random bytes from the injected source, never reused',
     const value = patchOf(reviewAdmission(review, d).response)!.find((op) =>
       op.path.endsWith('token-update'),
     )!.value;
-    tokens.add(value);
+    tokens.add(String(value));
   }
   t.equal(tokens.size, 5);
   t.end();

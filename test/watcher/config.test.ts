@@ -1,0 +1,33 @@
+import t from 'tap';
+import { ConfigError } from '../../shared/env.ts';
+import { WATCHER_DEFAULTS, loadWatcherSettings } from '../../watcher/config.ts';
+
+t.test('watcher settings have defaults and validate their variables', (t) => {
+  t.same(loadWatcherSettings({}), WATCHER_DEFAULTS, 'defaults when unset');
+  t.same(loadWatcherSettings({ REGISTRY_RATE_LIMIT: '50', CHECK_DEBOUNCE: '500ms' }), {
+    registryRatePerSecond: 50,
+    debounceMs: 500,
+  });
+  t.throws(() => loadWatcherSettings({ REGISTRY_RATE_LIMIT: '0' }), ConfigError, 'a zero rate is refused');
+  t.throws(
+    () => loadWatcherSettings({ REGISTRY_RATE_LIMIT: 'fast' }),
+    /REGISTRY_RATE_LIMIT/,
+    'the message names the variable',
+  );
+  t.throws(
+    () => loadWatcherSettings({ CHECK_DEBOUNCE: '2' }),
+    /CHECK_DEBOUNCE/,
+    'a bare number is not a duration',
+  );
+  try {
+    loadWatcherSettings({ REGISTRY_RATE_LIMIT: 'x', CHECK_DEBOUNCE: 'y' });
+    t.fail('should throw');
+  } catch (err) {
+    t.match(
+      (err as Error).message,
+      /REGISTRY_RATE_LIMIT[\s\S]*CHECK_DEBOUNCE/,
+      'both problems in one message',
+    );
+  }
+  t.end();
+});
