@@ -179,8 +179,10 @@ async function main(): Promise<void> {
           actSeconds?: number;
         };
         if (rec.msg === 'workloads listed; watching') listedAt = Date.now();
-        if (rec.msg === 'check cycle done' && !cycle)
-          cycle = { seconds: rec.seconds ?? NaN, workloads: rec.workloads ?? 0 };
+        if (rec.msg === 'check cycle done' && !cycle) {
+          const { checkSeconds, actSeconds } = rec;
+          cycle = { seconds: rec.seconds ?? NaN, workloads: rec.workloads ?? 0, checkSeconds, actSeconds };
+        }
       } catch {
         // not a log record
       }

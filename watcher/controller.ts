@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import type { Mode, Overrides, WatchSettings } from '../shared/annotations.ts';
-import { USER_KEYS, formatProblems, parseWatchSettings } from '../shared/annotations.ts';
+import { USER_KEYS, formatProblems, parseWatchSettings, readManagedState } from '../shared/annotations.ts';
 import { ImageWatcherError } from '../shared/errors.ts';
 import { imageWithTag, parseImageReference } from '../shared/image-ref.ts';
 import { classifyChange, compareTags, parseTag } from '../shared/version.ts';
@@ -413,30 +413,11 @@ export class Controller {
     });
     if (action.kind === 'none') return;
     if (action.kind === 'notify') {
-      try {
-        await this.deps.gateway.patchWorkload(
-          w.kind,
-          w.namespace,
-          w.name,
-          notifyPatch(
-            w,
-            action.candidates,
-            c.watched.map((x) => x.info.name),
-            this.deps.now(),
-          ),
-        );
-      } catch (err) {
-        // Lost the race (another replica, a restart) or the workload changed: the winner sends.
-        if (isPatchConflict(err))
-          this.log.debug({ workload: labelsOf(w) }, 'notification already stamped elsewhere');
-        else this.recordActionError(c, err);
-        return;
-      }
-      const message = action.candidates
-        .map((x) => `${x.container}: ${x.currentVersion} -> ${x.newVersion}`)
-        .join(', ');
+      const stamped = await this.stampNotified(c, action.candidates);
+      if (!stamped) return;
+      const message = stamped.map((x) => `${x.container}: ${x.currentVersion} -> ${x.newVersion}`).join(', ');
       await this.event(w, 'Normal', 'UpdateAvailable', `newer image available: ${message}`);
-      for (const cand of action.candidates) {
+      for (const cand of stamped) {
         const approvalUrl = this.deps.approvalUrl?.(w, cand);
         notices.push(
           ...noticesFor('available', w, [cand], {
@@ -448,6 +429,55 @@ export class Controller {
       return;
     }
     await this.update(c, action.candidates);
+  }
+
+  /**
+   * Stamps the versions about to be announced; returns those we won and must send. A conflict means
+   * another replica (or a run before a restart) stamped first, or the object merely changed (a
+   * status update moves resourceVersion): then the fresh object decides, once.
+   */
+  private async stampNotified(c: WorkloadCheck, wanted: Candidate[]): Promise<Candidate[] | undefined> {
+    const names = c.watched.map((x) => x.info.name);
+    let w = c.snapshot;
+    let candidates = wanted;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.deps.gateway.patchWorkload(
+          w.kind,
+          w.namespace,
+          w.name,
+          notifyPatch(w, candidates, names, this.deps.now()),
+        );
+        return candidates;
+      } catch (err) {
+        if (!isPatchConflict(err)) {
+          this.recordActionError(c, err);
+          return undefined;
+        }
+      }
+      const fresh =
+        attempt === 0
+          ? await this.deps.gateway.getWorkload(w.kind, w.namespace, w.name).catch(() => undefined)
+          : undefined;
+      const sameImages =
+        fresh !== undefined &&
+        fresh.containers.every((x) => w.containers.find((y) => y.name === x.name)?.image === x.image);
+      const again =
+        fresh === undefined
+          ? undefined
+          : decideAction({
+              mode: 'NOTIFICATION',
+              candidates,
+              state: readManagedState(fresh.annotations),
+              watchedCount: names.length,
+            });
+      if (!fresh || !sameImages || again?.kind !== 'notify') {
+        this.log.debug({ workload: labelsOf(w) }, 'notification stamped elsewhere or workload changed');
+        return undefined;
+      }
+      candidates = again.candidates;
+      w = fresh;
+    }
   }
 
   private async update(

@@ -75,10 +75,14 @@ function logOutcome(log: FastifyBaseLogger, o: ReviewOutcome, request: Record<st
     reason: o.reason,
     warnings: o.response.response.warnings?.length ?? 0,
   };
-  if (o.result === 'error')
+  if (o.result === 'error') {
     log.error({ ...fields, err: o.error }, 'admission review failed; allowed unchanged');
-  else if (o.result === 'allowed') log.debug(fields, 'admission reviewed');
-  else log.info(fields, 'admission reviewed');
+  } else if (o.result === 'denied' || fields.warnings > 0) {
+    // A user was told no or overruled (restored annotations): worth INFO. Routine stamping is DEBUG.
+    log.info(fields, 'admission reviewed');
+  } else {
+    log.debug(fields, 'admission reviewed');
+  }
 }
 
 /**

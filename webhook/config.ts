@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../shared/config.ts';
 import type { Env } from '../shared/env.ts';
 import {
   ConfigError,
@@ -10,7 +11,7 @@ import {
   parsePort,
 } from '../shared/env.ts';
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface WebhookConfig {
   webhookPort: number;
@@ -25,8 +26,9 @@ export interface WebhookConfig {
   namespace: string;
 }
 
-const LOG_LEVELS = ['ERROR', 'WARN', 'INFO', 'DEBUG', 'TRACE'] as const;
-const DEFAULT_WATCHER_SA = 'system:serviceaccount:image-watcher:image-watcher-watcher';
+// Same names and defaults as shared/config.ts; the webhook reads only what it needs.
+const LOG_LEVELS = ['ERROR', 'WARN', 'INFO', 'DEBUG', 'TRACE', 'SILENT'] as const;
+const DEFAULT_WATCHER_SA = DEFAULTS.watcherServiceAccount;
 const SERVICE_ACCOUNT =
   /^system:serviceaccount:[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -57,15 +59,18 @@ function serviceAccounts(value: string, variable: string): string[] {
 /** The webhook's settings from the environment; throws one ConfigError naming every bad variable. */
 export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
   const c = new ProblemCollector();
-  const webhookPort = c.read(() => envOr(env, 'WEBHOOK_PORT', parsePort, 8443), 8443);
-  const httpPort = c.read(() => envOr(env, 'HTTP_PORT', parsePort, 8080), 8080);
+  const webhookPort = c.read(
+    () => envOr(env, 'WEBHOOK_PORT', parsePort, DEFAULTS.webhookPort),
+    DEFAULTS.webhookPort,
+  );
+  const httpPort = c.read(() => envOr(env, 'HTTP_PORT', parsePort, DEFAULTS.httpPort), DEFAULTS.httpPort);
   const level = c.read(() => envOr(env, 'LOG_LEVEL', (v, n) => parseEnum(v, LOG_LEVELS, n), 'INFO'), 'INFO');
   const watcherUsernames = c.read(
     () => envOr(env, 'WATCHER_SERVICE_ACCOUNT', serviceAccounts, [DEFAULT_WATCHER_SA]),
     [DEFAULT_WATCHER_SA],
   );
   const serviceName = c.read(() => envOr(env, 'WEBHOOK_SERVICE_NAME', dnsLabel, 'image-watcher-webhook'), '');
-  const namespace = c.read(() => envOr(env, 'POD_NAMESPACE', dnsLabel, 'image-watcher'), '');
+  const namespace = c.read(() => envOr(env, 'POD_NAMESPACE', dnsLabel, DEFAULTS.podNamespace), '');
   const certFile = envOptional(env, 'TLS_CERT_FILE', (v) => v);
   const keyFile = envValue(env, 'TLS_KEY_FILE');
   if ((certFile === undefined) !== (keyFile === undefined)) {

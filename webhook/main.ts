@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { ImageWatcherError } from '../shared/errors.ts';
+import { cachedSettingsParser } from './admission/settings-cache.ts';
 import { loadWebhookConfig } from './config.ts';
 import { WebhookMetrics } from './metrics.ts';
 import { startWebhook } from './server.ts';
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
     review: {
       watcherUsernames: config.watcherUsernames,
       randomToken: () => randomBytes(32).toString('base64url'),
+      parseSettings: cachedSettingsParser(),
     },
     tls,
     ...(config.tls !== undefined ? { reloadFrom: config.tls } : {}),

@@ -57,6 +57,7 @@ class FakeCluster implements KubeGateway, WorkloadWatch {
   rv = 100;
   /** How the simulated controller answers a new generation. */
   rollout: 'complete' | 'deadline' = 'complete';
+  statusWriteBeforeNextPatch = false;
 
   add(name: string, image: string | string[], annotations: Record<string, string> = {}): Obj {
     const images = Array.isArray(image) ? image : [image];
@@ -152,6 +153,11 @@ class FakeCluster implements KubeGateway, WorkloadWatch {
     const key = `${kind}/${namespace}/${name}`;
     const o = this.objects.get(key);
     if (!o) return Promise.reject(new ImageWatcherError('E_KUBE_NOT_FOUND', 'gone'));
+    // A status write by a controller between our read and our patch moves resourceVersion.
+    if (this.statusWriteBeforeNextPatch) {
+      this.statusWriteBeforeNextPatch = false;
+      o.metadata.resourceVersion = String(++this.rv);
+    }
     const old = this.snap(o);
     const copy = structuredClone(o);
     try {
@@ -607,4 +613,16 @@ t.test('release notes are fetched once per image per cycle, and a failure never 
   t.equal(calls, 2, 'one fetch for nginx, one for redis');
   t.equal(h.notices.length, 6, 'every workload is still announced');
   t.equal(h.notices.filter((n) => n.releaseNotes?.url !== undefined).length, 5, 'the nginx notes are shared');
+});
+
+t.test('a status write racing the notification stamp is retried on the fresh object', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0');
+  const c = await h.make();
+  h.cluster.statusWriteBeforeNextPatch = true;
+  await c.runCycle();
+  t.equal(h.notices.length, 1, 'announced once after the retry');
+  t.equal(h.cluster.patches.length, 1, 'one successful stamp');
+  await c.runCycle();
+  t.equal(h.notices.length, 1);
 });

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { Test } from 'tap';
+import { cachedSettingsParser } from '../../webhook/admission/settings-cache.ts';
 import { WebhookMetrics } from '../../webhook/metrics.ts';
 import { generateSelfSigned, webhookHosts } from '../../webhook/self-signed.ts';
 import type { SelfSignedCertificate } from '../../webhook/self-signed.ts';
@@ -75,7 +76,11 @@ export async function startTestWebhook(
   const running = await startWebhook({
     logger: quietLogger(),
     metrics,
-    review: { watcherUsernames: [WATCHER], randomToken: tokenSource() },
+    review: {
+      watcherUsernames: [WATCHER],
+      randomToken: tokenSource(),
+      parseSettings: cachedSettingsParser(),
+    },
     tls: { cert: cert.cert, key: cert.key },
     webhookPort: 0,
     httpPort: 0,

@@ -11,7 +11,13 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 t.test('main: generates and logs a CA, serves reviews, shuts down gracefully on SIGTERM', async (t) => {
   const child = spawn(process.execPath, ['--import', '@tapjs/typescript/import', 'webhook/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', WEBHOOK_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'INFO' },
+    env: {
+      ...process.env,
+      TS_NODE_TRANSPILE_ONLY: '1',
+      WEBHOOK_PORT: '0',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'INFO',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { KubeConfigError, KubeNotFoundError, PullSecretError, httpStatusOf, toKubeError } from './errors.ts';
+import { withTimeout } from './timeout.ts';
 import type { JsonPatchOp, KubeGateway, WorkloadKind, WorkloadSnapshot } from './types.ts';
 import { toSnapshot } from './workloads.ts';
 
@@ -79,6 +80,8 @@ export interface KubeGatewayOptions {
   now?: () => Date;
   /** reportingInstance of events: POD_NAME or the host name. */
   instance?: string;
+  /** A call without an answer after this long fails with E_KUBE_UNAVAILABLE. Default 30 s. */
+  requestTimeoutMs?: number;
 }
 
 interface AggregatedEvent {
@@ -97,6 +100,7 @@ export class ClientNodeGateway implements KubeGateway {
   private readonly now: () => Date;
   private readonly instance: string;
   private readonly recentEvents = new Map<string, AggregatedEvent>();
+  private readonly timeoutMs: number;
 
   constructor(opts: KubeGatewayOptions) {
     this.apis = workloadApis(opts.kubeConfig);
@@ -104,6 +108,7 @@ export class ClientNodeGateway implements KubeGateway {
     this.log = opts.logger;
     this.now = opts.now ?? (() => new Date());
     this.instance = opts.instance ?? hostname();
+    this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
   }
 
   async getWorkload(
@@ -113,7 +118,7 @@ export class ClientNodeGateway implements KubeGateway {
   ): Promise<WorkloadSnapshot | undefined> {
     let raw: unknown;
     try {
-      raw = await this.apis.read(kind, namespace, name);
+      raw = await this.timed(this.apis.read(kind, namespace, name), `reading ${kind} ${namespace}/${name}`);
     } catch (err) {
       if (httpStatusOf(err) === 404) return undefined;
       throw toKubeError(err, `reading ${kind} ${namespace}/${name}`);
@@ -129,7 +134,10 @@ export class ClientNodeGateway implements KubeGateway {
   ): Promise<WorkloadSnapshot> {
     let raw: unknown;
     try {
-      raw = await this.apis.patch(kind, namespace, name, ops);
+      raw = await this.timed(
+        this.apis.patch(kind, namespace, name, ops),
+        `patching ${kind} ${namespace}/${name}`,
+      );
     } catch (err) {
       throw toKubeError(err, `patching ${kind} ${namespace}/${name}`);
     }
@@ -152,13 +160,16 @@ export class ClientNodeGateway implements KubeGateway {
     const seen = this.recentEvents.get(key);
     if (seen) {
       try {
-        await this.core.patchNamespacedEvent(
-          {
-            name: seen.name,
-            namespace: seen.namespace,
-            body: { count: seen.count + 1, lastTimestamp: now.toISOString() },
-          },
-          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+        await this.timed(
+          this.core.patchNamespacedEvent(
+            {
+              name: seen.name,
+              namespace: seen.namespace,
+              body: { count: seen.count + 1, lastTimestamp: now.toISOString() },
+            },
+            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+          ),
+          `updating event ${e.reason}`,
         );
         seen.count += 1;
         seen.lastAt = now.getTime();
@@ -192,7 +203,10 @@ export class ClientNodeGateway implements KubeGateway {
     };
     let created: k8s.CoreV1Event;
     try {
-      created = await this.core.createNamespacedEvent({ namespace: target.namespace, body });
+      created = await this.timed(
+        this.core.createNamespacedEvent({ namespace: target.namespace, body }),
+        `creating event ${e.reason}`,
+      );
     } catch (err) {
       throw toKubeError(
         err,
@@ -218,7 +232,10 @@ export class ClientNodeGateway implements KubeGateway {
   async getDockerConfigSecret(namespace: string, name: string): Promise<unknown> {
     let secret: k8s.V1Secret;
     try {
-      secret = await this.core.readNamespacedSecret({ name, namespace });
+      secret = await this.timed(
+        this.core.readNamespacedSecret({ name, namespace }),
+        `reading pull secret ${namespace}/${name}`,
+      );
     } catch (err) {
       if (httpStatusOf(err) === 404) return undefined;
       throw toKubeError(err, `reading pull secret ${namespace}/${name}`);
@@ -229,12 +246,19 @@ export class ClientNodeGateway implements KubeGateway {
   async getServiceAccountPullSecrets(namespace: string, name: string): Promise<string[]> {
     let sa: k8s.V1ServiceAccount;
     try {
-      sa = await this.core.readNamespacedServiceAccount({ name, namespace });
+      sa = await this.timed(
+        this.core.readNamespacedServiceAccount({ name, namespace }),
+        `reading service account ${namespace}/${name}`,
+      );
     } catch (err) {
       if (httpStatusOf(err) === 404) return [];
       throw toKubeError(err, `reading service account ${namespace}/${name}`);
     }
     return (sa.imagePullSecrets ?? []).map((r) => r.name ?? '').filter((n) => n !== '');
+  }
+
+  private timed<T>(p: Promise<T>, action: string): Promise<T> {
+    return withTimeout(p, this.timeoutMs, action);
   }
 
   private forgetOldEvents(nowMs: number): void {

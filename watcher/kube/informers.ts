@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { abortableSleep, exponentialBackoff, type Backoff, type Sleep } from './backoff.ts';
 import { KubeApiError, httpStatusOf, toKubeError } from './errors.ts';
 import { WORKLOAD_KINDS, type WorkloadKind, type WorkloadSnapshot, type WorkloadWatch } from './types.ts';
+import { withTimeout } from './timeout.ts';
 import { snapshotChanged, toSnapshot, workloadKey } from './workloads.ts';
 
 /**
@@ -172,7 +173,12 @@ class Stream {
     let cont: string | undefined;
     let listRv: string | undefined;
     do {
-      const page = await this.withTimeout(this.deps.list(this.namespace, this.deps.pageSize, cont));
+      const page = await withTimeout(
+        this.deps.list(this.namespace, this.deps.pageSize, cont),
+        // A list that never answers must not stall the loop: it counts as a failure.
+        this.deps.stallTimeoutMs,
+        `listing ${this.label}`,
+      );
       if (signal.aborted) return;
       listRv ??= page.metadata?.resourceVersion ?? '';
       for (const item of page.items) {
@@ -187,26 +193,6 @@ class Stream {
     this.rv = listRv ?? '';
     this.lastRelistAt = this.deps.now();
     this.deps.stats.relists += 1;
-  }
-
-  /** A list request that never answers must not stall the loop: it counts as a failure. */
-  private withTimeout<T>(p: Promise<T>): Promise<T> {
-    const ms = this.deps.stallTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new KubeApiError(
-              'E_KUBE_UNAVAILABLE',
-              `listing ${this.label}: no answer within ${ms} ms`,
-              undefined,
-            ),
-          ),
-        ms,
-      );
-    });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
   private watchOnce(signal: AbortSignal): Promise<{ outcome: WatchOutcome; events: number }> {

@@ -4,6 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { abortableSleep, type Sleep } from './backoff.ts';
 import { httpStatusOf, toKubeError } from './errors.ts';
+import { withTimeout } from './timeout.ts';
 import type { LeaderElector } from './types.ts';
 
 /** The part of CoordinationV1Api the elector uses (a fake in unit tests). */
@@ -28,6 +29,8 @@ export interface LeaderElectorOptions {
   retryIntervalMs?: number;
   /** A leader that could not renew for this long steps down, before others may take over. Default 10 s. */
   renewDeadlineMs?: number;
+  /** A lease request without an answer after this long counts as failed. Default 5 s. */
+  requestTimeoutMs?: number;
   now?: () => number;
   sleep?: Sleep;
 }
@@ -49,6 +52,7 @@ export class LeaseLeaderElector implements LeaderElector {
   private readonly renewMs: number;
   private readonly retryMs: number;
   private readonly deadlineMs: number;
+  private readonly requestTimeoutMs: number;
   private readonly listeners: ((leader: boolean) => void)[] = [];
   private leader = false;
   private lease: k8s.V1Lease | undefined;
@@ -70,6 +74,7 @@ export class LeaseLeaderElector implements LeaderElector {
     this.renewMs = opts.renewIntervalMs ?? 5000;
     this.retryMs = opts.retryIntervalMs ?? 2000;
     this.deadlineMs = opts.renewDeadlineMs ?? Math.min(10_000, (this.durationS * 1000 * 2) / 3);
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
   }
 
   isLeader(): boolean {
@@ -116,16 +121,18 @@ export class LeaseLeaderElector implements LeaderElector {
     const name = this.opts.name;
     let lease: k8s.V1Lease | undefined;
     try {
-      lease = await this.api.readNamespacedLease({ name, namespace: ns });
+      lease = await this.timed(this.api.readNamespacedLease({ name, namespace: ns }));
     } catch (err) {
       if (httpStatusOf(err) !== 404) return this.failed(err, 'reading');
     }
     if (!lease) {
       try {
-        this.lease = await this.api.createNamespacedLease({
-          namespace: ns,
-          body: { metadata: { name, namespace: ns }, spec: this.spec(now, now, 0) },
-        });
+        this.lease = await this.timed(
+          this.api.createNamespacedLease({
+            namespace: ns,
+            body: { metadata: { name, namespace: ns }, spec: this.spec(now, now, 0) },
+          }),
+        );
         this.renewed(now);
         return true;
       } catch (err) {
@@ -147,14 +154,16 @@ export class LeaseLeaderElector implements LeaderElector {
     const transitions = spec.leaseTransitions ?? 0;
     const acquireTime = mine && spec.acquireTime ? new Date(spec.acquireTime).getTime() : now;
     try {
-      this.lease = await this.api.replaceNamespacedLease({
-        name,
-        namespace: ns,
-        body: {
-          metadata: { ...lease.metadata, name, namespace: ns },
-          spec: this.spec(now, acquireTime, mine ? transitions : transitions + 1),
-        },
-      });
+      this.lease = await this.timed(
+        this.api.replaceNamespacedLease({
+          name,
+          namespace: ns,
+          body: {
+            metadata: { ...lease.metadata, name, namespace: ns },
+            spec: this.spec(now, acquireTime, mine ? transitions : transitions + 1),
+          },
+        }),
+      );
       if (!mine)
         this.log.info({ lease: `${ns}/${name}`, previous: holder || undefined }, 'acquired the leader lease');
       this.renewed(now);
@@ -163,6 +172,11 @@ export class LeaseLeaderElector implements LeaderElector {
       if (httpStatusOf(err) === 409) return this.follow(); // someone wrote it since we read it
       return this.failed(err, mine ? 'renewing' : 'acquiring');
     }
+  }
+
+  /** A hanging request must not block the loop: a leader has to be able to step down in time. */
+  private timed<T>(p: Promise<T>): Promise<T> {
+    return withTimeout(p, this.requestTimeoutMs, `lease ${this.opts.namespace}/${this.opts.name}`);
   }
 
   private spec(now: number, acquireTime: number, transitions: number): k8s.V1LeaseSpec {

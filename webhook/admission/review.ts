@@ -8,6 +8,7 @@ import {
 } from '../../shared/annotations.ts';
 import { parseImageReference } from '../../shared/image-ref.ts';
 import { annotationPatch, encodePatch } from './patch.ts';
+import type { ParseSettings } from './settings-cache.ts';
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from './types.ts';
 import type {
   AdmissionResponse,
@@ -24,6 +25,8 @@ export interface ReviewDeps {
   watcherUsernames: readonly string[];
   /** A fresh secret for `image-watcher/token-update` (32 random bytes, base64url). */
   randomToken: () => string;
+  /** parseWatchSettings or a memoised equivalent (see settings-cache.ts). */
+  parseSettings?: ParseSettings;
 }
 
 export interface ReviewOutcome {
@@ -198,7 +201,8 @@ function reviewUnsafe(review: AdmissionReviewRequest, deps: ReviewDeps): ReviewO
   }
 
   const containers = containersOf(kind, object);
-  const parsed = parseWatchSettings(annotations, { containerNames: containers.map((c) => c.name) });
+  const parseSettings = deps.parseSettings ?? parseWatchSettings;
+  const parsed = parseSettings(annotations, { containerNames: containers.map((c) => c.name) });
   if (!parsed.ok) return deny(uid, base, parsed.problems);
 
   const warnings: string[] = [];

@@ -9,6 +9,7 @@ t.test('delays double from 1 s up to the 30 s cap and start over after reset', (
   );
   b.reset();
   t.equal(b.next(), 1000);
+  t.end();
 });
 
 t.test('jitter shortens each delay by up to its fraction', (t) => {
@@ -16,6 +17,7 @@ t.test('jitter shortens each delay by up to its fraction', (t) => {
   t.same([b.next(), b.next(), b.next(), b.next()], [50, 100, 200, 200]);
   const none = exponentialBackoff({ initialMs: 100, jitter: 0.5, random: () => 0 });
   t.equal(none.next(), 100);
+  t.end();
 });
 
 t.test('abortableSleep waits, and ends at once when aborted', async (t) => {

@@ -237,6 +237,17 @@ t.test('pull secrets and service accounts', async (t) => {
   t.ok((await rejection(gw.getServiceAccountPullSecrets('shop', 'runner'))) instanceof ImageWatcherError);
 });
 
+t.test('a call the API server never answers fails after the request timeout', async (t) => {
+  const kube = await startFakeKube();
+  t.teardown(() => kube.close());
+  const gw = new ClientNodeGateway({ kubeConfig: kube.kubeConfig(), logger, requestTimeoutMs: 50 });
+  kube.injectFault({ delayMs: 10_000 });
+  const err = await rejection(gw.getWorkload('Deployment', 'shop', 'web'));
+  t.ok(err instanceof KubeApiError);
+  t.equal((err as KubeApiError).code, 'E_KUBE_UNAVAILABLE');
+  t.match((err as Error).message, /reading Deployment shop\/web: no answer .* within 50 ms/);
+});
+
 t.test('parseDockerConfigSecret rejects a secret without Docker config keys', (t) => {
   t.throws(() => parseDockerConfigSecret({ data: {} }, 'ns/x'), PullSecretError);
   t.throws(
@@ -247,6 +258,7 @@ t.test('parseDockerConfigSecret rejects a secret without Docker config keys', (t
       ),
     PullSecretError,
   );
+  t.end();
 });
 
 t.test('loadKubeConfig reads KUBECONFIG and explains when nothing is configured', (t) => {
@@ -282,4 +294,5 @@ t.test('loadKubeConfig reads KUBECONFIG and explains when nothing is configured'
   delete process.env.KUBERNETES_SERVICE_HOST;
   process.env.HOME = dir + '/empty-home';
   t.throws(() => loadKubeConfig(process.env), KubeConfigError);
+  t.end();
 });

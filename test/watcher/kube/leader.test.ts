@@ -147,6 +147,18 @@ t.test('a leader that cannot renew steps down at its renew deadline', async (t) 
   t.equal(await a.e.tryAcquireOrRenew(), true, 'its own lease is still its own');
 });
 
+t.test('a lease request that hangs counts as a failure', async (t) => {
+  const kube = await fake(t);
+  let now = 0;
+  const a = elector(kube, 'pod-a', { now: () => now, requestTimeoutMs: 50 });
+  await a.e.tryAcquireOrRenew();
+  kube.injectFault({ pathPattern: '/leases', delayMs: 10_000 });
+  now += 11_000;
+  const started = Date.now();
+  t.equal(await a.e.tryAcquireOrRenew(), false, 'stepped down instead of waiting');
+  t.ok(Date.now() - started < 2000);
+});
+
 t.test('the identity defaults to the host name with a random suffix', async (t) => {
   const kube = await fake(t);
   const e = new LeaseLeaderElector({ kubeConfig: kube.kubeConfig(), logger, namespace: 'n', name: 'l' });

@@ -206,6 +206,7 @@ t.test('toSnapshot', (t) => {
     if (c.want === undefined) t.equal(got, undefined, c.name);
     else t.match(got, c.want, c.name);
   }
+  t.end();
 });
 
 t.test('snapshots hold nothing but what decisions need', (t) => {
@@ -213,12 +214,14 @@ t.test('snapshots hold nothing but what decisions need', (t) => {
   t.notOk(JSON.stringify(got).includes('BIG'), 'env values are dropped');
   t.notOk(JSON.stringify(got).includes('last-applied'), 'foreign annotations are dropped');
   t.same(Object.keys(got.rollout.conditions[0]!).sort(), ['reason', 'status', 'type']);
+  t.end();
 });
 
 t.test('podSpecPointer and workloadKey', (t) => {
   t.equal(podSpecPointer('Deployment'), '/spec/template/spec');
   t.equal(podSpecPointer('CronJob'), '/spec/jobTemplate/spec/template/spec');
   t.equal(workloadKey({ kind: 'Deployment', namespace: 'a', name: 'b' }), 'Deployment/a/b');
+  t.end();
 });
 
 t.test('snapshotChanged ignores the resourceVersion alone', (t) => {
@@ -233,4 +236,5 @@ t.test('snapshotChanged ignores the resourceVersion alone', (t) => {
     snapshotChanged(a, { ...a, rollout: { ...a.rollout, observedGeneration: 4 } }),
     'the rollout progressed',
   );
+  t.end();
 });

@@ -1,0 +1,38 @@
+import { MANAGED_KEYS, PREFIX, parseWatchSettings } from '../../shared/annotations.ts';
+
+export type ParseSettings = typeof parseWatchSettings;
+
+/** Longest cache key kept: annotation values can be large, the cache must stay small. */
+const MAX_KEY_LENGTH = 4096;
+
+/**
+ * parseWatchSettings with a bounded memo. Compiling and safety-checking the include/exclude
+ * regexes is most of a review's CPU time, and a cluster re-applies the same few annotation sets
+ * over and over. Only the inputs parseWatchSettings reads go into the key (user `image-watcher/*`
+ * keys and the container names), so results are identical to calling it directly. Results are
+ * shared between callers: treat them as read-only.
+ */
+export function cachedSettingsParser(maxEntries = 500): ParseSettings {
+  const cache = new Map<string, ReturnType<ParseSettings>>();
+  return (annotations, opts = {}) => {
+    if (opts.overrides !== undefined) return parseWatchSettings(annotations, opts);
+    const parts: string[] = [];
+    for (const key of Object.keys(annotations ?? {}).sort()) {
+      if (key.startsWith(PREFIX) && !MANAGED_KEYS.includes(key)) parts.push(key, annotations![key]!);
+    }
+    if (parts.length === 0) return parseWatchSettings(annotations, opts); // nothing to compile
+    const key = JSON.stringify([parts, opts.containerNames ?? null]);
+    if (key.length > MAX_KEY_LENGTH) return parseWatchSettings(annotations, opts);
+    const hit = cache.get(key);
+    if (hit !== undefined) {
+      // Refresh recency: Map iteration order is insertion order, so the first key is the oldest.
+      cache.delete(key);
+      cache.set(key, hit);
+      return hit;
+    }
+    const result = parseWatchSettings(annotations, opts);
+    cache.set(key, result);
+    if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
+    return result;
+  };
+}
