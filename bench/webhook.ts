@@ -24,6 +24,9 @@ const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 2);
 const NODE_FLAGS = (process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter((f) => f !== '');
 const CONNECTIONS = 10;
 const MiB = 1024 * 1024;
+const P99_TARGET_MS = 10;
+const RATIO_TARGET = 0.8;
+const RSS_TARGET_MIB = 64;
 
 if (!existsSync(MAIN)) {
   console.error('bench/webhook: dist/webhook/main.js is missing; run `npm run build` first');
@@ -141,6 +144,7 @@ const bare = await start(
   (line) => line.port as number | undefined,
 );
 const rows: Record<string, unknown>[] = [];
+const targets: { body: string; p99: number; ratio: number }[] = [];
 try {
   const idle = rss(webhook.child.pid!);
   for (const [label, bytes] of [
@@ -170,6 +174,7 @@ try {
     const cpuWebhook = median(webhookCpu);
     const cpuBare = median(bareCpu);
     const mem = rss(webhook.child.pid!);
+    targets.push({ body: label, p99: rated.p99, ratio: maxWebhook / maxBare });
     rows.push({
       body: `${label} (${body.length} B)`,
       [`req/s @${RATE}`]: rated.rps,
@@ -197,7 +202,23 @@ try {
         .map((l) => l.toFixed(1))
         .join(' ')}`,
   );
-  console.log(JSON.stringify({ rows, idleRss: idle.rss, peakRss: peak }));
+  const misses = [
+    ...targets.flatMap((r) => [
+      ...(r.p99 < P99_TARGET_MS
+        ? []
+        : [`${r.body}: p99 ${r.p99} ms at ${RATE} req/s >= ${P99_TARGET_MS} ms`]),
+      ...(r.ratio >= RATIO_TARGET
+        ? []
+        : [`${r.body}: throughput ${r.ratio.toFixed(2)} of the bare route < ${RATIO_TARGET}`]),
+    ]),
+    ...(peak / MiB < RSS_TARGET_MIB
+      ? []
+      : [`peak RSS ${(peak / MiB).toFixed(1)} MiB >= ${RSS_TARGET_MIB} MiB`]),
+  ];
+  console.log(JSON.stringify({ rows, idleRss: idle.rss, peakRss: peak, misses }));
+  for (const miss of misses) console.log(`# target missed: ${miss}`);
+  // Like the other benchmarks: a missed target fails `npm run bench`.
+  if (misses.length > 0) process.exitCode = 1;
 } finally {
   webhook.child.kill('SIGTERM');
   bare.child.kill('SIGTERM');
