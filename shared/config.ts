@@ -45,7 +45,7 @@ export interface Config {
   dockerConfigDir: string; // DOCKER_CONFIG
   insecureRegistries: string[]; // host[:port], lower-case
   watchNamespaces: string[]; // empty: all namespaces
-  watcherServiceAccount: string; // full username, system:serviceaccount:NS:NAME
+  watcherServiceAccounts: string[]; // WATCHER_SERVICE_ACCOUNT: comma list of system:serviceaccount:NS:NAME
   leaderElection: boolean;
   leaseName: string;
   podName: string;
@@ -136,9 +136,9 @@ export function loadConfig(env: Env = process.env): Config {
     dockerConfigDir: envValue(env, 'DOCKER_CONFIG') ?? join(envValue(env, 'HOME') ?? homedir(), '.docker'),
     insecureRegistries: c.read(() => envOr(env, 'INSECURE_REGISTRIES', registryHosts, []), []),
     watchNamespaces: c.read(() => envOr(env, 'WATCH_NAMESPACES', namespaces, []), []),
-    watcherServiceAccount: c.read(
-      () => envOr(env, 'WATCHER_SERVICE_ACCOUNT', serviceAccount, DEFAULTS.watcherServiceAccount),
-      DEFAULTS.watcherServiceAccount,
+    watcherServiceAccounts: c.read(
+      () => envOr(env, 'WATCHER_SERVICE_ACCOUNT', serviceAccounts, [DEFAULTS.watcherServiceAccount]),
+      [DEFAULTS.watcherServiceAccount],
     ),
     leaderElection: c.read(() => envOr(env, 'LEADER_ELECTION', parseBool, true), true),
     leaseName: c.read(() => envOr(env, 'LEASE_NAME', dnsSubdomain, DEFAULTS.leaseName), DEFAULTS.leaseName),
@@ -206,6 +206,7 @@ export function redactConfig(config: Config): Config {
     overrides: { ...config.overrides },
     insecureRegistries: [...config.insecureRegistries],
     watchNamespaces: [...config.watchNamespaces],
+    watcherServiceAccounts: [...config.watcherServiceAccounts],
     githubToken: hide(config.githubToken),
     approvalSecret: hide(config.approvalSecret),
     openAi: config.openAi && { ...config.openAi, key: hide(config.openAi.key) },
@@ -270,14 +271,21 @@ function namespaces(value: string, variable: string): string[] {
   return names;
 }
 
-function serviceAccount(value: string, variable: string): string {
-  if (!SERVICE_ACCOUNT_USER.test(value)) {
+/** A comma list of service account user names (as webhook/config.ts reads it). */
+function serviceAccounts(value: string, variable: string): string[] {
+  const names = parseList(value);
+  const bad = names.filter((n) => !SERVICE_ACCOUNT_USER.test(n));
+  if (names.length === 0 || bad.length > 0) {
+    const what =
+      names.length === 0
+        ? 'is empty'
+        : `has entries that are not service account user names: ${bad.join(', ')}`;
     throw new ConfigError(
       variable,
-      `${variable}=${JSON.stringify(value)} is not a service account user name; use system:serviceaccount:NAMESPACE:NAME`,
+      `${variable}=${JSON.stringify(value)} ${what}; use a comma list of system:serviceaccount:NAMESPACE:NAME`,
     );
   }
-  return value;
+  return names;
 }
 
 function dnsLabel(value: string, variable: string): string {

@@ -22,7 +22,7 @@ t.test('an empty environment gives the contract defaults', (t) => {
     dockerConfigDir: '/home/watcher/.docker',
     insecureRegistries: [],
     watchNamespaces: [],
-    watcherServiceAccount: 'system:serviceaccount:image-watcher:image-watcher-watcher',
+    watcherServiceAccounts: ['system:serviceaccount:image-watcher:image-watcher-watcher'],
     leaderElection: true,
     leaseName: DEFAULTS.leaseName,
     podName: 'image-watcher',
@@ -132,7 +132,16 @@ const readings: { name: string; env: Record<string, string>; want: Partial<Confi
   {
     name: 'the watcher service account can be renamed',
     env: { WATCHER_SERVICE_ACCOUNT: 'system:serviceaccount:ops:iw' },
-    want: { watcherServiceAccount: 'system:serviceaccount:ops:iw' },
+    want: { watcherServiceAccounts: ['system:serviceaccount:ops:iw'] },
+  },
+  {
+    name: 'the watcher service account is a comma list, as the webhook reads it',
+    env: {
+      WATCHER_SERVICE_ACCOUNT: 'system:serviceaccount:ops:iw-watcher, system:serviceaccount:ops:iw-canary',
+    },
+    want: {
+      watcherServiceAccounts: ['system:serviceaccount:ops:iw-watcher', 'system:serviceaccount:ops:iw-canary'],
+    },
   },
   {
     name: 'leader election can be turned off',
@@ -276,7 +285,20 @@ const errors: { name: string; env: Record<string, string>; variable: string; mes
     name: 'a service account given by name only is refused with the full form',
     env: { WATCHER_SERVICE_ACCOUNT: 'image-watcher-watcher' },
     variable: 'WATCHER_SERVICE_ACCOUNT',
-    message: /use system:serviceaccount:NAMESPACE:NAME/,
+    message:
+      /not service account user names: image-watcher-watcher; use a comma list of system:serviceaccount:NAMESPACE:NAME/,
+  },
+  {
+    name: 'one bad entry in the service account list is refused and named',
+    env: { WATCHER_SERVICE_ACCOUNT: 'system:serviceaccount:ops:iw,ops:canary' },
+    variable: 'WATCHER_SERVICE_ACCOUNT',
+    message: /not service account user names: ops:canary;/,
+  },
+  {
+    name: 'an empty service account list is refused',
+    env: { WATCHER_SERVICE_ACCOUNT: ' , ' }, // trimmed to ','
+    variable: 'WATCHER_SERVICE_ACCOUNT',
+    message: /WATCHER_SERVICE_ACCOUNT="," is empty/,
   },
   {
     name: 'a bad LEADER_ELECTION is refused',
