@@ -152,6 +152,14 @@ export class Controller {
   private readonly digestBaselines = new Map<string, string>();
   /** Release notes per image and release-url, for one cycle. */
   private readonly notesMemo = new Map<string, Promise<UpdateNotice['releaseNotes'] | undefined>>();
+  /**
+   * The last release notes announced per workload and container (`key|container`), so the approval
+   * page shows what the notice showed without fetching them again.
+   */
+  private readonly lastNotes = new Map<
+    string,
+    { version: string; notes: NonNullable<UpdateNotice['releaseNotes']> }
+  >();
   private cycle: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
@@ -261,6 +269,7 @@ export class Controller {
     this.entries.delete(key);
     this.dirty.delete(key);
     for (const k of this.digestBaselines.keys()) if (k.startsWith(`${key}|`)) this.digestBaselines.delete(k);
+    for (const k of this.lastNotes.keys()) if (k.startsWith(`${key}|`)) this.lastNotes.delete(k);
     this.deps.metrics.removeWorkload(labelsOf(w));
     this.refreshCounts();
   }
@@ -329,10 +338,9 @@ export class Controller {
     return out;
   }
 
-  /** Checks and acts; returns how long the registry checks and the actions took (for the cycle log). */
-  private async checkKeys(keys: readonly string[]): Promise<{ checkSeconds: number; actSeconds: number }> {
-    const t0 = this.deps.now().getTime();
-    const checks = await checkWorkloads(this.targets(keys), {
+  /** What the checker needs, the same for cycles and manual updates. */
+  private checkerDeps(): CheckerDeps {
+    return {
       registry: this.deps.registry,
       gateway: this.deps.gateway,
       credentialsFor: this.deps.credentialsFor,
@@ -340,7 +348,13 @@ export class Controller {
       concurrency: this.deps.config.registryConcurrency,
       logger: this.log,
       digestBaselines: this.digestBaselines,
-    });
+    };
+  }
+
+  /** Checks and acts; returns how long the registry checks and the actions took (for the cycle log). */
+  private async checkKeys(keys: readonly string[]): Promise<{ checkSeconds: number; actSeconds: number }> {
+    const t0 = this.deps.now().getTime();
+    const checks = await checkWorkloads(this.targets(keys), this.checkerDeps());
     const t1 = this.deps.now().getTime();
     const notices: UpdateNotice[] = [];
     const limit = pLimit(this.deps.config.actionConcurrency ?? 8);
@@ -601,7 +615,26 @@ export class Controller {
       this.notesMemo.set(key, pending);
     }
     const releaseNotes = await pending;
+    if (releaseNotes)
+      this.lastNotes.set(`${c.key}|${cand.container}`, { version: cand.newVersion, notes: releaseNotes });
     return releaseNotes ? { releaseNotes } : {};
+  }
+
+  /**
+   * Release notes last announced for this workload and version (fetched for the notice; never
+   * fetched here), or undefined.
+   */
+  releaseNotesFor(
+    kind: WorkloadKind,
+    namespace: string,
+    name: string,
+    version: string,
+  ): UpdateNotice['releaseNotes'] | undefined {
+    const prefix = `${workloadKey({ kind, namespace, name })}|`;
+    for (const [k, v] of this.lastNotes) {
+      if (k.startsWith(prefix) && v.version === version) return v.notes;
+    }
+    return undefined;
   }
 
   // ---- API reads and the manual update ----------------------------------------------------
@@ -666,15 +699,7 @@ export class Controller {
         req.version === undefined
           ? parsed.settings
           : { ...parsed.settings, include: undefined, exclude: undefined };
-      const [check] = await checkWorkloads([{ key, snapshot: w, settings }], {
-        registry: this.deps.registry,
-        gateway: this.deps.gateway,
-        credentialsFor: this.deps.credentialsFor,
-        fallbackDockerConfig: this.deps.fallbackDockerConfig,
-        concurrency: this.deps.config.registryConcurrency,
-        logger: this.log,
-        digestBaselines: this.digestBaselines,
-      });
+      const [check] = await checkWorkloads([{ key, snapshot: w, settings }], this.checkerDeps());
       if (!check) throw new ManualUpdateError('E_NOT_FOUND', 'nothing to check');
       if (check.error && check.candidates.length === 0) {
         throw new ManualUpdateError('E_UPDATE_FAILED', `cannot ask the registry: ${check.error.message}`);

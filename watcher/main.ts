@@ -13,8 +13,7 @@ import { ClientNodeGateway, loadKubeConfig } from './kube/client.ts';
 import { KubeWorkloadWatch } from './kube/informers.ts';
 import { LeaseLeaderElector } from './kube/leader.ts';
 import { WatcherMetrics } from './metrics.ts';
-import { loadNotifyConfig, createNotifiers, describeChannels } from './notify/config.ts';
-import { NotificationDispatcher } from './notify/dispatcher.ts';
+import { createNotificationDispatcher, describeChannels, loadNotifyConfig } from './notify/config.ts';
 import { createRegistryClient, credentialsFor, readDockerConfig } from './registry/index.ts';
 import { releaseNotesFromConfig } from './release-notes/index.ts';
 
@@ -56,11 +55,8 @@ async function main(): Promise<void> {
         identity: config.podName,
       })
     : undefined;
-  const dispatcher = new NotificationDispatcher({
-    notifiers: createNotifiers(notifyConfig),
-    observer: metrics,
-    logger,
-  });
+  // Channels plus NOTIFY_DIGEST_THRESHOLD, NOTIFY_TIMEOUT and NOTIFY_RETRIES.
+  const dispatcher = createNotificationDispatcher(notifyConfig, { observer: metrics, logger });
   logger.info({ channels: describeChannels(notifyConfig) }, 'notification channels');
 
   const approvals =
@@ -82,7 +78,7 @@ async function main(): Promise<void> {
           approvalUrl: (w, c) =>
             createApprovalUrl(
               { namespace: w.namespace, kind: w.kind, name: w.name, version: c.newVersion },
-              { ...approvals, now: Date.now() },
+              { ...approvals, now: Date.now(), ttlMs: notifyConfig.approvalLinkTtlMs },
             ),
         }
       : {}),
@@ -119,10 +115,14 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
-    await app.close();
-    await controller.stop();
-    await leader?.stop();
-    dispatcher.close();
+    try {
+      await app.close();
+      await controller.stop();
+      await leader?.stop();
+    } finally {
+      // SMTP connections are closed whatever failed above.
+      dispatcher.close();
+    }
     logger.info('stopped');
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

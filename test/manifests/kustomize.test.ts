@@ -240,13 +240,38 @@ t.test('every container runs under the restricted pod security profile', (t) => 
 
 t.test('resources are sized from the benchmarks', (t) => {
   t.same(container(find(objects, 'Deployment', 'image-watcher-webhook')).resources, {
-    requests: { cpu: '50m', memory: '64Mi' },
-    limits: { cpu: '500m', memory: '128Mi' },
+    requests: { cpu: '50m', memory: '96Mi' },
+    limits: { cpu: '500m', memory: '256Mi' },
   });
   t.same(container(find(objects, 'Deployment', 'image-watcher-watcher')).resources, {
     requests: { cpu: '100m', memory: '128Mi' },
     limits: { cpu: '1', memory: '256Mi' },
   });
+  for (const name of ['image-watcher-webhook', 'image-watcher-watcher']) {
+    const options = (container(find(objects, 'Deployment', name)).env as Json[]).find(
+      (e) => e.name === 'NODE_OPTIONS',
+    )?.value as string | undefined;
+    t.match(options, /--max-semi-space-size=\d+/, `${name} bounds the young generation`);
+    const oldSpace = Number(/--max-old-space-size=(\d+)/.exec(options ?? '')?.[1]);
+    const limitMi = Number(
+      /^(\d+)Mi$/.exec(container(find(objects, 'Deployment', name)).resources.limits.memory as string)?.[1],
+    );
+    t.ok(oldSpace > 0 && oldSpace < limitMi, `${name} caps the heap below its memory limit`);
+  }
+  t.end();
+});
+
+t.test('pods drain from endpoints before SIGTERM', (t) => {
+  for (const name of ['image-watcher-webhook', 'image-watcher-watcher']) {
+    const pod = podSpec(find(objects, 'Deployment', name));
+    const c = container(find(objects, 'Deployment', name));
+    // A sleep action, not exec: the images have no shell.
+    t.same(c.lifecycle?.preStop, { sleep: { seconds: 5 } }, `${name} preStop sleep`);
+    t.ok(
+      pod.terminationGracePeriodSeconds >= 5 + 30,
+      `${name} grace period covers the preStop sleep and a 30 s stop`,
+    );
+  }
   t.end();
 });
 
@@ -393,8 +418,8 @@ t.test('the dashboard ships as a ConfigMap the Grafana sidecar picks up', async 
   t.same(JSON.parse(json), JSON.parse(await readFile(`${MANIFESTS_DIR}monitoring/dashboard.json`, 'utf8')));
 });
 
-t.test('the overlay in docs/readme/deploy.md builds and changes what it says', async (t) => {
-  const readme = await readFile(`${MANIFESTS_DIR}../docs/readme/deploy.md`, 'utf8');
+t.test('the overlay in docs/deploy.md builds and changes what it says', async (t) => {
+  const readme = await readFile(`${MANIFESTS_DIR}../docs/deploy.md`, 'utf8');
   const overlay = /```yaml\n# my-overlay\/kustomization\.yaml\n([\s\S]*?)```/.exec(readme)?.[1];
   t.ok(overlay, 'the README has the overlay example');
   const dir = await mkdtemp(join(tmpdir(), 'iw-overlay-'));

@@ -89,7 +89,7 @@ t.test('alert names, groups and severities are stable', (t) => {
 });
 
 t.test('the outdated-image alert names the workload and both versions, after a patchable 24h', (t) => {
-  // docs/readme/deploy.md patches /spec/groups/0/rules/0/for: keep that path valid.
+  // docs/deploy.md patches /spec/groups/0/rules/0/for: keep that path valid.
   const outdated = rules.groups[0]!.rules[0]!;
   t.equal(outdated.alert, 'ImageWatcherImageOutdated');
   t.equal(outdated.for, '24h');

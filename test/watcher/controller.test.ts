@@ -98,6 +98,7 @@ class FakeCluster implements KubeGateway, WorkloadWatch {
       annotations: Object.fromEntries(
         Object.entries(o.metadata.annotations ?? {}).filter(([k]) => k.startsWith('image-watcher/')),
       ),
+      hasAnnotations: o.metadata.annotations !== undefined,
       containers: o.spec.template.spec.containers.map((c, i) => ({
         name: c.name,
         image: c.image,
@@ -613,6 +614,24 @@ t.test('release notes are fetched once per image per cycle, and a failure never 
   t.equal(calls, 2, 'one fetch for nginx, one for redis');
   t.equal(h.notices.length, 6, 'every workload is still announced');
   t.equal(h.notices.filter((n) => n.releaseNotes?.url !== undefined).length, 5, 'the nginx notes are shared');
+});
+
+t.test('the release notes of an announced version are kept for the approval page', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0');
+  let calls = 0;
+  const c = await h.make({
+    releaseNotes: () => {
+      calls++;
+      return Promise.resolve({ url: 'https://example.invalid/1.26.0' });
+    },
+  });
+  await c.runCycle();
+  t.match(h.notices, [{ newVersion: '1.26.0', releaseNotes: { url: 'https://example.invalid/1.26.0' } }]);
+  t.same(c.releaseNotesFor('Deployment', 'shop', 'web', '1.26.0'), { url: 'https://example.invalid/1.26.0' });
+  t.equal(calls, 1, 'looking them up fetches nothing');
+  t.equal(c.releaseNotesFor('Deployment', 'shop', 'web', '1.25.1'), undefined, 'another version: none');
+  t.equal(c.releaseNotesFor('Deployment', 'shop', 'api', '1.26.0'), undefined, 'another workload: none');
 });
 
 t.test('a status write racing the notification stamp is retried on the fresh object', async (t) => {

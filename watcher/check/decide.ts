@@ -8,8 +8,8 @@ import {
 } from '../../shared/annotations.ts';
 import type { ImageReference } from '../../shared/image-ref.ts';
 import { imageWithTag } from '../../shared/image-ref.ts';
-import type { VersionChange } from '../../shared/version.ts';
-import { compareTags, findLatestTag, parseTag } from '../../shared/version.ts';
+import type { ParsedTag, VersionChange } from '../../shared/version.ts';
+import { compareTags, findLatestTag, parseTag, sameShape } from '../../shared/version.ts';
 import type { ContainerInfo, JsonPatchOp, WorkloadSnapshot } from '../kube/types.ts';
 
 /** One container whose newer allowed version was found. */
@@ -81,7 +81,7 @@ export function tagCandidate(input: TagCandidateInput): Candidate | undefined {
   if (ref.tag === undefined) return undefined;
   const current = parseTag(ref.tag);
   if (!current) return undefined;
-  const tags = input.skip.size === 0 ? input.tags : input.tags.filter((t) => !input.skip.has(t));
+  const tags = input.skip.size === 0 ? input.tags : withoutFailed(input.tags, input.skip, current);
   const latest = findLatestTag(ref.tag, tags, {
     strategy: input.settings.strategy,
     include: input.settings.include,
@@ -133,6 +133,26 @@ export function digestCandidate(input: DigestCandidateInput): Candidate | undefi
     newImage: imageWithTag(ref, ref.tag, input.registryDigest),
     change: 'digest',
   };
+}
+
+/**
+ * Drops failed versions and, for versions of the current tag's shape, everything up to the newest
+ * failed one: `last-failed-version` keeps one version per container, so skipping only that one
+ * would offer an older failed release again (1.3 fails, 1.4 fails, 1.3 is offered: a loop of bad
+ * rollouts). A failure therefore means "wait for a release newer than it".
+ */
+function withoutFailed(tags: readonly string[], skip: ReadonlySet<string>, current: ParsedTag): string[] {
+  let floor: ParsedTag | undefined;
+  for (const version of skip) {
+    const parsed = parseTag(version);
+    if (parsed && sameShape(parsed, current) && (!floor || compareTags(parsed, floor) > 0)) floor = parsed;
+  }
+  return tags.filter((t) => {
+    if (skip.has(t)) return false;
+    if (!floor) return true;
+    const parsed = parseTag(t);
+    return parsed === undefined || compareTags(parsed, floor) > 0;
+  });
 }
 
 /** Versions a container must never be moved to again (from `last-failed-version`). */
@@ -221,6 +241,30 @@ function setAnnotation(key: string, value: string): JsonPatchOp {
   return { op: 'add', path: annotationPath(key), value };
 }
 
+/** What a patch needs to know to create the annotations map when the object has none. */
+export type AnnotationsTarget = Pick<WorkloadSnapshot, 'hasAnnotations' | 'resourceVersion'>;
+
+/**
+ * Prepends the ops that create `metadata.annotations` when the object has no such map (a workload
+ * created before the webhook was installed): `/metadata/annotations/<key>` cannot be added under a
+ * missing parent. The `test` on resourceVersion makes sure the map is still absent, since `add` on
+ * an existing map would replace it and wipe every other annotation. Nothing is added when the map
+ * exists.
+ */
+export function withAnnotationsMap(w: AnnotationsTarget, ops: readonly JsonPatchOp[]): JsonPatchOp[] {
+  if (w.hasAnnotations) return [...ops];
+  const testVersion: JsonPatchOp = {
+    op: 'test',
+    path: '/metadata/resourceVersion',
+    value: w.resourceVersion,
+  };
+  // The same guard later in the patch would only repeat this one.
+  const rest = ops.filter(
+    (op) => !(op.op === 'test' && op.path === testVersion.path && op.value === testVersion.value),
+  );
+  return [testVersion, { op: 'add', path: '/metadata/annotations', value: {} }, ...rest];
+}
+
 /** Guards a read-modify-write of an annotation: its old value, or the object version when absent. */
 function guard(w: WorkloadSnapshot, key: string): JsonPatchOp {
   const old = w.annotations[key];
@@ -253,14 +297,14 @@ export function notifyPatch(
   now: Date,
 ): JsonPatchOp[] {
   const changes = new Map(candidates.map((c) => [c.container, c.newVersion]));
-  return [
+  return withAnnotationsMap(w, [
     guard(w, ANNOTATIONS.lastNotifiedVersion),
     setAnnotation(ANNOTATIONS.lastNotified, formatTimestamp(now)),
     setAnnotation(
       ANNOTATIONS.lastNotifiedVersion,
       mergeVersions(w, ANNOTATIONS.lastNotifiedVersion, watchedNames, changes),
     ),
-  ];
+  ]);
 }
 
 /** Running versions of the watched containers, as written in `current-version`. */
@@ -278,6 +322,7 @@ function runningMap(
  * concurrent edit), replace it, and write the history annotations.
  */
 export function updatePatch(
+  w: AnnotationsTarget,
   candidates: readonly Candidate[],
   watched: readonly { info: ContainerInfo; ref: ImageReference }[],
   now: Date,
@@ -297,7 +342,7 @@ export function updatePatch(
     setAnnotation(ANNOTATIONS.lastUpdated, formatTimestamp(now)),
     setAnnotation(ANNOTATIONS.lastUpdatedVersion, encodeFor(n === 1 ? updated : after, n)),
   );
-  return ops;
+  return withAnnotationsMap(w, ops);
 }
 
 /**
@@ -326,7 +371,7 @@ export function rollbackPatch(
       mergeVersions(w, ANNOTATIONS.lastFailedVersion, watchedNames, failed),
     ),
   );
-  return ops;
+  return withAnnotationsMap(w, ops);
 }
 
 /**
@@ -340,7 +385,7 @@ export function revertPatch(
 ): JsonPatchOp[] {
   const running = new Map(reverts.map((r) => [r.container, r.runningVersion]));
   const failed = new Map(reverts.map((r) => [r.container, r.revertedVersion]));
-  return [
+  return withAnnotationsMap(w, [
     guard(w, ANNOTATIONS.currentVersion),
     setAnnotation(
       ANNOTATIONS.currentVersion,
@@ -350,5 +395,5 @@ export function revertPatch(
       ANNOTATIONS.lastFailedVersion,
       mergeVersions(w, ANNOTATIONS.lastFailedVersion, watchedNames, failed),
     ),
-  ];
+  ]);
 }

@@ -5,7 +5,7 @@ import type { WorkloadKind } from '../kube/types.ts';
 
 /** The approval page's view of the controller: what a link would change, and doing it. */
 export function approvalAdapter(
-  controller: Pick<Controller, 'workloads' | 'manualUpdate'>,
+  controller: Pick<Controller, 'workloads' | 'manualUpdate' | 'releaseNotesFor'>,
 ): Pick<ApprovalDeps, 'lookup' | 'update'> {
   return {
     lookup(namespace: string, kind: WorkloadKind, name: string, version: string): ApprovalInfo | undefined {
@@ -15,12 +15,15 @@ export function approvalAdapter(
       if (!w || w.containers.length === 0) return undefined;
       // The container the link is about: the one whose newest version is the link's, else the first.
       const c = w.containers.find((x) => x.latestVersion === version) ?? w.containers[0]!;
+      // The notes the notice carried (kept by the controller), never fetched again here.
+      const releaseNotes = controller.releaseNotesFor(kind, namespace, name, version);
       return {
         workload: { kind, namespace, name },
         containers: w.containers.map((x) => x.name),
         images: w.containers.map((x) => x.image),
         currentVersion: c.currentVersion,
         ...(c.latestVersion !== undefined ? { newestVersion: c.latestVersion } : {}),
+        ...(releaseNotes ? { releaseNotes } : {}),
       };
     },
     async update(

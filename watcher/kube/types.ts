@@ -29,6 +29,11 @@ export interface WorkloadSnapshot {
   resourceVersion: string;
   /** Only `image-watcher/*` keys are kept (memory). */
   annotations: Record<string, string>;
+  /**
+   * Whether the object has a `metadata.annotations` map at all (possibly without our keys). Without
+   * one, a JSON Patch must create the map before it can add `/metadata/annotations/<key>`.
+   */
+  hasAnnotations: boolean;
   containers: ContainerInfo[];
   imagePullSecrets: string[];
   serviceAccountName: string;

@@ -141,6 +141,7 @@ export function toSnapshot(kind: WorkloadKind, input: unknown): WorkloadSnapshot
     uid: str(meta.uid) ?? '',
     resourceVersion: str(meta.resourceVersion) ?? '',
     annotations: watchedAnnotations(meta.annotations),
+    hasAnnotations: obj(meta.annotations) !== undefined,
     containers: containersOf(podSpec, podSpecPointer(kind)),
     imagePullSecrets: arr(podSpec.imagePullSecrets)
       .map((s) => str(obj(s)?.name))

@@ -98,7 +98,7 @@ export async function applyUpdate(
       w.kind,
       w.namespace,
       w.name,
-      updatePatch(candidates, input.watched, deps.now()),
+      updatePatch(w, candidates, input.watched, deps.now()),
     );
   } catch (err) {
     if (isPatchConflict(err)) {

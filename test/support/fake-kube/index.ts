@@ -1,6 +1,6 @@
 /**
  * A fake Kubernetes API server for tests: the real @kubernetes/client-node talks to it over
- * HTTP. See docs/readme/kube.md for what it serves and its test hooks.
+ * HTTP. See docs/kube.md for what it serves and its test hooks.
  */
 import { FakeKube, type FakeKubeOptions } from './server.ts';
 

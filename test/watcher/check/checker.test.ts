@@ -32,6 +32,7 @@ function workload(
     uid: name,
     resourceVersion: '1',
     annotations: {},
+    hasAnnotations: true,
     containers: images.map((image, i) => ({
       name: `c${i}`,
       image,

@@ -1,3 +1,5 @@
+import fjp from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
 import t from 'tap';
 import type { ManagedState } from '../../../shared/annotations.ts';
 import { parseImageReference } from '../../../shared/image-ref.ts';
@@ -37,6 +39,7 @@ function snapshot(
     uid: 'u1',
     resourceVersion: '42',
     annotations,
+    hasAnnotations: true,
     containers,
     imagePullSecrets: [],
     serviceAccountName: 'default',
@@ -97,11 +100,41 @@ t.test('tagCandidate picks the newest allowed tag for each strategy', (t) => {
       want: undefined,
     },
     {
-      name: 'a last-failed version is skipped for the next one down',
+      name: 'a last-failed version holds back everything up to it: wait for a newer release',
       image: 'nginx:1.25.0',
       strategy: 'MINOR',
       skip: ['1.26.1'],
-      want: '1.25.3',
+      want: undefined,
+    },
+    {
+      name: 'two failures in turn never offer the older failed version again (no alternating loop)',
+      image: 'nginx:1.25.0',
+      strategy: 'MINOR',
+      tags: ['1.25.0', '1.26.0', '1.26.1'],
+      skip: ['1.26.1'],
+      want: undefined,
+    },
+    {
+      name: 'a release newer than the failed one is offered',
+      image: 'nginx:1.25.0',
+      strategy: 'MINOR',
+      tags: ['1.25.0', '1.26.0', '1.26.1', '1.27.0'],
+      skip: ['1.26.0'],
+      want: '1.27.0',
+    },
+    {
+      name: 'a failed version of another shape does not hold back this one',
+      image: 'nginx:1.25.0',
+      strategy: 'MINOR',
+      skip: ['1.27.0-alpine'],
+      want: '1.26.1',
+    },
+    {
+      name: 'a failed version older than what runs changes nothing',
+      image: 'nginx:1.25.0',
+      strategy: 'MINOR',
+      skip: ['1.24.0'],
+      want: '1.26.1',
     },
     {
       name: 'skipping the only newer version yields nothing',
@@ -418,7 +451,7 @@ t.test('notifyPatch guards on the previous value or, when absent, on resourceVer
 
 t.test('updatePatch tests the current image, replaces it and writes the history', (t) => {
   const watched = [{ info: container('app', 'nginx:1.25.0'), ref: parseImageReference('nginx:1.25.0') }];
-  t.same(updatePatch([candidate], watched, NOW), [
+  t.same(updatePatch(snapshot(), [candidate], watched, NOW), [
     { op: 'test', path: '/spec/template/spec/containers/0/image', value: 'nginx:1.25.0' },
     { op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'nginx:1.26.1' },
     { op: 'add', path: '/metadata/annotations/image-watcher~1previous-version', value: '1.25.0' },
@@ -430,7 +463,7 @@ t.test('updatePatch tests the current image, replaces it and writes the history'
     ...watched,
     { info: container('side', 'busybox:1.0', 1), ref: parseImageReference('busybox:1.0') },
   ];
-  const ops = updatePatch([candidate], two, NOW);
+  const ops = updatePatch(snapshot(), [candidate], two, NOW);
   t.equal(
     ops.find((o) => o.path.endsWith('previous-version'))?.value,
     'app=1.25.0,side=1.0',
@@ -516,5 +549,59 @@ t.test('revertPatch records the reverted version as failed and follows what runs
     { op: 'add', path: '/metadata/annotations/image-watcher~1current-version', value: '1.25.0' },
     { op: 'add', path: '/metadata/annotations/image-watcher~1last-failed-version', value: '1.26.1' },
   ]);
+  t.end();
+});
+
+t.test('every patch creates a missing annotations map first, and never touches an existing one', (t) => {
+  const bare = { ...snapshot(), hasAnnotations: false };
+  const watched = [{ info: container('app', 'nginx:1.25.0'), ref: parseImageReference('nginx:1.25.0') }];
+  const revert = {
+    container: 'app',
+    imagePath: '/spec/template/spec/containers/0/image',
+    image: 'nginx:1.25.0',
+    revertedVersion: '1.26.1',
+    runningVersion: '1.25.0',
+  };
+  const builders: { name: string; build: (w: WorkloadSnapshot) => ReturnType<typeof notifyPatch> }[] = [
+    { name: 'notifyPatch', build: (w) => notifyPatch(w, [candidate], ['app'], NOW) },
+    { name: 'updatePatch', build: (w) => updatePatch(w, [candidate], watched, NOW) },
+    { name: 'rollbackPatch', build: (w) => rollbackPatch(w, [candidate], ['app']) },
+    { name: 'revertPatch', build: (w) => revertPatch(w, [revert], ['app']) },
+  ];
+  const createMap = [
+    { op: 'test', path: '/metadata/resourceVersion', value: '42' },
+    { op: 'add', path: '/metadata/annotations', value: {} },
+  ];
+  for (const b of builders) {
+    const ops = b.build(bare);
+    t.same(ops.slice(0, 2), createMap, `${b.name} without a map starts by creating it`);
+    t.equal(
+      ops.filter((o) => o.path === '/metadata/resourceVersion').length,
+      1,
+      `${b.name} tests resourceVersion once`,
+    );
+    t.notOk(
+      b.build(snapshot()).some((o) => o.path === '/metadata/annotations'),
+      `${b.name} with a map never adds the map itself (it would wipe other annotations)`,
+    );
+    // Applied as the API server does (RFC 6902, the fake API server's library).
+    const doc = {
+      metadata: { resourceVersion: '42' },
+      spec: { template: { spec: { containers: [{ name: 'app', image: 'nginx:1.25.0' }] } } },
+    };
+    if (b.name === 'rollbackPatch') doc.spec.template.spec.containers[0]!.image = 'nginx:1.26.1';
+    const out = fjp.applyPatch(doc, ops as Operation[], true, false).newDocument as {
+      metadata: { annotations?: Record<string, string> };
+    };
+    t.ok(
+      Object.keys(out.metadata.annotations ?? {}).some((k) => k.startsWith('image-watcher/')),
+      `${b.name} applies to an object without annotations`,
+    );
+    const withOthers = { ...doc, metadata: { ...doc.metadata, annotations: { 'team/owner': 'shop' } } };
+    const kept = fjp.applyPatch(withOthers, b.build(snapshot()) as Operation[], true, false).newDocument as {
+      metadata: { annotations: Record<string, string> };
+    };
+    t.equal(kept.metadata.annotations['team/owner'], 'shop', `${b.name} keeps other annotations`);
+  }
   t.end();
 });

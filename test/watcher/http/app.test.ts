@@ -20,6 +20,7 @@ function snapshot(name: string, annotations: Record<string, string>): WorkloadSn
     uid: name,
     resourceVersion: '1',
     annotations,
+    hasAnnotations: true,
     containers: [
       {
         name: 'app',

@@ -62,6 +62,7 @@ const cases: {
       uid: 'u-1',
       resourceVersion: '42',
       annotations: { 'image-watcher/mode': 'AUTO_UPDATE' },
+      hasAnnotations: true,
       containers: [
         {
           name: 'app',
@@ -120,6 +121,7 @@ const cases: {
       ],
       serviceAccountName: 'default',
       annotations: {},
+      hasAnnotations: false,
       rollout: {
         generation: 1,
         observedGeneration: undefined,
@@ -149,6 +151,7 @@ const cases: {
     },
     want: {
       serviceAccountName: 'legacy',
+      hasAnnotations: false,
       rollout: {
         generation: 3,
         observedGeneration: 2,
@@ -174,6 +177,19 @@ const cases: {
         conditions: [],
       },
     },
+  },
+  {
+    name: 'an annotations map without image-watcher keys still counts as present',
+    input: {
+      kind: 'Deployment',
+      obj: { metadata: { ...metadata, annotations: { 'other/key': 'v' } }, spec: podTemplate() },
+    },
+    want: { annotations: {}, hasAnnotations: true },
+  },
+  {
+    name: 'an empty annotations map counts as present',
+    input: { kind: 'Deployment', obj: { metadata: { ...metadata, annotations: {} }, spec: podTemplate() } },
+    want: { annotations: {}, hasAnnotations: true },
   },
   {
     name: 'containers without name or image are skipped',

@@ -276,7 +276,7 @@ t.test('the dispatcher built from the configuration uses its digest threshold an
 });
 
 t.test('the example file in the README loads', (t) => {
-  const readme = readFileSync(new URL('../../../docs/readme/notifications.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../../../docs/notifications.md', import.meta.url), 'utf8');
   const yaml = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
   t.ok(yaml, 'the README has a YAML example');
   const config = loadNotifyConfig({ NOTIFY_CONFIG_FILE: 'example.yaml' }, { readFile: () => yaml ?? '' });

@@ -132,6 +132,7 @@ function fakeGateway(
         uid: 'u',
         resourceVersion: '1',
         annotations: {},
+        hasAnnotations: true,
         containers: [],
         imagePullSecrets: [],
         serviceAccountName: 'default',

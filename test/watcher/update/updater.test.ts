@@ -38,6 +38,7 @@ function snap(rollout: Partial<RolloutFields> = {}): WorkloadSnapshot {
     uid: 'u',
     resourceVersion: '2',
     annotations: {},
+    hasAnnotations: true,
     containers: [{ name: 'app', image: 'nginx:1.25.1', init: false, imagePath: cand.imagePath }],
     imagePullSecrets: [],
     serviceAccountName: 'default',

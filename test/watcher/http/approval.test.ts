@@ -1,0 +1,56 @@
+import t from 'tap';
+import type { WorkloadView } from '../../../watcher/controller.ts';
+import { approvalAdapter } from '../../../watcher/http/approval.ts';
+
+const view: WorkloadView = {
+  namespace: 'shop',
+  kind: 'Deployment',
+  name: 'web',
+  mode: 'NOTIFICATION',
+  strategy: 'ALL',
+  containers: [
+    {
+      name: 'app',
+      image: 'nginx:1.25.0',
+      currentVersion: '1.25.0',
+      latestVersion: '1.26.0',
+      updateAvailable: true,
+    },
+  ],
+  lastCheck: undefined,
+  lastError: undefined,
+};
+
+function adapter(notes: Record<string, { url?: string; summary?: string }>) {
+  const asked: string[] = [];
+  const a = approvalAdapter({
+    workloads: () => [view],
+    manualUpdate: () => Promise.reject(new Error('not used')),
+    releaseNotesFor: (kind, namespace, name, version) => {
+      asked.push(`${kind}/${namespace}/${name}@${version}`);
+      return notes[version];
+    },
+  });
+  return { a, asked };
+}
+
+t.test('the approval lookup passes the release notes the controller kept for that version', async (t) => {
+  const { a, asked } = adapter({ '1.26.0': { url: 'https://example.com/1.26.0', summary: 'Faster.' } });
+  const info = await a.lookup('shop', 'Deployment', 'web', '1.26.0');
+  t.match(info, {
+    currentVersion: '1.25.0',
+    newestVersion: '1.26.0',
+    releaseNotes: { url: 'https://example.com/1.26.0', summary: 'Faster.' },
+  });
+  t.same(asked, ['Deployment/shop/web@1.26.0'], 'asked for the link version of that workload');
+  t.end();
+});
+
+t.test('without kept notes the lookup has no releaseNotes field', async (t) => {
+  const { a } = adapter({});
+  const info = await a.lookup('shop', 'Deployment', 'web', '1.26.0');
+  t.ok(info);
+  t.notOk(info && 'releaseNotes' in info);
+  t.equal(await a.lookup('shop', 'Deployment', 'gone', '1.26.0'), undefined, 'unknown workload');
+  t.end();
+});
