@@ -1,10 +1,10 @@
 // Wiring only: configuration, logger, certificate, servers, signals.
-import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { ImageWatcherError } from '../shared/errors.ts';
 import { cachedSettingsParser } from './admission/settings-cache.ts';
 import { loadWebhookConfig } from './config.ts';
 import { WebhookMetrics } from './metrics.ts';
+import { pooledRandomToken } from './random-token.ts';
 import { startWebhook } from './server.ts';
 import { readKeyPair } from './tls.ts';
 import type { KeyPair } from './tls.ts';
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     metrics,
     review: {
       watcherUsernames: config.watcherUsernames,
-      randomToken: () => randomBytes(32).toString('base64url'),
+      randomToken: pooledRandomToken(),
       parseSettings: cachedSettingsParser(),
     },
     tls,

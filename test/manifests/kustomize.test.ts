@@ -244,8 +244,8 @@ t.test('resources are sized from the benchmarks', (t) => {
     limits: { cpu: '500m', memory: '256Mi' },
   });
   t.same(container(find(objects, 'Deployment', 'image-watcher-watcher')).resources, {
-    requests: { cpu: '100m', memory: '128Mi' },
-    limits: { cpu: '1', memory: '256Mi' },
+    requests: { cpu: '100m', memory: '160Mi' },
+    limits: { cpu: '1', memory: '384Mi' },
   });
   for (const name of ['image-watcher-webhook', 'image-watcher-watcher']) {
     const options = (container(find(objects, 'Deployment', name)).env as Json[]).find(

@@ -81,6 +81,41 @@ function annotationsOf(object: unknown): Record<string, string> | undefined {
   return out;
 }
 
+interface ImageVersion {
+  /** The tag, else the digest; undefined when the reference has neither. */
+  version?: string;
+  /** Why the reference cannot be parsed. */
+  error?: string;
+}
+
+/** Longest image reference memoised, and how many are kept (a cluster runs a bounded set of images). */
+const MAX_MEMO_IMAGE_LENGTH = 512;
+const MAX_MEMO_IMAGES = 1000;
+const imageVersions = new Map<string, ImageVersion>();
+
+/**
+ * parseImageReference reduced to what stamping needs, memoised: every review parses every
+ * container image, and the same few images come back over and over. The result depends on the
+ * string alone, so the memo cannot change an answer; it is bounded and dropped wholesale when full.
+ */
+function imageVersion(image: string): ImageVersion {
+  const hit = imageVersions.get(image);
+  if (hit !== undefined) return hit;
+  let result: ImageVersion;
+  try {
+    const ref = parseImageReference(image);
+    const version = ref.tag ?? ref.digest;
+    result = version !== undefined ? { version } : {};
+  } catch (err) {
+    result = { error: err instanceof Error ? err.message : String(err) };
+  }
+  if (image.length <= MAX_MEMO_IMAGE_LENGTH) {
+    if (imageVersions.size >= MAX_MEMO_IMAGES) imageVersions.clear();
+    imageVersions.set(image, result);
+  }
+  return result;
+}
+
 /**
  * `current-version`: the tag of the watched container (the digest for digest-only images); for
  * several watched containers `name=tag,...` in the shared encoding. Undefined when nothing readable.
@@ -94,13 +129,11 @@ export function currentVersionOf(
   const watched = selected === undefined ? containers : containers.filter((c) => selected.includes(c.name));
   const versions: Record<string, string> = {};
   for (const c of watched) {
-    try {
-      const ref = parseImageReference(c.image);
-      const version = ref.tag ?? ref.digest;
-      if (version !== undefined) versions[c.name] = version;
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      warnings.push(warning(`image-watcher cannot watch container ${c.name}: ${why}`));
+    const parsed = imageVersion(c.image);
+    if (parsed.error !== undefined) {
+      warnings.push(warning(`image-watcher cannot watch container ${c.name}: ${parsed.error}`));
+    } else if (parsed.version !== undefined) {
+      versions[c.name] = parsed.version;
     }
   }
   // One container: the plain tag; several: `name=tag,...` sorted, so stamping is idempotent.

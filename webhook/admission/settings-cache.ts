@@ -16,11 +16,15 @@ export function cachedSettingsParser(maxEntries = 500): ParseSettings {
   const cache = new Map<string, ReturnType<ParseSettings>>();
   return (annotations, opts = {}) => {
     if (opts.overrides !== undefined) return parseWatchSettings(annotations, opts);
-    const parts: string[] = [];
-    for (const key of Object.keys(annotations ?? {}).sort()) {
-      if (key.startsWith(PREFIX) && !MANAGED_KEYS.includes(key)) parts.push(key, annotations![key]!);
+    // Select first, then sort the few selected keys (not every annotation, e.g. kubectl's).
+    const selected: string[] = [];
+    for (const key of Object.keys(annotations ?? {})) {
+      if (key.startsWith(PREFIX) && !MANAGED_KEYS.includes(key)) selected.push(key);
     }
-    if (parts.length === 0) return parseWatchSettings(annotations, opts); // nothing to compile
+    if (selected.length === 0) return parseWatchSettings(annotations, opts); // nothing to compile
+    selected.sort();
+    const parts: string[] = [];
+    for (const key of selected) parts.push(key, annotations![key]!);
     const key = JSON.stringify([parts, opts.containerNames ?? null]);
     if (key.length > MAX_KEY_LENGTH) return parseWatchSettings(annotations, opts);
     const hit = cache.get(key);
