@@ -332,7 +332,12 @@ export class Controller {
         this.deps.metrics.observeCheckError('E_ANNOTATIONS');
         continue;
       }
-      if (e.settings.mode === 'DISABLED') continue;
+      if (e.settings.mode === 'DISABLED') {
+        // No longer watched: an old `image_outdated` series would keep an alert firing forever.
+        this.deps.metrics.retainContainers(labelsOf(e.snapshot), new Set());
+        e.containers = undefined;
+        continue;
+      }
       out.push({ key, snapshot: e.snapshot, settings: e.settings });
     }
     return out;
@@ -363,7 +368,11 @@ export class Controller {
         limit(async () => {
           this.record(c);
           if (this.stopped || !this.isLeader()) return;
-          await this.withLock(c.key, () => this.act(c, notices));
+          // One workload's failure must not reject the batch: the notices already stamped for
+          // the others would never be sent (the stamp says they were).
+          await this.withLock(c.key, () => this.act(c, notices)).catch((err: unknown) =>
+            this.recordActionError(c, err),
+          );
         }),
       ),
     );
@@ -693,7 +702,15 @@ export class Controller {
       );
     }
     const key = workloadKey(w);
-    return this.withLock(key, async () => {
+    // The answer comes once the image is written, but the lock is held until the rollout watch
+    // ends, so a cycle or a debounced check cannot update the workload again mid-rollout.
+    let answer!: (r: ManualUpdateResult) => void;
+    let fail!: (err: unknown) => void;
+    const answered = new Promise<ManualUpdateResult>((resolve, reject) => {
+      answer = resolve;
+      fail = reject;
+    });
+    const locked = this.withLock(key, async () => {
       this.deps.registry.newCycle();
       const settings: WatchSettings =
         req.version === undefined
@@ -713,19 +730,22 @@ export class Controller {
         from: c.currentVersion,
         to: c.newVersion,
       }));
-      return new Promise<ManualUpdateResult>((resolve, reject) => {
-        const done = this.update(check, candidates, () => resolve({ status: 'updating', changes })).then(
-          (outcome) => {
-            if (outcome.result === 'conflict')
-              reject(new ManualUpdateError('E_CONFLICT', 'the workload changed while updating; retry'));
-            else if (outcome.result === 'failed')
-              reject(new ManualUpdateError('E_UPDATE_FAILED', outcome.reason));
-            else resolve({ status: outcome.result === 'interrupted' ? 'updating' : outcome.result, changes });
-          },
-        );
-        this.track(done);
-      });
+      const outcome = await this.update(check, candidates, () => answer({ status: 'updating', changes }));
+      // Settles the answer only when the patch did not (a later call is a no-op).
+      if (outcome.result === 'conflict')
+        fail(new ManualUpdateError('E_CONFLICT', 'the workload changed while updating; retry'));
+      else if (outcome.result === 'failed') fail(new ManualUpdateError('E_UPDATE_FAILED', outcome.reason));
+      else answer({ status: outcome.result === 'interrupted' ? 'updating' : outcome.result, changes });
     });
+    // Whatever throws (before or after the patch) settles the answer instead of leaving it hanging.
+    this.track(
+      locked.catch((err: unknown) => {
+        fail(err);
+        // A refused request (no update, bad version) is the caller's answer, not a task failure.
+        if (!(err instanceof ManualUpdateError)) throw err;
+      }),
+    );
+    return answered;
   }
 
   /** Candidates for an explicit `?version=`: containers whose repository has that tag. */

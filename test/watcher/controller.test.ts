@@ -56,7 +56,9 @@ class FakeCluster implements KubeGateway, WorkloadWatch {
   deletes: ((w: WorkloadSnapshot) => void)[] = [];
   rv = 100;
   /** How the simulated controller answers a new generation. */
-  rollout: 'complete' | 'deadline' = 'complete';
+  rollout: 'complete' | 'deadline' | 'pending' = 'complete';
+  /** How many getWorkload calls fail with a transient API error before it answers again. */
+  failGets = 0;
   statusWriteBeforeNextPatch = false;
 
   add(name: string, image: string | string[], annotations: Record<string, string> = {}): Obj {
@@ -142,6 +144,10 @@ class FakeCluster implements KubeGateway, WorkloadWatch {
 
   // KubeGateway
   getWorkload(kind: WorkloadKind, namespace: string, name: string): Promise<WorkloadSnapshot | undefined> {
+    if (this.failGets > 0) {
+      this.failGets--;
+      return Promise.reject(new ImageWatcherError('E_KUBE_UNAVAILABLE', 'etcdserver: request timed out'));
+    }
     const o = this.objects.get(`${kind}/${namespace}/${name}`);
     return Promise.resolve(o ? this.snap(o) : undefined);
   }
@@ -185,7 +191,10 @@ class FakeCluster implements KubeGateway, WorkloadWatch {
               replicas: 1,
               updatedReplicas: 0,
               availableReplicas: 1,
-              conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
+              conditions:
+                this.rollout === 'deadline'
+                  ? [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }]
+                  : [],
             };
     }
     this.objects.set(key, copy);
@@ -644,4 +653,66 @@ t.test('a status write racing the notification stamp is retried on the fresh obj
   t.equal(h.cluster.patches.length, 1, 'one successful stamp');
   await c.runCycle();
   t.equal(h.notices.length, 1);
+});
+
+t.test(
+  'a transient API error while a rollout is watched loses neither the rollout nor other notices',
+  async (t) => {
+    const h = harness(t);
+    h.cluster.add('note', 'nginx:1.25.0');
+    h.cluster.add('auto', 'nginx:1.25.0', {
+      'image-watcher/mode': 'AUTO_UPDATE',
+      'image-watcher/strategy': 'PATCH',
+    });
+    const c = await h.make();
+    h.cluster.failGets = 2;
+    await c.runCycle();
+    await c.idle();
+    t.equal(
+      h.cluster.objects.get('Deployment/shop/note')!.metadata.annotations?.[
+        'image-watcher/last-notified-version'
+      ],
+      '1.26.0',
+    );
+    t.match(
+      h.notices.map((n) => `${n.workload.name} ${n.event}`).sort(),
+      ['auto updated', 'note available'],
+      'the stamped announcement is sent and the rollout watch goes on',
+    );
+    t.match(await h.metrics.render(), { body: /workload="auto",result="success"\} 1/ });
+  },
+);
+
+t.test('a manual update holds the workload until its rollout ends', async (t) => {
+  const h = harness(t);
+  h.cluster.rollout = 'pending';
+  h.cluster.add('web', 'nginx:1.25.0', { 'image-watcher/mode': 'AUTO_UPDATE' });
+  const c = await h.make();
+  const r = await c.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web', version: '1.25.1' });
+  t.match(r, { status: 'updating', changes: [{ from: '1.25.0', to: '1.25.1' }] });
+  const cycle = c.runCycle();
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  t.equal(h.cluster.imagePatches('web'), 1, 'no second update while the first rollout is watched');
+  const o = h.cluster.objects.get('Deployment/shop/web')!;
+  h.cluster.rollout = 'complete';
+  o.status = { ...o.status, updatedReplicas: 1 };
+  await cycle;
+  await c.idle();
+  const now = h.cluster.objects.get('Deployment/shop/web')!;
+  t.equal(now.spec.template.spec.containers[0]?.image, 'nginx:1.26.0', 'then the cycle goes on from 1.25.1');
+  t.equal(ann(now, 'previous-version'), '1.25.1');
+});
+
+t.test('a workload switched to DISABLED drops its image_outdated series', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0');
+  const c = await h.make();
+  await c.runCycle();
+  t.match((await h.metrics.render()).body, /image_watcher_image_outdated\{[^}]*workload="web"[^}]*\} 1/);
+  h.cluster.edit('web', (o) => {
+    o.metadata.annotations = { ...o.metadata.annotations, 'image-watcher/mode': 'DISABLED' };
+  });
+  await c.runCycle();
+  await c.idle();
+  t.notMatch((await h.metrics.render()).body, /image_watcher_image_outdated\{[^}]*workload="web"/);
 });

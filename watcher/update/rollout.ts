@@ -56,9 +56,19 @@ export async function waitForRollout(opts: WaitForRolloutOptions): Promise<Rollo
   const interval = opts.intervalMs ?? 2000;
   for (;;) {
     if (opts.signal?.aborted) return { status: 'failed', reason: 'the watcher is shutting down' };
-    const w = await opts.gateway.getWorkload(opts.kind, opts.namespace, opts.name);
-    if (!w) return { status: 'failed', reason: 'the workload was deleted during the rollout' };
-    const last = evaluateRollout(opts.kind, opts.generation, w.rollout);
+    let last: RolloutState;
+    try {
+      const w = await opts.gateway.getWorkload(opts.kind, opts.namespace, opts.name);
+      if (!w) return { status: 'failed', reason: 'the workload was deleted during the rollout' };
+      last = evaluateRollout(opts.kind, opts.generation, w.rollout);
+    } catch (err) {
+      // A transient API error must not end the watch (no rollback, a lost cycle): poll again
+      // until the timeout, which then fails the rollout and rolls it back as usual.
+      last = {
+        status: 'progressing',
+        reason: `cannot read the workload: ${err instanceof Error ? err.message : String(err)}`,
+      };
+    }
     if (last.status !== 'progressing') return last;
     if (opts.now() - start >= opts.timeoutMs) {
       return {

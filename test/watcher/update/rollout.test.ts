@@ -212,3 +212,36 @@ t.test('waitForRollout reports a deleted workload and a shutdown as failures', a
   });
   t.match(stopped, { status: 'failed', reason: /shutting down/ });
 });
+
+t.test('waitForRollout keeps polling through a transient API error', async (t) => {
+  const good = fakeGateway([status()]);
+  let calls = 0;
+  const gateway: Pick<KubeGateway, 'getWorkload'> = {
+    getWorkload: (kind, namespace, name) =>
+      ++calls === 1
+        ? Promise.reject(new Error('etcdserver: request timed out'))
+        : good.getWorkload(kind, namespace, name),
+  };
+  const ok = await waitForRollout({
+    gateway,
+    kind: 'Deployment',
+    namespace: 'ns',
+    name: 'web',
+    generation: 2,
+    timeoutMs: 10_000,
+    intervalMs: 1000,
+    ...clock(),
+  });
+  t.same(ok, { status: 'complete' });
+  const down = await waitForRollout({
+    gateway: { getWorkload: () => Promise.reject(new Error('connection refused')) },
+    kind: 'Deployment',
+    namespace: 'ns',
+    name: 'web',
+    generation: 2,
+    timeoutMs: 10_000,
+    intervalMs: 1000,
+    ...clock(),
+  });
+  t.match(down, { status: 'failed', reason: /within 10s: cannot read the workload: connection refused/ });
+});
