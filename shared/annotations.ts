@@ -266,7 +266,7 @@ function unknownKey(key: string, value: string): AnnotationProblem {
   return {
     key,
     value,
-    message: `${key} is not a known image-watcher annotation${hint} Known keys: ${USER_KEYS.join(', ')} (the other image-watcher/ keys are managed by image-watcher itself)`,
+    message: `${key} (value ${quote(value)}) is not a known image-watcher annotation${hint} Known keys: ${USER_KEYS.join(', ')} (the other image-watcher/ keys are managed by image-watcher itself)`,
     allowed: USER_KEYS,
   };
 }

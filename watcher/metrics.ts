@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerRegistryMetrics } from './registry/metrics.ts';
+import type { RegistryRequestObserver } from './registry/types.ts';
 
 /** Identifies one workload in metric labels and in the watcher's state. */
 export interface WorkloadLabels {
@@ -37,8 +39,8 @@ export class WatcherMetrics {
   private readonly workloads: Gauge<'mode'>;
   private readonly updates: Counter<'namespace' | 'kind' | 'workload' | 'result'>;
   private readonly notifications: Counter<'channel' | 'result'>;
-  private readonly registryRequests: Counter<'registry' | 'method' | 'code'>;
-  private readonly registryDuration: Histogram<'registry'>;
+  /** Registry request metrics, defined once in the registry client's module (the CLI uses them too). */
+  private readonly registryObserver: RegistryRequestObserver;
   private readonly checkDuration: Histogram;
   private readonly lastCheck: Gauge;
   private readonly checkErrors: Counter<'code'>;
@@ -84,19 +86,7 @@ export class WatcherMetrics {
       labelNames: ['channel', 'result'],
       registers,
     });
-    this.registryRequests = new Counter({
-      name: 'image_watcher_registry_requests_total',
-      help: 'HTTP requests to container registries.',
-      labelNames: ['registry', 'method', 'code'],
-      registers,
-    });
-    this.registryDuration = new Histogram({
-      name: 'image_watcher_registry_request_duration_seconds',
-      help: 'Duration of HTTP requests to container registries.',
-      labelNames: ['registry'],
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
+    this.registryObserver = registerRegistryMetrics(this.registry);
     this.checkDuration = new Histogram({
       name: 'image_watcher_check_duration_seconds',
       help: 'Duration of one check cycle over all watched workloads.',
@@ -183,8 +173,7 @@ export class WatcherMetrics {
   }
 
   observeRegistryRequest(e: { registry: string; method: string; code: string; seconds: number }): void {
-    this.registryRequests.inc({ registry: e.registry, method: e.method, code: e.code });
-    this.registryDuration.observe({ registry: e.registry }, e.seconds);
+    this.registryObserver.observeRegistryRequest(e);
   }
 
   observeNotification(e: { channel: string; result: 'success' | 'failed' }): void {

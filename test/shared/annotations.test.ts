@@ -192,7 +192,7 @@ const invalid: { name: string; input: Record<string, string>; opts?: ParseOption
     name: 'a misspelt key suggests the closest known key',
     input: { 'image-watcher/strategie': 'MINOR' },
     want: [
-      'image-watcher/strategie is not a known image-watcher annotation; did you mean image-watcher/strategy? Known keys: image-watcher/mode, image-watcher/strategy, image-watcher/release-url, image-watcher/include, image-watcher/exclude, image-watcher/containers (the other image-watcher/ keys are managed by image-watcher itself)',
+      'image-watcher/strategie (value "MINOR") is not a known image-watcher annotation; did you mean image-watcher/strategy? Known keys: image-watcher/mode, image-watcher/strategy, image-watcher/release-url, image-watcher/include, image-watcher/exclude, image-watcher/containers (the other image-watcher/ keys are managed by image-watcher itself)',
     ],
   },
   {
@@ -209,7 +209,7 @@ const invalid: { name: string; input: Record<string, string>; opts?: ParseOption
     name: 'a key far from every known key gets no suggestion, only the list',
     input: { 'image-watcher/colour': 'blue' },
     want: [
-      /^image-watcher\/colour is not a known image-watcher annotation\. Known keys: image-watcher\/mode/
+      /^image-watcher\/colour \(value "blue"\) is not a known image-watcher annotation\. Known keys: image-watcher\/mode/
         .source,
     ],
   },
@@ -284,7 +284,7 @@ const invalid: { name: string; input: Record<string, string>; opts?: ParseOption
       /image-watcher\/mode: "sometimes"/.source,
       /image-watcher\/strategy: "newest"/.source,
       /image-watcher\/include/.source,
-      /image-watcher\/strategie is not/.source,
+      /image-watcher\/strategie \(value "x"\) is not/.source,
     ],
   },
   {

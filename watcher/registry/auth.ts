@@ -27,6 +27,11 @@ interface CachedToken {
 /** Tokens are renewed this long before the registry says they expire. */
 const EXPIRY_SKEW_MS = 10_000;
 const DEFAULT_EXPIRES_IN_S = 60;
+/**
+ * Most bearer tokens kept. There is one per repository and credentials, and repositories can come
+ * from callers (e.g. the resolve API), so the cache must not grow without bound.
+ */
+export const MAX_CACHED_TOKENS = 1000;
 
 export interface AuthContext {
   registry: string;
@@ -82,8 +87,21 @@ export class Authenticator {
       this.#inflight.set(key, pending);
     }
     const token = await pending;
+    this.#tokens.delete(key); // re-inserted last: Map order is then oldest first
     this.#tokens.set(key, token);
+    this.#prune();
     return `Bearer ${token.token}`;
+  }
+
+  /** Drops expired tokens once the cache is full, then the oldest while it still is. */
+  #prune(): void {
+    if (this.#tokens.size <= MAX_CACHED_TOKENS) return;
+    const now = this.#now();
+    for (const [key, t] of this.#tokens) if (t.expiresAt <= now) this.#tokens.delete(key);
+    for (const key of this.#tokens.keys()) {
+      if (this.#tokens.size <= MAX_CACHED_TOKENS) break;
+      this.#tokens.delete(key);
+    }
   }
 
   /** Drops a cached token the registry rejected, so the next call fetches a fresh one. */

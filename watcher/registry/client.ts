@@ -70,6 +70,13 @@ function sha256(body: Buffer): string {
   return `sha256:${createHash('sha256').update(body).digest('hex')}`;
 }
 
+/** Digests a registry may name in a manifest: only these are fetched (they go into a URL path) and verified. */
+const CONTENT_DIGEST = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+
+function contentDigest(algorithm: string, body: Buffer): string {
+  return `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;
+}
+
 function parseJson(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
@@ -277,6 +284,12 @@ export class OciRegistryClient implements RegistryClient {
     if (manifest.kind === 'index') {
       const digest = pickPlatform(manifest.manifests);
       if (!digest) return {};
+      if (!CONTENT_DIGEST.test(digest)) {
+        throw new RegistryError(
+          'E_REGISTRY_RESPONSE',
+          `registry ${ref.registry} answered with an index naming an invalid digest for ${ref.repository}:${reference}`,
+        );
+      }
       manifest = await getManifest(digest);
       if (manifest.kind !== 'image') {
         throw new RegistryError(
@@ -286,6 +299,12 @@ export class OciRegistryClient implements RegistryClient {
       }
     }
     const configDigest = manifest.configDigest;
+    if (!CONTENT_DIGEST.test(configDigest)) {
+      throw new RegistryError(
+        'E_REGISTRY_RESPONSE',
+        `registry ${ref.registry} answered with a manifest naming an invalid config digest for ${ref.repository}:${reference}`,
+      );
+    }
     const res = await this.#request(ref, creds, {
       method: 'GET',
       url: `${base}/v2/${ref.repository}/blobs/${configDigest}`,
@@ -294,7 +313,7 @@ export class OciRegistryClient implements RegistryClient {
       what: `the image config of ${ref.repository}:${reference}`,
       notFound: `the image config of ${ref.repository}:${reference} is missing on ${ref.registry}`,
     });
-    if (DIGEST_RE.test(configDigest) && sha256(res.body) !== configDigest) {
+    if (contentDigest(configDigest.slice(0, configDigest.indexOf(':')), res.body) !== configDigest) {
       throw new RegistryError(
         'E_REGISTRY_RESPONSE',
         `registry ${ref.registry} sent an image config for ${ref.repository}:${reference} that does not match its digest`,

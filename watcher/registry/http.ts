@@ -194,7 +194,9 @@ export class RegistryHttp {
       headers: req.headers,
       body: req.body,
       signal,
-      redirect: 'follow',
+      // fetch re-sends a body on 307/308 even to another host: a body (the OAuth2 refresh token)
+      // must only reach the URL it was meant for. Authorization headers are dropped cross-origin.
+      redirect: req.body === undefined ? 'follow' : 'manual',
     });
     // Error bodies are read too (bounded) so the connection can be reused.
     const limit = res.ok ? req.maxBytes : Math.min(req.maxBytes, 64 * 1024);

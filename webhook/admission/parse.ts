@@ -13,6 +13,12 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A wire value for a message, shortened. Never String(): a JSON object's own toString may be anything. */
+function show(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return JSON.stringify(text.length > 78 ? `${text.slice(0, 75)}...` : text);
+}
+
 /**
  * Checks only what is needed to answer at all (apiVersion, kind, request.uid); everything else in
  * the request is read defensively later, so a strange but well-framed review is still answered.
@@ -24,7 +30,7 @@ export function parseAdmissionReview(body: unknown): AdmissionReviewRequest {
   if (body.apiVersion !== ADMISSION_API_VERSION || body.kind !== ADMISSION_KIND) {
     throw new InvalidAdmissionReviewError(
       `expected apiVersion "${ADMISSION_API_VERSION}" and kind "${ADMISSION_KIND}", got ` +
-        `${JSON.stringify(String(body.apiVersion)).slice(0, 80)} and ${JSON.stringify(String(body.kind)).slice(0, 80)}; ` +
+        `${show(body.apiVersion)} and ${show(body.kind)}; ` +
         'set admissionReviewVersions: ["v1"] in the MutatingWebhookConfiguration',
     );
   }

@@ -244,19 +244,31 @@ function reviewUnsafe(review: AdmissionReviewRequest, deps: ReviewDeps): ReviewO
   if (operation === 'CREATE') {
     stamp(desired, currentVersion, { currentVersion: 'if-missing', token: true }, deps.randomToken, warnings);
   } else {
-    const old = annotationsOf(req.oldObject) ?? {};
-    protectManaged(desired, old, warnings);
-    // Workloads created before the webhook ran get their stamps on their first update.
-    stamp(
-      desired,
-      currentVersion,
-      {
-        currentVersion: Object.hasOwn(old, ANNOTATIONS.currentVersion) ? 'never' : 'always',
-        token: !Object.hasOwn(old, ANNOTATIONS.tokenUpdate),
-      },
-      deps.randomToken,
-      warnings,
-    );
+    const old = annotationsOf(req.oldObject);
+    if (old === undefined) {
+      // No readable oldObject (the API server always sends one on UPDATE): nothing to restore from,
+      // so the managed annotations the request carries are kept, not stripped or overwritten.
+      stamp(
+        desired,
+        currentVersion,
+        { currentVersion: 'if-missing', token: true },
+        deps.randomToken,
+        warnings,
+      );
+    } else {
+      protectManaged(desired, old, warnings);
+      // Workloads created before the webhook ran get their stamps on their first update.
+      stamp(
+        desired,
+        currentVersion,
+        {
+          currentVersion: Object.hasOwn(old, ANNOTATIONS.currentVersion) ? 'never' : 'always',
+          token: !Object.hasOwn(old, ANNOTATIONS.tokenUpdate),
+        },
+        deps.randomToken,
+        warnings,
+      );
+    }
   }
 
   const ops = annotationPatch(object as KubeObject, desired);

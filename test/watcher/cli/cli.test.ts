@@ -260,7 +260,7 @@ t.test('scan reports every watched container of a manifest file', async (t) => {
   t.match(failed.out, /default\/Pod\/p .* error .*repository missing not found/);
   t.match(
     failed.out,
-    /default\/Deployment\/typo .* error .*broken\.yaml: .*image-watcher\/strategie is not a known image-watcher annotation/,
+    /default\/Deployment\/typo .* error .*broken\.yaml: .*image-watcher\/strategie \(value "[^"]*"\) is not a known image-watcher annotation/,
   );
   t.match(failed.err, /2 of 4 containers could not be checked/);
   const unreadable = await cli(['scan', join(dir, 'does-not-exist.yaml')]);

@@ -274,3 +274,67 @@ t.test('credentials are never sent to a token realm over plain HTTP on a non-loo
   });
   t.equal(reg.hits.length, 1, 'only the registry was asked');
 });
+
+t.test(
+  'labels: a manifest naming a config that is not a digest is refused, not fetched unverified',
+  async (t) => {
+    const config = JSON.stringify({
+      config: { Labels: { 'org.opencontainers.image.source': 'https://evil.example' } },
+    });
+    for (const bad of ['latest', '../../../../v2/other/blobs/x', 'sha256:abc']) {
+      const reg = await fakeRegistry(t, (req, res) => {
+        if (req.url?.includes('/manifests/')) {
+          return json(
+            res,
+            200,
+            {
+              schemaVersion: 2,
+              mediaType: 'application/vnd.oci.image.manifest.v1+json',
+              config: { digest: bad },
+            },
+            { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+          );
+        }
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(config);
+      });
+      const { client } = testClient();
+      await t.rejects(
+        client.getImageLabels(parseImageReference(`${reg.host}/app:1.0.0`), '1.0.0'),
+        { code: 'E_REGISTRY_RESPONSE', message: /invalid config digest/ },
+        bad,
+      );
+      t.notOk(
+        reg.hits.some((h) => !h.includes('/manifests/')),
+        `${bad}: nothing but the manifest was asked for`,
+      );
+    }
+  },
+);
+
+t.test('the identitytoken is not re-sent to another host when the token realm redirects', async (t) => {
+  const secret = 'Refresh-Token-Secret';
+  const other = await fakeRegistry(t, (req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => json(res, 200, { token: 'stolen', echo: body }));
+  });
+  const reg = await fakeRegistry(t, (req, res) => {
+    if (req.url?.startsWith('/token')) {
+      res.writeHead(307, { location: `http://${other.host}/token` });
+      return res.end();
+    }
+    json(
+      res,
+      401,
+      {},
+      { 'www-authenticate': `Bearer realm="http://${req.headers.host}/token",service="svc"` },
+    );
+  });
+  const { client } = testClient({ maxAttempts: 1 });
+  await t.rejects(
+    client.listTags(parseImageReference(`${reg.host}/app:1`), { credentials: { identityToken: secret } }),
+    { code: 'E_REGISTRY_UNAVAILABLE', message: /token service .* HTTP 307/ },
+  );
+  t.same(other.hits, [], 'the other host was never asked');
+});

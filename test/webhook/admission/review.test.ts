@@ -159,7 +159,7 @@ t.test('invalid annotations are denied with every problem in one message', (t) =
   t.match(message, /^5 invalid image-watcher annotations/);
   t.match(
     message,
-    /image-watcher\/strategie is not a known image-watcher annotation; did you mean image-watcher\/strategy/,
+    /image-watcher\/strategie \(value "[^"]*"\) is not a known image-watcher annotation; did you mean image-watcher\/strategy/,
   );
   t.match(
     message,
@@ -355,5 +355,21 @@ t.test('an internal error allows the request with a warning and result error', (
     allowed: true,
     warnings: ['image-watcher could not review this request (internal error); it was allowed unchanged'],
   });
+  t.end();
+});
+
+t.test('UPDATE without a readable oldObject keeps the managed annotations the object carries', (t) => {
+  for (const oldObject of [undefined, null, 'garbage', { metadata: { annotations: { a: 1 } } }]) {
+    const review = fixture('deployment-update-tampered.json');
+    const annotations = { ...review.request.oldObject.metadata.annotations };
+    review.request.object.metadata.annotations = { ...annotations };
+    review.request.object.spec.template.spec.containers[0].image = 'ghcr.io/acme/web:9.9.9';
+    if (oldObject === undefined) delete review.request.oldObject;
+    else review.request.oldObject = oldObject;
+    const out = reviewAdmission(review, deps());
+    t.equal(out.response.response.allowed, true, JSON.stringify(oldObject) ?? 'no oldObject');
+    t.same(applied(review, out.response).metadata.annotations, annotations, 'nothing stripped or moved');
+    t.equal(out.response.response.warnings, undefined);
+  }
   t.end();
 });

@@ -1,0 +1,38 @@
+import t from 'tap';
+import { InvalidAdmissionReviewError, parseAdmissionReview } from '../../../webhook/admission/parse.ts';
+import { buildWebhookApp } from '../../../webhook/app.ts';
+import { WebhookMetrics } from '../../../webhook/metrics.ts';
+import { WATCHER, quietLogger, tokenSource } from '../helpers.ts';
+
+// JSON.parse gives plain objects whose own `toString`/`valueOf` may be anything: String(value)
+// on such an object throws a TypeError instead of describing it.
+const HOSTILE = [
+  '{"apiVersion":{"toString":1},"kind":"AdmissionReview"}',
+  '{"apiVersion":"admission.k8s.io/v1","kind":{"toString":{},"valueOf":{}}}',
+];
+
+t.test('apiVersion or kind objects with odd toString are rejected as not an AdmissionReview', (t) => {
+  for (const body of HOSTILE) {
+    t.throws(() => parseAdmissionReview(JSON.parse(body)), InvalidAdmissionReviewError, body);
+  }
+  t.end();
+});
+
+t.test('they get HTTP 400, not 500', async (t) => {
+  const app = buildWebhookApp({
+    logger: quietLogger(),
+    metrics: new WebhookMetrics({ defaultMetrics: false }),
+    review: { watcherUsernames: [WATCHER], randomToken: tokenSource() },
+  });
+  t.teardown(() => app.close());
+  for (const payload of HOSTILE) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/mutate',
+      payload,
+      headers: { 'content-type': 'application/json' },
+    });
+    t.equal(res.statusCode, 400, payload);
+    t.match(res.json().message, /admissionReviewVersions/);
+  }
+});
