@@ -187,6 +187,8 @@ export class Controller {
       this.log.info({ leader }, leader ? 'became leader' : 'lost leadership');
       // A new leader checks at once rather than waiting up to a whole interval.
       if (leader && !this.stopped) this.track(this.runCycle());
+      // Only the leader reports outdated images; stale values here would duplicate its alerts.
+      if (!leader) this.deps.metrics.clearImageStatus();
     });
     this.deps.metrics.setLeader(this.isLeader());
     await this.deps.watch.start();

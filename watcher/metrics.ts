@@ -144,6 +144,15 @@ export class WatcherMetrics {
     }
   }
 
+  /**
+   * Drops every image_outdated series: a replica that loses the lease stops checking, and its
+   * old values would otherwise double every alert and dashboard sum alongside the new leader's.
+   */
+  clearImageStatus(): void {
+    this.outdated.reset();
+    this.series.clear();
+  }
+
   removeWorkload(w: WorkloadLabels): void {
     const key = workloadKey(w);
     for (const labels of this.series.get(key)?.values() ?? []) this.outdated.remove(labels);

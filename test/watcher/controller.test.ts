@@ -387,6 +387,18 @@ t.test('two replicas: only the leader acts', async (t) => {
   t.equal(h.registry.listCalls.get('docker.io/library/nginx'), 1, 'the follower does not ask the registry');
 });
 
+t.test('a replica that loses the lease stops exporting image_outdated series', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0');
+  const lease = new FakeLeader(true);
+  const c = await h.make({ leader: lease });
+  await c.runCycle();
+  t.match((await h.metrics.render()).body, /image_watcher_image_outdated\{[^}]*workload="web"[^}]*\} 1/);
+  lease.set(false);
+  t.notMatch((await h.metrics.render()).body, /image_watcher_image_outdated\{/, 'no stale series');
+  t.match((await h.metrics.render()).body, /image_watcher_leader 0/);
+});
+
 t.test('two leaders at once (a handover) still notify once thanks to the test guard', async (t) => {
   const h = harness(t);
   h.cluster.add('web', 'nginx:1.25.0');
