@@ -28,7 +28,7 @@ import type { UpdateNotice } from './notify/types.ts';
 import type { RegistryClient } from './registry/types.ts';
 import { isPatchConflict } from './update/conflict.ts';
 import type { UpdateOutcome } from './update/updater.ts';
-import { applyUpdate, labelsOf, noticesFor } from './update/updater.ts';
+import { applyUpdate, labelsOf, noticesFor, recordEvent } from './update/updater.ts';
 
 export interface ControllerConfig {
   checkIntervalMs: number;
@@ -441,7 +441,13 @@ export class Controller {
       const stamped = await this.stampNotified(c, action.candidates);
       if (!stamped) return;
       const message = stamped.map((x) => `${x.container}: ${x.currentVersion} -> ${x.newVersion}`).join(', ');
-      await this.event(w, 'Normal', 'UpdateAvailable', `newer image available: ${message}`);
+      await recordEvent(
+        { gateway: this.deps.gateway, logger: this.log },
+        w,
+        'Normal',
+        'UpdateAvailable',
+        `newer image available: ${message}`,
+      );
       for (const cand of stamped) {
         const approvalUrl = this.deps.approvalUrl?.(w, cand);
         notices.push(
@@ -562,7 +568,8 @@ export class Controller {
       { workload: labelsOf(w), reverts: text },
       'image reverted outside image-watcher; not updating again',
     );
-    await this.event(
+    await recordEvent(
+      { gateway: this.deps.gateway, logger: this.log },
       w,
       'Warning',
       'RevertedExternally',
@@ -590,19 +597,6 @@ export class Controller {
     if (e) e.lastError = `${code}: ${message}`;
     this.deps.metrics.observeCheckError(code);
     this.log.error({ workload: labelsOf(c.snapshot), err }, 'cannot act on workload');
-  }
-
-  private async event(
-    w: WorkloadSnapshot,
-    type: 'Normal' | 'Warning',
-    reason: string,
-    message: string,
-  ): Promise<void> {
-    try {
-      await this.deps.gateway.createEvent(w, { type, reason, message });
-    } catch (err) {
-      this.log.warn({ workload: labelsOf(w), reason, err }, 'cannot record Kubernetes event');
-    }
   }
 
   /** Release notes are a bonus: any failure yields nothing rather than failing the check. */

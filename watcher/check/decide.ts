@@ -359,16 +359,12 @@ export function rollbackPatch(
     ops.push({ op: 'test', path: c.imagePath, value: c.newImage });
     ops.push({ op: 'replace', path: c.imagePath, value: c.image });
   }
-  const restored = new Map(candidates.map((c) => [c.container, c.currentVersion]));
-  const failed = new Map(candidates.map((c) => [c.container, c.newVersion]));
   ops.push(
-    setAnnotation(
-      ANNOTATIONS.currentVersion,
-      mergeVersions(w, ANNOTATIONS.currentVersion, watchedNames, restored),
-    ),
-    setAnnotation(
-      ANNOTATIONS.lastFailedVersion,
-      mergeVersions(w, ANNOTATIONS.lastFailedVersion, watchedNames, failed),
+    ...failureOps(
+      w,
+      watchedNames,
+      new Map(candidates.map((c) => [c.container, c.currentVersion])),
+      new Map(candidates.map((c) => [c.container, c.newVersion])),
     ),
   );
   return withAnnotationsMap(w, ops);
@@ -383,10 +379,25 @@ export function revertPatch(
   reverts: readonly ExternalRevert[],
   watchedNames: readonly string[],
 ): JsonPatchOp[] {
-  const running = new Map(reverts.map((r) => [r.container, r.runningVersion]));
-  const failed = new Map(reverts.map((r) => [r.container, r.revertedVersion]));
   return withAnnotationsMap(w, [
     guard(w, ANNOTATIONS.currentVersion),
+    ...failureOps(
+      w,
+      watchedNames,
+      new Map(reverts.map((r) => [r.container, r.runningVersion])),
+      new Map(reverts.map((r) => [r.container, r.revertedVersion])),
+    ),
+  ]);
+}
+
+/** `current-version` follows what runs again; the version taken away joins `last-failed-version`. */
+function failureOps(
+  w: WorkloadSnapshot,
+  watchedNames: readonly string[],
+  running: ReadonlyMap<string, string>,
+  failed: ReadonlyMap<string, string>,
+): JsonPatchOp[] {
+  return [
     setAnnotation(
       ANNOTATIONS.currentVersion,
       mergeVersions(w, ANNOTATIONS.currentVersion, watchedNames, running),
@@ -395,5 +406,5 @@ export function revertPatch(
       ANNOTATIONS.lastFailedVersion,
       mergeVersions(w, ANNOTATIONS.lastFailedVersion, watchedNames, failed),
     ),
-  ]);
+  ];
 }

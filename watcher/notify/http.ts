@@ -1,4 +1,5 @@
 // POST helper shared by the HTTP channels: one attempt, bounded in time, errors classified for retry.
+import { parseRetryAfter } from '../../shared/retry-after.ts';
 import { NotifyDeliveryError } from './types.ts';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -23,16 +24,6 @@ export function redactUrl(url: string): string {
   } catch {
     return '<invalid URL>';
   }
-}
-
-/** Retry-After is either delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
-  if (value === null) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - nowMs);
 }
 
 /** 408, 429 and 5xx may succeed later; any other 4xx means the request itself is wrong. */

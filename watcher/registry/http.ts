@@ -3,7 +3,8 @@ import type { LimitFunction } from 'p-limit';
 import type { Logger } from 'pino';
 import { RegistryError } from './errors.ts';
 import { TokenBucket } from './rate-limit.ts';
-import { backoffDelay, isRetryableStatus, parseRetryAfter } from './retry.ts';
+import { parseRetryAfter } from '../../shared/retry-after.ts';
+import { backoffDelay, isRetryableStatus } from './retry.ts';
 import type { BackoffPolicy } from './retry.ts';
 import type { RegistryRequestObserver } from './types.ts';
 

@@ -12,16 +12,6 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () 
   return Math.floor(random() * ceiling);
 }
 
-/** `Retry-After` in milliseconds from now: delta seconds or an HTTP date; undefined when absent or invalid. */
-export function parseRetryAfter(header: string | null | undefined, nowMs: number): number | undefined {
-  if (!header) return undefined;
-  const trimmed = header.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - nowMs);
-}
-
 /** Statuses worth another attempt: rate limiting and server-side failures. */
 export function isRetryableStatus(status: number): boolean {
   return status === 429 || status === 408 || (status >= 500 && status <= 599 && status !== 501);

@@ -60,9 +60,9 @@ function describe(candidates: readonly Candidate[]): string {
   return candidates.map((c) => `${c.container}: ${c.currentVersion} -> ${c.newVersion}`).join(', ');
 }
 
-/** Events are informative: failing to write one must not fail the update. */
-async function event(
-  deps: UpdaterDeps,
+/** Events are informative: failing to write one must not fail the update or the check. */
+export async function recordEvent(
+  deps: { gateway: Pick<KubeGateway, 'createEvent'>; logger: Logger },
   w: WorkloadSnapshot,
   type: 'Normal' | 'Warning',
   reason: string,
@@ -113,7 +113,7 @@ export async function applyUpdate(
   }
   log.info({ changes: describe(candidates) }, 'image updated; watching the rollout');
   input.onPatched?.(patched);
-  await event(deps, patched, 'Normal', 'ImageUpdated', `image-watcher updated ${describe(candidates)}`);
+  await recordEvent(deps, patched, 'Normal', 'ImageUpdated', `image-watcher updated ${describe(candidates)}`);
 
   const rollout: RolloutState = await waitForRollout({
     gateway: deps.gateway,
@@ -150,7 +150,7 @@ export async function applyUpdate(
       : String(err);
     log.error({ err }, 'rollback failed');
     deps.metrics.observeUpdate(labels, 'failed');
-    await event(
+    await recordEvent(
       deps,
       current,
       'Warning',
@@ -163,7 +163,7 @@ export async function applyUpdate(
     return { result: 'failed', reason: `${reason}; rollback failed: ${why}` };
   }
   deps.metrics.observeUpdate(labels, 'rolled_back');
-  await event(
+  await recordEvent(
     deps,
     current,
     'Warning',

@@ -8,7 +8,8 @@ import {
   safeHttpUrl,
   truncate,
 } from '../../../watcher/notify/format.ts';
-import { parseRetryAfter, redactUrl } from '../../../watcher/notify/http.ts';
+import { parseRetryAfter } from '../../../shared/retry-after.ts';
+import { redactUrl } from '../../../watcher/notify/http.ts';
 import { availableNotice, failedNotice, manyNotices } from './fixtures.ts';
 
 t.test('titles say what happened, where, and the version step', (t) => {

@@ -3,7 +3,8 @@ import t from 'tap';
 import { parseNextLink, parseWwwAuthenticate } from '../../../watcher/registry/challenge.ts';
 import { isLoopback, registryBaseUrl } from '../../../watcher/registry/endpoint.ts';
 import { labelsFromConfig, parseManifest, pickPlatform } from '../../../watcher/registry/manifest.ts';
-import { backoffDelay, isRetryableStatus, parseRetryAfter } from '../../../watcher/registry/retry.ts';
+import { parseRetryAfter } from '../../../shared/retry-after.ts';
+import { backoffDelay, isRetryableStatus } from '../../../watcher/registry/retry.ts';
 
 t.test('WWW-Authenticate challenges', (t) => {
   const cases = [
