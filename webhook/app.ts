@@ -99,7 +99,25 @@ export function buildWebhookApp(deps: WebhookAppDeps): WebhookServer {
   }) as unknown as WebhookServer;
 
   app.removeAllContentTypeParsers();
-  const json = app.getDefaultJsonParser('remove', 'remove');
+  const secure = app.getDefaultJsonParser('remove', 'remove');
+  const json = (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => {
+    // fastify's parser scans the whole body with two regexes for "__proto__"/"constructor" keys,
+    // escaped or not. A body with neither word and no \u escape cannot hold such a key, so it is
+    // parsed directly; anything else, including invalid JSON (for fastify's error), goes the safe way.
+    // The default parser is synchronous (it calls done); its typing also allows a promise.
+    if (body.includes('__proto__') || body.includes('constructor') || body.includes('\\u')) {
+      void secure(request, body, done);
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      void secure(request, body, done);
+      return;
+    }
+    done(null, parsed);
+  };
   app.addContentTypeParser('application/json', { parseAs: 'string' }, json);
   app.addContentTypeParser('*', { parseAs: 'string' }, json);
   app.setErrorHandler(errorHandler);

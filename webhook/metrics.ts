@@ -13,6 +13,8 @@ export class WebhookMetrics {
   readonly registry: Registry;
   readonly #requests: Counter<'operation' | 'kind' | 'result'>;
   readonly #duration: Histogram;
+  /** Counter children by label values: prom-client hashes the label object on every inc() otherwise. */
+  readonly #children = new Map<string, { inc(): void }>();
 
   constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     this.registry = opts.registry ?? new Registry();
@@ -33,7 +35,14 @@ export class WebhookMetrics {
   }
 
   observeAdmission(e: AdmissionObservation): void {
-    this.#requests.inc({ operation: e.operation, kind: e.kind, result: e.result });
+    // Label values are bounded (known operations, kinds and results), so the map is too.
+    const key = `${e.operation}|${e.kind}|${e.result}`;
+    let child = this.#children.get(key);
+    if (child === undefined) {
+      child = this.#requests.labels({ operation: e.operation, kind: e.kind, result: e.result });
+      this.#children.set(key, child);
+    }
+    child.inc();
     this.#duration.observe(e.seconds);
   }
 }

@@ -149,6 +149,34 @@ t.test(
   },
 );
 
+t.test(
+  'prototype keys in a body are removed, escaped or not, and never reach Object.prototype',
+  async (t) => {
+    const hook = await startTestWebhook(t);
+    const base = JSON.stringify(fixture('deployment-create.json'));
+    const cases = [
+      { name: 'a plain __proto__ key', poison: '"__proto__":{"polluted":"yes"},' },
+      { name: 'an escaped __proto__ key', poison: '"\\u005f_proto__":{"polluted":"yes"},' },
+      { name: 'a constructor.prototype key', poison: '"constructor":{"prototype":{"polluted":"yes"}},' },
+    ];
+    for (const c of cases) {
+      // Inside the object's metadata, where the review reads annotations from.
+      const body = base.replace('"metadata":{', `"metadata":{${c.poison}`);
+      t.not(body, base, `${c.name}: poison inserted`);
+      const res = await post(hook.url, hook.ca, body);
+      t.equal(res.status, 200, `${c.name}: answered`);
+      t.equal(res.json.response.allowed, true, `${c.name}: reviewed as usual`);
+      t.ok(patchOf(res.json), `${c.name}: stamped as usual`);
+      t.equal(({} as Record<string, unknown>).polluted, undefined, `${c.name}: no pollution`);
+    }
+    // \u escapes elsewhere (Go's encoder writes & as \u0026) take the safe path and parse the same.
+    const escaped = base.replace('"metadata":{', '"metadata":{"labels":{"q":"a\\u0026b"},');
+    const res = await post(hook.url, hook.ca, escaped);
+    t.equal(res.status, 200);
+    t.ok(patchOf(res.json), 'a body with \\u escapes is stamped');
+  },
+);
+
 /** A valid review padded with a large ConfigMap-like env value to exactly `size` bytes. */
 function reviewOfSize(size: number): string {
   const review = fixture('deployment-create.json');
