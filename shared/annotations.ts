@@ -1,4 +1,5 @@
 import { compileUserRegex, UnsafeRegexError } from './regex.ts';
+import { parsePendingRollout } from './pending-rollout.ts';
 import { STRATEGIES } from './strategy.ts';
 import type { Strategy } from './strategy.ts';
 
@@ -27,6 +28,7 @@ export const ANNOTATIONS = {
   tokenUpdate: 'image-watcher/token-update',
   lastFailedVersion: 'image-watcher/last-failed-version',
   lastCheck: 'image-watcher/last-check',
+  rollout: 'image-watcher/rollout',
 } as const;
 
 export type Mode = 'AUTO_UPDATE' | 'NOTIFICATION' | 'DISABLED';
@@ -181,9 +183,11 @@ export interface ManagedState {
   tokenUpdate?: string;
   lastFailedVersion?: string;
   lastCheck?: string;
+  /** JSON: the update whose rollout is being watched (see pending-rollout.ts). */
+  rollout?: string;
 }
 
-type ValueKind = 'timestamp' | 'versions' | 'token';
+type ValueKind = 'timestamp' | 'versions' | 'token' | 'rollout';
 
 const MANAGED_SCHEMA: { readonly [F in keyof Required<ManagedState>]: { key: string; kind: ValueKind } } = {
   lastUpdated: { key: ANNOTATIONS.lastUpdated, kind: 'timestamp' },
@@ -195,6 +199,7 @@ const MANAGED_SCHEMA: { readonly [F in keyof Required<ManagedState>]: { key: str
   tokenUpdate: { key: ANNOTATIONS.tokenUpdate, kind: 'token' },
   lastFailedVersion: { key: ANNOTATIONS.lastFailedVersion, kind: 'versions' },
   lastCheck: { key: ANNOTATIONS.lastCheck, kind: 'timestamp' },
+  rollout: { key: ANNOTATIONS.rollout, kind: 'rollout' },
 };
 
 const MANAGED_FIELDS = Object.keys(MANAGED_SCHEMA) as (keyof ManagedState)[];
@@ -360,6 +365,9 @@ export function checkManagedValues(
       problems.push(problem(key, value, 'is not an RFC 3339 timestamp (e.g. 2024-05-01T12:00:00Z)'));
     } else if (kind === 'versions' && !VERSION_VALUE.test(value)) {
       problems.push(problem(key, value, 'is not a tag or a list of container=tag pairs'));
+    } else if (kind === 'rollout') {
+      const parsed = parsePendingRollout(value);
+      if (!parsed.ok) problems.push(problem(key, value, parsed.reason));
     } else if (kind === 'token' && !TOKEN.test(value)) {
       problems.push({
         key,

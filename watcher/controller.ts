@@ -1,7 +1,13 @@
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import type { Mode, Overrides, WatchSettings } from '../shared/annotations.ts';
-import { USER_KEYS, formatProblems, parseWatchSettings, readManagedState } from '../shared/annotations.ts';
+import {
+  ANNOTATIONS,
+  USER_KEYS,
+  formatProblems,
+  parseWatchSettings,
+  readManagedState,
+} from '../shared/annotations.ts';
 import { ImageWatcherError } from '../shared/errors.ts';
 import { imageWithTag, parseImageReference } from '../shared/image-ref.ts';
 import { classifyChange, compareTags, parseTag } from '../shared/version.ts';
@@ -27,8 +33,8 @@ import type { WatcherMetrics } from './metrics.ts';
 import type { UpdateNotice } from './notify/types.ts';
 import type { RegistryClient } from './registry/types.ts';
 import { isPatchConflict } from './update/conflict.ts';
-import type { UpdateOutcome } from './update/updater.ts';
-import { applyUpdate, labelsOf, noticesFor, recordEvent } from './update/updater.ts';
+import type { UpdateOutcome, UpdaterDeps } from './update/updater.ts';
+import { applyUpdate, labelsOf, noticesFor, recordEvent, resumeRollout } from './update/updater.ts';
 
 export interface ControllerConfig {
   checkIntervalMs: number;
@@ -164,6 +170,10 @@ export class Controller {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private readonly abort = new AbortController();
+  /** Aborted when this replica loses leadership: its rollout watches stop, the next leader resumes them. */
+  private leadership = new AbortController();
+  /** Workloads whose unfinished rollout this replica is resuming (queued or running). */
+  private readonly resuming = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
 
   constructor(deps: ControllerDeps) {
@@ -185,18 +195,79 @@ export class Controller {
     this.deps.leader?.on('change', (leader) => {
       this.deps.metrics.setLeader(leader);
       this.log.info({ leader }, leader ? 'became leader' : 'lost leadership');
-      // A new leader checks at once rather than waiting up to a whole interval.
-      if (leader && !this.stopped) this.track(this.runCycle());
-      // Only the leader reports outdated images; stale values here would duplicate its alerts.
-      if (!leader) this.deps.metrics.clearImageStatus();
+      if (leader) {
+        this.leadership = new AbortController();
+        // A new leader checks at once rather than waiting up to a whole interval, and takes over
+        // the rollouts the previous leader left unfinished.
+        if (!this.stopped) {
+          this.resumePendingRollouts();
+          this.track(this.runCycle());
+        }
+      } else {
+        this.leadership.abort();
+        // Only the leader reports outdated images; stale values here would duplicate its alerts.
+        this.deps.metrics.clearImageStatus();
+      }
     });
     this.deps.metrics.setLeader(this.isLeader());
     await this.deps.watch.start();
     for (const w of this.deps.watch.list()) this.upsertEntry(w);
     this.syncing = false;
     this.refreshCounts();
+    // A restarted leader (or one elected before this subscribed) finishes what it left behind.
+    this.resumePendingRollouts();
     if (this.deps.config.runOnBoot) this.track(this.runCycle());
     this.schedule();
+  }
+
+  /**
+   * Resumes every rollout recorded in `image-watcher/rollout` that nobody here is watching: after
+   * a restart, a takeover, or a leader that was replaced in the middle of a rollout.
+   */
+  private resumePendingRollouts(): void {
+    if (this.stopped || !this.isLeader()) return;
+    for (const [key, e] of this.entries) {
+      if (e.snapshot.annotations[ANNOTATIONS.rollout] === undefined || this.resuming.has(key)) continue;
+      this.resuming.add(key);
+      this.track(this.withLock(key, () => this.resume(key)).finally(() => this.resuming.delete(key)));
+    }
+  }
+
+  private async resume(key: string): Promise<void> {
+    const e = this.entries.get(key);
+    if (!e || this.stopped || !this.isLeader()) return;
+    // Fresh from the API: an update of ours may have settled while this waited for the lock.
+    const w = await this.deps.gateway.getWorkload(e.snapshot.kind, e.snapshot.namespace, e.snapshot.name);
+    if (!w || w.annotations[ANNOTATIONS.rollout] === undefined) return;
+    const watched = e.settings ? watchedContainers(w.containers, e.settings) : w.containers;
+    await resumeRollout(
+      this.updaterDeps(async (notices) => {
+        await this.deps.notify(notices);
+      }),
+      w,
+      watched.map((c) => c.name),
+    );
+  }
+
+  /** Stops with the watcher or with this replica's leadership, whichever comes first. */
+  private actionSignal(): AbortSignal {
+    return AbortSignal.any([this.abort.signal, this.leadership.signal]);
+  }
+
+  private updaterDeps(notify: UpdaterDeps['notify']): UpdaterDeps {
+    return {
+      gateway: this.deps.gateway,
+      metrics: this.deps.metrics,
+      notify,
+      logger: this.log,
+      now: this.deps.now,
+      sleep: this.deps.sleep,
+      rolloutTimeoutMs: this.deps.config.rolloutTimeoutMs,
+      ...(this.deps.config.rolloutPollMs === undefined
+        ? {}
+        : { rolloutPollMs: this.deps.config.rolloutPollMs }),
+      signal: this.actionSignal(),
+    };
   }
 
   async stop(): Promise<void> {
@@ -303,6 +374,7 @@ export class Controller {
     const started = this.deps.now();
     for (const w of this.deps.watch.list()) this.upsertEntry(w);
     this.refreshCounts();
+    this.resumePendingRollouts();
     this.deps.registry.newCycle();
     this.notesMemo.clear();
     const keys = [...this.entries.keys()];
@@ -517,28 +589,16 @@ export class Controller {
     onPatched?: (w: WorkloadSnapshot) => void,
   ): Promise<UpdateOutcome> {
     return applyUpdate(
-      {
-        gateway: this.deps.gateway,
-        metrics: this.deps.metrics,
-        notify: async (notices) => {
-          const enriched = await Promise.all(
-            notices.map(async (x) => {
-              if (x.event !== 'updated') return x;
-              const cand = candidates.find((k) => k.container === x.container);
-              return cand ? { ...x, ...(await this.notes(c, cand)) } : x;
-            }),
-          );
-          await this.deps.notify(enriched);
-        },
-        logger: this.log,
-        now: this.deps.now,
-        sleep: this.deps.sleep,
-        rolloutTimeoutMs: this.deps.config.rolloutTimeoutMs,
-        ...(this.deps.config.rolloutPollMs === undefined
-          ? {}
-          : { rolloutPollMs: this.deps.config.rolloutPollMs }),
-        signal: this.abort.signal,
-      },
+      this.updaterDeps(async (notices) => {
+        const enriched = await Promise.all(
+          notices.map(async (x) => {
+            if (x.event !== 'updated') return x;
+            const cand = candidates.find((k) => k.container === x.container);
+            return cand ? { ...x, ...(await this.notes(c, cand)) } : x;
+          }),
+        );
+        await this.deps.notify(enriched);
+      }),
       { snapshot: c.snapshot, candidates, watched: c.watched, ...(onPatched ? { onPatched } : {}) },
     );
   }

@@ -6,6 +6,7 @@ import {
   encodeVersions,
   formatTimestamp,
 } from '../../shared/annotations.ts';
+import { encodePendingRollout } from '../../shared/pending-rollout.ts';
 import type { ImageReference } from '../../shared/image-ref.ts';
 import { imageWithTag } from '../../shared/image-ref.ts';
 import type { ParsedTag, VersionChange } from '../../shared/version.ts';
@@ -326,6 +327,8 @@ export function updatePatch(
   candidates: readonly Candidate[],
   watched: readonly { info: ContainerInfo; ref: ImageReference }[],
   now: Date,
+  /** When set, the update is recorded in `image-watcher/rollout` until its rollout settles. */
+  rolloutDeadline?: Date,
 ): JsonPatchOp[] {
   const ops: JsonPatchOp[] = [];
   for (const c of candidates) {
@@ -342,7 +345,29 @@ export function updatePatch(
     setAnnotation(ANNOTATIONS.lastUpdated, formatTimestamp(now)),
     setAnnotation(ANNOTATIONS.lastUpdatedVersion, encodeFor(n === 1 ? updated : after, n)),
   );
+  if (rolloutDeadline !== undefined) {
+    ops.push(
+      setAnnotation(
+        ANNOTATIONS.rollout,
+        encodePendingRollout({ deadline: formatTimestamp(rolloutDeadline), changes: [...candidates] }),
+      ),
+    );
+  }
   return withAnnotationsMap(w, ops);
+}
+
+/**
+ * Removes `image-watcher/rollout` once its rollout has settled, guarded by its value so a newer
+ * pending rollout is never dropped. Empty when the annotation is absent.
+ */
+export function clearRolloutOps(w: Pick<WorkloadSnapshot, 'annotations'>): JsonPatchOp[] {
+  const value = w.annotations[ANNOTATIONS.rollout];
+  if (value === undefined) return [];
+  const path = annotationPath(ANNOTATIONS.rollout);
+  return [
+    { op: 'test', path, value },
+    { op: 'remove', path },
+  ];
 }
 
 /**
@@ -366,6 +391,7 @@ export function rollbackPatch(
       new Map(candidates.map((c) => [c.container, c.currentVersion])),
       new Map(candidates.map((c) => [c.container, c.newVersion])),
     ),
+    ...clearRolloutOps(w),
   );
   return withAnnotationsMap(w, ops);
 }

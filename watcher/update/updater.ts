@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import { ImageWatcherError } from '../../shared/errors.ts';
 import type { Candidate } from '../check/decide.ts';
-import { rollbackPatch, updatePatch } from '../check/decide.ts';
+import { clearRolloutOps, rollbackPatch, updatePatch } from '../check/decide.ts';
 import type { WatchedContainer } from '../check/checker.ts';
 import type { KubeGateway, WorkloadSnapshot } from '../kube/types.ts';
+import { ANNOTATIONS } from '../../shared/annotations.ts';
+import { parsePendingRollout } from '../../shared/pending-rollout.ts';
 import { isPatchConflict } from './conflict.ts';
 import type { UpdateResult, WorkloadLabels } from '../metrics.ts';
 import type { UpdateNotice } from '../notify/types.ts';
@@ -98,7 +100,13 @@ export async function applyUpdate(
       w.kind,
       w.namespace,
       w.name,
-      updatePatch(w, candidates, input.watched, deps.now()),
+      updatePatch(
+        w,
+        candidates,
+        input.watched,
+        deps.now(),
+        new Date(deps.now().getTime() + deps.rolloutTimeoutMs),
+      ),
     );
   } catch (err) {
     if (isPatchConflict(err)) {
@@ -115,41 +123,71 @@ export async function applyUpdate(
   input.onPatched?.(patched);
   await recordEvent(deps, patched, 'Normal', 'ImageUpdated', `image-watcher updated ${describe(candidates)}`);
 
+  return settleRollout(deps, {
+    snapshot: patched,
+    candidates,
+    watchedNames: input.watched.map((c) => c.info.name),
+    timeoutMs: deps.rolloutTimeoutMs,
+  });
+}
+
+/**
+ * Watches the rollout of an applied update to its end: on success the pending-rollout annotation
+ * is cleared and `updated` is sent; on failure the old images are put back (which clears it too).
+ * When the watcher stops or loses leadership meanwhile, everything is left as is for the next leader.
+ */
+async function settleRollout(
+  deps: UpdaterDeps,
+  input: {
+    snapshot: WorkloadSnapshot;
+    candidates: readonly Candidate[];
+    watchedNames: readonly string[];
+    timeoutMs: number;
+  },
+): Promise<UpdateOutcome> {
+  const { snapshot: w, candidates } = input;
+  const labels = labelsOf(w);
+  const log = deps.logger.child({ workload: labels });
   const rollout: RolloutState = await waitForRollout({
     gateway: deps.gateway,
     kind: w.kind,
     namespace: w.namespace,
     name: w.name,
-    generation: patched.rollout.generation,
-    timeoutMs: deps.rolloutTimeoutMs,
+    generation: w.rollout.generation,
+    timeoutMs: input.timeoutMs,
     now: () => deps.now().getTime(),
     sleep: deps.sleep,
     ...(deps.rolloutPollMs === undefined ? {} : { intervalMs: deps.rolloutPollMs }),
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
   if (deps.signal?.aborted) {
-    log.warn('stopping while the rollout is in progress; leaving it as is');
+    log.warn('stopping while the rollout is in progress; leaving it to the next leader');
     return { result: 'interrupted' };
   }
+  const current = (await deps.gateway.getWorkload(w.kind, w.namespace, w.name).catch(() => undefined)) ?? w;
   if (rollout.status === 'complete') {
+    await clearPendingRollout(deps, current, log);
     deps.metrics.observeUpdate(labels, 'success');
-    await deps.notify(noticesFor('updated', patched, candidates));
-    return { result: 'success', snapshot: patched };
+    await deps.notify(noticesFor('updated', current, candidates));
+    return { result: 'success', snapshot: current };
   }
 
   const reason = rollout.status === 'failed' ? rollout.reason : 'rollout did not complete';
   log.warn({ reason }, 'rollout failed; rolling back');
-  const current =
-    (await deps.gateway.getWorkload(w.kind, w.namespace, w.name).catch(() => undefined)) ?? patched;
   try {
-    const names = input.watched.map((c) => c.info.name);
-    await deps.gateway.patchWorkload(w.kind, w.namespace, w.name, rollbackPatch(current, candidates, names));
+    await deps.gateway.patchWorkload(
+      w.kind,
+      w.namespace,
+      w.name,
+      rollbackPatch(current, candidates, input.watchedNames),
+    );
   } catch (err) {
     const why = isPatchConflict(err)
       ? 'the image was changed by someone else during the rollout'
       : String(err);
     log.error({ err }, 'rollback failed');
     deps.metrics.observeUpdate(labels, 'failed');
+    await clearPendingRollout(deps, current, log);
     await recordEvent(
       deps,
       current,
@@ -172,4 +210,60 @@ export async function applyUpdate(
   );
   await deps.notify(noticesFor('rolled_back', current, candidates, { detail: reason }));
   return { result: 'rolled_back', reason };
+}
+
+/** Drops `image-watcher/rollout`; a failure only means the next leader looks at it once more. */
+async function clearPendingRollout(
+  deps: Pick<UpdaterDeps, 'gateway'>,
+  w: WorkloadSnapshot,
+  log: Logger,
+): Promise<void> {
+  const ops = clearRolloutOps(w);
+  if (ops.length === 0) return;
+  try {
+    await deps.gateway.patchWorkload(w.kind, w.namespace, w.name, ops);
+  } catch (err) {
+    log.warn({ err }, 'cannot clear the image-watcher/rollout annotation');
+  }
+}
+
+/**
+ * Finishes an update another replica (or this one before a restart) applied but did not see
+ * through: `image-watcher/rollout` names the changes and the deadline. The rollout is watched
+ * until that deadline and rolled back if it fails. When the images are no longer the ones the
+ * update wrote, someone changed them since: nothing is rolled back and the record is dropped.
+ */
+export async function resumeRollout(
+  deps: UpdaterDeps,
+  w: WorkloadSnapshot,
+  watchedNames: readonly string[],
+): Promise<UpdateOutcome | undefined> {
+  const value = w.annotations[ANNOTATIONS.rollout];
+  if (value === undefined) return undefined;
+  const log = deps.logger.child({ workload: labelsOf(w) });
+  const parsed = parsePendingRollout(value);
+  if (!parsed.ok) {
+    log.warn({ reason: parsed.reason }, 'unreadable image-watcher/rollout annotation; dropping it');
+    await clearPendingRollout(deps, w, log);
+    return undefined;
+  }
+  const { rollout } = parsed;
+  const byPath = new Map(w.containers.map((c) => [c.imagePath, c.image]));
+  if (rollout.changes.some((c) => byPath.get(c.imagePath) !== c.newImage)) {
+    log.info('the images changed since the unfinished update; nothing to resume');
+    await clearPendingRollout(deps, w, log);
+    return undefined;
+  }
+  const candidates: Candidate[] = rollout.changes.map((c) => ({ ...c }));
+  log.info(
+    { changes: describe(candidates), deadline: rollout.deadline },
+    'resuming the watch of an unfinished rollout',
+  );
+  return settleRollout(deps, {
+    snapshot: w,
+    candidates,
+    watchedNames,
+    // At least one look even when the deadline has passed: a finished rollout is not rolled back.
+    timeoutMs: Math.max(0, Date.parse(rollout.deadline) - deps.now().getTime()),
+  });
 }

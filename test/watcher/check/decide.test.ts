@@ -3,9 +3,11 @@ import type { Operation } from 'fast-json-patch';
 import t from 'tap';
 import type { ManagedState } from '../../../shared/annotations.ts';
 import { parseImageReference } from '../../../shared/image-ref.ts';
+import { parsePendingRollout } from '../../../shared/pending-rollout.ts';
 import type { Candidate } from '../../../watcher/check/decide.ts';
 import {
   annotationPath,
+  clearRolloutOps,
   decideAction,
   detectExternalReverts,
   digestCandidate,
@@ -485,6 +487,32 @@ t.test('rollbackPatch restores the old image guarded by our new one and records 
     { op: 'add', path: '/metadata/annotations/image-watcher~1current-version', value: '1.25.0' },
     { op: 'add', path: '/metadata/annotations/image-watcher~1last-failed-version', value: '1.26.1' },
   ]);
+  t.end();
+});
+
+t.test('an update with a deadline is recorded in image-watcher/rollout until it settles', (t) => {
+  const watched = [{ info: container('app', 'nginx:1.25.0'), ref: parseImageReference('nginx:1.25.0') }];
+  const deadline = new Date(NOW.getTime() + 600_000);
+  const ops = updatePatch(snapshot(), [candidate], watched, NOW, deadline);
+  const record = ops.find((o) => o.path === '/metadata/annotations/image-watcher~1rollout');
+  t.equal(record?.op, 'add');
+  t.same(parsePendingRollout(record?.value as string), {
+    ok: true,
+    rollout: { deadline: '2026-11-23T10:10:00Z', changes: [candidate] },
+  });
+  t.equal(ops.length, 7, 'the usual history plus the record');
+
+  // Settling removes the record, guarded by its exact value; nothing to do without one.
+  const pending = snapshot({ 'image-watcher/rollout': record?.value as string }, [
+    container('app', 'nginx:1.26.1'),
+  ]);
+  t.same(clearRolloutOps(pending), [
+    { op: 'test', path: '/metadata/annotations/image-watcher~1rollout', value: record?.value },
+    { op: 'remove', path: '/metadata/annotations/image-watcher~1rollout' },
+  ]);
+  t.same(clearRolloutOps(snapshot()), []);
+  // A rollback settles it too.
+  t.same(rollbackPatch(pending, [candidate], ['app']).slice(-2), clearRolloutOps(pending));
   t.end();
 });
 

@@ -8,6 +8,7 @@ import { createRegistryClient } from '../../../watcher/registry/index.ts';
 import { buildImage } from '../../support/images.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
 import { pushImage, startRegistry } from '../../support/registry.ts';
+import { rolloutStatus } from '../../support/fake-kube/rollout.ts';
 import { annotationsOf, deployment, fakeKube, imageOf, startWatcher, until } from './support.ts';
 
 let registry: RunningRegistry;
@@ -69,6 +70,112 @@ t.test('two replicas: one leads and acts, the other takes over when it stops', a
     '1.2.0',
   );
 });
+
+t.test('a leader replaced mid-rollout: the next leader resumes the watch and rolls back', async (t) => {
+  const kube = await fakeKube(t.teardown.bind(t), {
+    // The controller never acts on 1.0.1 by itself: the test decides when the rollout fails.
+    autoRollout: (obj) => (JSON.stringify(obj.spec).includes(':1.0.1') ? 'off' : 'succeed'),
+  });
+  kube.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'image-watcher' } });
+  kube.seed(
+    deployment('web', web('1.0.0'), {
+      'image-watcher/mode': 'AUTO_UPDATE',
+      'image-watcher/strategy': 'PATCH',
+    }),
+  );
+  const elector = (identity: string) =>
+    new LeaseLeaderElector({
+      kubeConfig: kube.kubeConfig(),
+      logger: pino({ level: 'silent' }),
+      namespace: 'image-watcher',
+      name: 'image-watcher-watcher',
+      identity,
+      leaseDurationSeconds: 2,
+      renewIntervalMs: 200,
+      retryIntervalMs: 100,
+    });
+  const a = elector('replica-a');
+  const b = elector('replica-b');
+  t.teardown(() => Promise.all([a.stop(), b.stop()]));
+  await a.start();
+  await b.start();
+  const [leader, follower] = a.isLeader() ? [a, b] : [b, a];
+  const notices: UpdateNotice[] = [];
+  const config = { rolloutTimeoutMs: 60_000 };
+  const wl = await startWatcher(t.teardown.bind(t), kube, { leader, notices, config });
+  const wf = await startWatcher(t.teardown.bind(t), kube, { leader: follower, notices, config });
+
+  void wl.controller.runCycle();
+  await until(
+    'the leader to apply 1.0.1',
+    () => imageOf(kube.get('Deployment', 'shop', 'web')) === web('1.0.1'),
+  );
+  const pending = JSON.parse(
+    annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/rollout'] ?? 'null',
+  ) as { deadline: string; changes: { container: string; image: string; newImage: string }[] } | null;
+  t.match(pending, {
+    deadline: /^\d{4}-\d\d-\d\dT/,
+    changes: [{ container: 'app', image: web('1.0.0'), newImage: web('1.0.1') }],
+  });
+  // The leader is replaced (a rolling update of the watcher) while the rollout runs.
+  await wl.controller.stop();
+  await leader.stop();
+  await until('the follower to lead', () => follower.isLeader(), 5000);
+  // Now the rollout fails: the new leader, which never applied it, must roll it back.
+  const current = kube.get('Deployment', 'shop', 'web')!;
+  kube.setStatus('Deployment', 'shop', 'web', rolloutStatus(current, 'fail'));
+  await until(
+    'the new leader to roll back',
+    () => imageOf(kube.get('Deployment', 'shop', 'web')) === web('1.0.0'),
+    10_000,
+  );
+  await wf.controller.idle();
+  const after = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+  t.equal(after['image-watcher/last-failed-version'], '1.0.1', 'never tried again');
+  t.equal(after['image-watcher/rollout'], undefined, 'the pending record is gone');
+  t.match(notices, [{ event: 'rolled_back', newVersion: '1.0.1', detail: /timed out/ }]);
+  t.match(await wf.metricsText(), /result="rolled_back"\} 1/);
+  t.notMatch(await wl.metricsText(), /image_watcher_updates_total\{/, 'the old leader counted nothing');
+});
+
+t.test(
+  'a watcher restarted mid-rollout sees it finish, then clears the record and announces it',
+  async (t) => {
+    const kube = await fakeKube(t.teardown.bind(t), {
+      autoRollout: (obj) => (JSON.stringify(obj.spec).includes(':1.0.1') ? 'off' : 'succeed'),
+    });
+    kube.seed(
+      deployment('web', web('1.0.0'), {
+        'image-watcher/mode': 'AUTO_UPDATE',
+        'image-watcher/strategy': 'PATCH',
+      }),
+    );
+    const notices: UpdateNotice[] = [];
+    const config = { rolloutTimeoutMs: 60_000 };
+    const first = await startWatcher(t.teardown.bind(t), kube, { notices, config });
+    void first.controller.runCycle();
+    await until('1.0.1 to be applied', () => imageOf(kube.get('Deployment', 'shop', 'web')) === web('1.0.1'));
+    await first.controller.stop();
+    t.ok(annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/rollout'], 'left pending');
+
+    const second = await startWatcher(t.teardown.bind(t), kube, { notices, config });
+    kube.setStatus(
+      'Deployment',
+      'shop',
+      'web',
+      rolloutStatus(kube.get('Deployment', 'shop', 'web')!, 'succeed'),
+    );
+    await until(
+      'the record to be cleared',
+      () => annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/rollout'] === undefined,
+      10_000,
+    );
+    await second.controller.idle();
+    t.equal(imageOf(kube.get('Deployment', 'shop', 'web')), web('1.0.1'), 'kept');
+    t.match(notices, [{ event: 'updated', newVersion: '1.0.1' }]);
+    t.match(await second.metricsText(), /result="success"\} 1/);
+  },
+);
 
 t.test('the HTTP API over the real pieces', async (t) => {
   const kube = await fakeKube(t.teardown.bind(t));
