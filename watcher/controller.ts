@@ -10,7 +10,8 @@ import {
 } from '../shared/annotations.ts';
 import { ImageWatcherError } from '../shared/errors.ts';
 import { imageWithTag, parseImageReference } from '../shared/image-ref.ts';
-import { classifyChange, compareTags, parseTag } from '../shared/version.ts';
+import { classifyChange, compareTags, parseTag, sameShape } from '../shared/version.ts';
+import { parsePendingRollout } from '../shared/pending-rollout.ts';
 import type { CheckerDeps, CheckTarget, WatchedContainer, WorkloadCheck } from './check/checker.ts';
 import { checkWorkloads } from './check/checker.ts';
 import type { Candidate } from './check/decide.ts';
@@ -107,6 +108,9 @@ interface Entry {
   lastError: string | undefined;
 }
 
+/** How long past its deadline a pending-rollout record must be before any cycle takes it over. */
+const ORPHANED_AFTER_MS = 60_000;
+
 export type ManualErrorCode =
   | 'E_NOT_FOUND'
   | 'E_DISABLED'
@@ -196,7 +200,6 @@ export class Controller {
       this.deps.metrics.setLeader(leader);
       this.log.info({ leader }, leader ? 'became leader' : 'lost leadership');
       if (leader) {
-        this.leadership = new AbortController();
         // A new leader checks at once rather than waiting up to a whole interval, and takes over
         // the rollouts the previous leader left unfinished.
         if (!this.stopped) {
@@ -204,7 +207,9 @@ export class Controller {
           this.track(this.runCycle());
         }
       } else {
+        // Watches started while leading stop; later ones (a manual update served here) must not.
         this.leadership.abort();
+        this.leadership = new AbortController();
         // Only the leader reports outdated images; stale values here would duplicate its alerts.
         this.deps.metrics.clearImageStatus();
       }
@@ -222,12 +227,20 @@ export class Controller {
 
   /**
    * Resumes every rollout recorded in `image-watcher/rollout` that nobody here is watching: after
-   * a restart, a takeover, or a leader that was replaced in the middle of a rollout.
+   * a restart or a takeover, the previous leader has stopped watching. A cycle only takes records
+   * past their deadline by a margin (orphanedOnly): before that, a replica serving a manual update
+   * may still be watching its own rollout.
    */
-  private resumePendingRollouts(): void {
+  private resumePendingRollouts(opts: { orphanedOnly?: boolean } = {}): void {
     if (this.stopped || !this.isLeader()) return;
+    const now = this.deps.now().getTime();
     for (const [key, e] of this.entries) {
-      if (e.snapshot.annotations[ANNOTATIONS.rollout] === undefined || this.resuming.has(key)) continue;
+      const record = e.snapshot.annotations[ANNOTATIONS.rollout];
+      if (record === undefined || this.resuming.has(key)) continue;
+      if (opts.orphanedOnly === true) {
+        const parsed = parsePendingRollout(record);
+        if (parsed.ok && Date.parse(parsed.rollout.deadline) + ORPHANED_AFTER_MS > now) continue;
+      }
       this.resuming.add(key);
       this.track(this.withLock(key, () => this.resume(key)).finally(() => this.resuming.delete(key)));
     }
@@ -374,7 +387,7 @@ export class Controller {
     const started = this.deps.now();
     for (const w of this.deps.watch.list()) this.upsertEntry(w);
     this.refreshCounts();
-    this.resumePendingRollouts();
+    this.resumePendingRollouts({ orphanedOnly: true });
     this.deps.registry.newCycle();
     this.notesMemo.clear();
     const keys = [...this.entries.keys()];
@@ -809,10 +822,16 @@ export class Controller {
     const wanted = parseTag(version);
     if (!wanted) throw new ManualUpdateError('E_BAD_VERSION', `'${version}' is not a version tag`);
     const out: Candidate[] = [];
+    const otherShape: string[] = [];
     for (const { info, ref } of check.watched) {
       const tags = await this.deps.registry.listTags(ref).catch(() => [] as string[]);
       if (!tags.includes(version)) continue;
       const current = ref.tag === undefined ? undefined : parseTag(ref.tag);
+      // 1.26.0-alpine for a container on 1.25.1 would switch its flavour, not its version.
+      if (current && !sameShape(current, wanted)) {
+        otherShape.push(`${info.name} (${ref.tag ?? ''})`);
+        continue;
+      }
       if (current && compareTags(wanted, current) < 0) {
         throw new ManualUpdateError(
           'E_BAD_VERSION',
@@ -833,7 +852,10 @@ export class Controller {
     if (out.length === 0) {
       throw new ManualUpdateError(
         'E_BAD_VERSION',
-        `no watched container's repository has a tag '${version}' newer than what runs`,
+        otherShape.length > 0
+          ? `'${version}' does not have the form of the running tag of ${otherShape.join(', ')}: ` +
+              'the same prefix, number of version parts and variant (e.g. -alpine) are required'
+          : `no watched container's repository has a tag '${version}' newer than what runs`,
       );
     }
     return out;

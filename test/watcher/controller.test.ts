@@ -584,6 +584,13 @@ t.test('manualUpdate honours DISABLED, explicit versions and never downgrades', 
   await t.rejects(c.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web', version: '9.9.9' }), {
     code: 'E_BAD_VERSION',
   });
+  h.registry.tags.set('docker.io/library/nginx', ['1.25.0', '1.25.1', '1.26.0', '1.26.0-alpine', '1.27']);
+  for (const other of ['1.26.0-alpine', '1.27']) {
+    await t.rejects(c.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web', version: other }), {
+      code: 'E_BAD_VERSION',
+      message: new RegExp(`'${other}' does not have the form of the running tag of app \\(1\\.25\\.1\\)`),
+    });
+  }
   const r = await c.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web', version: '1.26.0' });
   t.match(r, { changes: [{ container: 'app', from: '1.25.1', to: '1.26.0' }] });
   await c.idle();
