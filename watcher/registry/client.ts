@@ -50,6 +50,8 @@ export interface RegistryClientOptions {
   pageSize?: number;
   /** Guard against endless pagination. Default 1000 pages. */
   maxPages?: number;
+  /** Most tags kept for one repository, all pages together (memory). Default 100,000. */
+  maxTags?: number;
   maxTagPageBytes?: number;
   maxManifestBytes?: number;
   maxConfigBytes?: number;
@@ -97,6 +99,7 @@ export class OciRegistryClient implements RegistryClient {
   readonly #logger: Logger | undefined;
   readonly #pageSize: number;
   readonly #maxPages: number;
+  readonly #maxTags: number;
   readonly #maxTagPageBytes: number;
   readonly #maxManifestBytes: number;
   readonly #maxConfigBytes: number;
@@ -132,6 +135,7 @@ export class OciRegistryClient implements RegistryClient {
     this.#logger = opts.logger;
     this.#pageSize = opts.pageSize ?? 1000;
     this.#maxPages = opts.maxPages ?? 1000;
+    this.#maxTags = opts.maxTags ?? 100_000;
     this.#maxTagPageBytes = opts.maxTagPageBytes ?? 16 * 1024 * 1024;
     this.#maxManifestBytes = opts.maxManifestBytes ?? 4 * 1024 * 1024;
     this.#maxConfigBytes = opts.maxConfigBytes ?? 8 * 1024 * 1024;
@@ -199,7 +203,16 @@ export class OciRegistryClient implements RegistryClient {
           `registry ${ref.registry} answered with invalid JSON for the tag list of ${ref.repository}`,
         );
       }
-      if (pageTags) tags.push(...(pageTags as string[]));
+      if (pageTags) {
+        if (tags.length + (pageTags as string[]).length > this.#maxTags) {
+          throw new RegistryError(
+            'E_REGISTRY_RESPONSE',
+            `registry ${ref.registry} listed more than ${this.#maxTags} tags for ${ref.repository}; ` +
+              'pin a digest or narrow the repository',
+          );
+        }
+        for (const tag of pageTags as string[]) tags.push(tag);
+      }
       const next = parseNextLink(res.headers.get('link'));
       if (!next) break;
       let nextUrl: URL;

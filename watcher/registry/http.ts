@@ -81,6 +81,9 @@ function isTimeout(err: unknown): boolean {
  * 5xx, and `Retry-After` for 429/503 up to a cap. Every attempt is observed for metrics.
  * The last response is returned when retries run out, so the caller can explain it.
  */
+/** Registries whose limiter state is kept before idle ones are dropped. */
+const MAX_IDLE_HOSTS = 256;
+
 export class RegistryHttp {
   readonly #o: HttpOptions;
   readonly #limits = new Map<string, LimitFunction>();
@@ -93,10 +96,26 @@ export class RegistryHttp {
   #limit(key: string): LimitFunction {
     let l = this.#limits.get(key);
     if (!l) {
+      if (this.#limits.size >= MAX_IDLE_HOSTS) this.#prune();
       l = pLimit(this.#o.concurrency);
       this.#limits.set(key, l);
     }
     return l;
+  }
+
+  /** Drops the state of idle registries (no request running or queued, bucket full): it is the same as new. */
+  #prune(): void {
+    for (const [key, l] of this.#limits) {
+      if (l.activeCount === 0 && l.pendingCount === 0) this.#limits.delete(key);
+    }
+    for (const [key, b] of this.#buckets) {
+      if (!this.#limits.has(key) && b.isFull()) this.#buckets.delete(key);
+    }
+  }
+
+  /** Registries with state kept (tests). */
+  get trackedHosts(): number {
+    return this.#limits.size;
   }
 
   #bucket(key: string): TokenBucket {

@@ -27,6 +27,12 @@ export class TokenBucket {
     this.#last = opts.now();
   }
 
+  /** A full bucket behaves exactly like a new one, so it may be dropped and re-created later. */
+  isFull(): boolean {
+    this.#refill();
+    return this.#tokens >= this.#burst;
+  }
+
   #refill(): void {
     const now = this.#now();
     const elapsed = Math.max(0, now - this.#last) / 1000;

@@ -198,6 +198,19 @@ t.test('endless pagination stops at the page cap', async (t) => {
   t.equal(reg.hits.length, 5);
 });
 
+t.test('a repository listing more tags than the cap is refused, whatever the pages', async (t) => {
+  let page = 0;
+  const reg = await fakeRegistry(t, (_req, res) => {
+    page++;
+    const tags = Array.from({ length: 40 }, (_, i) => `p${page}-${i}`);
+    json(res, 200, { tags }, { link: `</v2/app/tags/list?n=40&last=p${page}>; rel="next"` });
+  });
+  const { client } = testClient({ maxTags: 100 });
+  const err = await client.listTags(parseImageReference(`${reg.host}/app:1`)).catch((e: unknown) => e);
+  t.match(err, { code: 'E_REGISTRY_RESPONSE', message: /more than 100 tags for app/ });
+  t.equal(reg.hits.length, 3, 'stops at the page that crosses the cap');
+});
+
 t.test('a pagination link to another host is not followed', async (t) => {
   const reg = await fakeRegistry(t, (_req, res) =>
     json(res, 200, { tags: ['a'] }, { link: '<http://evil.example/v2/app/tags/list?last=a>; rel="next"' }),
