@@ -1,6 +1,7 @@
 // Two replicas with real Lease leader election, and the HTTP API over the real pieces.
 import { pino } from 'pino';
 import t from 'tap';
+import type { Test } from 'tap';
 import { build } from '../../../watcher/http/app.ts';
 import { LeaseLeaderElector } from '../../../watcher/kube/leader.ts';
 import type { UpdateNotice } from '../../../watcher/notify/types.ts';
@@ -27,10 +28,11 @@ t.teardown(() => registry.stop());
 
 const web = (tag: string) => `${registry.host}/shop/web:${tag}`;
 
-t.test('two replicas: one leads and acts, the other takes over when it stops', async (t) => {
-  const kube = await fakeKube(t.teardown.bind(t));
-  kube.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'image-watcher' } });
-  kube.seed(deployment('web', web('1.0.0')));
+/** Two started Lease electors for the same lease, stopped at teardown; exactly one leads. */
+async function twoElectors(
+  t: Test,
+  kube: Awaited<ReturnType<typeof fakeKube>>,
+): Promise<[LeaseLeaderElector, LeaseLeaderElector]> {
   const elector = (identity: string) =>
     new LeaseLeaderElector({
       kubeConfig: kube.kubeConfig(),
@@ -47,6 +49,14 @@ t.test('two replicas: one leads and acts, the other takes over when it stops', a
   t.teardown(() => Promise.all([a.stop(), b.stop()]));
   await a.start();
   await b.start();
+  return [a, b];
+}
+
+t.test('two replicas: one leads and acts, the other takes over when it stops', async (t) => {
+  const kube = await fakeKube(t.teardown.bind(t));
+  kube.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'image-watcher' } });
+  kube.seed(deployment('web', web('1.0.0')));
+  const [a, b] = await twoElectors(t, kube);
   t.ok(a.isLeader() !== b.isLeader(), 'exactly one leads');
   const [leader, follower] = a.isLeader() ? [a, b] : [b, a];
   const notices: UpdateNotice[] = [];
@@ -83,22 +93,7 @@ t.test('a leader replaced mid-rollout: the next leader resumes the watch and rol
       'image-watcher/strategy': 'PATCH',
     }),
   );
-  const elector = (identity: string) =>
-    new LeaseLeaderElector({
-      kubeConfig: kube.kubeConfig(),
-      logger: pino({ level: 'silent' }),
-      namespace: 'image-watcher',
-      name: 'image-watcher-watcher',
-      identity,
-      leaseDurationSeconds: 2,
-      renewIntervalMs: 200,
-      retryIntervalMs: 100,
-    });
-  const a = elector('replica-a');
-  const b = elector('replica-b');
-  t.teardown(() => Promise.all([a.stop(), b.stop()]));
-  await a.start();
-  await b.start();
+  const [a, b] = await twoElectors(t, kube);
   const [leader, follower] = a.isLeader() ? [a, b] : [b, a];
   const notices: UpdateNotice[] = [];
   const config = { rolloutTimeoutMs: 60_000 };
