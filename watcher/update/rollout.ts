@@ -1,4 +1,4 @@
-import type { KubeGateway, RolloutFields, WorkloadKind } from '../kube/types.ts';
+import type { KubeGateway, RolloutFields, WorkloadKind, WorkloadSnapshot } from '../kube/types.ts';
 
 export type RolloutState =
   { status: 'progressing'; reason: string } | { status: 'complete' } | { status: 'failed'; reason: string };
@@ -48,6 +48,8 @@ export interface WaitForRolloutOptions {
   now: () => number;
   sleep: (ms: number) => Promise<void>;
   signal?: AbortSignal;
+  /** Sees every snapshot read, so the caller need not read the workload again. */
+  onRead?: (w: WorkloadSnapshot) => void;
 }
 
 /** Polls the workload until the rollout completes, fails, the workload is gone or the time is up. */
@@ -60,6 +62,7 @@ export async function waitForRollout(opts: WaitForRolloutOptions): Promise<Rollo
     try {
       const w = await opts.gateway.getWorkload(opts.kind, opts.namespace, opts.name);
       if (!w) return { status: 'failed', reason: 'the workload was deleted during the rollout' };
+      opts.onRead?.(w);
       last = evaluateRollout(opts.kind, opts.generation, w.rollout);
     } catch (err) {
       // A transient API error must not end the watch (no rollback, a lost cycle): poll again

@@ -148,6 +148,7 @@ async function settleRollout(
   const { snapshot: w, candidates } = input;
   const labels = labelsOf(w);
   const log = deps.logger.child({ workload: labels });
+  let lastRead: WorkloadSnapshot | undefined;
   const rollout: RolloutState = await waitForRollout({
     gateway: deps.gateway,
     kind: w.kind,
@@ -159,21 +160,27 @@ async function settleRollout(
     sleep: deps.sleep,
     ...(deps.rolloutPollMs === undefined ? {} : { intervalMs: deps.rolloutPollMs }),
     ...(deps.signal ? { signal: deps.signal } : {}),
+    onRead: (x) => {
+      lastRead = x;
+    },
   });
   if (deps.signal?.aborted) {
     log.warn('stopping while the rollout is in progress; leaving it to the next leader');
     return { result: 'interrupted' };
   }
-  const current = (await deps.gateway.getWorkload(w.kind, w.namespace, w.name).catch(() => undefined)) ?? w;
   if (rollout.status === 'complete') {
-    await clearPendingRollout(deps, current, log);
+    // The snapshot that showed the rollout complete: enough to clear the record (guarded by test).
+    const done = lastRead ?? w;
+    await clearPendingRollout(deps, done, log);
     deps.metrics.observeUpdate(labels, 'success');
-    await deps.notify(noticesFor('updated', current, candidates));
-    return { result: 'success', snapshot: current };
+    await deps.notify(noticesFor('updated', done, candidates));
+    return { result: 'success', snapshot: done };
   }
 
   const reason = rollout.status === 'failed' ? rollout.reason : 'rollout did not complete';
   log.warn({ reason }, 'rollout failed; rolling back');
+  // Fresh for the rollback: its guards must see the latest image and annotations.
+  const current = (await deps.gateway.getWorkload(w.kind, w.namespace, w.name).catch(() => undefined)) ?? w;
   try {
     await deps.gateway.patchWorkload(
       w.kind,
