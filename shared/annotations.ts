@@ -1,6 +1,7 @@
 import { compileUserRegex, UnsafeRegexError } from './regex.ts';
 import { parsePendingRollout } from './pending-rollout.ts';
 import { STRATEGIES } from './strategy.ts';
+import { isRfc3339Timestamp } from './timestamp.ts';
 import type { Strategy } from './strategy.ts';
 
 /**
@@ -343,7 +344,6 @@ export function managedAnnotations(state: ManagedState): Record<string, string> 
   return out;
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 const TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
 const VERSION_VALUE = /^[^\s,=]+$|^([a-z0-9-]+=[^\s,=]+)(,[a-z0-9-]+=[^\s,=]+)*$/;
 
@@ -361,7 +361,7 @@ export function checkManagedValues(
     const raw: unknown = annotations?.[key];
     if (raw === undefined) continue;
     const value = showValue(raw);
-    if (kind === 'timestamp' && !(RFC3339.test(value) && !Number.isNaN(Date.parse(value)))) {
+    if (kind === 'timestamp' && !isRfc3339Timestamp(value)) {
       problems.push(problem(key, value, 'is not an RFC 3339 timestamp (e.g. 2024-05-01T12:00:00Z)'));
     } else if (kind === 'versions' && !VERSION_VALUE.test(value)) {
       problems.push(problem(key, value, 'is not a tag or a list of container=tag pairs'));

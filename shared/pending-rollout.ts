@@ -1,3 +1,4 @@
+import { isRfc3339Timestamp } from './timestamp.ts';
 import type { VersionChange } from './version.ts';
 
 /**
@@ -24,15 +25,17 @@ export interface PendingChange {
   change: VersionChange;
 }
 
-const CHANGES: readonly VersionChange[] = [
-  'major',
-  'minor',
-  'patch',
-  'build',
-  'prerelease',
-  'revision',
-  'digest',
-];
+// Every VersionChange, checked by the compiler: a new kind must be readable here too, or a record
+// holding it would be dropped as unreadable.
+const CHANGES = Object.keys({
+  major: true,
+  minor: true,
+  patch: true,
+  build: true,
+  prerelease: true,
+  revision: true,
+  digest: true,
+} satisfies Record<VersionChange, true>) as VersionChange[];
 const STRING_FIELDS = [
   'container',
   'imagePath',
@@ -43,7 +46,6 @@ const STRING_FIELDS = [
 ] as const;
 /** A pod has few containers; a longer list is not ours. */
 const MAX_CHANGES = 64;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 /** Only image fields of the pod template (or a CronJob's) are ever patched. */
 const IMAGE_PATH = /^\/spec\/(jobTemplate\/spec\/)?template\/spec\/(containers|initContainers)\/\d+\/image$/;
 
@@ -76,7 +78,7 @@ export function parsePendingRollout(
     return { ok: false, reason: 'is not a JSON object' };
   }
   const { deadline, changes } = raw as { deadline?: unknown; changes?: unknown };
-  if (typeof deadline !== 'string' || !RFC3339.test(deadline) || Number.isNaN(Date.parse(deadline))) {
+  if (typeof deadline !== 'string' || !isRfc3339Timestamp(deadline)) {
     return { ok: false, reason: 'has no RFC 3339 "deadline"' };
   }
   if (!Array.isArray(changes) || changes.length === 0 || changes.length > MAX_CHANGES) {
