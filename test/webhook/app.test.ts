@@ -100,6 +100,17 @@ t.test('a denial names key, value and what is allowed', async (t) => {
   );
 });
 
+t.test('a UTF-8 body is decoded as UTF-8: the denial quotes a non-ASCII value intact', async (t) => {
+  const hook = await startTestWebhook(t);
+  const review = fixture('deployment-create.json');
+  review.request.object.metadata.annotations['image-watcher/mode'] = 'NOTIFICATIÖN ☕';
+  review.request.object.metadata.annotations.description = 'café, 東京';
+  const res = await post(hook.url, hook.ca, Buffer.from(JSON.stringify(review), 'utf8'));
+  t.equal(res.status, 200);
+  t.equal(res.json.response.allowed, false);
+  t.match(res.json.response.status.message, 'image-watcher/mode: "NOTIFICATIÖN ☕" is not a valid mode');
+});
+
 t.test(
   'bodies that are not AdmissionReviews get 400 with a JSON error, and the server lives on',
   async (t) => {

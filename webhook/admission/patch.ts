@@ -20,10 +20,10 @@ export function annotationPatch(
     }
     return [{ op: 'add', path: '/metadata/annotations', value: { ...annotations } }];
   }
-  return fjp.compare({ a: current }, { a: annotations }).map((op) => ({
-    ...op,
-    path: `/metadata/annotations${op.path.slice('/a'.length)}`,
-  }));
+  const ops = fjp.compare({ a: current }, { a: annotations });
+  // The ops are fresh: re-rooted in place (no `{ ...op }` copy, see review.ts on Node 20 spreads).
+  for (const op of ops) op.path = `/metadata/annotations${op.path.slice('/a'.length)}`;
+  return ops;
 }
 
 /** The `patch` field of an AdmissionResponse. */
