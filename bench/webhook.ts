@@ -24,7 +24,11 @@ const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 6);
 /** Max-throughput runs alternate webhook and bare route in short rounds, so load from other processes hits both alike. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 2);
-/** Extra node flags for the webhook process only, e.g. BENCH_NODE_OPTIONS=--max-semi-space-size=2. */
+/**
+ * Node flags for both servers, e.g. BENCH_NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=160"
+ * (what the image ships): heap settings change a bare route's throughput too (~10-20% for these),
+ * so the ratio compares the webhook's code against a bare route on the same runtime settings.
+ */
 const NODE_FLAGS = (process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter((f) => f !== '');
 const CONNECTIONS = 10;
 const MiB = 1024 * 1024;
@@ -147,7 +151,7 @@ const webhook = await start(
   (line) => line.webhookPort as number | undefined,
 );
 const bare = await start(
-  ['--import', './bench/register.js', 'bench/webhook/bare.ts'],
+  [...NODE_FLAGS, '--import', './bench/register.js', 'bench/webhook/bare.ts'],
   { CERT_FILE: join(dir, 'tls.crt'), KEY_FILE: join(dir, 'tls.key'), TS_NODE_TRANSPILE_ONLY: '1' },
   (line) => line.port as number | undefined,
 );
@@ -224,7 +228,7 @@ try {
     `webhook RSS idle ${(idle.rss / MiB).toFixed(1)} MiB (anon ${(idle.anon / MiB).toFixed(1)}), ` +
       `peak ${(peak / MiB).toFixed(1)} MiB, anon after load ${(anonAfter / MiB).toFixed(1)} MiB; ` +
       `bare route RSS peak ${(bareMem.peak / MiB).toFixed(1)} MiB (loaded through the TS loader); ` +
-      `pinned: ${pin.length > 0 ? pin.join(' ') : 'no'}; webhook node flags: ${NODE_FLAGS.join(' ') || 'none'}; ` +
+      `pinned: ${pin.length > 0 ? pin.join(' ') : 'no'}; node flags (both servers): ${NODE_FLAGS.join(' ') || 'none'}; ` +
       `node ${process.version}; load average ${loadavg()
         .map((l) => l.toFixed(1))
         .join(' ')}`,

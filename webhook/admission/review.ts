@@ -199,6 +199,19 @@ function protectManaged(
 }
 
 /**
+ * A rollout record describes a watcher update in flight on an existing object. On a new object (a
+ * restore from backup, a re-create by GitOps, a hand-written one) it is stale or forged, and a
+ * watcher resuming it could roll back a workload nobody updated. Other managed keys are kept on
+ * CREATE: a restored object keeps its history.
+ */
+function dropRolloutRecord(desired: Record<string, string>, warnings: string[]): void {
+  const key = ANNOTATIONS.rollout;
+  if (!Object.hasOwn(desired, key)) return;
+  delete desired[key];
+  warnings.push(warning(`image-watcher removed ${key}: a new object has no update in progress`));
+}
+
+/**
  * Fills in current-version and token-update where `stampable` says so. Deterministic apart from
  * the token, which is only generated when missing or malformed: sending the patched object again
  * yields no further change (safe under reinvocationPolicy: IfNeeded).
@@ -261,6 +274,7 @@ function reviewUnsafe(review: AdmissionReviewRequest, deps: ReviewDeps): ReviewO
   const desired = Object.assign({}, annotations); // not a spread: see respond()
   const currentVersion = currentVersionOf(containers, parsed.settings, warnings);
   if (operation === 'CREATE') {
+    dropRolloutRecord(desired, warnings);
     stamp(desired, currentVersion, { currentVersion: 'if-missing', token: true }, deps.randomToken, warnings);
   } else {
     const old = annotationsOf(req.oldObject);

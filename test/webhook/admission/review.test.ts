@@ -117,6 +117,32 @@ t.test('CREATE keeps a current-version and a well-formed token the requester alr
   t.end();
 });
 
+t.test('CREATE drops a rollout record (restored or forged) and says so; history is kept', (t) => {
+  const review = fixture('deployment-create.json');
+  const record = JSON.stringify({ deadline: '2026-01-01T00:00:00Z', changes: [] });
+  Object.assign(review.request.object.metadata.annotations, {
+    'image-watcher/rollout': record,
+    'image-watcher/last-updated': '2025-12-31T23:59:00Z',
+  });
+  const out = reviewAdmission(review, deps());
+  t.equal(out.result, 'mutated');
+  t.equal(out.response.response.allowed, true);
+  t.same(out.response.response.warnings, [
+    'image-watcher removed image-watcher/rollout: a new object has no update in progress',
+  ]);
+  const after = applied(review, out.response).metadata.annotations;
+  t.equal(after['image-watcher/rollout'], undefined, 'record removed');
+  t.equal(after['image-watcher/last-updated'], '2025-12-31T23:59:00Z', 'history kept');
+  t.ok(after[TOKEN], 'still stamped');
+  t.ok(
+    patchOf(out.response)!.some(
+      (op) => op.op === 'remove' && op.path === '/metadata/annotations/image-watcher~1rollout',
+    ),
+    'a remove op with the escaped key',
+  );
+  t.end();
+});
+
 t.test('CREATE replaces a weak token with a random one and says so', (t) => {
   const review = fixture('deployment-create.json');
   review.request.object.metadata.annotations[TOKEN] = 'secret';
