@@ -154,15 +154,15 @@ function clock() {
   };
 }
 
+/** The workload every waitForRollout test watches: generation 2 of ns/web. */
+const WEB = { kind: 'Deployment', namespace: 'ns', name: 'web', generation: 2 } as const;
+
 t.test('waitForRollout polls until complete', async (t) => {
   const gw = fakeGateway([status({ observedGeneration: 1 }), status({ updatedReplicas: 1 }), status()]);
   const c = clock();
   const got = await waitForRollout({
     gateway: gw,
-    kind: 'Deployment',
-    namespace: 'ns',
-    name: 'web',
-    generation: 2,
+    ...WEB,
     timeoutMs: 60_000,
     intervalMs: 1000,
     ...c,
@@ -175,10 +175,7 @@ t.test('waitForRollout gives up at the timeout with the last reason', async (t) 
   const gw = fakeGateway([status({ updatedReplicas: 1 })]);
   const got = await waitForRollout({
     gateway: gw,
-    kind: 'Deployment',
-    namespace: 'ns',
-    name: 'web',
-    generation: 2,
+    ...WEB,
     timeoutMs: 10_000,
     intervalMs: 1000,
     ...clock(),
@@ -190,10 +187,7 @@ t.test('waitForRollout gives up at the timeout with the last reason', async (t) 
 t.test('waitForRollout reports a deleted workload and a shutdown as failures', async (t) => {
   const gone = await waitForRollout({
     gateway: fakeGateway([undefined]),
-    kind: 'Deployment',
-    namespace: 'ns',
-    name: 'web',
-    generation: 2,
+    ...WEB,
     timeoutMs: 10_000,
     ...clock(),
   });
@@ -202,10 +196,7 @@ t.test('waitForRollout reports a deleted workload and a shutdown as failures', a
   ac.abort();
   const stopped = await waitForRollout({
     gateway: fakeGateway([status()]),
-    kind: 'Deployment',
-    namespace: 'ns',
-    name: 'web',
-    generation: 2,
+    ...WEB,
     timeoutMs: 10_000,
     signal: ac.signal,
     ...clock(),
@@ -224,10 +215,7 @@ t.test('waitForRollout keeps polling through a transient API error', async (t) =
   };
   const ok = await waitForRollout({
     gateway,
-    kind: 'Deployment',
-    namespace: 'ns',
-    name: 'web',
-    generation: 2,
+    ...WEB,
     timeoutMs: 10_000,
     intervalMs: 1000,
     ...clock(),
@@ -235,10 +223,7 @@ t.test('waitForRollout keeps polling through a transient API error', async (t) =
   t.same(ok, { status: 'complete' });
   const down = await waitForRollout({
     gateway: { getWorkload: () => Promise.reject(new Error('connection refused')) },
-    kind: 'Deployment',
-    namespace: 'ns',
-    name: 'web',
-    generation: 2,
+    ...WEB,
     timeoutMs: 10_000,
     intervalMs: 1000,
     ...clock(),
