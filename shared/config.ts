@@ -133,7 +133,7 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     tlsCertFile: envValue(env, 'TLS_CERT_FILE'),
     tlsKeyFile: envValue(env, 'TLS_KEY_FILE'),
-    dockerConfigDir: envValue(env, 'DOCKER_CONFIG') ?? join(envValue(env, 'HOME') ?? homedir(), '.docker'),
+    dockerConfigDir: envValue(env, 'DOCKER_CONFIG') ?? join(envValue(env, 'HOME') ?? homeDir(), '.docker'),
     insecureRegistries: c.read(() => envOr(env, 'INSECURE_REGISTRIES', registryHosts, []), []),
     watchNamespaces: c.read(() => envOr(env, 'WATCH_NAMESPACES', namespaces, []), []),
     watcherServiceAccounts: c.read(
@@ -306,4 +306,16 @@ function dnsSubdomain(value: string, variable: string): string {
     );
   }
   return value;
+}
+
+/**
+ * The user's home without HOME: a container user without a passwd entry has none, and
+ * os.homedir() throws (uv_os_homedir ENOENT) there; `/` is what container runtimes default to.
+ */
+function homeDir(): string {
+  try {
+    return homedir();
+  } catch {
+    return '/';
+  }
 }
