@@ -6,11 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 const CONFIG = fileURLToPath(new URL('../../shared/config.ts', import.meta.url));
 
-t.test('loadConfig works for a uid without passwd entry and without HOME', async (t) => {
-  if (process.getuid?.() !== 0) {
-    t.skip('needs root to start a process as uid 10001');
-    return;
-  }
+const skip = process.getuid?.() === 0 ? false : 'needs root to start a process as uid 10001';
+
+t.test('loadConfig works for a uid without passwd entry and without HOME', { skip }, async (t) => {
   const code = `
     import os from 'node:os';
     let threw = false;

@@ -14,11 +14,11 @@ export class UsageError extends ImageWatcherError {
 export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'check'; image: string; selection: TagSelection; json: boolean }
+  | { kind: 'check'; image: string; selection: TagSelection; json: boolean; labels: boolean }
   | { kind: 'scan'; files: string[]; strategy: Strategy | undefined; json: boolean };
 
 export const USAGE = `Usage:
-  image-watcher check IMAGE [--strategy S] [--include RE] [--exclude RE] [--json]
+  image-watcher check IMAGE [--strategy S] [--include RE] [--exclude RE] [--labels] [--json]
       Ask IMAGE's registry for the newest allowed version.
   image-watcher scan FILE... [--strategy S] [--json]
       Report every container image of the Deployments, StatefulSets, DaemonSets, CronJobs
@@ -29,6 +29,7 @@ Options:
   --strategy S   ALL, MAJOR, MINOR or PATCH (default ALL; for scan it overrides the annotations)
   --include RE   a candidate tag must match RE
   --exclude RE   a candidate tag must not match RE
+  --labels       also print the OCI labels of that version (check only)
   --json         print JSON instead of text
 
 Environment:
@@ -64,6 +65,7 @@ export function parseCommand(argv: readonly string[]): Command {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         json: { type: 'boolean' },
+        labels: { type: 'boolean' },
         strategy: { type: 'string', short: 's' },
         include: { type: 'string' },
         exclude: { type: 'string' },
@@ -87,9 +89,10 @@ export function parseCommand(argv: readonly string[]): Command {
       };
       if (values.include !== undefined) selection.include = parseRegex('include', values.include);
       if (values.exclude !== undefined) selection.exclude = parseRegex('exclude', values.exclude);
-      return { kind: 'check', image: rest[0]!, selection, json };
+      return { kind: 'check', image: rest[0]!, selection, json, labels: values.labels === true };
     }
     case 'scan': {
+      if (values.labels === true) throw new UsageError('--labels is an option of check only');
       if (rest.length === 0) throw new UsageError('scan needs at least one FILE of Kubernetes YAML');
       if (values.include !== undefined || values.exclude !== undefined) {
         throw new UsageError(

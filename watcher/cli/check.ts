@@ -16,6 +16,8 @@ export interface CheckResult {
   digest: string;
   change?: VersionChange | undefined;
   note?: string | undefined;
+  /** OCI labels of `latest`, with --labels. */
+  labels?: Record<string, string> | undefined;
 }
 
 export interface CheckDeps {
@@ -79,7 +81,16 @@ export async function checkImage(
   return result;
 }
 
-/** The contract's JSON fields, in the contract's order. */
+/** Adds the OCI labels of the version `check` answered with (`--labels`). */
+export async function withLabels(deps: CheckDeps, r: CheckResult): Promise<CheckResult> {
+  const ref = parseImageReference(r.image);
+  const labels = await deps.client.getImageLabels(ref, r.latest, {
+    credentials: deps.credentialsFor(ref.registry),
+  });
+  return { ...r, labels };
+}
+
+/** The contract's JSON fields, in the contract's order (and the labels when asked for). */
 export function checkJson(r: CheckResult): Record<string, unknown> {
   return {
     image: r.image,
@@ -88,7 +99,16 @@ export function checkJson(r: CheckResult): Record<string, unknown> {
     fullImage: r.fullImage,
     updateAvailable: r.updateAvailable,
     digest: r.digest,
+    ...(r.labels === undefined ? {} : { labels: r.labels }),
   };
+}
+
+/** One `key=value` line per label, sorted, for text mode. */
+export function formatLabels(labels: Record<string, string>): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `  ${k}=${JSON.stringify(labels[k]).slice(1, -1)}\n`)
+    .join('');
 }
 
 export function formatCheck(r: CheckResult, strategy: string): string {

@@ -8,7 +8,7 @@ import { RegistryError } from '../registry/errors.ts';
 import type { RegistryClient, RegistryCredentials } from '../registry/types.ts';
 import { parseCommand, USAGE, UsageError } from './args.ts';
 import type { Command } from './args.ts';
-import { checkImage, checkJson, formatCheck } from './check.ts';
+import { checkImage, checkJson, formatCheck, formatLabels, withLabels } from './check.ts';
 import type { CheckDeps } from './check.ts';
 import { findTargets, parseYamlDocuments } from './manifests.ts';
 import type { ScanProblem, ScanTarget } from './manifests.ts';
@@ -58,9 +58,12 @@ async function checkDeps(deps: CliDeps): Promise<CheckDeps> {
 }
 
 async function runCheck(cmd: Extract<Command, { kind: 'check' }>, deps: CliDeps): Promise<number> {
-  const result = await checkImage(await checkDeps(deps), cmd.image, cmd.selection);
+  const check = await checkDeps(deps);
+  let result = await checkImage(check, cmd.image, cmd.selection);
+  if (cmd.labels) result = await withLabels(check, result);
   if (cmd.json) deps.stdout.write(`${JSON.stringify(checkJson(result))}\n`);
-  else deps.stdout.write(`${formatCheck(result, cmd.selection.strategy)}\n`);
+  else
+    deps.stdout.write(`${formatCheck(result, cmd.selection.strategy)}\n${formatLabels(result.labels ?? {})}`);
   if (cmd.json && result.note) deps.stderr.write(`image-watcher: note: ${result.note}\n`);
   return EXIT_OK;
 }

@@ -8,7 +8,13 @@ t.test('valid command lines', (t) => {
     {
       name: 'check defaults to strategy ALL and text',
       input: ['check', 'nginx:1.25.3'],
-      want: { kind: 'check', image: 'nginx:1.25.3', selection: { strategy: 'ALL' }, json: false },
+      want: {
+        kind: 'check',
+        image: 'nginx:1.25.3',
+        selection: { strategy: 'ALL' },
+        json: false,
+        labels: false,
+      },
     },
     {
       name: 'check takes a strategy in any case and --json',
@@ -18,7 +24,13 @@ t.test('valid command lines', (t) => {
         image: '127.0.0.1:5000/app:1.2.3',
         selection: { strategy: 'MINOR' },
         json: true,
+        labels: false,
       },
+    },
+    {
+      name: 'check --labels',
+      input: ['check', 'app:1.0.0', '--labels'],
+      want: { kind: 'check', labels: true },
     },
     {
       name: 'scan takes several files and an optional strategy',
@@ -46,6 +58,7 @@ t.test('bad command lines are usage errors with one clear line', (t) => {
     { name: 'unknown command', input: ['chek', 'x'], want: /unknown command "chek"/ },
     { name: 'check without an image', input: ['check'], want: /exactly one IMAGE/ },
     { name: 'check with two images', input: ['check', 'a', 'b'], want: /exactly one IMAGE/ },
+    { name: '--labels on scan', input: ['scan', 'a.yaml', '--labels'], want: /check only/ },
     {
       name: 'an unknown strategy',
       input: ['check', 'a:1', '--strategy', 'newest'],

@@ -135,6 +135,25 @@ t.test('check honours include and exclude', async (t) => {
   t.equal(JSON.parse(r.out).latest, '1.3.0');
 });
 
+t.test('check --labels reads the OCI labels of the version it answers with', async (t) => {
+  const host = registries.basic.host;
+  const labels = { 'org.opencontainers.image.version': '3.1.0', 'org.opencontainers.image.title': 'a\tb' };
+  const auth = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+  await pushImage(registries.basic.url, 'labelled', ['3.0.0'], buildImage(), auth);
+  await pushImage(registries.basic.url, 'labelled', ['3.1.0'], buildImage({ labels }), auth);
+  const json = await cli(['check', `${host}/labelled:3.0.0`, '--labels', '--json']);
+  t.equal(json.code, 0, json.err);
+  t.match(JSON.parse(json.out), { latest: '3.1.0', labels });
+  const text = await cli(['check', `${host}/labelled:3.0.0`, '--labels']);
+  t.equal(
+    text.out.split('\n').slice(1).join('\n'),
+    '  org.opencontainers.image.title=a\\tb\n  org.opencontainers.image.version=3.1.0\n',
+    'one escaped key=value line per label, sorted',
+  );
+  const without = await cli(['check', `${host}/labelled:3.0.0`, '--json']);
+  t.notOk('labels' in JSON.parse(without.out), 'no labels unless asked for');
+});
+
 t.test('check compares the digest behind a non-version tag under ALL', async (t) => {
   const host = registries.anonymous.host;
   const old = `sha256:${'0'.repeat(64)}`;

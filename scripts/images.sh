@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds both images offline with buildah, the way CI tests them:
+#   1. a local base image standing in for the official NODE_IMAGE (node:24-<suite>-slim): an
+#      mmdebstrap minbase of this machine's Debian release plus Node 24 and npm from their npm
+#      packages, cached under a content key;
+#   2. Dockerfile.webhook and Dockerfile.watcher built FROM it with the host's npm cache mounted
+#      as an overlay (`:O`, never read-write) and npm forced offline.
+# Prints the image names. Needs root, buildah, mmdebstrap (see .ci/run for the packages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/scripts/containers.conf}
+bindir=$(bash scripts/node24.sh)
+node_version=$("$bindir/node" --version | sed 's/^v//')
+npm_version=$("$bindir/node" "$bindir/npm" --version)
+suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+version=$(node -p 'require("./package.json").version')
+revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+prefix=${IMAGE_PREFIX:-localhost/image-watcher}
+log() { printf '[images] %s\n' "$*" >&2; }
+
+make_base() { # $1: output tar
+  mmdebstrap --quiet --variant=minbase --include=ca-certificates \
+    --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt='path-exclude=/usr/share/info/*' \
+    --customize-hook='chroot "$1" sh -c "dpkg -l usrmerge >/dev/null 2>&1 && apt-get purge -y -qq --auto-remove usrmerge perl >/dev/null || true"' \
+    --customize-hook="mkdir -p \"\$1/usr/local/lib/node_modules\" && cp \"$bindir/node\" \"\$1/usr/local/bin/node\" && cp -a \"$(dirname "$bindir")/lib/node_modules/npm\" \"\$1/usr/local/lib/node_modules/npm\" && ln -s ../lib/node_modules/npm/bin/npm-cli.js \"\$1/usr/local/bin/npm\" && ln -s ../lib/node_modules/npm/bin/npx-cli.js \"\$1/usr/local/bin/npx\"" \
+    --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*.log' \
+    "$suite" "$1"
+}
+
+# The base is rebuilt only when what goes into it changes.
+key=$( { echo "$suite $node_version $npm_version"; declare -f make_base; } | sha256sum | cut -c1-12)
+base="localhost/image-watcher-base/node:$node_version-$suite-slim-$key"
+if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
+  log "building base $base (mmdebstrap $suite + node $node_version + npm $npm_version)"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  make_base "$tmp/base.tar"
+  ctr=$(buildah from scratch)
+  buildah add --quiet "$ctr" "$tmp/base.tar" / >/dev/null
+  buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --env NODE_VERSION="$node_version" --cmd node --label image-watcher.base-key="$key" "$ctr"
+  buildah commit --quiet --rm "$ctr" "$base" >/dev/null
+  rm -rf "$tmp"
+  trap - EXIT
+else
+  log "base $base is cached"
+fi
+
+npm_cache=$(npm config get cache)
+npmrc=$(mktemp)
+trap 'rm -f "$npmrc"' EXIT
+printf 'offline=true\naudit=false\nfund=false\nupdate-notifier=false\n' >"$npmrc"
+for component in webhook watcher; do
+  log "building $prefix/$component:$version"
+  buildah bud --quiet --isolation chroot --network host --pull=never --layers \
+    --build-arg NODE_IMAGE="$base" --build-arg VERSION="$version" --build-arg REVISION="$revision" \
+    -v "$npm_cache:/root/.npm:O" -v "$npmrc:/usr/local/etc/npmrc:ro" \
+    -f "Dockerfile.$component" -t "$prefix/$component:$version" . >/dev/null
+  echo "$prefix/$component:$version"
+done
