@@ -58,9 +58,12 @@ trap 'rm -f "$npmrc"' EXIT
 printf 'offline=true\naudit=false\nfund=false\nupdate-notifier=false\n' >"$npmrc"
 for component in webhook watcher; do
   log "building $prefix/$component:$version"
+  # The Dockerfile sets the labels from VERSION and REVISION; buildah's layer cache would keep the
+  # first build's values, so they are set again on the image itself.
   buildah bud --quiet --isolation chroot --network host --pull=never --layers \
     --build-arg NODE_IMAGE="$base" --build-arg VERSION="$version" --build-arg REVISION="$revision" \
     -v "$npm_cache:/root/.npm:O" -v "$npmrc:/usr/local/etc/npmrc:ro" \
+    --label org.opencontainers.image.version="$version" --label org.opencontainers.image.revision="$revision" \
     -f "Dockerfile.$component" -t "$prefix/$component:$version" . >/dev/null
   echo "$prefix/$component:$version"
 done

@@ -1,0 +1,252 @@
+// The shipped images, built offline by scripts/images.sh, run as the cluster runs them (podman with
+// runc, read-only root, no capabilities, uid 10001, 256 MiB): the webhook answers /mutate over TLS,
+// the watcher in its container watches the fake API server, asks the real registry, notifies and
+// updates a workload; both stop with 0 on SIGTERM. Then both go to a registry with skopeo and
+// `image-watcher check --labels` reads their OCI labels.
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { parse } from 'yaml';
+import { run } from '../../watcher/cli/run.ts';
+import { buildImage } from '../support/images.ts';
+import { freePort, pushImage, startRegistry } from '../support/registry.ts';
+import { startServer } from '../watcher/release-notes/helpers.ts';
+import { annotationsOf, deployment, fakeKube, imageOf, until } from '../watcher/e2e/support.ts';
+import { images, podman, ROOT, sh, skipReason, start, unpackedSize } from './podman.ts';
+
+const skip = skipReason();
+const pkg = JSON.parse(await readFile(`${ROOT}package.json`, 'utf8')) as {
+  version: string;
+  repository: { url: string };
+};
+const SOURCE = pkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, '');
+const suffix = randomBytes(4).toString('hex');
+
+/** Seconds a container may take from SIGTERM to exit: the pod's grace period minus its preStop sleep. */
+async function stopBudgetMs(component: string): Promise<number> {
+  const d = parse(await readFile(`${ROOT}manifests/${component}/deployment.yaml`, 'utf8')) as {
+    spec: {
+      template: {
+        spec: {
+          terminationGracePeriodSeconds: number;
+          containers: { lifecycle?: { preStop?: { sleep?: { seconds: number } } } }[];
+        };
+      };
+    };
+  };
+  const pod = d.spec.template.spec;
+  const preStop = pod.containers[0]?.lifecycle?.preStop?.sleep?.seconds ?? 0;
+  return (pod.terminationGracePeriodSeconds - preStop) * 1000;
+}
+
+function post(port: number, path: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    // The webhook made its own self-signed certificate; the API server would trust its caBundle.
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        rejectUnauthorized: false,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function reachable(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url)).ok;
+  } catch {
+    return false;
+  }
+}
+
+t.test(
+  'the webhook image serves /mutate over TLS and /healthz, and stops on SIGTERM',
+  { skip },
+  async (t) => {
+    const { webhook } = await images();
+    const [webhookPort, httpPort] = [await freePort(), await freePort()];
+    const c = await start(webhook, {
+      name: `iw-test-webhook-${suffix}`,
+      env: { WEBHOOK_PORT: String(webhookPort), HTTP_PORT: String(httpPort), LOG_LEVEL: 'INFO' },
+    });
+    t.teardown(() => c.remove());
+    await until(
+      'the webhook to serve /healthz',
+      () => reachable(`http://127.0.0.1:${httpPort}/healthz`),
+      30_000,
+    ).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await c.logs()}`);
+    });
+    t.ok(await reachable(`http://127.0.0.1:${httpPort}/readyz`), '/readyz answers 200');
+
+    for (const [fixture, allowed] of [
+      ['deployment-create.json', true],
+      ['deployment-create-invalid.json', false],
+    ] as const) {
+      const review = await readFile(`${ROOT}test/fixtures/admission/${fixture}`, 'utf8');
+      const uid = (JSON.parse(review) as { request: { uid: string } }).request.uid;
+      const res = await post(webhookPort, '/mutate', review);
+      t.equal(res.status, 200, `${fixture}: 200`);
+      const answer = JSON.parse(res.body) as { kind: string; response: { uid: string; allowed: boolean } };
+      t.equal(answer.kind, 'AdmissionReview');
+      t.equal(answer.response.uid, uid, `${fixture}: the review's uid`);
+      t.equal(answer.response.allowed, allowed, `${fixture}: allowed is ${allowed}`);
+    }
+
+    const logs = await c.logs();
+    t.match(logs, /generated a self-signed certificate/, 'made its own certificate in a read-only root');
+    const { code, ms } = await c.terminate();
+    t.equal(code, 0, 'exit 0 on SIGTERM', { logs: await c.logs() });
+    t.ok(ms < (await stopBudgetMs('webhook')), `stopped in ${ms} ms, within the grace period`);
+  },
+);
+
+t.test(
+  'the watcher image notifies and updates a workload against the fake API server and a real registry',
+  { skip },
+  async (t) => {
+    const { watcher } = await images();
+    const registry = await startRegistry();
+    t.teardown(() => registry.stop());
+    await pushImage(registry.url, 'shop/web', ['1.0.0', '1.0.1'], buildImage());
+    await pushImage(registry.url, 'shop/api', ['2.0.0', '2.1.0'], buildImage());
+    const hook = await startServer((_req, res) => res.writeHead(204).end());
+    t.teardown(() => hook.close());
+
+    const kube = await fakeKube(t.teardown.bind(t));
+    kube.seed(
+      deployment('web', `${registry.host}/shop/web:1.0.0`, {
+        'image-watcher/mode': 'AUTO_UPDATE',
+        'image-watcher/strategy': 'PATCH',
+      }),
+    );
+    kube.seed(deployment('api', `${registry.host}/shop/api:2.0.0`));
+
+    const dir = await mkdtemp(join(tmpdir(), 'iw-image-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const kubeconfig = join(dir, 'kubeconfig');
+    await writeFile(kubeconfig, kube.kubeConfig().exportConfig());
+    await chmod(kubeconfig, 0o644);
+    const httpPort = await freePort();
+    const c = await start(watcher, {
+      name: `iw-test-watcher-${suffix}`,
+      mounts: [`${kubeconfig}:/etc/image-watcher/kubeconfig:ro`],
+      env: {
+        KUBECONFIG: '/etc/image-watcher/kubeconfig',
+        HTTP_PORT: String(httpPort),
+        RUN_ON_BOOT: 'true',
+        LEADER_ELECTION: 'false',
+        LOG_LEVEL: 'INFO',
+        NOTIFY_WEBHOOK_URL: `${hook.origin}/hook`,
+        NOTIFY_WEBHOOK_SECRET: 'webhook-secret-0123456789',
+        NOTIFY_RETRIES: '0',
+      },
+    });
+    t.teardown(() => c.remove());
+    const fail = async (err: unknown): Promise<never> => {
+      throw new Error(`${String(err)}\n${await c.logs()}`);
+    };
+
+    const webImage = (): string | undefined => imageOf(kube.get('Deployment', 'shop', 'web'));
+    await until('the update of web', () => webImage() === `${registry.host}/shop/web:1.0.1`, 60_000).catch(
+      fail,
+    );
+    await until(
+      'the rollout of web to be recorded',
+      () => annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/rollout'] === undefined,
+      30_000,
+    ).catch(fail);
+    await until(
+      'the notice of api',
+      () => hook.requests.some((r) => r.body.includes('"newVersion":"2.1.0"')),
+      30_000,
+    ).catch(fail);
+    t.equal(
+      imageOf(kube.get('Deployment', 'shop', 'api')),
+      `${registry.host}/shop/api:2.0.0`,
+      'NOTIFICATION leaves api alone',
+    );
+    t.ok(await reachable(`http://127.0.0.1:${httpPort}/healthz`), '/healthz');
+    t.ok(await reachable(`http://127.0.0.1:${httpPort}/readyz`), '/readyz: the API server is reachable');
+    t.ok(await c.running(), 'still running');
+
+    const { code, ms } = await c.terminate();
+    t.equal(code, 0, 'exit 0 on SIGTERM', { logs: await c.logs() });
+    t.ok(ms < (await stopBudgetMs('watcher')), `stopped in ${ms} ms, within the grace period`);
+  },
+);
+
+t.test(
+  'both images go to a registry with skopeo; check --labels reads their OCI labels',
+  { skip },
+  async (t) => {
+    const built = await images();
+    const registry = await startRegistry();
+    t.teardown(() => registry.stop());
+    const revision = (await sh('git', ['rev-parse', 'HEAD']).catch(() => 'unknown')).trim();
+    for (const component of ['webhook', 'watcher'] as const) {
+      const target = `${registry.host}/image-watcher/${component}:${pkg.version}`;
+      await sh('skopeo', [
+        'copy',
+        '--quiet',
+        '--dest-tls-verify=false',
+        `containers-storage:${built[component]}`,
+        `docker://${target}`,
+      ]);
+      let out = '';
+      let err = '';
+      const code = await run(['check', target, '--labels', '--json'], {
+        env: {},
+        stdout: { write: (s: string) => (out += s) },
+        stderr: { write: (s: string) => (err += s) },
+        version: pkg.version,
+      });
+      t.equal(code, 0, err);
+      const answer = JSON.parse(out) as { latest: string; labels: Record<string, string> };
+      t.equal(answer.latest, pkg.version, `${component}: the tag is the package version`);
+      t.match(answer.labels, {
+        'org.opencontainers.image.source': SOURCE,
+        'org.opencontainers.image.version': pkg.version,
+        'org.opencontainers.image.revision': revision,
+        'org.opencontainers.image.licenses': 'Apache-2.0',
+      });
+
+      const manifest = JSON.parse(
+        await sh('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${target}`]),
+      ) as { layers: { size: number }[]; config: { size: number } };
+      const compressed = manifest.layers.reduce((n, l) => n + l.size, manifest.config.size);
+      const unpacked = await unpackedSize(built[component]);
+      const mb = (n: number): string => `${(n / 1e6).toFixed(0)} MB`;
+      t.comment(
+        `${component}: ${mb(compressed)} compressed in ${manifest.layers.length} layers, ${mb(unpacked)} unpacked`,
+      );
+      t.ok(compressed > 0 && compressed < unpacked, 'sizes are measured');
+    }
+    const users = await podman([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--entrypoint',
+      'sh',
+      built.watcher,
+      '-c',
+      'id -u; ls /usr/local/bin; command -v npm || echo no-npm',
+    ]);
+    t.same(users.trim().split('\n'), ['10001', 'node', 'no-npm'], 'uid 10001; node only, no npm');
+  },
+);

@@ -1,0 +1,139 @@
+// Runs the images built by scripts/images.sh the way a cluster runs them (see the Deployments in
+// manifests/): runc, read-only root filesystem, no capabilities, uid 10001, 256 MiB, a tmpfs /tmp.
+import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const run = promisify(execFile);
+const ENV = { ...process.env, CONTAINERS_CONF: `${ROOT}scripts/containers.conf` };
+const TOOLS = ['buildah', 'podman', 'skopeo', 'mmdebstrap', 'runc', 'docker-registry'];
+
+function onPath(tool: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((dir) => {
+    try {
+      accessSync(`${dir}/${tool}`, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Why the image tests cannot run here, or false. On CI (CI=true, as .ci/run sets) they always run:
+ * a missing tool is a failure there, not a skip.
+ */
+export function skipReason(): string | false {
+  if (process.env.CI === 'true') return false;
+  const missing = TOOLS.filter((tool) => !onPath(tool));
+  if (process.getuid?.() !== 0) missing.push('root');
+  return missing.length === 0
+    ? false
+    : `not on CI and missing ${missing.join(', ')}: install them (see .ci/run) to build and run the images`;
+}
+
+export async function sh(cmd: string, args: string[], timeoutMs = 120_000): Promise<string> {
+  try {
+    const { stdout } = await run(cmd, args, {
+      cwd: ROOT,
+      env: ENV,
+      timeout: timeoutMs,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')}: ${e.message}\n${e.stderr ?? ''}`, { cause: err });
+  }
+}
+
+export const podman = (args: string[], timeoutMs?: number): Promise<string> => sh('podman', args, timeoutMs);
+
+let built: Promise<Record<'webhook' | 'watcher', string>> | undefined;
+/** The image names, built (or found in buildah's cache) by scripts/images.sh once per process. */
+export function images(): Promise<Record<'webhook' | 'watcher', string>> {
+  built ??= sh('bash', ['scripts/images.sh'], 900_000).then((out) => {
+    const names = out.trim().split('\n');
+    const find = (c: string): string => {
+      const name = names.find((n) => n.includes(`/${c}:`));
+      if (!name) throw new Error(`scripts/images.sh built no ${c} image:\n${out}`);
+      return name;
+    };
+    return { webhook: find('webhook'), watcher: find('watcher') };
+  });
+  return built;
+}
+
+export interface Container {
+  name: string;
+  logs(): Promise<string>;
+  /** SIGTERM, then the exit code and how long the process took to stop. */
+  terminate(): Promise<{ code: number; ms: number }>;
+  running(): Promise<boolean>;
+  remove(): Promise<void>;
+}
+
+/** Starts IMAGE detached under the restricted profile, on the host network (servers bind 127.0.0.1). */
+export async function start(
+  image: string,
+  opts: { env: Record<string, string>; mounts?: string[]; name: string },
+): Promise<Container> {
+  const args = [
+    'run',
+    '--detach',
+    '--name',
+    opts.name,
+    '--network',
+    'host',
+    '--read-only',
+    '--read-only-tmpfs=false',
+    '--tmpfs',
+    '/tmp:rw,size=16m,mode=1777',
+    '--cap-drop',
+    'ALL',
+    '--security-opt',
+    'no-new-privileges',
+    '--user',
+    '10001:10001',
+    '--memory',
+    '256m',
+    '--memory-swap',
+    '256m',
+    '--pids-limit',
+    '256',
+    ...Object.entries(opts.env).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
+    ...(opts.mounts ?? []).flatMap((m) => ['--volume', m]),
+    image,
+  ];
+  await podman(args);
+  const name = opts.name;
+  return {
+    name,
+    logs: async () => {
+      try {
+        const { stdout, stderr } = await run('podman', ['logs', name], { env: ENV });
+        return stdout + stderr;
+      } catch (err) {
+        return String(err);
+      }
+    },
+    terminate: async () => {
+      const started = Date.now();
+      await podman(['kill', '--signal', 'TERM', name]);
+      const code = Number((await podman(['wait', name], 60_000)).trim());
+      return { code, ms: Date.now() - started };
+    },
+    running: async () =>
+      (await podman(['inspect', '--format', '{{.State.Running}}', name])).trim() === 'true',
+    remove: async () => {
+      await podman(['rm', '--force', '--time', '0', name]).catch(() => undefined);
+    },
+  };
+}
+
+/** Unpacked size (bytes) of a local image. */
+export async function unpackedSize(image: string): Promise<number> {
+  return Number((await podman(['image', 'inspect', '--format', '{{.Size}}', image])).trim());
+}
