@@ -250,3 +250,44 @@ t.test(
     t.same(users.trim().split('\n'), ['10001', 'node', 'no-npm'], 'uid 10001; node only, no npm');
   },
 );
+
+t.test(
+  'the watcher configuration loads for uid 10001 without passwd entry and without HOME',
+  { skip },
+  async (t) => {
+    const { watcher } = await images();
+    const code = `
+      const os = await import('node:os');
+      let threw = false;
+      try { os.homedir(); } catch { threw = true; }
+      const { loadConfig } = await import('/app/dist/shared/config.js');
+      const dir = loadConfig(process.env).dockerConfigDir;
+      console.log(JSON.stringify({ home: process.env.HOME ?? null, threw, dir }));`;
+    const out = await podman([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--read-only',
+      '--user',
+      '10001:10001',
+      // Like a kubelet, no /etc/passwd entry for the uid (podman adds one by default); podman
+      // still sets HOME, which env -u takes away.
+      '--passwd=false',
+      '--entrypoint',
+      'env',
+      watcher,
+      '-u',
+      'HOME',
+      'node',
+      '--input-type=module',
+      '-e',
+      code,
+    ]);
+    t.same(
+      JSON.parse(out),
+      { home: null, threw: true, dir: '/.docker' },
+      'homedir() throws; config does not',
+    );
+  },
+);

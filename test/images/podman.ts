@@ -97,6 +97,8 @@ export async function start(
     'no-new-privileges',
     '--user',
     '10001:10001',
+    // No /etc/passwd entry for the uid, as under a kubelet (podman would add one).
+    '--passwd=false',
     '--memory',
     '256m',
     '--memory-swap',
