@@ -12,7 +12,7 @@ const workflow = parse(await readFile(`${ROOT}.github/workflows/release.yaml`, '
 const jobs = workflow.jobs as Record<string, Json>;
 const steps = (job: string): Json[] => (jobs[job]?.steps ?? []) as Json[];
 const uses = (job: string, action: string): Json | undefined =>
-  steps(job).find((s) => typeof s.uses === 'string' && (s.uses).startsWith(`${action}@`));
+  steps(job).find((s) => typeof s.uses === 'string' && s.uses.startsWith(`${action}@`));
 
 t.test('the workflow has the shape GitHub Actions requires', (t) => {
   t.equal(typeof workflow.name, 'string');
