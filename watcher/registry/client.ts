@@ -112,16 +112,7 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, onAbort: () => E
   return new Promise<T>((resolve, reject) => {
     const abort = () => reject(onAbort());
     signal.addEventListener('abort', abort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', abort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', abort);
-        reject(e as Error);
-      },
-    );
+    promise.finally(() => signal.removeEventListener('abort', abort)).then(resolve, reject);
   });
 }
 
