@@ -54,6 +54,7 @@ export interface Config {
   approvalSecret: string | undefined; // secret
   registryConcurrency: number; // per registry
   registryCacheTtlMs: number;
+  registryListTimeoutMs: number; // REGISTRY_LIST_TIMEOUT: all tag pages of one repository per pass
   rolloutTimeoutMs: number;
   releaseNotesAllowPrivate: boolean;
 }
@@ -67,6 +68,7 @@ export const DEFAULTS = {
   podNamespace: 'image-watcher',
   registryConcurrency: 4,
   registryCacheTtlMs: 300_000,
+  registryListTimeoutMs: 120_000,
   rolloutTimeoutMs: 600_000,
 } as const;
 
@@ -169,6 +171,16 @@ export function loadConfig(env: Env = process.env): Config {
     registryCacheTtlMs: c.read(
       () => envOr(env, 'REGISTRY_CACHE_TTL', (v, n) => parseDuration(v, n), DEFAULTS.registryCacheTtlMs),
       DEFAULTS.registryCacheTtlMs,
+    ),
+    registryListTimeoutMs: c.read(
+      () =>
+        envOr(
+          env,
+          'REGISTRY_LIST_TIMEOUT',
+          (v, n) => parseDuration(v, n, { min: 1000, max: 3_600_000 }),
+          DEFAULTS.registryListTimeoutMs,
+        ),
+      DEFAULTS.registryListTimeoutMs,
     ),
     rolloutTimeoutMs: c.read(
       () =>

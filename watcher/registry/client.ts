@@ -6,6 +6,7 @@ import type { AuthContext } from './auth.ts';
 import { CycleCache } from './cache.ts';
 import { parseNextLink, parseWwwAuthenticate } from './challenge.ts';
 import { hostOf, registryBaseUrl } from './endpoint.ts';
+import { DEFAULTS } from '../../shared/config.ts';
 import { defaultResolve } from '../outbound/address-guard.ts';
 import type { Resolve } from '../outbound/address-guard.ts';
 import { ByteBudget } from './budget.ts';
@@ -86,7 +87,7 @@ export const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
  */
 export const TAG_OVERHEAD_BYTES = 48;
 
-export const DEFAULT_LIST_TIMEOUT_MS = 120_000;
+export const DEFAULT_LIST_TIMEOUT_MS: number = DEFAULTS.registryListTimeoutMs;
 
 interface TagList {
   tags: string[];
