@@ -440,3 +440,45 @@ t.test('a manifest without a digest header is hashed, and a by-digest GET is ver
     .catch((e: unknown) => e);
   t.match(err, { code: 'E_REGISTRY_RESPONSE', message: /do not match its digest/ });
 });
+
+t.test('manifests, config blobs and token answers have their own byte caps', async (t) => {
+  const huge = Buffer.alloc(5 * 1024 * 1024, ' ');
+  const manifestReg = await serve(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': OCI_MANIFEST });
+    res.end(huge);
+  });
+  t.match(
+    await client()
+      .getImageLabels(ref(manifestReg.host), '1.0.0')
+      .catch((e: unknown) => e),
+    { code: 'E_REGISTRY_RESPONSE', message: /sent more than 4194304 bytes for the manifest app:1\.0\.0/ },
+  );
+  const configDigest = sha256('config');
+  const configReg = await serve(t, (req, res) => {
+    if (req.url?.includes('/manifests/')) {
+      res.writeHead(200, { 'content-type': OCI_MANIFEST });
+      return res.end(JSON.stringify({ mediaType: OCI_MANIFEST, config: { digest: configDigest } }));
+    }
+    res.writeHead(200);
+    res.end(huge);
+  });
+  t.match(
+    await client()
+      .getImageLabels(ref(configReg.host), '1.0.0')
+      .catch((e: unknown) => e),
+    { code: 'E_REGISTRY_RESPONSE', message: /sent more than 4194304 bytes for the image config/ },
+  );
+  const tokenReg = await serve(t, (req, res) => {
+    if (req.url?.startsWith('/token')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ token: 'x'.repeat(300 * 1024) }));
+    }
+    json(res, 401, {}, { 'www-authenticate': `Bearer realm="http://${tokenReg.host}/token",service="svc"` });
+  });
+  t.match(
+    await client()
+      .listTags(ref(tokenReg.host))
+      .catch((e: unknown) => e),
+    { code: 'E_REGISTRY_RESPONSE', message: /sent more than 262144 bytes for a token for app/ },
+  );
+});
