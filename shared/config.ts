@@ -55,6 +55,7 @@ export interface Config {
   registryConcurrency: number; // per registry
   registryCacheTtlMs: number;
   registryListTimeoutMs: number; // REGISTRY_LIST_TIMEOUT: all tag pages of one repository per pass
+  registryTrustedHosts: string[]; // REGISTRY_TRUSTED_HOSTS: private hosts redirects/token realms may reach
   rolloutTimeoutMs: number;
   releaseNotesAllowPrivate: boolean;
 }
@@ -182,6 +183,7 @@ export function loadConfig(env: Env = process.env): Config {
         ),
       DEFAULTS.registryListTimeoutMs,
     ),
+    registryTrustedHosts: c.read(() => envOr(env, 'REGISTRY_TRUSTED_HOSTS', hostNames, []), []),
     rolloutTimeoutMs: c.read(
       () =>
         envOr(
@@ -217,6 +219,7 @@ export function redactConfig(config: Config): Config {
     ...config,
     overrides: { ...config.overrides },
     insecureRegistries: [...config.insecureRegistries],
+    registryTrustedHosts: [...config.registryTrustedHosts],
     watchNamespaces: [...config.watchNamespaces],
     watcherServiceAccounts: [...config.watcherServiceAccounts],
     githubToken: hide(config.githubToken),
@@ -269,6 +272,11 @@ function registryHosts(value: string, variable: string): string[] {
     );
   }
   return hosts;
+}
+
+/** Host names (a port, if written, is ignored: the address guard judges hosts). */
+function hostNames(value: string, variable: string): string[] {
+  return registryHosts(value, variable).map((h) => h.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''));
 }
 
 function namespaces(value: string, variable: string): string[] {

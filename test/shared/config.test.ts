@@ -32,6 +32,7 @@ t.test('an empty environment gives the contract defaults', (t) => {
     registryConcurrency: 4,
     registryCacheTtlMs: 300_000,
     registryListTimeoutMs: 120_000,
+    registryTrustedHosts: [],
     rolloutTimeoutMs: 600_000,
     releaseNotesAllowPrivate: false,
   } satisfies Config);
@@ -181,6 +182,11 @@ const readings: { name: string; env: Record<string, string>; want: Partial<Confi
     name: 'the deadline for the tag list of one repository is read',
     env: { REGISTRY_LIST_TIMEOUT: '30s' },
     want: { registryListTimeoutMs: 30_000 },
+  },
+  {
+    name: 'trusted registry hosts are host names, lower-case, ports dropped',
+    env: { REGISTRY_TRUSTED_HOSTS: 'MinIO.corp:9000, auth.corp,[fd00::5]:443' },
+    want: { registryTrustedHosts: ['minio.corp', 'auth.corp', 'fd00::5'] },
   },
   {
     name: 'the rollout timeout is read',
