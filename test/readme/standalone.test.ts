@@ -24,7 +24,7 @@ function findOutsidePointers(text: string): { line: number; name: string; text: 
   return hits;
 }
 
-t.test('the patterns catch what they are for and spare the imports of shared/', async (t) => {
+t.test('the patterns catch what they are for and spare the imports of shared/', (t) => {
   const cases = [
     { name: 'contract next to the repo', input: 'see `../shared/CONTRACT.md`', want: 1 },
     { name: 'style file on the machine', input: 'see also `/work/shared/STYLE.md`', want: 1 },
@@ -35,9 +35,10 @@ t.test('the patterns catch what they are for and spare the imports of shared/', 
     { name: 'the word issues', input: 'known issues with Docker Hub', want: 0 },
   ];
   for (const c of cases) t.equal(findOutsidePointers(c.input).length, c.want, c.name);
+  t.end();
 });
 
-t.test('no tracked file points outside the repository', async (t) => {
+t.test('no tracked file points outside the repository', (t) => {
   const files = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' })
     .split('\0')
     .filter((f) => f !== '' && f !== 'package-lock.json' && !/\.(png|jpe?g|gif|ico)$/.test(f));
@@ -55,4 +56,5 @@ t.test('no tracked file points outside the repository', async (t) => {
     for (const hit of findOutsidePointers(text)) found.push(`${file}:${hit.line}: ${hit.name}: ${hit.text}`);
   }
   t.same(found, [], 'pointers outside the repository');
+  t.end();
 });
