@@ -17,6 +17,7 @@ import {
   ProblemCollector,
 } from './env.ts';
 import type { Env } from './env.ts';
+import { DEFAULT_LISTEN_ADDRESS, parseListenAddress } from './listen.ts';
 import { STRATEGIES } from './strategy.ts';
 
 /** pino level names, from the contract's LOG_LEVEL values (plus SILENT for tests). */
@@ -40,6 +41,7 @@ export interface Config {
   openAi: OpenAiConfig | undefined; // OPEN_AI_URL, OPEN_AI_KEY, OPEN_AI_MODEL
   httpPort: number;
   webhookPort: number;
+  listenAddress: string; // LISTEN_ADDRESS
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   dockerConfigDir: string; // DOCKER_CONFIG
@@ -133,6 +135,10 @@ export function loadConfig(env: Env = process.env): Config {
     webhookPort: c.read(
       () => envOr(env, 'WEBHOOK_PORT', parsePort, DEFAULTS.webhookPort),
       DEFAULTS.webhookPort,
+    ),
+    listenAddress: c.read(
+      () => envOr(env, 'LISTEN_ADDRESS', parseListenAddress, DEFAULT_LISTEN_ADDRESS),
+      DEFAULT_LISTEN_ADDRESS,
     ),
     tlsCertFile: envValue(env, 'TLS_CERT_FILE'),
     tlsKeyFile: envValue(env, 'TLS_KEY_FILE'),

@@ -4,30 +4,29 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { findProgram } from '../support/programs.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
 const ENV = { ...process.env, CONTAINERS_CONF: `${ROOT}scripts/containers.conf` };
 const TOOLS = ['buildah', 'podman', 'skopeo', 'mmdebstrap', 'runc', 'docker-registry'];
 
-function onPath(tool: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => {
-    try {
-      accessSync(`${dir}/${tool}`, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+function installed(tool: string): boolean {
+  try {
+    accessSync(findProgram(tool), constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
- * Why the image tests cannot run here, or false. On CI (CI=true, as .ci/run sets) they always run:
- * a missing tool is a failure there, not a skip.
+ * Why the image tests cannot run here, or false. Under .ci/run (IMAGE_WATCHER_CI=1) they always
+ * run: a missing tool is a failure there, not a skip.
  */
 export function skipReason(): string | false {
-  if (process.env.CI === 'true') return false;
-  const missing = TOOLS.filter((tool) => !onPath(tool));
+  if (process.env.IMAGE_WATCHER_CI === '1') return false;
+  const missing = TOOLS.filter((tool) => !installed(tool));
   if (process.getuid?.() !== 0) missing.push('root');
   return missing.length === 0
     ? false

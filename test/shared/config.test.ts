@@ -17,6 +17,7 @@ t.test('an empty environment gives the contract defaults', (t) => {
     openAi: undefined,
     httpPort: 8080,
     webhookPort: 8443,
+    listenAddress: '0.0.0.0',
     tlsCertFile: undefined,
     tlsKeyFile: undefined,
     dockerConfigDir: '/home/watcher/.docker',
@@ -254,6 +255,13 @@ const errors: { name: string; env: Record<string, string>; variable: string; mes
     env: { HTTP_PORT: '70000' },
     variable: 'HTTP_PORT',
     message: 'HTTP_PORT="70000" is not a port; use a number from 1 to 65535',
+  },
+  {
+    name: 'a LISTEN_ADDRESS that is not an IP address is refused',
+    env: { LISTEN_ADDRESS: 'localhost' },
+    variable: 'LISTEN_ADDRESS',
+    message:
+      'LISTEN_ADDRESS="localhost" is not an IP address; use e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces)',
   },
   {
     name: 'a WEBHOOK_PORT that is not a number is refused',
