@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ImageWatcherError } from '../../shared/errors.ts';
-import { compileUserRegex } from '../../shared/regex.ts';
+import { compileUserPattern } from '../../shared/regex.ts';
+import type { TagPattern } from '../../shared/regex.ts';
 import { STRATEGIES } from '../../shared/strategy.ts';
 import type { Strategy, TagSelection } from '../../shared/strategy.ts';
 
@@ -27,7 +28,7 @@ export const USAGE = `Usage:
 
 Options:
   --strategy S   ALL, MAJOR, MINOR or PATCH (default ALL; for scan it overrides the annotations)
-  --include RE   a candidate tag must match RE
+  --include RE   a candidate tag must match RE (RE2 syntax, at most 256 characters)
   --exclude RE   a candidate tag must not match RE
   --json         print JSON instead of text
 
@@ -44,9 +45,9 @@ function parseStrategy(value: string): Strategy {
   return hit;
 }
 
-function parseRegex(option: string, pattern: string): RegExp {
+function parsePattern(option: string, pattern: string): TagPattern {
   try {
-    return compileUserRegex(pattern);
+    return compileUserPattern(pattern);
   } catch (err) {
     throw new UsageError(`--${option}: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -85,8 +86,8 @@ export function parseCommand(argv: readonly string[]): Command {
       const selection: TagSelection = {
         strategy: values.strategy === undefined ? 'ALL' : parseStrategy(values.strategy),
       };
-      if (values.include !== undefined) selection.include = parseRegex('include', values.include);
-      if (values.exclude !== undefined) selection.exclude = parseRegex('exclude', values.exclude);
+      if (values.include !== undefined) selection.include = parsePattern('include', values.include);
+      if (values.exclude !== undefined) selection.exclude = parsePattern('exclude', values.exclude);
       return { kind: 'check', image: rest[0]!, selection, json };
     }
     case 'scan': {
