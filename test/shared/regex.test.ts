@@ -1,5 +1,6 @@
 import t from 'tap';
 import { ImageWatcherError } from '../../shared/errors.ts';
+import { findLatestTag } from '../../shared/strategy.ts';
 import {
   compileUserPattern,
   InvalidPatternError,
@@ -262,3 +263,26 @@ t.test('the backtracking patterns of issue 13 return on hostile 100-character in
   ]);
   t.end();
 });
+
+t.test(
+  'selecting among 10,000 hostile 100-character tags with each accepted issue 13 pattern returns',
+  (t) => {
+    // Ascending versions: every tag beats the one before, so every tag reaches the pattern.
+    const tags = Array.from({ length: 10_000 }, (_, i) => {
+      const head = `1.0.${i + 1}+`;
+      return head + 'a.'.repeat(50).slice(0, 100 - head.length);
+    });
+    const want: [string, string | undefined][] = [
+      ['.*.*.*.*.*.*.*.*x', undefined],
+      ['(.*a){12}$', '1.0.9999+'],
+      ['^(.*\\.){10}x$', undefined],
+      ['(a|\\.)*a(a|\\.){20}$', '1.0.9999+'],
+    ];
+    for (const [source, prefix] of want) {
+      const latest = findLatestTag('1.0.0', tags, { strategy: 'ALL', include: compileUserPattern(source) });
+      if (prefix === undefined) t.equal(latest, undefined, source);
+      else t.equal(latest?.tag.slice(0, prefix.length), prefix, source);
+    }
+    t.end();
+  },
+);
