@@ -41,7 +41,12 @@ const pattern = fc.array(fc.constantFrom(...REGEX_TOKENS), { maxLength: 24 }).ma
 const containerName = fc.oneof(fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?$/), anyText(12));
 /** A known key with one character inserted, dropped or changed: the "did you mean" path. */
 const misspelt = fc
-  .tuple(fc.constantFrom(...KNOWN), fc.nat(), fc.constantFrom('insert', 'drop', 'change'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }))
+  .tuple(
+    fc.constantFrom(...KNOWN),
+    fc.nat(),
+    fc.constantFrom('insert', 'drop', 'change'),
+    fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+  )
   .map(([key, n, op, c]) => {
     const i = PREFIX.length + (n % (key.length - PREFIX.length));
     if (op === 'insert') return key.slice(0, i) + c + key.slice(i);

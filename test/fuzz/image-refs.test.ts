@@ -19,8 +19,9 @@ function tryParse(input: string): ImageReference | undefined {
     return parseImageReference(input);
   } catch (err) {
     if (err instanceof InvalidImageReferenceError) {
-      if (err.code !== 'E_IMAGE_REF') throw new Error(`code ${err.code}`);
-      if (err.message.length > 400) throw new Error(`message of ${err.message.length} characters`);
+      if (err.code !== 'E_IMAGE_REF') throw new Error(`code ${err.code}`, { cause: err });
+      if (err.message.length > 400)
+        throw new Error(`message of ${err.message.length} characters`, { cause: err });
       return undefined;
     }
     throw err;

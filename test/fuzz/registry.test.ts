@@ -177,11 +177,11 @@ async function ask(answers: readonly Answer[]): Promise<unknown[]> {
   let clock = 1_700_000_000_000;
   let calls = 0;
   const client = createRegistryClient({
-    fetch: (() => {
+    fetch: () => {
       const a = answers[Math.min(calls++, answers.length - 1)]!;
       const noBody = a.status === 204 || a.status === 304;
       return Promise.resolve(new Response(noBody ? null : a.body, { status: a.status, headers: a.headers }));
-    }) as typeof fetch,
+    },
     // Virtual time: backoff and rate limiting advance the clock instead of waiting.
     now: () => clock,
     sleep: (ms) => {

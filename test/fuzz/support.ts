@@ -33,10 +33,12 @@ function expand(value: Json): Json {
   return value;
 }
 
+const asText = (v: Json): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
 /** Parts of a corpus entry: a string, or a `$repeat` object or `$concat` list of parts. */
 function text(value: Json): Json {
   if (value !== null && typeof value === 'object' && !Array.isArray(value) && Array.isArray(value.$concat)) {
-    return value.$concat.map((p) => String(expand(p))).join('');
+    return value.$concat.map((p) => asText(expand(p))).join('');
   }
   if (Array.isArray(value)) return value.map(text);
   if (value !== null && typeof value === 'object') {
@@ -56,4 +58,5 @@ export function corpus<T>(name: string): T[] {
 }
 
 /** Raw control characters (C0, DEL, C1): never in a message. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 export const RAW_CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
