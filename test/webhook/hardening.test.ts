@@ -136,6 +136,26 @@ t.test(
   },
 );
 
+t.test('a 10,000-deep apiVersion gets a 400 naming the problem, not a 500', async (t) => {
+  const hook = await startTestWebhook(t);
+  const depth = 10_000;
+  const body = `{"apiVersion":${'['.repeat(depth)}${']'.repeat(depth)},"kind":"AdmissionReview","request":{"uid":"u"}}`;
+  const res = await post(hook.url, hook.ca, body);
+  t.equal(res.status, 400);
+  t.match(
+    res.json.message,
+    /^expected apiVersion "admission\.k8s\.io\/v1" and kind "AdmissionReview", got an array and "AdmissionReview"/,
+  );
+  const bell = await post(hook.url, hook.ca, {
+    apiVersion: 'v1\u0007',
+    kind: 'AdmissionReview',
+    request: { uid: 'u' },
+  });
+  t.equal(bell.status, 400);
+  t.notMatch(bell.json.message, RAW_CONTROL);
+  t.match(bell.json.message, 'got "v1\\u0007"');
+});
+
 t.test('control characters from keys, values and container names are escaped', async (t) => {
   const { logger, lines } = capturingLogger();
   const hook = await startTestWebhook(t, { logger });
