@@ -467,3 +467,16 @@ t.test('values that are not strings (untyped JSON) are problems, not crashes', (
   );
   t.end();
 });
+
+t.test('values of the wrong type from untyped JSON are named by their type, never thrown on', (t) => {
+  const cases: [unknown, RegExp][] = [
+    [7, /^image-watcher\/mode: "7" is not a string/],
+    [10n, /^image-watcher\/mode: "bigint" is not a string/],
+    [() => 1, /^image-watcher\/mode: "function" is not a string/],
+  ];
+  for (const [value, want] of cases) {
+    const r = parseWatchSettings({ 'image-watcher/mode': value } as unknown as Record<string, string>);
+    t.match(r.ok ? '' : r.problems[0]?.message, want, typeof value);
+  }
+  t.end();
+});

@@ -197,6 +197,11 @@ const rejected: Rejected[] = [
     reason: /invalid repeat count/,
   },
   {
+    name: 'a repetition RE2 finds too large is refused',
+    pattern: '(?:a{0,1000}){0,1000}',
+    reason: /not valid RE2 syntax \(expression too large\)/,
+  },
+  {
     name: 'a program over the size limit is refused',
     pattern: '[\\pL\\pN]{0,999}',
     reason: new RegExp(`too large \\(\\d+ instructions compiled; the limit is ${MAX_PROGRAM_SIZE}\\)`),
