@@ -54,6 +54,8 @@ export interface Config {
   approvalSecret: string | undefined; // secret
   registryConcurrency: number; // per registry
   registryCacheTtlMs: number;
+  registryListTimeoutMs: number; // REGISTRY_LIST_TIMEOUT: all tag pages of one repository per pass
+  registryTrustedHosts: string[]; // REGISTRY_TRUSTED_HOSTS: private hosts redirects/token realms may reach
   rolloutTimeoutMs: number;
   releaseNotesAllowPrivate: boolean;
 }
@@ -67,6 +69,7 @@ export const DEFAULTS = {
   podNamespace: 'image-watcher',
   registryConcurrency: 4,
   registryCacheTtlMs: 300_000,
+  registryListTimeoutMs: 120_000,
   rolloutTimeoutMs: 600_000,
 } as const;
 
@@ -170,6 +173,17 @@ export function loadConfig(env: Env = process.env): Config {
       () => envOr(env, 'REGISTRY_CACHE_TTL', (v, n) => parseDuration(v, n), DEFAULTS.registryCacheTtlMs),
       DEFAULTS.registryCacheTtlMs,
     ),
+    registryListTimeoutMs: c.read(
+      () =>
+        envOr(
+          env,
+          'REGISTRY_LIST_TIMEOUT',
+          (v, n) => parseDuration(v, n, { min: 1000, max: 3_600_000 }),
+          DEFAULTS.registryListTimeoutMs,
+        ),
+      DEFAULTS.registryListTimeoutMs,
+    ),
+    registryTrustedHosts: c.read(() => envOr(env, 'REGISTRY_TRUSTED_HOSTS', hostNames, []), []),
     rolloutTimeoutMs: c.read(
       () =>
         envOr(
@@ -205,6 +219,7 @@ export function redactConfig(config: Config): Config {
     ...config,
     overrides: { ...config.overrides },
     insecureRegistries: [...config.insecureRegistries],
+    registryTrustedHosts: [...config.registryTrustedHosts],
     watchNamespaces: [...config.watchNamespaces],
     watcherServiceAccounts: [...config.watcherServiceAccounts],
     githubToken: hide(config.githubToken),
@@ -257,6 +272,11 @@ function registryHosts(value: string, variable: string): string[] {
     );
   }
   return hosts;
+}
+
+/** Host names (a port, if written, is ignored: the address guard judges hosts). */
+function hostNames(value: string, variable: string): string[] {
+  return registryHosts(value, variable).map((h) => h.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''));
 }
 
 function namespaces(value: string, variable: string): string[] {

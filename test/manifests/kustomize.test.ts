@@ -388,6 +388,24 @@ t.test('network policies admit only the expected traffic', (t) => {
     (watcher.egress as Json[]).flatMap((r) => (r.ports as Json[]).map((p) => p.port)),
   );
   for (const port of [53, 443, 80, 6443]) t.ok(egressPorts.has(port), `watcher may reach port ${port}`);
+  // The metadata service (169.254.169.254, fd00:ec2::254) is excluded from every rule beyond DNS.
+  for (const rule of watcher.egress as Json[]) {
+    const ports = (rule.ports as Json[]).map((p) => p.port as number);
+    if (ports.every((p) => p === 53)) continue;
+    const blocks = ((rule.to ?? []) as Json[]).map((to) => to.ipBlock as Json | undefined);
+    t.ok(
+      blocks.length > 0 && blocks.every((b) => b !== undefined),
+      `ports ${ports.join(',')} go to ipBlocks only`,
+    );
+    t.same(
+      blocks.map((b) => [b!.cidr, b!.except]),
+      [
+        ['0.0.0.0/0', ['169.254.169.254/32']],
+        ['::/0', ['fd00:ec2::254/128']],
+      ],
+      `ports ${ports.join(',')} never reach the cloud metadata service`,
+    );
+  }
   t.end();
 });
 

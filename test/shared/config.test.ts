@@ -31,6 +31,8 @@ t.test('an empty environment gives the contract defaults', (t) => {
     approvalSecret: undefined,
     registryConcurrency: 4,
     registryCacheTtlMs: 300_000,
+    registryListTimeoutMs: 120_000,
+    registryTrustedHosts: [],
     rolloutTimeoutMs: 600_000,
     releaseNotesAllowPrivate: false,
   } satisfies Config);
@@ -175,6 +177,16 @@ const readings: { name: string; env: Record<string, string>; want: Partial<Confi
     name: 'the registry cache TTL may be zero',
     env: { REGISTRY_CACHE_TTL: '0s' },
     want: { registryCacheTtlMs: 0 },
+  },
+  {
+    name: 'the deadline for the tag list of one repository is read',
+    env: { REGISTRY_LIST_TIMEOUT: '30s' },
+    want: { registryListTimeoutMs: 30_000 },
+  },
+  {
+    name: 'trusted registry hosts are host names, lower-case, ports dropped',
+    env: { REGISTRY_TRUSTED_HOSTS: 'MinIO.corp:9000, auth.corp,[fd00::5]:443' },
+    want: { registryTrustedHosts: ['minio.corp', 'auth.corp', 'fd00::5'] },
   },
   {
     name: 'the rollout timeout is read',
@@ -347,6 +359,12 @@ const errors: { name: string; env: Record<string, string>; variable: string; mes
     env: { REGISTRY_CACHE_TTL: 'forever' },
     variable: 'REGISTRY_CACHE_TTL',
     message: /REGISTRY_CACHE_TTL="forever" is not a duration/,
+  },
+  {
+    name: 'a REGISTRY_LIST_TIMEOUT under a second is refused',
+    env: { REGISTRY_LIST_TIMEOUT: '10ms' },
+    variable: 'REGISTRY_LIST_TIMEOUT',
+    message: /REGISTRY_LIST_TIMEOUT="10ms" is too short; the minimum is 1s/,
   },
   {
     name: 'a ROLLOUT_TIMEOUT under a second is refused',
