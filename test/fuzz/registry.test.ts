@@ -6,7 +6,7 @@ import t from 'tap';
 import { ImageWatcherError } from '../../shared/errors.ts';
 import { parseImageReference } from '../../shared/image-ref.ts';
 import { parseNextLink, parseWwwAuthenticate } from '../../watcher/registry/challenge.ts';
-import { createRegistryClient } from '../../watcher/registry/client.ts';
+import { TAG_RE, createRegistryClient } from '../../watcher/registry/client.ts';
 import { labelsFromConfig, parseManifest, pickPlatform } from '../../watcher/registry/manifest.ts';
 import { SEED, corpus, params } from './support.ts';
 
@@ -204,7 +204,9 @@ async function ask(answers: readonly Answer[]): Promise<unknown[]> {
     try {
       const result: unknown = await call();
       if (Array.isArray(result)) {
-        if (!result.every((x) => typeof x === 'string')) throw new Error('a tag that is not a string');
+        // Only tags of the distribution grammar (128 characters at most) are ever kept.
+        if (!result.every((x) => typeof x === 'string' && TAG_RE.test(x)))
+          throw new Error('a tag outside the grammar');
       } else if (typeof result === 'object' && result !== null) {
         for (const v of Object.values(result))
           if (typeof v !== 'string') throw new Error('a label not a string');
@@ -226,6 +228,8 @@ t.test('the corpus replays: hostile registry answers and past findings', async (
   // The harness reaches the success paths too, not only errors.
   const [tags] = await ask(entries[0]!);
   t.same(tags, ['1.0.0', '1.0.1'], 'a plain tag list is read');
+  const [long] = await ask(entries[4]!);
+  t.same(long, [], 'a 150-character tag is not kept');
   const [, , token] = entries[8]!;
   t.ok(token, 'the token entry exists');
   const [authed] = await ask(entries[8]!);
