@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { parse } from 'yaml';
 import { find, MANIFESTS_DIR, readExamples, renderKustomization, type KubeObject } from './render.ts';
 import { schemaErrors } from './schema.ts';
+import { compileUserPattern } from '../../shared/regex.ts';
 
 const NS = 'image-watcher';
 const objects = await renderKustomization();
@@ -91,7 +92,7 @@ t.test('examples are annotated workloads with valid image-watcher settings', asy
       t.ok(modes.has(annotations['image-watcher/mode'] ?? ''), `${file}: mode is set and valid`);
       for (const key of ['image-watcher/include', 'image-watcher/exclude']) {
         if (annotations[key] !== undefined)
-          t.doesNotThrow(() => new RegExp(annotations[key]!), `${file}: ${key}`);
+          t.doesNotThrow(() => compileUserPattern(annotations[key]!), `${file}: ${key} is RE2 syntax`);
       }
     }
   }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ImageWatcherError } from '../../shared/errors.ts';
-import { compileUserRegex } from '../../shared/regex.ts';
+import { compileUserPattern } from '../../shared/regex.ts';
+import type { TagPattern } from '../../shared/regex.ts';
 import { STRATEGIES } from '../../shared/strategy.ts';
 import type { Strategy, TagSelection } from '../../shared/strategy.ts';
 
@@ -36,7 +37,7 @@ const SCAN_HELP = `image-watcher scan PATH... [-R] [--strategy S] [--json]
 const OPTIONS = {
   strategy:
     '  -s, --strategy S   ALL, MAJOR, MINOR or PATCH (default ALL; for scan it overrides the annotations)',
-  include: '  --include RE       a candidate tag must match RE',
+  include: '  --include RE       a candidate tag must match RE (RE2 syntax, at most 256 characters)',
   exclude: '  --exclude RE       a candidate tag must not match RE',
   recursive: '  -R, --recursive    scan: read the subfolders of a folder too',
   labels: '  --labels           check: also print the OCI labels of that version',
@@ -84,9 +85,9 @@ function parseStrategy(value: string): Strategy {
   return hit;
 }
 
-function parseRegex(option: string, pattern: string): RegExp {
+function parsePattern(option: string, pattern: string): TagPattern {
   try {
-    return compileUserRegex(pattern);
+    return compileUserPattern(pattern);
   } catch (err) {
     throw new UsageError(`--${option}: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -187,8 +188,8 @@ export function parseCommand(argv: readonly string[]): Command {
         throw new UsageError('check needs exactly one IMAGE, e.g. image-watcher check nginx:1.25.3');
       if (values.recursive) throw new UsageError('--recursive is an option of scan, not of check');
       const selection: TagSelection = { strategy: strategy === undefined ? 'ALL' : parseStrategy(strategy) };
-      if (include !== undefined) selection.include = parseRegex('include', include);
-      if (exclude !== undefined) selection.exclude = parseRegex('exclude', exclude);
+      if (include !== undefined) selection.include = parsePattern('include', include);
+      if (exclude !== undefined) selection.exclude = parsePattern('exclude', exclude);
       return { kind: 'check', image: rest[0]!, selection, json, labels: values.labels === true };
     }
     case 'scan': {
