@@ -9,6 +9,7 @@ import { loadWatcherSettings } from './config.ts';
 import { Controller } from './controller.ts';
 import { approvalAdapter } from './http/approval.ts';
 import { build } from './http/app.ts';
+import { apiDeps } from './http/wiring.ts';
 import { ClientNodeGateway, loadKubeConfig } from './kube/client.ts';
 import { KubeWorkloadWatch } from './kube/informers.ts';
 import { LeaseLeaderElector } from './kube/leader.ts';
@@ -97,7 +98,19 @@ async function main(): Promise<void> {
 
   const app = await build({
     api: controller,
-    registry,
+    // API resolves: own registry client and queue, RBAC or API_TOKEN callers (watcher/http/wiring.ts).
+    ...apiDeps({
+      kubeConfig,
+      apiToken: settings.apiToken,
+      resolveRegistries: settings.resolveRegistries,
+      registry: {
+        observer: metrics,
+        logger,
+        insecureRegistries: config.insecureRegistries,
+        cacheTtlMs: config.registryCacheTtlMs,
+      },
+      credentialsFor: (host) => (dockerConfig === undefined ? undefined : credentialsFor(host, dockerConfig)),
+    }),
     metrics,
     ready: () => watch.isSynced(),
     logger,
