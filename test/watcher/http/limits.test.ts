@@ -62,6 +62,7 @@ t.test('slow headers and idle sockets are closed', async (t) => {
     headersTimeoutMs: 200,
     checkIntervalMs: 50,
     connectionTimeoutMs: 400,
+    keepAliveTimeoutMs: 300,
   });
   const slow = await socket(t, port);
   slow.s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
