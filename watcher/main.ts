@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../shared/config.ts';
 import { ImageWatcherError } from '../shared/errors.ts';
 import { approvalPlugin } from './approval/plugin.ts';
-import { createApprovalUrl } from './approval/links.ts';
+import { approvalUrlFor } from './approval/links.ts';
 import { loadWatcherSettings } from './config.ts';
 import { Controller } from './controller.ts';
 import { approvalAdapter } from './http/approval.ts';
@@ -76,11 +76,9 @@ async function main(): Promise<void> {
     releaseNotes: releaseNotesFromConfig({ registry, config, logger }),
     ...(approvals
       ? {
+          // Bound to the running version and last update: refused after any change (links.ts).
           approvalUrl: (w, c) =>
-            createApprovalUrl(
-              { namespace: w.namespace, kind: w.kind, name: w.name, version: c.newVersion },
-              { ...approvals, now: Date.now(), ttlMs: notifyConfig.approvalLinkTtlMs },
-            ),
+            approvalUrlFor(w, c, { ...approvals, now: Date.now(), ttlMs: notifyConfig.approvalLinkTtlMs }),
         }
       : {}),
     logger,
