@@ -3,6 +3,7 @@
 import { pino } from 'pino';
 import { loadConfig } from '../shared/config.ts';
 import { ImageWatcherError } from '../shared/errors.ts';
+import { listenError } from '../shared/listen.ts';
 import { approvalPlugin } from './approval/plugin.ts';
 import { approvalUrlFor } from './approval/links.ts';
 import { loadWatcherSettings } from './config.ts';
@@ -119,7 +120,11 @@ async function main(): Promise<void> {
         }
       : undefined,
   });
-  await app.listen({ port: config.httpPort, host: '0.0.0.0' });
+  await app.listen({ port: config.httpPort, host: config.listenAddress }).catch((err: unknown) => {
+    throw listenError(err, { HTTP_PORT: config.httpPort });
+  });
+  // Logged now, not after the first list: against an unreachable API server that never comes.
+  logger.info({ port: config.httpPort, host: config.listenAddress }, 'watcher started');
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -150,7 +155,7 @@ async function main(): Promise<void> {
 
   await leader?.start();
   await controller.start();
-  logger.info({ port: config.httpPort, workloads: watch.list().length }, 'watcher started');
+  if (!stopping) logger.info({ workloads: watch.list().length }, 'watcher synced with the Kubernetes API');
 }
 
 main().catch((err: unknown) => {

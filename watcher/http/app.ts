@@ -193,8 +193,14 @@ export async function build(deps: AppDeps): Promise<FastifyInstance> {
     return reply.type(contentType).send(body);
   });
 
+  // Before the first list an empty answer would read as "no workloads", not "not connected".
   app.get('/api/v1/workloads', { config: readWorkloads }, (_req, reply) =>
-    reply.send({ workloads: deps.api.workloads() }),
+    deps.ready()
+      ? reply.send({ workloads: deps.api.workloads() })
+      : reply.code(503).send({
+          error: 'not synced yet: the watcher has not listed the workloads from the Kubernetes API',
+          code: 'E_NOT_SYNCED',
+        }),
   );
 
   app.get<{ Querystring: { image: string; strategy?: string } }>(
