@@ -5,11 +5,12 @@ import { loadConfig } from '../shared/config.ts';
 import { ImageWatcherError } from '../shared/errors.ts';
 import { listenError } from '../shared/listen.ts';
 import { approvalPlugin } from './approval/plugin.ts';
-import { createApprovalUrl } from './approval/links.ts';
+import { approvalUrlFor } from './approval/links.ts';
 import { loadWatcherSettings } from './config.ts';
 import { Controller } from './controller.ts';
 import { approvalAdapter } from './http/approval.ts';
 import { build } from './http/app.ts';
+import { apiDeps } from './http/wiring.ts';
 import { ClientNodeGateway, loadKubeConfig } from './kube/client.ts';
 import { KubeWorkloadWatch } from './kube/informers.ts';
 import { LeaseLeaderElector } from './kube/leader.ts';
@@ -76,11 +77,9 @@ async function main(): Promise<void> {
     releaseNotes: releaseNotesFromConfig({ registry, config, logger }),
     ...(approvals
       ? {
+          // Bound to the running version and last update: refused after any change (links.ts).
           approvalUrl: (w, c) =>
-            createApprovalUrl(
-              { namespace: w.namespace, kind: w.kind, name: w.name, version: c.newVersion },
-              { ...approvals, now: Date.now(), ttlMs: notifyConfig.approvalLinkTtlMs },
-            ),
+            approvalUrlFor(w, c, { ...approvals, now: Date.now(), ttlMs: notifyConfig.approvalLinkTtlMs }),
         }
       : {}),
     logger,
@@ -98,7 +97,19 @@ async function main(): Promise<void> {
 
   const app = await build({
     api: controller,
-    registry,
+    // API resolves: own registry client and queue, RBAC or API_TOKEN callers (watcher/http/wiring.ts).
+    ...apiDeps({
+      kubeConfig,
+      apiToken: settings.apiToken,
+      resolveRegistries: settings.resolveRegistries,
+      registry: {
+        observer: metrics,
+        logger,
+        insecureRegistries: config.insecureRegistries,
+        cacheTtlMs: config.registryCacheTtlMs,
+      },
+      credentialsFor: (host) => (dockerConfig === undefined ? undefined : credentialsFor(host, dockerConfig)),
+    }),
     metrics,
     ready: () => watch.isSynced(),
     logger,

@@ -1,11 +1,13 @@
+import { ANNOTATIONS } from '../../shared/annotations.ts';
 import type { ApprovalDeps, ApprovalInfo, UpdateOutcome } from '../approval/plugin.ts';
+import { versionFor } from '../check/decide.ts';
 import type { Controller } from '../controller.ts';
 import { ManualUpdateError } from '../controller.ts';
 import type { WorkloadKind } from '../kube/types.ts';
 
 /** The approval page's view of the controller: what a link would change, and doing it. */
 export function approvalAdapter(
-  controller: Pick<Controller, 'workloads' | 'manualUpdate' | 'releaseNotesFor'>,
+  controller: Pick<Controller, 'workloads' | 'manualUpdate' | 'releaseNotesFor' | 'snapshot'>,
 ): Pick<ApprovalDeps, 'lookup' | 'update'> {
   return {
     lookup(namespace: string, kind: WorkloadKind, name: string, version: string): ApprovalInfo | undefined {
@@ -17,6 +19,9 @@ export function approvalAdapter(
       const c = w.containers.find((x) => x.latestVersion === version) ?? w.containers[0]!;
       // The notes the notice carried (kept by the controller), never fetched again here.
       const releaseNotes = controller.releaseNotesFor(kind, namespace, name, version);
+      const annotations = controller.snapshot(kind, namespace, name)?.annotations ?? {};
+      const failed = versionFor(annotations[ANNOTATIONS.lastFailedVersion], c.name, w.containers.length);
+      const lastUpdated = annotations[ANNOTATIONS.lastUpdated];
       return {
         workload: { kind, namespace, name },
         containers: w.containers.map((x) => x.name),
@@ -24,6 +29,8 @@ export function approvalAdapter(
         currentVersion: c.currentVersion,
         ...(c.latestVersion !== undefined ? { newestVersion: c.latestVersion } : {}),
         ...(releaseNotes ? { releaseNotes } : {}),
+        ...(lastUpdated !== undefined ? { lastUpdated } : {}),
+        ...(failed !== undefined ? { failedVersions: [failed] } : {}),
       };
     },
     async update(
