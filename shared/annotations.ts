@@ -30,6 +30,8 @@ export const ANNOTATIONS = {
   lastFailedVersion: 'image-watcher/last-failed-version',
   lastCheck: 'image-watcher/last-check',
   rollout: 'image-watcher/rollout',
+  /** Versions whose notice is being sent: written before the send, removed with the stamp after it. */
+  noticePending: 'image-watcher/notice-pending',
 } as const;
 
 export type Mode = 'AUTO_UPDATE' | 'NOTIFICATION' | 'DISABLED';
@@ -186,6 +188,8 @@ export interface ManagedState {
   lastCheck?: string;
   /** JSON: the update whose rollout is being watched (see pending-rollout.ts). */
   rollout?: string;
+  /** Versions (as in last-notified-version) whose notice was decided and not yet confirmed sent. */
+  noticePending?: string;
 }
 
 type ValueKind = 'timestamp' | 'versions' | 'token' | 'rollout';
@@ -201,6 +205,7 @@ const MANAGED_SCHEMA: { readonly [F in keyof Required<ManagedState>]: { key: str
   lastFailedVersion: { key: ANNOTATIONS.lastFailedVersion, kind: 'versions' },
   lastCheck: { key: ANNOTATIONS.lastCheck, kind: 'timestamp' },
   rollout: { key: ANNOTATIONS.rollout, kind: 'rollout' },
+  noticePending: { key: ANNOTATIONS.noticePending, kind: 'versions' },
 };
 
 const MANAGED_FIELDS = Object.keys(MANAGED_SCHEMA) as (keyof ManagedState)[];

@@ -84,7 +84,6 @@ async function main(): Promise<void> {
       : {}),
     logger,
     now: () => new Date(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     config: {
       checkIntervalMs: config.checkIntervalMs,
       runOnBoot: config.runOnBoot,

@@ -274,7 +274,7 @@ function guard(w: WorkloadSnapshot, key: string): JsonPatchOp {
 }
 
 function mergeVersions(
-  w: WorkloadSnapshot,
+  w: Pick<WorkloadSnapshot, 'annotations'>,
   key: string,
   names: readonly string[],
   changes: ReadonlyMap<string, string>,
@@ -306,6 +306,53 @@ export function notifyPatch(
       mergeVersions(w, ANNOTATIONS.lastNotifiedVersion, watchedNames, changes),
     ),
   ]);
+}
+
+/**
+ * Claims the sending of a notice: `notice-pending` names the versions about to be announced and
+ * `last-notified` the claim time, guarded by a `test` on the previous `last-notified` so one replica
+ * (or one run before and after a restart) wins. The stamp after the send ({@link noticeDonePatch})
+ * moves the versions into `last-notified-version`; a claim left behind by a crash is taken over
+ * once it is older than the claim time-out, so the notice is sent at least once.
+ */
+export function noticeClaimPatch(
+  w: WorkloadSnapshot,
+  candidates: readonly Candidate[],
+  watchedNames: readonly string[],
+  now: Date,
+): { ops: JsonPatchOp[]; value: string } {
+  const changes = new Map(candidates.map((c) => [c.container, c.newVersion]));
+  const value = encodeFor(
+    new Map(watchedNames.flatMap((n) => (changes.has(n) ? [[n, changes.get(n)!] as const] : []))),
+    watchedNames.length,
+  );
+  return {
+    value,
+    ops: withAnnotationsMap(w, [
+      guard(w, ANNOTATIONS.lastNotified),
+      setAnnotation(ANNOTATIONS.noticePending, value),
+      setAnnotation(ANNOTATIONS.lastNotified, formatTimestamp(now)),
+    ]),
+  };
+}
+
+/** After the send: the claimed versions join `last-notified-version`, the claim goes. */
+export function noticeDonePatch(
+  w: Pick<WorkloadSnapshot, 'annotations'>,
+  claimed: string,
+  candidates: readonly Candidate[],
+  watchedNames: readonly string[],
+): JsonPatchOp[] {
+  const changes = new Map(candidates.map((c) => [c.container, c.newVersion]));
+  const path = annotationPath(ANNOTATIONS.noticePending);
+  return [
+    { op: 'test', path, value: claimed },
+    setAnnotation(
+      ANNOTATIONS.lastNotifiedVersion,
+      mergeVersions(w, ANNOTATIONS.lastNotifiedVersion, watchedNames, changes),
+    ),
+    { op: 'remove', path },
+  ];
 }
 
 /** Running versions of the watched containers, as written in `current-version`. */

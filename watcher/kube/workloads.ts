@@ -109,6 +109,19 @@ export function rolloutFieldsOf(kind: WorkloadKind, o: Obj): RolloutFields {
         availableReplicas: undefined,
         readyReplicas: undefined,
       };
+    case 'StatefulSet': {
+      const rolling = obj(obj(spec.updateStrategy)?.rollingUpdate);
+      return {
+        ...base,
+        replicas: num(spec.replicas) ?? 1,
+        updatedReplicas: num(status.updatedReplicas),
+        availableReplicas: num(status.availableReplicas),
+        readyReplicas: num(status.readyReplicas),
+        currentRevision: str(status.currentRevision),
+        updateRevision: str(status.updateRevision),
+        partition: num(rolling?.partition),
+      };
+    }
     default:
       return {
         ...base,

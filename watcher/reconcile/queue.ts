@@ -123,6 +123,13 @@ export class WorkQueue {
     }
   }
 
+  /** Milliseconds until the earliest delayed key is due, or undefined when none is delayed. */
+  nextDueIn(): number | undefined {
+    let min = Infinity;
+    for (const due of this.#delayed.values()) if (due < min) min = due;
+    return min === Infinity ? undefined : Math.max(0, min - this.#timers.now());
+  }
+
   /** Resolves when nothing is ready or running (delayed keys do not count). */
   idle(): Promise<void> {
     if (this.length === 0 && this.#processing.size === 0) return Promise.resolve();

@@ -98,7 +98,6 @@ export async function startWatcher(
     },
     logger,
     now: () => new Date(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     config: {
       checkIntervalMs: 3_600_000,
       runOnBoot: false,
