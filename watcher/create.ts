@@ -195,14 +195,15 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     async start(opts = {}) {
       started = true;
       if (opts.listen !== false) await app.listen({ port: config.httpPort, host: '0.0.0.0' });
-      await leader?.start();
+      // An elector handed in by the caller is the caller's to start and stop.
+      if (!io.leader) await leader?.start();
       await controller.start();
     },
     async stop() {
       try {
         await app.close();
         if (started) await controller.stop();
-        await leader?.stop();
+        if (!io.leader) await leader?.stop();
       } finally {
         // SMTP connections are closed whatever failed above.
         dispatcher?.close();

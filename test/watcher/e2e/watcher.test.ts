@@ -40,6 +40,7 @@ t.test('NOTIFICATION: one event and one notice per version, also after a restart
   const notices: UpdateNotice[] = [];
   const w1 = await startWatcher(t.teardown.bind(t), kube, { notices });
   await w1.controller.runCycle();
+  await w1.controller.idle();
   t.match(notices, [
     {
       event: 'available',
@@ -65,7 +66,9 @@ t.test('NOTIFICATION: one event and one notice per version, also after a restart
 
   const w2 = await startWatcher(t.teardown.bind(t), kube, { notices });
   await w2.controller.runCycle();
+  await w2.controller.idle();
   await w2.controller.runCycle();
+  await w2.controller.idle();
   t.equal(notices.length, 1, 'a restarted watcher does not announce it again');
   t.equal(kube.list('Event', 'shop').length, 1);
 });
@@ -75,6 +78,7 @@ t.test('AUTO_UPDATE: updates, waits for the rollout and writes the history', asy
   kube.seed(deployment('web', web('1.0.0'), AUTO_PATCH));
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   const o = kube.get('Deployment', 'shop', 'web');
   t.equal(imageOf(o), web('1.0.1'), 'newest patch of 1.0');
   t.match(annotationsOf(o), {
@@ -90,6 +94,7 @@ t.test('AUTO_UPDATE: updates, waits for the rollout and writes the history', asy
   );
   t.ok(kube.list('Event', 'shop').some((e) => (e as { reason?: string }).reason === 'ImageUpdated'));
   await w.controller.runCycle();
+  await w.controller.idle();
   t.equal(imagePatches(kube, 'web'), 1, 'up to date: no more patches');
 });
 
@@ -127,6 +132,7 @@ t.test('never a downgrade, whatever the registry holds', async (t) => {
   );
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   t.equal(imageOf(kube.get('Deployment', 'shop', 'newest')), web('1.1.0'));
   t.equal(imageOf(kube.get('Deployment', 'shop', 'ahead')), web('3.0.0'));
   t.equal(kube.requestsMatching({ method: 'PATCH' }).length, 0);
@@ -138,6 +144,7 @@ t.test('a GitOps revert is not fought: one attempt, one notice', async (t) => {
   kube.seed(deployment('web', web('1.0.0'), AUTO_PATCH));
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   t.equal(imageOf(kube.get('Deployment', 'shop', 'web')), web('1.0.1'));
   // A GitOps sync puts the manifest's image back; the webhook keeps the managed annotations.
   const reverted = structuredClone(kube.get('Deployment', 'shop', 'web')!) as unknown as {
@@ -164,6 +171,7 @@ t.test('an annotation change is picked up without a restart', async (t) => {
   kube.seed(deployment('web', web('1.0.0'), { 'image-watcher/mode': 'DISABLED' }));
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   t.equal(kube.requestsMatching({ method: 'PATCH' }).length, 0, 'DISABLED: nothing');
   const o = structuredClone(kube.get('Deployment', 'shop', 'web')!);
   (o.metadata.annotations as Record<string, string>)['image-watcher/mode'] = 'AUTO_UPDATE';
@@ -178,6 +186,7 @@ t.test('a deleted workload removes its metric series', async (t) => {
   kube.seed(deployment('web', web('1.0.0')), deployment('api', `${registry.host}/shop/api:2.0.0`));
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   t.match(await w.metricsText(), /workload="web"/);
   kube.delete('Deployment', 'shop', 'web');
   await until('the series to go', async () => !(await w.metricsText()).includes('workload="web"'));
@@ -195,6 +204,7 @@ t.test('a registry that is down for one repository does not stop the others', as
   );
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   t.same(
     w.notices.map((n) => n.workload.name),
     ['web'],
