@@ -6,12 +6,7 @@
 // intent. Tag lists are shared by all workloads of a pass: one request per repository per interval.
 import type { Logger } from 'pino';
 import type { Mode, Overrides, WatchSettings } from '../shared/annotations.ts';
-import {
-  ANNOTATIONS,
-  USER_KEYS,
-  formatProblems,
-  parseWatchSettings,
-} from '../shared/annotations.ts';
+import { ANNOTATIONS, USER_KEYS, formatProblems, parseWatchSettings } from '../shared/annotations.ts';
 import { ImageWatcherError } from '../shared/errors.ts';
 import type { ImageReference } from '../shared/image-ref.ts';
 import { imageWithTag, parseImageReference } from '../shared/image-ref.ts';

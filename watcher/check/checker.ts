@@ -257,7 +257,9 @@ async function askRepository(
 }
 
 /** The repositories a prepared workload needs, with the non-version tags whose digest is asked. */
-export function repositoriesOf(p: Prepared): { repoKey: string; ref: ImageReference; digestTags: string[] }[] {
+export function repositoriesOf(
+  p: Prepared,
+): { repoKey: string; ref: ImageReference; digestTags: string[] }[] {
   const out = new Map<string, { repoKey: string; ref: ImageReference; digestTags: string[] }>();
   for (const c of p.watched) {
     const repoKey = canonicalName(c.ref);
