@@ -8,6 +8,7 @@ import { ImageWatcherError } from '../../shared/errors.ts';
 import type { Candidate } from '../check/decide.ts';
 import { clearRolloutOps, rollbackPatch, updatePatch } from '../check/decide.ts';
 import type { WatchedContainer } from '../check/checker.ts';
+import { KubeApiError } from '../kube/errors.ts';
 import type { KubeGateway, WorkloadSnapshot } from '../kube/types.ts';
 import type { UpdateResult, WorkloadLabels } from '../metrics.ts';
 import type { UpdateNotice } from '../notify/types.ts';
@@ -72,6 +73,11 @@ export async function recordEvent(
   }
 }
 
+/** An error without an HTTP answer (time-out, reset): the patch may or may not have been applied. */
+function unanswered(err: unknown): boolean {
+  return !(err instanceof KubeApiError && err.status !== undefined);
+}
+
 /** True when `w` runs the images an update wrote (its patch was applied). */
 function applied(w: WorkloadSnapshot | undefined, candidates: readonly Candidate[]): w is WorkloadSnapshot {
   if (!w || w.annotations[ANNOTATIONS.rollout] === undefined) return false;
@@ -82,9 +88,8 @@ function applied(w: WorkloadSnapshot | undefined, candidates: readonly Candidate
 /**
  * Writes the new images together with the `image-watcher/rollout` record (one patch, so whoever
  * reads the object sees both or neither). An error without an answer may hide an applied patch
- * (the API server wrote it, the answer was lost): the object is read back, and an applied patch
- * counts as patched so its rollout is watched like any other. A read that fails too is thrown:
- * the work queue retries, and the next reconcile sees the record if the patch was applied.
+ * (the API server wrote it, the answer was lost): never a "failed" notice then. A definite
+ * refusal (an HTTP status) is a failure.
  */
 export async function writeUpdate(
   deps: UpdaterDeps,
@@ -114,17 +119,23 @@ export async function writeUpdate(
     return { result: 'patched', snapshot: patched };
   } catch (err) {
     if (isPatchConflict(err)) return { result: 'conflict' };
-    const fresh = await deps.gateway.getWorkload(w.kind, w.namespace, w.name);
-    if (applied(fresh, candidates)) {
-      log.warn({ err }, 'the update patch got no answer but was applied; watching its rollout');
-      await recordEvent(
-        deps,
-        fresh,
-        'Normal',
-        'ImageUpdated',
-        `image-watcher updated ${describe(candidates)}`,
-      );
-      return { result: 'patched', snapshot: fresh };
+    if (unanswered(err)) {
+      // No answer: the API server may have applied it (or may still). Read it back; when it is
+      // not visibly applied, the error goes to the work queue, whose retry reconciles from
+      // whatever the watch then shows: the record if it was applied, the old image if not.
+      const fresh = await deps.gateway.getWorkload(w.kind, w.namespace, w.name);
+      if (applied(fresh, candidates)) {
+        log.warn({ err }, 'the update patch got no answer but was applied; watching its rollout');
+        await recordEvent(
+          deps,
+          fresh,
+          'Normal',
+          'ImageUpdated',
+          `image-watcher updated ${describe(candidates)}`,
+        );
+        return { result: 'patched', snapshot: fresh };
+      }
+      throw err;
     }
     const reason = err instanceof Error ? err.message : String(err);
     log.error({ err }, 'update patch failed');

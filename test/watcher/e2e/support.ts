@@ -6,6 +6,7 @@ import { startFakeKube } from '../../support/fake-kube/index.ts';
 import type { FakeKube, FakeKubeOptions } from '../../support/fake-kube/index.ts';
 import type { Controller, ControllerConfig } from '../../../watcher/controller.ts';
 import { createWatcher, loadWatcherConfig } from '../../../watcher/create.ts';
+import type { WatcherIo } from '../../../watcher/create.ts';
 import type { LeaderElector, WorkloadWatch } from '../../../watcher/kube/types.ts';
 import type { WatcherMetrics } from '../../../watcher/metrics.ts';
 import type { UpdateNotice } from '../../../watcher/notify/types.ts';
@@ -63,6 +64,8 @@ export async function startWatcher(
     config?: Partial<ControllerConfig>;
     notices?: UpdateNotice[];
     env?: Record<string, string>;
+    /** Replaces pieces of the watcher's I/O (a gateway with a short request timeout...). */
+    io?: Partial<WatcherIo>;
   } = {},
 ): Promise<Watcher> {
   const logger = pino({ level: 'silent' });
@@ -78,6 +81,7 @@ export async function startWatcher(
     },
     // Short timeouts and one attempt: a registry that is down must fail fast in tests.
     registry: { timeoutMs: 2000, maxAttempts: 1, cacheTtlMs: 0 },
+    ...opts.io,
     controller: {
       checkIntervalMs: 3_600_000,
       runOnBoot: false,

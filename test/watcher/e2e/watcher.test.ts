@@ -1,6 +1,8 @@
 // End to end: the real client-node against the fake API server, the real docker-registry, and the
 // watcher's real gateway, informers, registry client and controller.
+import { pino } from 'pino';
 import t from 'tap';
+import { ClientNodeGateway } from '../../../watcher/kube/client.ts';
 import type { UpdateNotice } from '../../../watcher/notify/types.ts';
 import { buildImage } from '../../support/images.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
@@ -216,4 +218,36 @@ t.test('a registry that is down for one repository does not stop the others', as
   t.match(views.web?.containers, [
     { currentVersion: '1.0.0', latestVersion: '1.1.0', updateAvailable: true },
   ]);
+});
+
+t.test('a lost PATCH answer leaves a watched rollout, not a "failed" notice', async (t) => {
+  // The API server applies the update but answers after the client has given up (issue 13 #10).
+  const kube = await fakeKube(t.teardown.bind(t), {
+    autoRollout: (obj) => (JSON.stringify(obj.spec).includes(':1.0.1') ? 'fail' : 'succeed'),
+  });
+  kube.seed(deployment('web', web('1.0.0'), AUTO_PATCH));
+  const slow = kube.injectFault({ method: 'PATCH', pathPattern: /\/deployments\/web$/, delayMs: 600 });
+  const gateway = new ClientNodeGateway({
+    kubeConfig: kube.kubeConfig(),
+    logger: pino({ level: 'silent' }),
+    instance: 'test',
+    requestTimeoutMs: 200,
+  });
+  const w = await startWatcher(t.teardown.bind(t), kube, { io: { gateway } });
+  await w.controller.runCycle();
+  await until('the late patch to arrive', () => slow.hits === 1, 5000);
+  await until(
+    'the failing rollout to be rolled back',
+    () => w.notices.some((n) => n.event === 'rolled_back'),
+    8000,
+  );
+  await w.controller.idle();
+  t.notOk(
+    w.notices.some((n) => n.event === 'failed'),
+    'no "failed" notice for an update that was applied',
+  );
+  const o = kube.get('Deployment', 'shop', 'web');
+  t.equal(imageOf(o), web('1.0.0'), 'the failing image did not stay live');
+  t.equal(annotationsOf(o)['image-watcher/last-failed-version'], '1.0.1');
+  t.equal(annotationsOf(o)['image-watcher/rollout'], undefined);
 });

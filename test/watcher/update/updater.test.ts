@@ -109,6 +109,15 @@ t.test('a patch that was not applied is a failure', async (t) => {
   t.same(s.results, ['failed']);
 });
 
+t.test(
+  'an unanswered patch not (yet) visible is retried through the queue, not reported failed',
+  async (t) => {
+    const s = setup(new KubeApiError('E_KUBE_UNAVAILABLE', 'timeout', undefined), input.snapshot);
+    await t.rejects(writeUpdate(s.deps, input), { code: 'E_KUBE_UNAVAILABLE' });
+    t.same(s.results, []);
+  },
+);
+
 t.test('when the object cannot be read back either, the error goes to the queue (retried)', async (t) => {
   const s = setup(
     new KubeApiError('E_KUBE_UNAVAILABLE', 'timeout', undefined),
