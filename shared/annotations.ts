@@ -392,6 +392,19 @@ export function formatTimestamp(date: Date): string {
 // --- versions per container -----------------------------------------------------------------------------
 
 /**
+ * The one codec of a container's managed version (`current-version`, `previous-version`, ...), for
+ * the webhook and the watcher alike: the tag; `tag@sha256:...` when the image is pinned to a
+ * digest too (`nginx:1.25.3@sha256:...` -> `1.25.3@sha256:...`); the digest of a digest-only image.
+ */
+export function managedVersion(ref: {
+  readonly tag?: string | undefined;
+  readonly digest?: string | undefined;
+}): string | undefined {
+  if (ref.tag !== undefined && ref.digest !== undefined) return `${ref.tag}@${ref.digest}`;
+  return ref.tag ?? ref.digest;
+}
+
+/**
  * Key under which decodeVersions returns a plain tag (written when one container is watched);
  * use versionOf() rather than reading it directly.
  */

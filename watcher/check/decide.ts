@@ -5,6 +5,7 @@ import {
   decodeVersions,
   encodeVersions,
   formatTimestamp,
+  managedVersion,
 } from '../../shared/annotations.ts';
 import { encodePendingRollout } from '../../shared/pending-rollout.ts';
 import type { ImageReference } from '../../shared/image-ref.ts';
@@ -39,8 +40,7 @@ export function watchedContainers(
 
 /** The version a container runs, as recorded in the version annotations. */
 export function runningVersion(ref: ImageReference): string {
-  if (ref.tag !== undefined && ref.digest !== undefined) return `${ref.tag}@${ref.digest}`;
-  return ref.tag ?? ref.digest ?? '';
+  return managedVersion(ref) ?? '';
 }
 
 /** Reads one container's value from a version annotation (`tag` or `name=tag,name2=tag2`). */

@@ -5,6 +5,7 @@ import {
   encodeVersions,
   formatProblems,
   parseWatchSettings,
+  managedVersion,
 } from '../../shared/annotations.ts';
 import { parseImageReference } from '../../shared/image-ref.ts';
 import { annotationPatch, encodePatch } from './patch.ts';
@@ -104,7 +105,7 @@ function imageVersion(image: string): ImageVersion {
   let result: ImageVersion;
   try {
     const ref = parseImageReference(image);
-    const version = ref.tag ?? ref.digest;
+    const version = managedVersion(ref);
     result = version !== undefined ? { version } : {};
   } catch (err) {
     result = { error: err instanceof Error ? err.message : String(err) };
