@@ -227,9 +227,22 @@ export class FakeRegistry implements RegistryClient {
   digests = new Map<string, string>();
   down = new Set<string>();
   listCalls = new Map<string, number>();
-  listTags(ref: ImageReference): Promise<string[]> {
+  /** Repositories that never answer; their requests end only when their signal aborts. */
+  hang = new Set<string>();
+  aborted: string[] = [];
+  listTags(ref: ImageReference, opts?: object): Promise<string[]> {
+    // The signal the reconciler passes (a RegistryCallOptions field once the client takes one).
+    const signal = (opts as { signal?: AbortSignal } | undefined)?.signal;
     const name = canonicalName(ref);
     this.listCalls.set(name, (this.listCalls.get(name) ?? 0) + 1);
+    if (this.hang.has(name)) {
+      return new Promise((_, reject) => {
+        signal?.addEventListener('abort', () => {
+          this.aborted.push(name);
+          reject(new RegistryError('E_REGISTRY_TIMEOUT', `${name}: aborted`));
+        });
+      });
+    }
     if (this.down.has(name))
       return Promise.reject(
         new RegistryError('E_REGISTRY_UNAVAILABLE', `${name}: registry unavailable (503)`),

@@ -381,3 +381,28 @@ t.test('a watch event is reconciled after the debounce, a burst costs one reconc
   t.equal(w.notices.length, 1);
   t.equal(w.registry.listCalls.get('docker.io/library/nginx'), 1, 'one check for the burst');
 });
+
+t.test('one registry that never answers stalls only its own workloads (issue 13 #9)', async (t) => {
+  const w = world(t);
+  w.registry.hang.add('docker.io/library/nginx');
+  w.cluster.add('web', 'nginx:1.25.0');
+  w.cluster.add('cache', 'redis:7.0.0');
+  const { c } = await w.make();
+  let passDone = false;
+  void c.runCycle().then(() => {
+    passDone = true;
+  });
+  // No idle(): a reconcile is waiting for nginx on purpose. The notice for cache is an event away.
+  for (let i = 0; i < 100 && w.notices.length === 0; i++) await new Promise((r) => setImmediate(r));
+  t.same(
+    w.notices.map((n) => n.workload.name),
+    ['cache'],
+    'the other workload is announced while nginx hangs',
+  );
+  t.notOk(passDone, 'the pass waits for web');
+  // Deleting the only workload that waits for nginx aborts its request; the pass completes.
+  w.cluster.remove('web');
+  await new Promise((r) => setImmediate(r));
+  t.same(w.registry.aborted, ['docker.io/library/nginx']);
+  t.ok(passDone);
+});
