@@ -10,8 +10,9 @@ import {
 import { encodePendingRollout } from '../../shared/pending-rollout.ts';
 import type { ImageReference } from '../../shared/image-ref.ts';
 import { imageWithTag } from '../../shared/image-ref.ts';
-import type { ParsedTag, VersionChange } from '../../shared/version.ts';
-import { compareTags, findLatestTag, parseTag, sameShape } from '../../shared/version.ts';
+import type { VersionChange } from '../../shared/version.ts';
+import { newestAllowed } from '../../shared/candidate.ts';
+import { parseTag } from '../../shared/version.ts';
 import type { ContainerInfo, JsonPatchOp, WorkloadSnapshot } from '../kube/types.ts';
 
 /** One container whose newer allowed version was found. */
@@ -80,18 +81,8 @@ export interface TagCandidateInput {
 export function tagCandidate(input: TagCandidateInput): Candidate | undefined {
   const { container, ref } = input;
   if (ref.tag === undefined) return undefined;
-  const current = parseTag(ref.tag);
-  if (!current) return undefined;
-  const tags = input.skip.size === 0 ? input.tags : withoutFailed(input.tags, input.skip, current);
-  const latest = findLatestTag(ref.tag, tags, {
-    strategy: input.settings.strategy,
-    include: input.settings.include,
-    exclude: input.settings.exclude,
-  });
+  const latest = newestAllowed(ref.tag, input.tags, { ...input.settings, failed: input.skip });
   if (!latest) return undefined;
-  const next = parseTag(latest.tag);
-  // Belt and braces: whatever the strategy module returns, never propose a downgrade.
-  if (!next || compareTags(next, current) <= 0) return undefined;
   return {
     container: container.name,
     imagePath: container.imagePath,
@@ -134,26 +125,6 @@ export function digestCandidate(input: DigestCandidateInput): Candidate | undefi
     newImage: imageWithTag(ref, ref.tag, input.registryDigest),
     change: 'digest',
   };
-}
-
-/**
- * Drops failed versions and, for versions of the current tag's shape, everything up to the newest
- * failed one: `last-failed-version` keeps one version per container, so skipping only that one
- * would offer an older failed release again (1.3 fails, 1.4 fails, 1.3 is offered: a loop of bad
- * rollouts). A failure therefore means "wait for a release newer than it".
- */
-function withoutFailed(tags: readonly string[], skip: ReadonlySet<string>, current: ParsedTag): string[] {
-  let floor: ParsedTag | undefined;
-  for (const version of skip) {
-    const parsed = parseTag(version);
-    if (parsed && sameShape(parsed, current) && (!floor || compareTags(parsed, floor) > 0)) floor = parsed;
-  }
-  return tags.filter((t) => {
-    if (skip.has(t)) return false;
-    if (!floor) return true;
-    const parsed = parseTag(t);
-    return parsed === undefined || compareTags(parsed, floor) > 0;
-  });
 }
 
 /** Versions a container must never be moved to again (from `last-failed-version`). */
