@@ -1,5 +1,7 @@
-import { compileUserRegex, UnsafeRegexError } from './regex.ts';
+import { compileUserPattern, InvalidPatternError } from './regex.ts';
+import type { TagPattern } from './regex.ts';
 import { parsePendingRollout } from './pending-rollout.ts';
+import { showText } from './show.ts';
 import { STRATEGIES } from './strategy.ts';
 import { isRfc3339Timestamp } from './timestamp.ts';
 import type { Strategy } from './strategy.ts';
@@ -41,14 +43,17 @@ export interface WatchSettings {
   mode: Mode;
   strategy: Strategy;
   releaseUrl: string | undefined;
-  include: RegExp | undefined;
-  exclude: RegExp | undefined;
+  /** RE2 syntax (see regex.ts): matched in linear time. */
+  include: TagPattern | undefined;
+  exclude: TagPattern | undefined;
   containers: string[] | undefined;
 }
 
 export interface AnnotationProblem {
+  /** The key and value as found (may be huge or hold control characters: show only `message`). */
   key: string;
   value: string;
+  /** Bounded in length, control characters escaped. */
   message: string;
   allowed?: readonly string[];
 }
@@ -81,20 +86,30 @@ const MAX_URL_LENGTH = 2048;
 /** Kubernetes container names are DNS-1123 labels. */
 const CONTAINER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** How many names a message lists before "and N more": lists come from user-sized input. */
+const MAX_LISTED = 10;
+
+function list(names: readonly string[]): string {
+  const shown = names.slice(0, MAX_LISTED).map((n) => showText(n, 64, false));
+  const more = names.length - shown.length;
+  return more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', ');
+}
+
 function oneOf<T extends string>(what: string, allowed: readonly T[]) {
   return (value: string): Parsed<T> => {
-    const hit = allowed.find((a) => a.toLowerCase() === value.toLowerCase());
+    const wanted = value.toLowerCase();
+    const hit = allowed.find((a) => a.toLowerCase() === wanted);
     return hit !== undefined
       ? { ok: true, value: hit }
       : { ok: false, message: `is not a valid ${what}; allowed: ${allowed.join(', ')}`, allowed };
   };
 }
 
-function regex(value: string): Parsed<RegExp> {
+function pattern(value: string): Parsed<TagPattern> {
   try {
-    return { ok: true, value: compileUserRegex(value) };
+    return { ok: true, value: compileUserPattern(value) };
   } catch (err) {
-    if (err instanceof UnsafeRegexError) return { ok: false, message: `is not allowed: ${err.reason}` };
+    if (err instanceof InvalidPatternError) return { ok: false, message: `is not allowed: ${err.reason}` };
     throw err;
   }
 }
@@ -107,7 +122,7 @@ function releaseUrl(value: string): Parsed<string> {
   const placeholder = /\$\{([^}]*)\}/g;
   const unknown = [...value.matchAll(placeholder)].map((m) => m[0]).filter((p) => p !== '${tag}');
   if (unknown.length > 0) {
-    return { ok: false, message: `uses ${unknown.join(', ')}; the only placeholder is \${tag} (${example})` };
+    return { ok: false, message: `uses ${list(unknown)}; the only placeholder is \${tag} (${example})` };
   }
   let url: URL;
   try {
@@ -143,16 +158,18 @@ function containers(value: string, opts: ParseOptions): Parsed<string[]> {
   if (invalid.length > 0) {
     return {
       ok: false,
-      message: `has invalid container names: ${invalid.join(', ')} (lower-case letters, digits and "-")`,
+      message: `has invalid container names: ${list(invalid)} (lower-case letters, digits and "-")`,
     };
   }
   const existing = opts.containerNames;
   if (existing !== undefined) {
-    const missing = names.filter((n) => !existing.includes(n));
+    // A Set: a pod may list tens of thousands of containers, and the annotation name them all.
+    const known = new Set(existing);
+    const missing = names.filter((n) => !known.has(n));
     if (missing.length > 0) {
       return {
         ok: false,
-        message: `names containers that do not exist: ${missing.join(', ')}; existing: ${existing.join(', ') || '(none)'}`,
+        message: `names containers that do not exist: ${list(missing)}; existing: ${list(existing) || '(none)'}`,
         allowed: existing,
       };
     }
@@ -164,8 +181,8 @@ const USER_SCHEMA: { readonly [F in keyof WatchSettings]: UserKey<WatchSettings[
   mode: { key: ANNOTATIONS.mode, default: 'NOTIFICATION', parse: oneOf('mode', MODES) },
   strategy: { key: ANNOTATIONS.strategy, default: 'ALL', parse: oneOf('strategy', STRATEGIES) },
   releaseUrl: { key: ANNOTATIONS.releaseUrl, default: undefined, parse: releaseUrl },
-  include: { key: ANNOTATIONS.include, default: undefined, parse: regex },
-  exclude: { key: ANNOTATIONS.exclude, default: undefined, parse: regex },
+  include: { key: ANNOTATIONS.include, default: undefined, parse: pattern },
+  exclude: { key: ANNOTATIONS.exclude, default: undefined, parse: pattern },
   containers: { key: ANNOTATIONS.containers, default: undefined, parse: containers },
 };
 
@@ -214,9 +231,11 @@ const MANAGED_FIELDS = Object.keys(MANAGED_SCHEMA) as (keyof ManagedState)[];
 export const MANAGED_KEYS: readonly string[] = MANAGED_FIELDS.map((f) => MANAGED_SCHEMA[f].key);
 
 const KNOWN_KEYS: readonly string[] = [...USER_KEYS, ...MANAGED_KEYS];
+const KNOWN_KEY_SET: ReadonlySet<string> = new Set(KNOWN_KEYS);
+const MANAGED_KEY_SET: ReadonlySet<string> = new Set(MANAGED_KEYS);
 
 export function isManagedKey(key: string): boolean {
-  return MANAGED_KEYS.includes(key);
+  return MANAGED_KEY_SET.has(key);
 }
 
 // --- parsing --------------------------------------------------------------------------------------------
@@ -253,7 +272,7 @@ export function parseWatchSettings(
   }
 
   for (const key of Object.keys(source).sort()) {
-    if (!key.startsWith(PREFIX) || KNOWN_KEYS.includes(key)) continue;
+    if (!key.startsWith(PREFIX) || KNOWN_KEY_SET.has(key)) continue;
     problems.push(unknownKey(key, showValue(source[key])));
   }
 
@@ -266,7 +285,7 @@ export function parseWatchSettings(
 }
 
 function problem(key: string, value: string, reason: string, allowed?: readonly string[]): AnnotationProblem {
-  const p: AnnotationProblem = { key, value, message: `${key}: ${quote(value)} ${reason}` };
+  const p: AnnotationProblem = { key, value, message: `${key}: ${showText(value)} ${reason}` };
   if (allowed !== undefined) p.allowed = allowed;
   return p;
 }
@@ -277,35 +296,42 @@ function unknownKey(key: string, value: string): AnnotationProblem {
   return {
     key,
     value,
-    message: `${key} (value ${quote(value)}) is not a known image-watcher annotation${hint} Known keys: ${USER_KEYS.join(', ')} (the other image-watcher/ keys are managed by image-watcher itself)`,
+    message: `${showText(key, 120, false)} (value ${showText(value)}) is not a known image-watcher annotation${hint} Known keys: ${USER_KEYS.join(', ')} (the other image-watcher/ keys are managed by image-watcher itself)`,
     allowed: USER_KEYS,
   };
 }
 
 /** A value as text, also when untyped JSON put something other than a string there. */
 function showValue(raw: unknown): string {
-  return typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? '');
+  if (typeof raw === 'string') return raw;
+  try {
+    return JSON.stringify(raw) ?? typeof raw;
+  } catch {
+    return typeof raw; // a BigInt or a cycle: only reachable from callers that bypass the types
+  }
 }
 
-function quote(value: string): string {
-  const shown = value.length > 120 ? `${value.slice(0, 117)}...` : value;
-  return JSON.stringify(shown);
-}
+/** Longest key name worth a suggestion: Kubernetes allows 63 characters after the prefix. */
+const MAX_SUGGESTED_NAME = 63;
 
 /** The known key nearest to a misspelt one (user keys first), when it is close enough to be a typo. */
 function closestKey(key: string): string | undefined {
+  if (key.length - PREFIX.length > MAX_SUGGESTED_NAME) return undefined;
   const name = key.slice(PREFIX.length).toLowerCase();
+  const limit = Math.max(2, Math.floor(name.length / 3));
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const known of KNOWN_KEYS) {
-    const d = editDistance(name, known.slice(PREFIX.length));
+    const knownName = known.slice(PREFIX.length);
+    // The distance is at least the length difference: skip keys that cannot be within the limit.
+    if (Math.abs(knownName.length - name.length) > limit) continue;
+    const d = editDistance(name, knownName);
     if (d < bestDistance) [best, bestDistance] = [known, d];
   }
-  const limit = Math.max(2, Math.floor(name.length / 3));
   return bestDistance <= limit ? best : undefined;
 }
 
-/** Levenshtein distance; keys are short, so the quadratic table is fine. */
+/** Levenshtein distance; callers bound both lengths (closestKey), so the quadratic table is small. */
 function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
@@ -319,11 +345,17 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-/** All problems as one message, e.g. for an admission denial. */
+/** How many problems one message spells out; each is bounded, so the whole message is too. */
+const MAX_FORMATTED = 10;
+
+/** All problems as one message (the first MAX_FORMATTED spelt out), e.g. for an admission denial. */
 export function formatProblems(problems: readonly AnnotationProblem[]): string {
   if (problems.length === 0) return 'no problems';
   if (problems.length === 1) return problems[0]!.message;
-  return `${problems.length} invalid image-watcher annotations: ${problems.map((p, i) => `(${i + 1}) ${p.message}`).join('; ')}`;
+  const shown = problems.slice(0, MAX_FORMATTED).map((p, i) => `(${i + 1}) ${p.message}`);
+  const more = problems.length - shown.length;
+  const tail = more > 0 ? `; and ${more} more` : '';
+  return `${problems.length} invalid image-watcher annotations: ${shown.join('; ')}${tail}`;
 }
 
 // --- managed state --------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import {
   ProblemCollector,
 } from './env.ts';
 import type { Env } from './env.ts';
+import { DEFAULT_LISTEN_ADDRESS, parseListenAddress } from './listen.ts';
 import { STRATEGIES } from './strategy.ts';
 
 /** pino level names, from the contract's LOG_LEVEL values (plus SILENT for tests). */
@@ -40,6 +41,7 @@ export interface Config {
   openAi: OpenAiConfig | undefined; // OPEN_AI_URL, OPEN_AI_KEY, OPEN_AI_MODEL
   httpPort: number;
   webhookPort: number;
+  listenAddress: string; // LISTEN_ADDRESS
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   dockerConfigDir: string; // DOCKER_CONFIG
@@ -54,6 +56,8 @@ export interface Config {
   approvalSecret: string | undefined; // secret
   registryConcurrency: number; // per registry
   registryCacheTtlMs: number;
+  registryListTimeoutMs: number; // REGISTRY_LIST_TIMEOUT: all tag pages of one repository per pass
+  registryTrustedHosts: string[]; // REGISTRY_TRUSTED_HOSTS: private hosts redirects/token realms may reach
   rolloutTimeoutMs: number;
   releaseNotesAllowPrivate: boolean;
 }
@@ -67,6 +71,7 @@ export const DEFAULTS = {
   podNamespace: 'image-watcher',
   registryConcurrency: 4,
   registryCacheTtlMs: 300_000,
+  registryListTimeoutMs: 120_000,
   rolloutTimeoutMs: 600_000,
 } as const;
 
@@ -131,6 +136,10 @@ export function loadConfig(env: Env = process.env): Config {
       () => envOr(env, 'WEBHOOK_PORT', parsePort, DEFAULTS.webhookPort),
       DEFAULTS.webhookPort,
     ),
+    listenAddress: c.read(
+      () => envOr(env, 'LISTEN_ADDRESS', parseListenAddress, DEFAULT_LISTEN_ADDRESS),
+      DEFAULT_LISTEN_ADDRESS,
+    ),
     tlsCertFile: envValue(env, 'TLS_CERT_FILE'),
     tlsKeyFile: envValue(env, 'TLS_KEY_FILE'),
     dockerConfigDir: envValue(env, 'DOCKER_CONFIG') ?? join(envValue(env, 'HOME') ?? homedir(), '.docker'),
@@ -170,6 +179,17 @@ export function loadConfig(env: Env = process.env): Config {
       () => envOr(env, 'REGISTRY_CACHE_TTL', (v, n) => parseDuration(v, n), DEFAULTS.registryCacheTtlMs),
       DEFAULTS.registryCacheTtlMs,
     ),
+    registryListTimeoutMs: c.read(
+      () =>
+        envOr(
+          env,
+          'REGISTRY_LIST_TIMEOUT',
+          (v, n) => parseDuration(v, n, { min: 1000, max: 3_600_000 }),
+          DEFAULTS.registryListTimeoutMs,
+        ),
+      DEFAULTS.registryListTimeoutMs,
+    ),
+    registryTrustedHosts: c.read(() => envOr(env, 'REGISTRY_TRUSTED_HOSTS', hostNames, []), []),
     rolloutTimeoutMs: c.read(
       () =>
         envOr(
@@ -205,6 +225,7 @@ export function redactConfig(config: Config): Config {
     ...config,
     overrides: { ...config.overrides },
     insecureRegistries: [...config.insecureRegistries],
+    registryTrustedHosts: [...config.registryTrustedHosts],
     watchNamespaces: [...config.watchNamespaces],
     watcherServiceAccounts: [...config.watcherServiceAccounts],
     githubToken: hide(config.githubToken),
@@ -257,6 +278,11 @@ function registryHosts(value: string, variable: string): string[] {
     );
   }
   return hosts;
+}
+
+/** Host names (a port, if written, is ignored: the address guard judges hosts). */
+function hostNames(value: string, variable: string): string[] {
+  return registryHosts(value, variable).map((h) => h.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''));
 }
 
 function namespaces(value: string, variable: string): string[] {

@@ -68,6 +68,10 @@ export function parseImageReference(input: string): ImageReference {
     fail(`image reference is ${input.length} characters long; names are limited to ${NAME_TOTAL_LENGTH_MAX}`);
   }
   if (WHITESPACE.test(input)) fail('image reference must not contain whitespace');
+  // `https://docker.io/nginx:1.25` would otherwise fail on the empty "port" after `https:`.
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(input);
+  if (scheme)
+    fail(`drop the scheme ${scheme[1]}://, an image is named without one (${input.slice(scheme[0].length)})`);
   if (IMAGE_ID.test(input)) fail('a 64-character hexadecimal image ID is not a repository name');
 
   // name[:tag][@digest]: neither name nor tag may contain '@'.

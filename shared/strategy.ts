@@ -1,5 +1,6 @@
 // Choosing the newest allowed tag for an update strategy. Pure: tags in, decision out.
 import { ImageWatcherError } from './errors.ts';
+import type { TagPattern } from './regex.ts';
 import { classifyChange, compareTags, parseTag, sameShape } from './version.ts';
 import type { ParsedTag, VersionChange } from './version.ts';
 
@@ -23,10 +24,10 @@ export class InvalidStrategyError extends ImageWatcherError {
 
 export interface TagSelection {
   strategy: Strategy;
-  /** A candidate tag must match this. */
-  include?: RegExp | undefined;
+  /** A candidate tag must match this (a user pattern: see compileUserPattern). */
+  include?: TagPattern | undefined;
   /** A candidate tag must not match this. */
-  exclude?: RegExp | undefined;
+  exclude?: TagPattern | undefined;
 }
 
 export interface LatestTag {
@@ -71,9 +72,9 @@ export function findLatestTag(
     if (!sharesLeadingParts(candidate, current, fixed)) continue;
     if (compareTags(candidate, current) <= 0) continue;
     if (best !== undefined && !isBetter(candidate, best)) continue;
-    // String.search ignores lastIndex, so a user's /g or /y flag cannot make matches alternate.
-    if (include !== undefined && tag.search(include) < 0) continue;
-    if (exclude !== undefined && tag.search(exclude) >= 0) continue;
+    // Last: user patterns are the costliest check (linear, but in the pattern's size too).
+    if (include !== undefined && !include.test(tag)) continue;
+    if (exclude !== undefined && exclude.test(tag)) continue;
     best = candidate;
   }
   return best === undefined ? undefined : { tag: best.raw, change: classifyChange(current, best) };

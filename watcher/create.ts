@@ -8,6 +8,7 @@ import type { Config } from '../shared/config.ts';
 import { loadConfig } from '../shared/config.ts';
 import type { Env } from '../shared/env.ts';
 import { ConfigError, ProblemCollector } from '../shared/env.ts';
+import { listenError } from '../shared/listen.ts';
 import { approvalPlugin } from './approval/plugin.ts';
 import { createApprovalUrl } from './approval/links.ts';
 import type { WatcherSettings } from './config.ts';
@@ -194,7 +195,13 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     app,
     async start(opts = {}) {
       started = true;
-      if (opts.listen !== false) await app.listen({ port: config.httpPort, host: '0.0.0.0' });
+      if (opts.listen !== false) {
+        await app.listen({ port: config.httpPort, host: config.listenAddress }).catch((err: unknown) => {
+          throw listenError(err, { HTTP_PORT: config.httpPort });
+        });
+        // Logged now, not after the first list: against an unreachable API server that never comes.
+        logger.info({ port: config.httpPort, host: config.listenAddress }, 'watcher started');
+      }
       // An elector handed in by the caller is the caller's to start and stop.
       if (!io.leader) await leader?.start();
       await controller.start();

@@ -39,7 +39,8 @@ async function main(): Promise<void> {
     });
   }
   await watcher.start();
-  logger.info({ port: wc.config.httpPort, workloads: watcher.watch.list().length }, 'watcher started');
+  if (!stopping)
+    logger.info({ workloads: watcher.watch.list().length }, 'watcher synced with the Kubernetes API');
 }
 
 main().catch((err: unknown) => {

@@ -1,4 +1,5 @@
 import { DEFAULTS } from '../shared/config.ts';
+import { DEFAULT_LISTEN_ADDRESS, parseListenAddress } from '../shared/listen.ts';
 import type { Env } from '../shared/env.ts';
 import {
   ConfigError,
@@ -16,6 +17,8 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export interface WebhookConfig {
   webhookPort: number;
   httpPort: number;
+  /** LISTEN_ADDRESS, for both ports. */
+  listenAddress: string;
   /** Both set or both undefined; undefined means a self-signed certificate is generated. */
   tls: { certFile: string; keyFile: string } | undefined;
   logLevel: LogLevel;
@@ -64,6 +67,10 @@ export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
     DEFAULTS.webhookPort,
   );
   const httpPort = c.read(() => envOr(env, 'HTTP_PORT', parsePort, DEFAULTS.httpPort), DEFAULTS.httpPort);
+  const listenAddress = c.read(
+    () => envOr(env, 'LISTEN_ADDRESS', parseListenAddress, DEFAULT_LISTEN_ADDRESS),
+    DEFAULT_LISTEN_ADDRESS,
+  );
   const level = c.read(() => envOr(env, 'LOG_LEVEL', (v, n) => parseEnum(v, LOG_LEVELS, n), 'INFO'), 'INFO');
   const watcherUsernames = c.read(
     () => envOr(env, 'WATCHER_SERVICE_ACCOUNT', serviceAccounts, [DEFAULT_WATCHER_SA]),
@@ -86,6 +93,7 @@ export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
   return {
     webhookPort,
     httpPort,
+    listenAddress,
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     logLevel: level.toLowerCase() as LogLevel,
     watcherUsernames,

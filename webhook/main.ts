@@ -1,6 +1,7 @@
 // Wiring only: configuration, logger, certificate, servers, signals.
 import { pino } from 'pino';
 import { ImageWatcherError } from '../shared/errors.ts';
+import { listenError } from '../shared/listen.ts';
 import { cachedSettingsParser } from './admission/settings-cache.ts';
 import { loadWebhookConfig } from './config.ts';
 import { WebhookMetrics } from './metrics.ts';
@@ -21,18 +22,21 @@ async function main(): Promise<void> {
     tls = await readKeyPair(config.tls.certFile, config.tls.keyFile);
   } else {
     // node-forge is ~10 MB of resident memory: load it only when no certificate is mounted.
-    const { generateSelfSigned, webhookHosts } = await import('./self-signed.ts');
+    const { generateSelfSigned, webhookHosts, writeCaFile } = await import('./self-signed.ts');
     const hosts = webhookHosts(config.serviceName, config.namespace);
     const generated = generateSelfSigned({ hosts, now: new Date() });
     tls = { cert: generated.cert, key: generated.key };
+    // The PEM in a JSON log line is one string of escaped \r\n: write it to a file instead.
+    const caFile = writeCaFile(generated.caCert);
     logger.info(
-      { hosts, caCert: generated.caCert, caBundle: Buffer.from(generated.caCert).toString('base64') },
-      'no TLS_CERT_FILE/TLS_KEY_FILE: generated a self-signed certificate; put caBundle into the MutatingWebhookConfiguration',
+      { hosts, caFile, caBundle: Buffer.from(generated.caCert).toString('base64') },
+      `no TLS_CERT_FILE/TLS_KEY_FILE: generated a self-signed certificate; ${caFile ? `CA in ${caFile}, ` : ''}put caBundle into the MutatingWebhookConfiguration`,
     );
   }
 
   const metrics = new WebhookMetrics();
   const running = await startWebhook({
+    host: config.listenAddress,
     logger,
     metrics,
     review: {
@@ -44,6 +48,8 @@ async function main(): Promise<void> {
     ...(config.tls !== undefined ? { reloadFrom: config.tls } : {}),
     webhookPort: config.webhookPort,
     httpPort: config.httpPort,
+  }).catch((err: unknown) => {
+    throw listenError(err, { WEBHOOK_PORT: config.webhookPort, HTTP_PORT: config.httpPort });
   });
   logger.info(
     { webhookPort: running.webhookPort, httpPort: running.httpPort },

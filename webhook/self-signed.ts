@@ -1,5 +1,8 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import forge from 'node-forge';
 
 export interface SelfSignedCertificate {
@@ -108,4 +111,18 @@ export function generateSelfSigned(opts: SelfSignedOptions): SelfSignedCertifica
     cert: forge.pki.certificateToPem(cert),
     key: leaf.pem,
   };
+}
+
+/**
+ * Writes the CA PEM to `<tmpdir>/image-watcher-webhook-XXXXXX/ca.pem` (for `curl --cacert`) and
+ * returns the path; undefined on a read-only file system, where the logged caBundle remains.
+ */
+export function writeCaFile(caCert: string, dir: string = tmpdir()): string | undefined {
+  try {
+    const file = join(mkdtempSync(join(dir, 'image-watcher-webhook-')), 'ca.pem');
+    writeFileSync(file, caCert.replace(/\r\n/g, '\n'), { mode: 0o644 });
+    return file;
+  } catch {
+    return undefined;
+  }
 }

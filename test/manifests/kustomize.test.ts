@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { parse } from 'yaml';
 import { find, MANIFESTS_DIR, readExamples, renderKustomization, type KubeObject } from './render.ts';
 import { schemaErrors } from './schema.ts';
+import { compileUserPattern } from '../../shared/regex.ts';
 
 const NS = 'image-watcher';
 const objects = await renderKustomization();
@@ -91,7 +92,7 @@ t.test('examples are annotated workloads with valid image-watcher settings', asy
       t.ok(modes.has(annotations['image-watcher/mode'] ?? ''), `${file}: mode is set and valid`);
       for (const key of ['image-watcher/include', 'image-watcher/exclude']) {
         if (annotations[key] !== undefined)
-          t.doesNotThrow(() => new RegExp(annotations[key]!), `${file}: ${key}`);
+          t.doesNotThrow(() => compileUserPattern(annotations[key]!), `${file}: ${key} is RE2 syntax`);
       }
     }
   }
@@ -387,6 +388,24 @@ t.test('network policies admit only the expected traffic', (t) => {
     (watcher.egress as Json[]).flatMap((r) => (r.ports as Json[]).map((p) => p.port)),
   );
   for (const port of [53, 443, 80, 6443]) t.ok(egressPorts.has(port), `watcher may reach port ${port}`);
+  // The metadata service (169.254.169.254, fd00:ec2::254) is excluded from every rule beyond DNS.
+  for (const rule of watcher.egress as Json[]) {
+    const ports = (rule.ports as Json[]).map((p) => p.port as number);
+    if (ports.every((p) => p === 53)) continue;
+    const blocks = ((rule.to ?? []) as Json[]).map((to) => to.ipBlock as Json | undefined);
+    t.ok(
+      blocks.length > 0 && blocks.every((b) => b !== undefined),
+      `ports ${ports.join(',')} go to ipBlocks only`,
+    );
+    t.same(
+      blocks.map((b) => [b!.cidr, b!.except]),
+      [
+        ['0.0.0.0/0', ['169.254.169.254/32']],
+        ['::/0', ['fd00:ec2::254/128']],
+      ],
+      `ports ${ports.join(',')} never reach the cloud metadata service`,
+    );
+  }
   t.end();
 });
 

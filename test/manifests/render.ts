@@ -4,9 +4,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { findProgram } from '../support/programs.ts';
 
 export const MANIFESTS_DIR = fileURLToPath(new URL('../../manifests/', import.meta.url));
-export const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
+export const KUBECTL = findProgram('kubectl', { envVar: 'KUBECTL' });
 
 export interface KubeObject {
   apiVersion: string;

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { loadDashboard, panelQueries, substitute } from './dashboard-queries.ts';
+import { findProgram } from '../support/programs.ts';
 
-const PROMTOOL = process.env.PROMTOOL ?? '/usr/bin/promtool';
+const PROMTOOL = findProgram('promtool', { envVar: 'PROMTOOL' });
 const dashboard = await loadDashboard();
 const queries = panelQueries(dashboard, { namespace: '.*', rateInterval: '1m' });
 

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { PROMETHEUS_RULE_FILE, RULES_FILE, renderPrometheusRule } from '../support/gen-prometheusrule.ts';
+import { findProgram } from '../support/programs.ts';
 
-const PROMTOOL = process.env.PROMTOOL ?? '/usr/bin/promtool';
+const PROMTOOL = findProgram('promtool', { envVar: 'PROMTOOL' });
 const run = promisify(execFile);
 const RULE_TESTS = RULES_FILE.replace(/rules\.yaml$/, 'tests/rules.test.yaml');
 

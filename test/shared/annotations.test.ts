@@ -168,12 +168,14 @@ t.test('valid annotations', (t) => {
   t.end();
 });
 
-t.test('include and exclude are compiled into regular expressions', (t) => {
+t.test('include and exclude are compiled into RE2 patterns', (t) => {
   const s = settingsOf({ 'image-watcher/include': '^1\\.2[0-9]\\.', 'image-watcher/exclude': '-(rc|beta)' });
   t.ok(s.include?.test('1.25.3'));
   t.notOk(s.include?.test('2.0.0'));
   t.ok(s.exclude?.test('1.26.0-rc'));
   t.notOk(s.exclude?.test('1.26.0'));
+  t.equal(s.include?.source, '^1\\.2[0-9]\\.');
+  t.notOk(s.include instanceof RegExp, 'not a backtracking RegExp');
   t.end();
 });
 
@@ -214,17 +216,20 @@ const invalid: { name: string; input: Record<string, string>; opts?: ParseOption
     ],
   },
   {
-    name: 'a catastrophic include pattern is refused with the reason',
-    input: { 'image-watcher/include': '(a+)+$' },
+    name: 'an include pattern RE2 cannot express is refused with the reason and the syntax link',
+    input: { 'image-watcher/include': '(a+)\\1' },
     want: [
-      /^image-watcher\/include: "\(a\+\)\+\$" is not allowed: a repeated group contains another repetition/
+      /^image-watcher\/include: "\(a\+\)\\\\1" is not allowed: backreferences \(\\1, \\k<name>\) are not supported; patterns use RE2 syntax \(no backreferences or lookaround; see https:\/\/github\.com\/google\/re2\/wiki\/Syntax\)$/
         .source,
     ],
   },
   {
     name: 'an invalid exclude pattern is refused',
     input: { 'image-watcher/exclude': '([a-z' },
-    want: [/^image-watcher\/exclude: "\(\[a-z" is not allowed: it is not a valid regular expression/.source],
+    want: [
+      /^image-watcher\/exclude: "\(\[a-z" is not allowed: it is not valid RE2 syntax \(missing closing \]/
+        .source,
+    ],
   },
   {
     name: 'a relative release url is refused with an example',
@@ -277,7 +282,7 @@ const invalid: { name: string; input: Record<string, string>; opts?: ParseOption
     input: {
       'image-watcher/mode': 'sometimes',
       'image-watcher/strategy': 'newest',
-      'image-watcher/include': '(.*)*',
+      'image-watcher/include': '(?=x)',
       'image-watcher/strategie': 'x',
     },
     want: [
@@ -460,5 +465,18 @@ t.test('values that are not strings (untyped JSON) are problems, not crashes', (
     checkManagedValues({ 'image-watcher/last-updated': 7 } as unknown as Record<string, string>)[0]?.message,
     'is not an RFC 3339 timestamp',
   );
+  t.end();
+});
+
+t.test('values of the wrong type from untyped JSON are named by their type, never thrown on', (t) => {
+  const cases: [unknown, RegExp][] = [
+    [7, /^image-watcher\/mode: "7" is not a string/],
+    [10n, /^image-watcher\/mode: "bigint" is not a string/],
+    [() => 1, /^image-watcher\/mode: "function" is not a string/],
+  ];
+  for (const [value, want] of cases) {
+    const r = parseWatchSettings({ 'image-watcher/mode': value } as unknown as Record<string, string>);
+    t.match(r.ok ? '' : r.problems[0]?.message, want, typeof value);
+  }
   t.end();
 });

@@ -17,6 +17,7 @@ t.test('an empty environment gives the contract defaults', (t) => {
     openAi: undefined,
     httpPort: 8080,
     webhookPort: 8443,
+    listenAddress: '0.0.0.0',
     tlsCertFile: undefined,
     tlsKeyFile: undefined,
     dockerConfigDir: '/home/watcher/.docker',
@@ -31,6 +32,8 @@ t.test('an empty environment gives the contract defaults', (t) => {
     approvalSecret: undefined,
     registryConcurrency: 4,
     registryCacheTtlMs: 300_000,
+    registryListTimeoutMs: 120_000,
+    registryTrustedHosts: [],
     rolloutTimeoutMs: 600_000,
     releaseNotesAllowPrivate: false,
   } satisfies Config);
@@ -177,6 +180,16 @@ const readings: { name: string; env: Record<string, string>; want: Partial<Confi
     want: { registryCacheTtlMs: 0 },
   },
   {
+    name: 'the deadline for the tag list of one repository is read',
+    env: { REGISTRY_LIST_TIMEOUT: '30s' },
+    want: { registryListTimeoutMs: 30_000 },
+  },
+  {
+    name: 'trusted registry hosts are host names, lower-case, ports dropped',
+    env: { REGISTRY_TRUSTED_HOSTS: 'MinIO.corp:9000, auth.corp,[fd00::5]:443' },
+    want: { registryTrustedHosts: ['minio.corp', 'auth.corp', 'fd00::5'] },
+  },
+  {
     name: 'the rollout timeout is read',
     env: { ROLLOUT_TIMEOUT: '15m' },
     want: { rolloutTimeoutMs: 900_000 },
@@ -242,6 +255,13 @@ const errors: { name: string; env: Record<string, string>; variable: string; mes
     env: { HTTP_PORT: '70000' },
     variable: 'HTTP_PORT',
     message: 'HTTP_PORT="70000" is not a port; use a number from 1 to 65535',
+  },
+  {
+    name: 'a LISTEN_ADDRESS that is not an IP address is refused',
+    env: { LISTEN_ADDRESS: 'localhost' },
+    variable: 'LISTEN_ADDRESS',
+    message:
+      'LISTEN_ADDRESS="localhost" is not an IP address; use e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces)',
   },
   {
     name: 'a WEBHOOK_PORT that is not a number is refused',
@@ -347,6 +367,12 @@ const errors: { name: string; env: Record<string, string>; variable: string; mes
     env: { REGISTRY_CACHE_TTL: 'forever' },
     variable: 'REGISTRY_CACHE_TTL',
     message: /REGISTRY_CACHE_TTL="forever" is not a duration/,
+  },
+  {
+    name: 'a REGISTRY_LIST_TIMEOUT under a second is refused',
+    env: { REGISTRY_LIST_TIMEOUT: '10ms' },
+    variable: 'REGISTRY_LIST_TIMEOUT',
+    message: /REGISTRY_LIST_TIMEOUT="10ms" is too short; the minimum is 1s/,
   },
   {
     name: 'a ROLLOUT_TIMEOUT under a second is refused',

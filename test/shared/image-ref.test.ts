@@ -422,6 +422,11 @@ const invalid: { name: string; input: string; want: RegExp }[] = [
   },
   { name: 'whitespace is refused', input: 'nginx :1.25', want: /must not contain whitespace/ },
   { name: 'a trailing newline is refused', input: 'nginx:1.25\n', want: /must not contain whitespace/ },
+  {
+    name: 'a URL is refused with the advice to drop the scheme',
+    input: 'https://docker.io/nginx:1.25',
+    want: /drop the scheme https:\/\/, an image is named without one \(docker\.io\/nginx:1\.25\)/,
+  },
   { name: 'a trailing slash is refused', input: 'ghcr.io/org/', want: /has an empty component/ },
   { name: 'a double slash is refused', input: 'ghcr.io/org//app', want: /has an empty component/ },
   { name: 'a registry with no path is refused', input: 'ghcr.io/', want: /repository path is empty/ },

@@ -5,8 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort, startDaemon } from './daemon.ts';
+import { findProgram } from './programs.ts';
 
-export const ALERTMANAGER_BIN = process.env.ALERTMANAGER_BIN ?? '/usr/bin/prometheus-alertmanager';
+export const ALERTMANAGER_BIN = findProgram('prometheus-alertmanager', {
+  envVar: 'ALERTMANAGER_BIN',
+});
 
 export interface AlertmanagerOptions {
   /** URL the webhook receiver posts to. */

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ImageWatcherError } from '../../shared/errors.ts';
 import { freePort, startDaemon } from './daemon.ts';
+import { findProgram } from './programs.ts';
 
-export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
+export const PROMETHEUS_BIN = findProgram('prometheus', { envVar: 'PROMETHEUS_BIN' });
 
 export class PromQueryError extends ImageWatcherError {
   constructor(message: string) {

@@ -10,8 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Blob, BuiltImage } from './images.ts';
+import { findProgram } from './programs.ts';
 
-export const REGISTRY_BIN = '/usr/bin/docker-registry';
+const HTPASSWD_BIN = findProgram('htpasswd');
+export const REGISTRY_BIN = findProgram('docker-registry', { envVar: 'REGISTRY_BIN' });
 
 export type RegistryAuth =
   | { kind: 'none' }
@@ -38,7 +40,7 @@ async function htpasswdFile(file: string, users: Record<string, string>): Promis
   const lines: string[] = [];
   for (const [user, pass] of Object.entries(users)) {
     // bcrypt cost 5 keeps the test fast; the registry only accepts bcrypt entries.
-    const { stdout } = await promisify(execFile)('/usr/bin/htpasswd', ['-nbB', '-C', '5', user, pass]);
+    const { stdout } = await promisify(execFile)(HTPASSWD_BIN, ['-nbB', '-C', '5', user, pass]);
     lines.push(stdout.trim());
   }
   await writeFile(file, `${lines.join('\n')}\n`);

@@ -13,8 +13,9 @@ import {
   type Dashboard,
   type DashboardPanel,
 } from '../monitoring/dashboard-queries.ts';
+import { findProgram } from './programs.ts';
 
-export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM = findProgram('chromium', { envVar: 'CHROMIUM' });
 const OUT = fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url));
 const WIDTH = 1600;
 const ROW_HEIGHT = 30;

@@ -6,6 +6,7 @@ t.test('defaults follow the contract', (t) => {
   t.same(loadWebhookConfig({}), {
     webhookPort: 8443,
     httpPort: 8080,
+    listenAddress: '0.0.0.0',
     tls: undefined,
     logLevel: 'info',
     watcherUsernames: ['system:serviceaccount:image-watcher:image-watcher-watcher'],
@@ -25,10 +26,12 @@ t.test('every variable is read', (t) => {
     WATCHER_SERVICE_ACCOUNT: 'system:serviceaccount:ops:iw-watcher, system:serviceaccount:ops:iw-canary',
     WEBHOOK_SERVICE_NAME: 'iw-webhook',
     POD_NAMESPACE: 'ops',
+    LISTEN_ADDRESS: '127.0.0.1',
   });
   t.same(config, {
     webhookPort: 9443,
     httpPort: 0,
+    listenAddress: '127.0.0.1',
     tls: { certFile: '/tls/tls.crt', keyFile: '/tls/tls.key' },
     logLevel: 'debug',
     watcherUsernames: ['system:serviceaccount:ops:iw-watcher', 'system:serviceaccount:ops:iw-canary'],

@@ -1,6 +1,9 @@
 // The real entry point as a process: self-signed start, a review, SIGTERM with a request in flight.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { request } from 'node:https';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { fixture, get, patchOf, post } from './helpers.ts';
@@ -42,9 +45,19 @@ t.test('main: generates and logs a CA, serves reviews, shuts down gracefully on 
     child.on('exit', () => reject(new Error(`webhook exited early: ${stderr}`)));
   });
   const started = await listening;
-  const ca = lines.find((l) => l.caCert !== undefined);
-  t.ok(ca, 'the CA is logged');
-  t.equal(Buffer.from(ca.caBundle, 'base64').toString(), ca.caCert, 'caBundle is the base64 of the CA PEM');
+  const logged = lines.find((l) => l.caBundle !== undefined);
+  t.ok(logged, 'the CA is logged once, as caBundle and the path of a PEM file');
+  t.equal(lines.filter((l) => l.caBundle !== undefined).length, 1);
+  t.notOk(JSON.stringify(lines).includes('-----BEGIN'), 'no PEM with escaped line ends in the log');
+  t.match(logged.msg, `CA in ${logged.caFile}`, 'the message names the file');
+  const ca = { caCert: readFileSync(logged.caFile, 'utf8') };
+  t.teardown(() => rm(dirname(logged.caFile), { recursive: true, force: true }));
+  t.match(ca.caCert, /^-----BEGIN CERTIFICATE-----\n[^\r]+-----END CERTIFICATE-----\n$/, 'a plain PEM file');
+  t.equal(
+    Buffer.from(logged.caBundle, 'base64').toString().replace(/\r\n/g, '\n'),
+    ca.caCert,
+    'caBundle is the base64 of the same CA',
+  );
   const url = `https://127.0.0.1:${started.webhookPort}`;
 
   const review = fixture('deployment-create.json');

@@ -51,17 +51,20 @@ function annotationsOf(obj: unknown): Record<string, string> {
   return out;
 }
 
-/** Parses multi-document YAML; a syntax error names the file and line. */
+/** Parses multi-document YAML; a syntax error names the file, line and column. */
 export function parseYamlDocuments(file: string, text: string): unknown[] {
   const docs = parseAllDocuments(text);
   const out: unknown[] = [];
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
     const error = doc.errors[0];
     if (error) {
-      const line = error.linePos?.[0]?.line;
-      throw new UsageError(
-        `${file}${line ? `:${line}` : ''} is not valid YAML: ${error.message.split('\n')[0]}`,
-      );
+      const pos = error.linePos?.[0];
+      // yaml ends its first line with " at line 3, column 1:" before a source excerpt.
+      const message = error.message
+        .split('\n')[0]!
+        .replace(/ at line \d+, column \d+:?$/, '')
+        .replace(/:$/, '');
+      throw new UsageError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML: ${message}`);
     }
     const value: unknown = doc.toJS();
     // `kind: List` (kubectl get -o yaml) holds objects in items.
@@ -74,20 +77,24 @@ export function parseYamlDocuments(file: string, text: string): unknown[] {
 
 /**
  * Containers of every scanned workload, filtered by its annotations: DISABLED workloads are
- * skipped, `containers` limits the list, invalid annotations become problems (not crashes).
- * Workloads without annotations are included: the watcher watches them with the defaults.
+ * listed apart (not checked), `containers` limits the list, invalid annotations become problems
+ * (not crashes). Workloads without annotations are included: the watcher watches them with the
+ * defaults. `workloads` counts every workload found, whatever became of it.
  */
 export function findTargets(
   file: string,
   docs: readonly unknown[],
   overrides: Overrides = {},
-): { targets: ScanTarget[]; problems: ScanProblem[] } {
+): { targets: ScanTarget[]; problems: ScanProblem[]; disabled: ScanTarget[]; workloads: number } {
   const targets: ScanTarget[] = [];
   const problems: ScanProblem[] = [];
+  const disabled: ScanTarget[] = [];
+  let workloads = 0;
   for (const obj of docs) {
     const kind = get(obj, 'kind');
     if (typeof kind !== 'string' || !(SCANNED_KINDS as readonly string[]).includes(kind)) continue;
     const k = kind as ScannedKind;
+    workloads++;
     const rawName = get(obj, 'metadata', 'name');
     const rawNamespace = get(obj, 'metadata', 'namespace');
     const name = typeof rawName === 'string' ? rawName : '(unnamed)';
@@ -102,10 +109,9 @@ export function findTargets(
       continue;
     }
     const settings = parsed.settings;
-    if (settings.mode === 'DISABLED') continue;
     for (const c of containers) {
       if (settings.containers && !settings.containers.includes(c.name)) continue;
-      targets.push({
+      (settings.mode === 'DISABLED' ? disabled : targets).push({
         file,
         kind: k,
         namespace,
@@ -117,5 +123,5 @@ export function findTargets(
       });
     }
   }
-  return { targets, problems };
+  return { targets, problems, disabled, workloads };
 }

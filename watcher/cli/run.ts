@@ -4,15 +4,25 @@ import { parseList } from '../../shared/env.ts';
 import { InvalidImageReferenceError } from '../../shared/image-ref.ts';
 import { createRegistryClient } from '../registry/client.ts';
 import { credentialsFor, DockerConfigError, readDockerConfig } from '../registry/credentials.ts';
-import { RegistryError } from '../registry/errors.ts';
 import type { RegistryClient, RegistryCredentials } from '../registry/types.ts';
-import { parseCommand, USAGE, UsageError } from './args.ts';
+import {
+  commandUsage,
+  EXIT_FAILURE,
+  EXIT_NO_WORKLOADS,
+  EXIT_OK,
+  EXIT_USAGE,
+  parseCommand,
+  USAGE,
+  UsageError,
+  wantsJson,
+} from './args.ts';
 import type { Command } from './args.ts';
 import { checkImage, checkJson, formatCheck } from './check.ts';
 import type { CheckDeps } from './check.ts';
 import { findTargets, parseYamlDocuments } from './manifests.ts';
 import type { ScanProblem, ScanTarget } from './manifests.ts';
-import { formatTable, scanTargets } from './scan.ts';
+import { expandPaths } from './paths.ts';
+import { disabledRows, formatTable, rowJson, scanTargets } from './scan.ts';
 
 export interface Writer {
   write(chunk: string): unknown;
@@ -28,9 +38,18 @@ export interface CliDeps {
   readFile?: (path: string) => Promise<string>;
 }
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+export { EXIT_FAILURE, EXIT_NO_WORKLOADS, EXIT_OK, EXIT_USAGE };
+
+/** A failure that is not an exception: exit code, stable code and one line for people. */
+class Outcome extends ImageWatcherError {
+  constructor(
+    code: string,
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(code, message);
+  }
+}
 
 /** Errors caused by what the user typed or configured: exit 2 with a usage hint. */
 function isUsageError(err: unknown): boolean {
@@ -67,9 +86,12 @@ async function runCheck(cmd: Extract<Command, { kind: 'check' }>, deps: CliDeps)
 
 async function runScan(cmd: Extract<Command, { kind: 'scan' }>, deps: CliDeps): Promise<number> {
   const read = deps.readFile ?? ((p: string) => readFile(p, 'utf8'));
+  const files = await expandPaths(cmd.files, cmd.recursive);
   const targets: ScanTarget[] = [];
+  const disabled: ScanTarget[] = [];
   const problems: ScanProblem[] = [];
-  for (const file of cmd.files) {
+  let workloads = 0;
+  for (const file of files) {
     let text: string;
     try {
       text = await read(file);
@@ -82,28 +104,41 @@ async function runScan(cmd: Extract<Command, { kind: 'scan' }>, deps: CliDeps): 
       cmd.strategy ? { strategy: cmd.strategy } : {},
     );
     targets.push(...found.targets);
+    disabled.push(...found.disabled);
     problems.push(...found.problems);
+    workloads += found.workloads;
   }
-  const rows = await scanTargets(await checkDeps(deps), targets, problems);
-  if (cmd.json) {
-    deps.stdout.write(
-      `${JSON.stringify(
-        rows.map(({ registryError: _r, ...row }) => row),
-        null,
-        2,
-      )}\n`,
+  if (workloads === 0) {
+    const where = files.length === 0 ? `no manifest file in ${cmd.files.join(', ')}` : files.join(', ');
+    throw new Outcome(
+      'E_NO_WORKLOADS',
+      `no Deployment, StatefulSet, DaemonSet, CronJob or Pod in ${where}`,
+      EXIT_NO_WORKLOADS,
     );
+  }
+  const rows = [...(await scanTargets(await checkDeps(deps), targets, problems)), ...disabledRows(disabled)];
+  if (cmd.json) {
+    deps.stdout.write(`${JSON.stringify(rows.map(rowJson), null, 2)}\n`);
   } else if (rows.length === 0) {
-    deps.stdout.write('no watched containers found\n');
+    deps.stdout.write(`${workloads} workloads, none with a container image to check\n`);
   } else {
     deps.stdout.write(`${formatTable(rows)}\n`);
   }
   const failed = rows.filter((r) => r.error).length;
   if (failed > 0) {
-    deps.stderr.write(`image-watcher: ${failed} of ${rows.length} containers could not be checked\n`);
+    const checked = rows.length - disabled.length;
+    deps.stderr.write(`image-watcher: ${failed} of ${checked} containers could not be checked\n`);
     return EXIT_FAILURE;
   }
   return EXIT_OK;
+}
+
+/** Exit code and stable code of an error; the message is the error's own. */
+function classify(err: unknown): { exitCode: number; code: string } {
+  if (err instanceof Outcome) return { exitCode: err.exitCode, code: err.code };
+  if (isUsageError(err)) return { exitCode: EXIT_USAGE, code: (err as ImageWatcherError).code };
+  if (err instanceof ImageWatcherError) return { exitCode: EXIT_FAILURE, code: err.code };
+  return { exitCode: EXIT_FAILURE, code: 'E_UNEXPECTED' };
 }
 
 /** Runs one CLI invocation and returns the exit code; never throws. */
@@ -112,7 +147,7 @@ export async function run(argv: readonly string[], deps: CliDeps): Promise<numbe
     const cmd = parseCommand(argv);
     switch (cmd.kind) {
       case 'help':
-        deps.stdout.write(`${USAGE}\n`);
+        deps.stdout.write(`${cmd.command ? commandUsage(cmd.command) : USAGE}\n`);
         return EXIT_OK;
       case 'version':
         deps.stdout.write(`${deps.version}\n`);
@@ -123,17 +158,15 @@ export async function run(argv: readonly string[], deps: CliDeps): Promise<numbe
         return await runScan(cmd, deps);
     }
   } catch (err) {
-    if (isUsageError(err)) {
-      deps.stderr.write(`image-watcher: ${(err as Error).message}\nRun 'image-watcher --help' for usage.\n`);
-      return EXIT_USAGE;
-    }
-    if (err instanceof RegistryError) {
-      deps.stderr.write(`image-watcher: ${err.message}\n`);
-      return EXIT_FAILURE;
-    }
-    deps.stderr.write(
-      `image-watcher: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
-    return EXIT_FAILURE;
+    const { exitCode, code } = classify(err);
+    const message =
+      code === 'E_UNEXPECTED'
+        ? `unexpected error: ${err instanceof Error ? err.message : String(err)}`
+        : (err as Error).message;
+    // --json: a script reads stdout; the same line still goes to stderr for the person watching.
+    if (wantsJson(argv)) deps.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+    const hint = exitCode === EXIT_USAGE ? "\nRun 'image-watcher --help' for usage." : '';
+    deps.stderr.write(`image-watcher: ${message}${hint}\n`);
+    return exitCode;
   }
 }

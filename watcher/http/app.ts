@@ -94,7 +94,15 @@ export async function build(deps: AppDeps): Promise<FastifyInstance> {
     return reply.type(contentType).send(body);
   });
 
-  app.get('/api/v1/workloads', (_req, reply) => reply.send({ workloads: deps.api.workloads() }));
+  // Before the first list an empty answer would read as "no workloads", not "not connected".
+  app.get('/api/v1/workloads', (_req, reply) =>
+    deps.ready()
+      ? reply.send({ workloads: deps.api.workloads() })
+      : reply.code(503).send({
+          error: 'not synced yet: the watcher has not listed the workloads from the Kubernetes API',
+          code: 'E_NOT_SYNCED',
+        }),
+  );
 
   app.get<{ Querystring: { image: string; strategy?: string } }>(
     '/api/v1/resolve',

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AuthChallenge } from './challenge.ts';
-import { registryBaseUrl } from './endpoint.ts';
+import { bareHostname } from '../outbound/address-guard.ts';
+import { hostOf, registryBaseUrl } from './endpoint.ts';
 import { RegistryError } from './errors.ts';
 import type { RegistryHttp } from './http.ts';
 import type { RegistryCredentials } from './types.ts';
@@ -32,6 +33,8 @@ const DEFAULT_EXPIRES_IN_S = 60;
  * from callers (e.g. the resolve API), so the cache must not grow without bound.
  */
 export const MAX_CACHED_TOKENS = 1000;
+/** A token answer (JWTs are a few KiB). */
+const MAX_TOKEN_BYTES = 256 * 1024;
 
 export interface AuthContext {
   registry: string;
@@ -73,7 +76,7 @@ export class Authenticator {
    * Header to retry with after a 401 carrying `challenge`; fetches a token for Bearer.
    * Throws E_REGISTRY_AUTH when there is nothing better to send.
    */
-  async headerFor(ctx: AuthContext, challenge: AuthChallenge): Promise<string> {
+  async headerFor(ctx: AuthContext, challenge: AuthChallenge, signal?: AbortSignal): Promise<string> {
     this.#challenges.set(ctx.registry, challenge);
     if (challenge.scheme === 'basic') {
       const header = ctx.credentials ? basicHeader(ctx.credentials) : undefined;
@@ -83,7 +86,7 @@ export class Authenticator {
     const key = this.#tokenKey(ctx, challenge);
     let pending = this.#inflight.get(key);
     if (!pending) {
-      pending = this.#fetchToken(ctx, challenge).finally(() => this.#inflight.delete(key));
+      pending = this.#fetchToken(ctx, challenge, signal).finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, pending);
     }
     const token = await pending;
@@ -120,7 +123,7 @@ export class Authenticator {
     ].join('|');
   }
 
-  async #fetchToken(ctx: AuthContext, challenge: AuthChallenge): Promise<CachedToken> {
+  async #fetchToken(ctx: AuthContext, challenge: AuthChallenge, signal?: AbortSignal): Promise<CachedToken> {
     const realm = challenge.params.realm;
     let realmUrl: URL;
     try {
@@ -134,6 +137,18 @@ export class Authenticator {
     }
     const service = challenge.params.service;
     const creds = ctx.credentials;
+    // The realm comes from the registry's answer: only the registry's own host is as trusted as the
+    // registry; any other host goes through the address guard (in RegistryHttp), and never in clear.
+    const registryHost = bareHostname(new URL(registryBaseUrl(ctx.registry, this.#insecure)));
+    const realmHost = bareHostname(realmUrl);
+    const sameHost = realmHost === registryHost || realmHost === hostOf(ctx.registry).toLowerCase();
+    const declaredInsecure = this.#insecure.some((r) => r.toLowerCase() === realmUrl.host.toLowerCase());
+    if (!sameHost && realmUrl.protocol === 'http:' && (creds !== undefined || !declaredInsecure)) {
+      throw new RegistryError(
+        'E_REGISTRY_AUTH',
+        `registry ${ctx.registry} sends token requests to another host over plain HTTP (${realmUrl.origin}); refusing (a token realm on another host must use https)`,
+      );
+    }
     // Credentials travel to the realm: never in clear text to a host that is not loopback or declared insecure.
     if (
       creds &&
@@ -162,8 +177,10 @@ export class Authenticator {
         url: realmUrl.href,
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: form.toString(),
-        maxBytes: 1024 * 1024,
+        maxBytes: MAX_TOKEN_BYTES,
         what: `a token for ${ctx.repository}`,
+        trustedHost: sameHost ? realmHost : registryHost,
+        signal,
       });
     } else {
       if (service !== undefined) realmUrl.searchParams.set('service', service);
@@ -177,8 +194,10 @@ export class Authenticator {
         method: 'GET',
         url: realmUrl.href,
         headers,
-        maxBytes: 1024 * 1024,
+        maxBytes: MAX_TOKEN_BYTES,
         what: `a token for ${ctx.repository}`,
+        trustedHost: sameHost ? realmHost : registryHost,
+        signal,
       });
     }
     if (res.status === 401 || res.status === 403) {

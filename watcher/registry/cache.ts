@@ -2,6 +2,7 @@ interface Entry<T> {
   promise: Promise<T>;
   cycle: number;
   fetchedAt: number | undefined; // set once the load succeeded
+  bytes: number; // counted once loaded
 }
 
 /**
@@ -17,17 +18,42 @@ export class CycleCache<T> {
   readonly #now: () => number;
   readonly #maxEntries: number;
   readonly #maxAgeMs: number;
+  readonly #maxBytes: number;
+  readonly #sizeOf: (value: T) => number;
+  #bytes = 0;
   #cycle = 0;
 
-  constructor(opts: { ttlMs: number; now: () => number; maxEntries?: number; maxAgeMs?: number }) {
+  constructor(opts: {
+    ttlMs: number;
+    now: () => number;
+    maxEntries?: number;
+    maxAgeMs?: number;
+    /** Total size of loaded values kept (memory); the oldest go first. Default unbounded. */
+    maxBytes?: number;
+    sizeOf?: (value: T) => number;
+  }) {
     this.#ttlMs = opts.ttlMs;
     this.#now = opts.now;
     this.#maxEntries = opts.maxEntries ?? 10_000;
     this.#maxAgeMs = Math.max(opts.maxAgeMs ?? Infinity, opts.ttlMs);
+    this.#maxBytes = opts.maxBytes ?? Infinity;
+    this.#sizeOf = opts.sizeOf ?? (() => 0);
   }
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Sum of `sizeOf` over the loaded values kept. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  #delete(key: string): void {
+    const e = this.#entries.get(key);
+    if (e === undefined) return;
+    this.#bytes -= e.bytes;
+    this.#entries.delete(key);
   }
 
   get(key: string, load: () => Promise<T>): Promise<T> {
@@ -39,16 +65,20 @@ export class CycleCache<T> {
         found.cycle = this.#cycle;
         return found.promise;
       }
-      this.#entries.delete(key);
+      this.#delete(key);
     }
-    const entry: Entry<T> = { promise: load(), cycle: this.#cycle, fetchedAt: undefined };
+    const entry: Entry<T> = { promise: load(), cycle: this.#cycle, fetchedAt: undefined, bytes: 0 };
     this.#entries.set(key, entry);
     entry.promise.then(
-      () => {
+      (value) => {
         entry.fetchedAt = this.#now();
+        if (this.#entries.get(key) !== entry) return;
+        entry.bytes = this.#sizeOf(value);
+        this.#bytes += entry.bytes;
+        this.#evict();
       },
       () => {
-        if (this.#entries.get(key) === entry) this.#entries.delete(key);
+        if (this.#entries.get(key) === entry) this.#delete(key);
       },
     );
     this.#evict();
@@ -59,15 +89,18 @@ export class CycleCache<T> {
     this.#cycle++;
     const now = this.#now();
     for (const [key, e] of this.#entries) {
-      if (e.fetchedAt !== undefined && now - e.fetchedAt >= this.#ttlMs) this.#entries.delete(key);
+      if (e.fetchedAt !== undefined && now - e.fetchedAt >= this.#ttlMs) this.#delete(key);
     }
   }
 
   #evict(): void {
-    // Oldest first (Map keeps insertion order); bounded memory with many repositories.
-    for (const key of this.#entries.keys()) {
-      if (this.#entries.size <= this.#maxEntries) break;
-      this.#entries.delete(key);
+    // Oldest first (Map keeps insertion order); bounded memory with many repositories. A value
+    // larger than the whole budget is handed to its callers but not kept.
+    for (const [key, e] of this.#entries) {
+      const overCount = this.#entries.size > this.#maxEntries;
+      if (!overCount && this.#bytes <= this.#maxBytes) break;
+      // Bytes come from loaded values only: in-flight loads stay shared.
+      if (overCount || e.fetchedAt !== undefined) this.#delete(key);
     }
   }
 }

@@ -5,12 +5,16 @@ import { Authenticator, credentialsKey, missingCredentials, refusedCredentials }
 import type { AuthContext } from './auth.ts';
 import { CycleCache } from './cache.ts';
 import { parseNextLink, parseWwwAuthenticate } from './challenge.ts';
-import { registryBaseUrl } from './endpoint.ts';
-import { RegistryError } from './errors.ts';
+import { hostOf, registryBaseUrl } from './endpoint.ts';
+import { DEFAULTS } from '../../shared/config.ts';
+import { defaultResolve } from '../outbound/address-guard.ts';
+import type { Resolve } from '../outbound/address-guard.ts';
+import { ByteBudget } from './budget.ts';
+import { abortedError, RegistryError } from './errors.ts';
 import { RegistryHttp } from './http.ts';
 import type { HttpResponse } from './http.ts';
 import { labelsFromConfig, parseManifest, pickPlatform } from './manifest.ts';
-import { DIGEST_RE, MANIFEST_ACCEPT } from './media-types.ts';
+import { MANIFEST_ACCEPT } from './media-types.ts';
 import type {
   RegistryCallOptions,
   RegistryClient,
@@ -52,9 +56,65 @@ export interface RegistryClientOptions {
   maxPages?: number;
   /** Most tags kept for one repository, all pages together (memory). Default 100,000. */
   maxTags?: number;
+  /** Bytes of one response (streamed, aborted past it). Tag page 4 MiB, manifest 4 MiB, config 4 MiB. */
   maxTagPageBytes?: number;
   maxManifestBytes?: number;
   maxConfigBytes?: number;
+  /** Estimated heap bytes of the tags kept for one repository, all pages together. Default 8 MiB. */
+  maxRepositoryTagBytes?: number;
+  /** The same over every tag list being assembled at once. Default 24 MiB. */
+  maxListBytesInFlight?: number;
+  /** Response bytes being read at once over all requests. Default 24 MiB. */
+  maxBytesInFlight?: number;
+  /** Estimated heap bytes of the cached tag lists; the oldest go first. Default 24 MiB. */
+  maxCacheBytes?: number;
+  /** All pages of one repository (REGISTRY_LIST_TIMEOUT). Default 2 min. */
+  listTimeoutMs?: number;
+  /** DNS for the address guard and the per-target limits (tests inject one). */
+  resolve?: Resolve;
+  /** Redirect targets and token realms may be private addresses too (tests, on-prem token services). */
+  allowPrivate?: boolean;
+  /** Host names (lower-case) that redirects and token realms may reach even when private. */
+  trustedHosts?: readonly string[];
+}
+
+/** Docker distribution tag grammar: at most 128 characters. */
+export const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Heap bytes a kept tag costs beyond its characters (64-bit V8: string header and padding 24,
+ * array slot 8, a caller's copy 8, slack 8). Tags are ASCII by grammar: one byte per character.
+ */
+export const TAG_OVERHEAD_BYTES = 48;
+
+export const DEFAULT_LIST_TIMEOUT_MS: number = DEFAULTS.registryListTimeoutMs;
+
+interface TagList {
+  tags: string[];
+  /** Estimated heap bytes (what the cache counts). */
+  bytes: number;
+}
+
+/** One shared tag-list request and the callers waiting for it (see listTags). */
+interface ListJob {
+  controller: AbortController;
+  /** Callers with a signal still waiting. */
+  waiters: number;
+  /** A caller without a signal joined: the request is never stopped early. */
+  pinned: boolean;
+}
+
+/** `promise`, or the signal's error as soon as it aborts (the work behind it stops at its next step). */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, onAbort: () => Error): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(onAbort());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(onAbort());
+    signal.addEventListener('abort', abort, { once: true });
+    promise.finally(() => signal.removeEventListener('abort', abort)).then(resolve, reject);
+  });
 }
 
 const USER_AGENT = 'image-watcher';
@@ -66,6 +126,7 @@ interface Call {
   maxBytes: number;
   what: string;
   notFound: string;
+  signal?: AbortSignal | undefined;
 }
 
 function sha256(body: Buffer): string {
@@ -91,7 +152,11 @@ function parseJson(body: Buffer): unknown {
 export class OciRegistryClient implements RegistryClient {
   readonly #http: RegistryHttp;
   readonly #auth: Authenticator;
-  readonly #tags: CycleCache<string[]>;
+  readonly #tags: CycleCache<TagList>;
+  readonly #jobs = new Map<string, ListJob>();
+  readonly #listBudget: ByteBudget;
+  readonly #maxRepositoryTagBytes: number;
+  readonly #listTimeoutMs: number;
   readonly #digests: CycleCache<string>;
   readonly #labels: CycleCache<Record<string, string>>;
   readonly #insecure: readonly string[];
@@ -120,13 +185,30 @@ export class OciRegistryClient implements RegistryClient {
       concurrency: opts.concurrency ?? 4,
       ratePerSecond: opts.ratePerSecond ?? 10,
       burst: opts.burst ?? 10,
+      resolve: opts.resolve ?? defaultResolve,
+      allowPrivate: opts.allowPrivate ?? false,
+      // Hosts the user declared insecure are hosts the user named.
+      trustedHosts: [
+        ...(opts.trustedHosts ?? []),
+        ...(opts.insecureRegistries ?? []).map((r) => hostOf(r).toLowerCase()),
+      ],
+      maxBytesInFlight: opts.maxBytesInFlight ?? 24 * 1024 * 1024,
     });
     this.#auth = new Authenticator({
       http: this.#http,
       now,
       insecureRegistries: opts.insecureRegistries ?? [],
     });
-    this.#tags = new CycleCache({ ttlMs: opts.cacheTtlMs ?? 5 * 60_000, now, maxAgeMs: 15 * 60_000 });
+    this.#tags = new CycleCache({
+      ttlMs: opts.cacheTtlMs ?? 5 * 60_000,
+      now,
+      maxAgeMs: 15 * 60_000,
+      maxBytes: opts.maxCacheBytes ?? 24 * 1024 * 1024,
+      sizeOf: (list) => list.bytes,
+    });
+    this.#listBudget = new ByteBudget(opts.maxListBytesInFlight ?? 24 * 1024 * 1024);
+    this.#maxRepositoryTagBytes = opts.maxRepositoryTagBytes ?? 8 * 1024 * 1024;
+    this.#listTimeoutMs = opts.listTimeoutMs ?? DEFAULT_LIST_TIMEOUT_MS;
     // Digests and labels are only shared within a cycle: a moved `latest` must be seen next cycle.
     this.#digests = new CycleCache({ ttlMs: 0, now, maxAgeMs: 5 * 60_000 });
     this.#labels = new CycleCache({ ttlMs: 0, now, maxAgeMs: 5 * 60_000 });
@@ -136,9 +218,9 @@ export class OciRegistryClient implements RegistryClient {
     this.#pageSize = opts.pageSize ?? 1000;
     this.#maxPages = opts.maxPages ?? 1000;
     this.#maxTags = opts.maxTags ?? 100_000;
-    this.#maxTagPageBytes = opts.maxTagPageBytes ?? 16 * 1024 * 1024;
+    this.#maxTagPageBytes = opts.maxTagPageBytes ?? 4 * 1024 * 1024;
     this.#maxManifestBytes = opts.maxManifestBytes ?? 4 * 1024 * 1024;
-    this.#maxConfigBytes = opts.maxConfigBytes ?? 8 * 1024 * 1024;
+    this.#maxConfigBytes = opts.maxConfigBytes ?? 4 * 1024 * 1024;
   }
 
   newCycle(): void {
@@ -147,11 +229,40 @@ export class OciRegistryClient implements RegistryClient {
     this.#labels.newCycle();
   }
 
+  /** Estimated heap bytes of the cached tag lists (tests, metrics). */
+  get cachedTagBytes(): number {
+    return this.#tags.bytes;
+  }
+
   listTags(ref: ImageReference, opts?: RegistryCallOptions): Promise<string[]> {
     const creds = this.#credentials(ref, opts);
     const key = `${ref.registry}/${ref.repository}|${credentialsKey(creds)}`;
+    const shared = this.#tags.get(key, () => {
+      const job: ListJob = { controller: new AbortController(), waiters: 0, pinned: false };
+      this.#jobs.set(key, job);
+      return this.#fetchTags(ref, creds, job.controller.signal).finally(() => {
+        if (this.#jobs.get(key) === job) this.#jobs.delete(key);
+      });
+    });
     // Callers get their own copy: the cached list must not be mutated.
-    return this.#tags.get(key, () => this.#fetchTags(ref, creds)).then((tags) => [...tags]);
+    const copy = shared.then((list) => [...list.tags]);
+    const job = this.#jobs.get(key); // undefined when the cache answered
+    const signal = opts?.signal;
+    if (signal === undefined) {
+      if (job) job.pinned = true;
+      return copy;
+    }
+    if (job) job.waiters++;
+    const leave = () => {
+      if (!job) return;
+      job.waiters--;
+      // Nobody left who wants it: stop the request rather than keep a slow registry busy.
+      if (job.waiters === 0 && !job.pinned && signal.aborted) job.controller.abort(signal.reason);
+    };
+    const what = `the tag list of ${ref.repository}`;
+    return raceAbort(copy, signal, () => abortedError(signal, `registry ${ref.registry}`, what)).finally(
+      leave,
+    );
   }
 
   getDigest(ref: ImageReference, reference: string, opts?: RegistryCallOptions): Promise<string> {
@@ -178,70 +289,139 @@ export class OciRegistryClient implements RegistryClient {
     return registryBaseUrl(ref.registry, this.#insecure);
   }
 
-  async #fetchTags(ref: ImageReference, creds: RegistryCredentials | undefined): Promise<string[]> {
+  /** All pages of a repository within the list deadline, or the first error. */
+  async #fetchTags(
+    ref: ImageReference,
+    creds: RegistryCredentials | undefined,
+    stop: AbortSignal,
+  ): Promise<TagList> {
+    const deadline = new AbortController();
+    const ms = this.#listTimeoutMs;
+    const timer = setTimeout(() => {
+      deadline.abort(
+        new RegistryError(
+          'E_REGISTRY_TIMEOUT',
+          `registry ${ref.registry} did not list the tags of ${ref.repository} within ${ms} ms (all pages; REGISTRY_LIST_TIMEOUT)`,
+        ),
+      );
+    }, ms);
+    timer.unref();
+    const signal = AbortSignal.any([deadline.signal, stop]);
+    try {
+      const what = `the tag list of ${ref.repository}`;
+      return await raceAbort(this.#collectTags(ref, creds, signal), signal, () =>
+        abortedError(signal, `registry ${ref.registry}`, what),
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #collectTags(
+    ref: ImageReference,
+    creds: RegistryCredentials | undefined,
+    signal: AbortSignal,
+  ): Promise<TagList> {
     const base = this.#base(ref);
     const origin = new URL(base).origin;
     const what = `the tag list of ${ref.repository}`;
     const tags: string[] = [];
     const seen = new Set<string>();
-    let url = `${base}/v2/${ref.repository}/tags/list?n=${this.#pageSize}`;
-    for (let page = 1; ; page++) {
-      seen.add(url);
-      const res = await this.#request(ref, creds, {
-        method: 'GET',
-        url,
-        accept: 'application/json',
-        maxBytes: this.#maxTagPageBytes,
-        what,
-        notFound: `repository ${ref.repository} not found on ${ref.registry}`,
-      });
-      const body = parseJson(res.body) as { tags?: unknown } | undefined;
-      const pageTags = body && typeof body === 'object' ? body.tags : undefined;
-      if (pageTags !== null && (!Array.isArray(pageTags) || pageTags.some((t) => typeof t !== 'string'))) {
+    let bytes = 0; // estimated heap bytes kept, reserved in the shared list budget
+    let dropped = 0;
+    const keep = (cost: number): void => {
+      if (bytes + cost > this.#maxRepositoryTagBytes) {
         throw new RegistryError(
           'E_REGISTRY_RESPONSE',
-          `registry ${ref.registry} answered with invalid JSON for the tag list of ${ref.repository}`,
+          `registry ${ref.registry} listed more than ${this.#maxRepositoryTagBytes} bytes of tags for ${ref.repository}; ` +
+            'pin a digest or narrow the repository',
         );
       }
-      if (pageTags) {
-        if (tags.length + (pageTags as string[]).length > this.#maxTags) {
+      if (!this.#listBudget.take(cost)) {
+        throw new RegistryError(
+          'E_REGISTRY_UNAVAILABLE',
+          `tag lists being read hold ${this.#listBudget.limit} bytes already (the watcher's memory budget); ` +
+            `the tags of ${ref.repository} on ${ref.registry} are asked again next time`,
+        );
+      }
+      bytes += cost;
+    };
+    let url = `${base}/v2/${ref.repository}/tags/list?n=${this.#pageSize}`;
+    try {
+      for (let page = 1; ; page++) {
+        keep(url.length + TAG_OVERHEAD_BYTES);
+        seen.add(url);
+        const res = await this.#request(ref, creds, {
+          method: 'GET',
+          url,
+          accept: 'application/json',
+          maxBytes: this.#maxTagPageBytes,
+          what,
+          notFound: `repository ${ref.repository} not found on ${ref.registry}`,
+          signal,
+        });
+        const body = parseJson(res.body) as { tags?: unknown } | undefined;
+        const pageTags = body && typeof body === 'object' ? body.tags : undefined;
+        if (pageTags !== null && (!Array.isArray(pageTags) || pageTags.some((t) => typeof t !== 'string'))) {
           throw new RegistryError(
             'E_REGISTRY_RESPONSE',
-            `registry ${ref.registry} listed more than ${this.#maxTags} tags for ${ref.repository}; ` +
-              'pin a digest or narrow the repository',
+            `registry ${ref.registry} answered with invalid JSON for the tag list of ${ref.repository}`,
           );
         }
-        for (const tag of pageTags as string[]) tags.push(tag);
+        for (const tag of (pageTags ?? []) as string[]) {
+          if (!TAG_RE.test(tag)) {
+            dropped++;
+            continue;
+          }
+          if (tags.length >= this.#maxTags) {
+            throw new RegistryError(
+              'E_REGISTRY_RESPONSE',
+              `registry ${ref.registry} listed more than ${this.#maxTags} tags for ${ref.repository}; ` +
+                'pin a digest or narrow the repository',
+            );
+          }
+          keep(tag.length + TAG_OVERHEAD_BYTES);
+          tags.push(tag);
+        }
+        const next = parseNextLink(res.headers.get('link'));
+        if (!next) break;
+        let nextUrl: URL;
+        try {
+          nextUrl = new URL(next, base);
+        } catch {
+          break;
+        }
+        // Never follow a link elsewhere: our credentials go with the request.
+        if (nextUrl.origin !== origin) {
+          throw new RegistryError(
+            'E_REGISTRY_RESPONSE',
+            `registry ${ref.registry} sent a pagination link to another host for ${ref.repository}; refusing to follow it`,
+          );
+        }
+        if (seen.has(nextUrl.href)) break;
+        if (page >= this.#maxPages) {
+          throw new RegistryError(
+            'E_REGISTRY_RESPONSE',
+            `registry ${ref.registry} returned more than ${this.#maxPages} pages of tags for ${ref.repository}`,
+          );
+        }
+        url = nextUrl.href;
       }
-      const next = parseNextLink(res.headers.get('link'));
-      if (!next) break;
-      let nextUrl: URL;
-      try {
-        nextUrl = new URL(next, base);
-      } catch {
-        break;
-      }
-      // Never follow a link elsewhere: our credentials go with the request.
-      if (nextUrl.origin !== origin) {
-        throw new RegistryError(
-          'E_REGISTRY_RESPONSE',
-          `registry ${ref.registry} sent a pagination link to another host for ${ref.repository}; refusing to follow it`,
-        );
-      }
-      if (seen.has(nextUrl.href)) break;
-      if (page >= this.#maxPages) {
-        throw new RegistryError(
-          'E_REGISTRY_RESPONSE',
-          `registry ${ref.registry} returned more than ${this.#maxPages} pages of tags for ${ref.repository}`,
-        );
-      }
-      url = nextUrl.href;
+    } finally {
+      // The finished list is counted by the cache from here on.
+      this.#listBudget.give(bytes);
+    }
+    if (dropped > 0) {
+      this.#logger?.warn(
+        { registry: ref.registry, repository: ref.repository, dropped },
+        'registry listed tags that are not valid tag names; they are ignored',
+      );
     }
     this.#logger?.debug(
       { registry: ref.registry, repository: ref.repository, tags: tags.length },
       'tags listed',
     );
-    return tags;
+    return { tags, bytes: tags.reduce((n, t) => n + t.length + TAG_OVERHEAD_BYTES, 0) };
   }
 
   async #fetchDigest(
@@ -258,15 +438,43 @@ export class OciRegistryClient implements RegistryClient {
       notFound: `${reference} of repository ${ref.repository} not found on ${ref.registry}`,
     };
     const head = await this.#request(ref, creds, call);
-    const digest = head.headers.get('docker-content-digest')?.trim();
-    if (digest && DIGEST_RE.test(digest)) return digest;
+    const header = head.headers.get('docker-content-digest');
+    if (header !== null) {
+      const digest = header.trim();
+      // The digest ends up in a pod spec: a malformed one is the registry's error, never used.
+      if (!CONTENT_DIGEST.test(digest)) {
+        throw new RegistryError(
+          'E_REGISTRY_RESPONSE',
+          `registry ${ref.registry} answered ${call.what} with a malformed digest (want sha256:<64 hex> or sha512:<128 hex>)`,
+        );
+      }
+      if (CONTENT_DIGEST.test(reference) && digest !== reference) {
+        throw new RegistryError(
+          'E_REGISTRY_RESPONSE',
+          `registry ${ref.registry} answered ${call.what} with another digest (${digest})`,
+        );
+      }
+      return digest;
+    }
     // Some registries omit the header on HEAD: hash the manifest itself (this GET may count as a pull).
     this.#logger?.debug(
       { registry: ref.registry, repository: ref.repository },
       'no digest header on HEAD, using GET',
     );
     const res = await this.#request(ref, creds, { ...call, method: 'GET' });
+    this.#verify(ref, reference, res.body, call.what);
     return sha256(res.body);
+  }
+
+  /** Content fetched by digest must hash to it: a mismatch is never used. */
+  #verify(ref: ImageReference, reference: string, body: Buffer, what: string): void {
+    if (!CONTENT_DIGEST.test(reference)) return;
+    if (contentDigest(reference.slice(0, reference.indexOf(':')), body) !== reference) {
+      throw new RegistryError(
+        'E_REGISTRY_RESPONSE',
+        `registry ${ref.registry} sent ${what} whose bytes do not match its digest; refusing to use it`,
+      );
+    }
   }
 
   async #fetchLabels(
@@ -284,6 +492,7 @@ export class OciRegistryClient implements RegistryClient {
         what: `the manifest ${ref.repository}:${r}`,
         notFound: `${r} of repository ${ref.repository} not found on ${ref.registry}`,
       });
+      this.#verify(ref, r, res.body, `the manifest ${ref.repository}@${r}`);
       const parsed = parseManifest(parseJson(res.body), res.headers.get('content-type') ?? undefined);
       if (!parsed) {
         throw new RegistryError(
@@ -326,12 +535,7 @@ export class OciRegistryClient implements RegistryClient {
       what: `the image config of ${ref.repository}:${reference}`,
       notFound: `the image config of ${ref.repository}:${reference} is missing on ${ref.registry}`,
     });
-    if (contentDigest(configDigest.slice(0, configDigest.indexOf(':')), res.body) !== configDigest) {
-      throw new RegistryError(
-        'E_REGISTRY_RESPONSE',
-        `registry ${ref.registry} sent an image config for ${ref.repository}:${reference} that does not match its digest`,
-      );
-    }
+    this.#verify(ref, configDigest, res.body, `the image config of ${ref.repository}:${reference}`);
     return labelsFromConfig(parseJson(res.body));
   }
 
@@ -359,6 +563,8 @@ export class OciRegistryClient implements RegistryClient {
         headers,
         maxBytes: call.maxBytes,
         what: call.what,
+        trustedHost: new URL(call.url).hostname.replace(/^\[|\]$/g, '').toLowerCase(),
+        signal: call.signal,
       });
       if (res.status === 401) {
         const challenge = parseWwwAuthenticate(res.headers.get('www-authenticate'));
@@ -374,7 +580,7 @@ export class OciRegistryClient implements RegistryClient {
           this.#auth.forget(ctx);
           throw creds ? refusedCredentials(ctx, 401) : missingCredentials(ctx, 401);
         }
-        authorization = await this.#auth.headerFor(ctx, challenge);
+        authorization = await this.#auth.headerFor(ctx, challenge, call.signal);
         continue;
       }
       if (res.status === 403) {

@@ -5,7 +5,8 @@ export type RegistryErrorCode =
   | 'E_REGISTRY_NOT_FOUND'
   | 'E_REGISTRY_UNAVAILABLE'
   | 'E_REGISTRY_RESPONSE'
-  | 'E_REGISTRY_TIMEOUT';
+  | 'E_REGISTRY_TIMEOUT'
+  | 'E_REGISTRY_ABORTED';
 
 /**
  * Anything that went wrong while asking a registry. Messages name the registry and repository
@@ -19,4 +20,16 @@ export class RegistryError extends ImageWatcherError {
     super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.status = options?.status;
   }
+}
+
+/**
+ * The error for a stopped registry call: the signal's reason when it is a RegistryError (the
+ * list deadline sets one), else E_REGISTRY_ABORTED (the caller stopped it, e.g. the workload is gone).
+ */
+export function abortedError(signal: AbortSignal, where: string, what: string): RegistryError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof RegistryError) return reason;
+  return new RegistryError('E_REGISTRY_ABORTED', `asking ${where} for ${what} was stopped by the caller`, {
+    cause: reason,
+  });
 }

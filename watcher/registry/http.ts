@@ -1,7 +1,10 @@
 import pLimit from 'p-limit';
 import type { LimitFunction } from 'p-limit';
 import type { Logger } from 'pino';
-import { RegistryError } from './errors.ts';
+import { bareHostname, checkHost } from '../outbound/address-guard.ts';
+import type { Resolve } from '../outbound/address-guard.ts';
+import { abortedError, RegistryError } from './errors.ts';
+import { ByteBudget } from './budget.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { parseRetryAfter } from '../../shared/retry-after.ts';
 import { backoffDelay, isRetryableStatus } from './retry.ts';
@@ -22,6 +25,21 @@ export interface HttpOptions {
   concurrency: number;
   ratePerSecond: number;
   burst: number;
+  /**
+   * With a resolver, every hop is resolved first: limits are keyed by the address actually
+   * contacted (host names pointing at one target share its limits), and hosts other than the
+   * one the user named (redirect targets, token realms) go through the address guard.
+   * Without one (unit tests with a fake fetch), limits are keyed by `limitKey` and nothing is resolved.
+   */
+  resolve?: Resolve | undefined;
+  /** Private targets allowed for indirect hops too (REGISTRY_ALLOW_PRIVATE-like; tests, on-prem). */
+  allowPrivate?: boolean;
+  /** Host names (lower-case) that indirect hops may reach even when private. */
+  trustedHosts?: readonly string[];
+  /** Redirects followed per request, each hop guarded. Default 5. */
+  maxRedirects?: number;
+  /** Response bytes being read at once over all requests (memory). Default 24 MiB. */
+  maxBytesInFlight?: number;
 }
 
 export interface HttpRequest {
@@ -36,6 +54,10 @@ export interface HttpRequest {
   maxBytes: number;
   /** What is being fetched, for messages: "the tag list of app". */
   what: string;
+  /** Host name the user named (the registry of the image): reached without the address guard. */
+  trustedHost?: string | undefined;
+  /** Stops the request (and its retries); its reason (a RegistryError) is what is thrown. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface HttpResponse {
@@ -46,8 +68,10 @@ export interface HttpResponse {
 }
 
 class BodyTooLargeError extends Error {}
+class BudgetExhaustedError extends Error {}
 
-async function readBody(res: Response, maxBytes: number): Promise<Buffer> {
+/** Streams a body up to `maxBytes`, each chunk reserved in the shared budget while it is held. */
+async function readBody(res: Response, maxBytes: number, budget: ByteBudget): Promise<Buffer> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
   if (declared > maxBytes) {
     await res.body?.cancel().catch(() => undefined);
@@ -56,15 +80,29 @@ async function readBody(res: Response, maxBytes: number): Promise<Buffer> {
   if (!res.body) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    total += chunk.byteLength;
-    if (total > maxBytes) throw new BodyTooLargeError();
-    chunks.push(chunk);
+  try {
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      total += chunk.byteLength;
+      // Leaving the loop cancels the stream: the rest is never downloaded.
+      if (total > maxBytes) throw new BodyTooLargeError();
+      if (!budget.take(chunk.byteLength)) {
+        total -= chunk.byteLength;
+        throw new BudgetExhaustedError();
+      }
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, total);
+  } finally {
+    // The caller parses the body right away; until then it is one buffer, no longer a queue of chunks.
+    budget.give(total);
   }
-  return Buffer.concat(chunks);
 }
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 function networkCode(err: unknown): string {
+  const own = (err as { code?: unknown }).code;
+  if (typeof own === 'string') return own;
   const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
   if (cause && typeof cause.code === 'string') return cause.code;
   if (cause && typeof cause.message === 'string') return cause.message;
@@ -88,9 +126,16 @@ export class RegistryHttp {
   readonly #o: HttpOptions;
   readonly #limits = new Map<string, LimitFunction>();
   readonly #buckets = new Map<string, TokenBucket>();
+  readonly #inFlight: ByteBudget;
 
   constructor(opts: HttpOptions) {
     this.#o = opts;
+    this.#inFlight = new ByteBudget(opts.maxBytesInFlight ?? 24 * 1024 * 1024);
+  }
+
+  /** Response bytes being read right now (tests, metrics). */
+  get bytesInFlight(): number {
+    return this.#inFlight.used;
   }
 
   #limit(key: string): LimitFunction {
@@ -133,20 +178,34 @@ export class RegistryHttp {
   }
 
   send(req: HttpRequest): Promise<HttpResponse> {
-    return this.#limit(req.limitKey)(() => this.#sendWithRetries(req));
+    return this.#sendWithRetries(req);
   }
 
   async #sendWithRetries(req: HttpRequest): Promise<HttpResponse> {
     const o = this.#o;
     for (let attempt = 0; ; attempt++) {
       const last = attempt + 1 >= o.maxAttempts;
-      await this.#bucket(req.limitKey).take();
+      if (req.signal?.aborted) throw abortedError(req.signal, `registry ${req.registry}`, req.what);
       const started = performance.now();
       let res: HttpResponse;
       try {
-        res = await this.#once(req);
+        res = await this.#follow(req);
       } catch (err) {
         const seconds = (performance.now() - started) / 1000;
+        if (err instanceof RegistryError) throw err;
+        if (req.signal?.aborted) throw abortedError(req.signal, `registry ${req.registry}`, req.what);
+        if (err instanceof BudgetExhaustedError) {
+          o.observer.observeRegistryRequest({
+            registry: req.registry,
+            method: req.method,
+            code: 'too_large',
+            seconds,
+          });
+          throw new RegistryError(
+            'E_REGISTRY_UNAVAILABLE',
+            `registry responses being read hold ${this.#inFlight.limit} bytes already (the watcher's memory budget); ${req.what} from ${req.registry} is asked again next time`,
+          );
+        }
         if (err instanceof BodyTooLargeError) {
           o.observer.observeRegistryRequest({
             registry: req.registry,
@@ -207,26 +266,108 @@ export class RegistryHttp {
     }
   }
 
-  async #once(req: HttpRequest): Promise<HttpResponse> {
-    const signal = AbortSignal.timeout(this.#o.timeoutMs);
-    const res = await this.#o.fetch(req.url, {
+  /**
+   * One attempt: the request and the redirects it gets, followed by hand so every hop is
+   * guarded and limited by the target it reaches. A body (the OAuth2 refresh token) is never
+   * re-sent to a redirect; Authorization is dropped when a hop leaves the origin (S3 and CDNs
+   * answer registries' blob redirects and must not see registry credentials).
+   */
+  async #follow(req: HttpRequest): Promise<HttpResponse> {
+    const o = this.#o;
+    const timeout = AbortSignal.timeout(o.timeoutMs);
+    const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
+    const maxRedirects = o.maxRedirects ?? 5;
+    let url = new URL(req.url);
+    let headers = req.headers;
+    for (let hop = 0; ; hop++) {
+      const key = await this.#target(req, url, hop);
+      const res = await this.#limit(key)(async () => {
+        await this.#bucket(key).take();
+        if (signal.aborted) throw signal.reason;
+        return this.#once(req, url, headers, signal);
+      });
+      if (!REDIRECTS.has(res.status) || req.body !== undefined) return res;
+      const location = res.headers.get('location');
+      if (location === null) return res;
+      if (hop >= maxRedirects) {
+        throw new RegistryError(
+          'E_REGISTRY_RESPONSE',
+          `registry ${req.registry} redirected ${req.what} more than ${maxRedirects} times`,
+        );
+      }
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new RegistryError(
+          'E_REGISTRY_RESPONSE',
+          `registry ${req.registry} redirected ${req.what} to an invalid URL`,
+        );
+      }
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+        throw new RegistryError(
+          'E_REGISTRY_RESPONSE',
+          `registry ${req.registry} redirected ${req.what} to a ${next.protocol} URL`,
+        );
+      }
+      if (next.origin !== url.origin && headers.authorization !== undefined) {
+        headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'));
+      }
+      url = next;
+    }
+  }
+
+  /**
+   * Key of the limits for one hop; guards hops to hosts the user did not name. Throws
+   * RegistryError for a guarded target, the resolver's error (retried like any network error) else.
+   */
+  async #target(req: HttpRequest, url: URL, hop: number): Promise<string> {
+    const o = this.#o;
+    if (o.resolve === undefined) return hop === 0 ? req.limitKey : url.host;
+    const host = bareHostname(url);
+    const trusted =
+      o.allowPrivate === true || host === req.trustedHost || (o.trustedHosts ?? []).includes(host);
+    const verdict = await checkHost(host, { resolve: o.resolve, trusted });
+    if (verdict.blocked !== undefined) {
+      const { address, why } = verdict.blocked;
+      const via = hop === 0 ? 'names' : 'redirected to';
+      throw new RegistryError(
+        'E_REGISTRY_RESPONSE',
+        `registry ${req.registry} ${via} ${host} for ${req.what}, which is ${address}, ${why}; refusing to contact it`,
+      );
+    }
+    // Round-robin DNS reorders answers: the lowest address names the target stably.
+    const lowest = verdict.addresses.map((a) => a.address).sort()[0] ?? host;
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+    return `${lowest}|${port}`;
+  }
+
+  async #once(
+    req: HttpRequest,
+    url: URL,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<HttpResponse> {
+    const res = await this.#o.fetch(url.href, {
       method: req.method,
-      headers: req.headers,
+      headers,
       body: req.body,
       signal,
-      // fetch re-sends a body on 307/308 even to another host: a body (the OAuth2 refresh token)
-      // must only reach the URL it was meant for. Authorization headers are dropped cross-origin.
-      redirect: req.body === undefined ? 'follow' : 'manual',
+      redirect: 'manual',
     });
-    // Error bodies are read too (bounded) so the connection can be reused.
+    // Error bodies are read too (bounded) so the connection can be reused; redirects' are skipped.
     const limit = res.ok ? req.maxBytes : Math.min(req.maxBytes, 64 * 1024);
     let body: Buffer;
     try {
-      body = req.method === 'HEAD' ? Buffer.alloc(0) : await readBody(res, limit);
+      body =
+        req.method === 'HEAD' || REDIRECTS.has(res.status)
+          ? Buffer.alloc(0)
+          : await readBody(res, limit, this.#inFlight);
     } catch (err) {
       if (err instanceof BodyTooLargeError && !res.ok) body = Buffer.alloc(0);
       else throw err;
     }
-    return { status: res.status, headers: res.headers, body, url: res.url || req.url };
+    if (REDIRECTS.has(res.status)) await res.body?.cancel().catch(() => undefined);
+    return { status: res.status, headers: res.headers, body, url: url.href };
   }
 }

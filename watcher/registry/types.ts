@@ -12,10 +12,19 @@ export interface RegistryRequestObserver {
 
 export interface RegistryCallOptions {
   credentials?: RegistryCredentials | undefined;
+  /**
+   * Stops this caller's wait (rejects with E_REGISTRY_ABORTED, or the signal's RegistryError
+   * reason). A request shared with other callers goes on until every caller that joined it stopped.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 export interface RegistryClient {
-  /** Every tag of the repository; deduped per cycle and cached for the TTL. */
+  /**
+   * Every valid tag of the repository (distribution grammar, at most 128 characters; others are
+   * dropped); deduped per cycle and cached for the TTL. All pages together are bounded in bytes
+   * and in time (E_REGISTRY_TIMEOUT after the list deadline); `opts.signal` stops it earlier.
+   */
   listTags(ref: ImageReference, opts?: RegistryCallOptions): Promise<string[]>;
   /** Digest of a tag (or digest) via HEAD; deduped per cycle. */
   getDigest(ref: ImageReference, reference: string, opts?: RegistryCallOptions): Promise<string>;

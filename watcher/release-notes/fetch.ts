@@ -64,7 +64,9 @@ async function load(
         `the release from ${host} is larger than the size limit`,
       );
     }
-    return fromJson(res.body.toString('utf8'), htmlUrl, host, max);
+    // The page link may only point where the notes came from or at the repository's forge page.
+    const linkHosts = [host, new URL(htmlUrl).host];
+    return fromJson(res.body.toString('utf8'), htmlUrl, host, max, linkHosts);
   }
   const text = res.body.toString('utf8');
   if (type === 'text/html' || type === 'application/xhtml+xml') {
@@ -100,7 +102,23 @@ interface GithubRelease {
   html_url?: unknown;
 }
 
-function fromJson(text: string, htmlUrl: string, host: string, max: number): ReleaseNotes {
+/** `html_url` when it is an http(s) URL on one of `hosts`; anything else could send readers to a phishing page. */
+function pageLink(value: string | undefined, hosts: readonly string[]): string | undefined {
+  if (value === undefined || !/^https?:\/\//i.test(value)) return undefined;
+  try {
+    return hosts.includes(new URL(value).host) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function fromJson(
+  text: string,
+  htmlUrl: string,
+  host: string,
+  max: number,
+  linkHosts: readonly string[],
+): ReleaseNotes {
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -112,9 +130,8 @@ function fromJson(text: string, htmlUrl: string, host: string, max: number): Rel
   }
   const r = data as GithubRelease;
   const title = str(r.name) ?? str(r.tag_name);
-  const page = str(r.html_url);
   const notes: ReleaseNotes = {
-    url: page !== undefined && /^https?:\/\//.test(page) ? page : htmlUrl,
+    url: pageLink(str(r.html_url), linkHosts) ?? htmlUrl,
     body: trimBody(str(r.body) ?? '', max),
   };
   if (title !== undefined) notes.title = title;

@@ -1,10 +1,10 @@
-import { lookup as dnsLookup } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { BlockList, isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { ImageWatcherError } from '../../shared/errors.ts';
+import { bareHostname, checkHost } from '../outbound/address-guard.ts';
+import type { Resolve, ResolvedAddress } from '../outbound/address-guard.ts';
 
 /**
  * Guarded HTTP GET for URLs that come from users (release-url annotations, image labels): the
@@ -36,15 +36,7 @@ export class ReleaseNotesError extends ImageWatcherError {
   }
 }
 
-export interface ResolvedAddress {
-  address: string;
-  family: number;
-}
-
-/** Resolves a host name to all its addresses (injectable so tests need no DNS). */
-export type Resolve = (hostname: string) => Promise<ResolvedAddress[]>;
-
-export const defaultResolve: Resolve = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
+export type { Resolve, ResolvedAddress } from '../outbound/address-guard.ts';
 
 export interface GuardOptions {
   /** Let private, loopback and link-local targets through (RELEASE_NOTES_ALLOW_PRIVATE; tests, on-prem). */
@@ -80,69 +72,8 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_BYTES = 256 * 1024;
 export const DEFAULT_MAX_REDIRECTS = 3;
 
-// --- address classification (pure) ----------------------------------------------------------------------
-
-const BLOCKED_V4: readonly [string, number, string][] = [
-  ['0.0.0.0', 8, 'an unspecified address'],
-  ['10.0.0.0', 8, 'a private address'],
-  ['100.64.0.0', 10, 'a carrier-grade NAT address'],
-  ['127.0.0.0', 8, 'a loopback address'],
-  ['169.254.0.0', 16, 'a link-local address (cloud metadata lives here)'],
-  ['172.16.0.0', 12, 'a private address'],
-  ['192.0.0.0', 24, 'a reserved address'],
-  ['192.168.0.0', 16, 'a private address'],
-  ['198.18.0.0', 15, 'a benchmarking address'],
-  ['224.0.0.0', 4, 'a multicast address'],
-  ['240.0.0.0', 4, 'a reserved address'],
-];
-const BLOCKED_V6: readonly [string, number, string][] = [
-  ['::', 128, 'an unspecified address'],
-  ['::1', 128, 'a loopback address'],
-  ['fc00::', 7, 'a private (unique local) address'],
-  ['fe80::', 10, 'a link-local address'],
-  ['fec0::', 10, 'a site-local address'],
-  ['ff00::', 8, 'a multicast address'],
-];
-
-function blockList(
-  ranges: readonly [string, number, string][],
-  type: 'ipv4' | 'ipv6',
-): [BlockList, string][] {
-  return ranges.map(([net, prefix, why]) => {
-    const list = new BlockList();
-    list.addSubnet(net, prefix, type);
-    return [list, why];
-  });
-}
-
-const V4_LISTS = blockList(BLOCKED_V4, 'ipv4');
-const V6_LISTS = blockList(BLOCKED_V6, 'ipv6');
-
-/** The IPv4 address embedded in an IPv4-mapped (::ffff:a.b.c.d), -compatible or NAT64 IPv6 address. */
-function embeddedV4(address: string): string | undefined {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (hex) {
-    const hi = parseInt(hex[1]!, 16);
-    const lo = parseInt(hex[2]!, 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  return undefined;
-}
-
-/** Why an address must not be contacted, or undefined when it is a public unicast address. */
-export function blockedReason(address: string): string | undefined {
-  const family = isIP(address);
-  if (family === 4) return V4_LISTS.find(([list]) => list.check(address, 'ipv4'))?.[1];
-  if (family === 6) {
-    const v4 = embeddedV4(address);
-    if (v4 !== undefined) return blockedReason(v4);
-    return V6_LISTS.find(([list]) => list.check(address, 'ipv6'))?.[1];
-  }
-  return 'not an IP address';
-}
+// Address classification lives in the one outbound guard (ipaddr.js), shared with the registry client.
+export { blockedReason } from '../outbound/address-guard.ts';
 
 // --- the request ----------------------------------------------------------------------------------------
 
@@ -156,30 +87,22 @@ async function checkHop(url: URL, opts: GuardOptions): Promise<Hop> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ReleaseNotesError('E_NOTES_BLOCKED', `${url.protocol} URLs are not fetched; use http(s)`);
   }
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  let addresses: ResolvedAddress[];
-  if (isIP(host) !== 0) addresses = [{ address: host, family: isIP(host) }];
-  else {
-    try {
-      addresses = await (opts.resolve ?? defaultResolve)(host);
-    } catch (err) {
-      throw new ReleaseNotesError('E_NOTES_NETWORK', `cannot resolve ${host}`, { cause: err });
-    }
-  }
-  const first = addresses[0];
-  if (first === undefined) throw new ReleaseNotesError('E_NOTES_NETWORK', `${host} has no address`);
+  const host = bareHostname(url);
   const trusted = opts.allowPrivate === true || (opts.allowHosts ?? []).includes(host);
-  if (!trusted) {
-    // Every answer must be public: a resolver could otherwise mix in a private one.
-    for (const a of addresses) {
-      const why = blockedReason(a.address);
-      if (why !== undefined) {
-        throw new ReleaseNotesError(
-          'E_NOTES_BLOCKED',
-          `${host} resolves to ${a.address}, ${why}; release notes are only fetched from public hosts (set RELEASE_NOTES_ALLOW_PRIVATE=TRUE to allow private ones)`,
-        );
-      }
-    }
+  let verdict;
+  try {
+    verdict = await checkHost(host, { resolve: opts.resolve, trusted });
+  } catch (err) {
+    throw new ReleaseNotesError('E_NOTES_NETWORK', `cannot resolve ${host}`, { cause: err });
+  }
+  const first = verdict.addresses[0];
+  if (first === undefined) throw new ReleaseNotesError('E_NOTES_NETWORK', `${host} has no address`);
+  if (verdict.blocked !== undefined) {
+    const { address, why } = verdict.blocked;
+    throw new ReleaseNotesError(
+      'E_NOTES_BLOCKED',
+      `${host} resolves to ${address}, ${why}; release notes are only fetched from public hosts (set RELEASE_NOTES_ALLOW_PRIVATE=TRUE to allow private ones)`,
+    );
   }
   return { url, address: first };
 }

@@ -1,4 +1,5 @@
 import { ImageWatcherError } from '../../shared/errors.ts';
+import { showText } from '../../shared/show.ts';
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from './types.ts';
 import type { AdmissionReviewRequest } from './types.ts';
 
@@ -13,10 +14,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A wire value for a message, shortened. Never String(): a JSON object's own toString may be anything. */
+/**
+ * A wire value for a message: a string shortened and escaped, otherwise only its type. Never
+ * String() (a JSON object's own toString may be anything) nor JSON.stringify (a 10,000-deep array
+ * overflows the stack: the answer was a 500 instead of this 400).
+ */
 function show(value: unknown): string {
-  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
-  return JSON.stringify(text.length > 78 ? `${text.slice(0, 75)}...` : text);
+  if (typeof value === 'string') return showText(value, 78);
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value === undefined) return 'nothing';
+  return Array.isArray(value) ? 'an array' : 'an object';
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   managedVersion,
 } from '../../shared/annotations.ts';
 import { parseImageReference } from '../../shared/image-ref.ts';
+import { escapeControls, showText } from '../../shared/show.ts';
 import { annotationPatch, encodePatch } from './patch.ts';
 import type { ParseSettings } from './settings-cache.ts';
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from './types.ts';
@@ -51,8 +52,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Warnings may quote user text (container names, images): cut, then control characters escaped. */
 function warning(text: string): string {
-  return text.length > MAX_WARNING ? `${text.slice(0, MAX_WARNING - 1)}…` : text;
+  return escapeControls(text.length > MAX_WARNING ? `${text.slice(0, MAX_WARNING - 1)}…` : text);
 }
 
 function operationOf(value: unknown): ReviewOutcome['operation'] {
@@ -127,12 +129,16 @@ export function currentVersionOf(
   warnings: string[],
 ): string | undefined {
   const selected = settings.containers;
-  const watched = selected === undefined ? containers : containers.filter((c) => selected.includes(c.name));
+  // A Set: both lists are user-sized (tens of thousands of containers named in the annotation).
+  const wanted = selected === undefined ? undefined : new Set(selected);
+  const watched = wanted === undefined ? containers : containers.filter((c) => wanted.has(c.name));
   const versions: Record<string, string> = {};
   for (const c of watched) {
     const parsed = imageVersion(c.image);
     if (parsed.error !== undefined) {
-      warnings.push(warning(`image-watcher cannot watch container ${c.name}: ${parsed.error}`));
+      warnings.push(
+        warning(`image-watcher cannot watch container ${showText(c.name, 64, false)}: ${parsed.error}`),
+      );
     } else if (parsed.version !== undefined) {
       versions[c.name] = parsed.version;
     }
@@ -325,8 +331,15 @@ function deny(uid: string, labels: OutcomeLabels, problems: readonly AnnotationP
       status: { code: 400, reason: 'BadRequest', message: formatProblems(problems) },
     }),
     'denied',
-    `invalid annotations: ${problems.map((p) => p.key).join(', ')}`,
+    invalidReason(problems),
   );
+}
+
+/** The log's reason for a denial: the keys, bounded (a key may be megabytes, and there may be thousands). */
+function invalidReason(problems: readonly AnnotationProblem[]): string {
+  const keys = problems.slice(0, 10).map((p) => showText(p.key, 80, false));
+  const more = problems.length > keys.length ? ` and ${problems.length - keys.length} more` : '';
+  return `invalid annotations: ${keys.join(', ')}${more}`;
 }
 
 /**

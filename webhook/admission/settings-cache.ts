@@ -1,4 +1,4 @@
-import { MANAGED_KEYS, PREFIX, parseWatchSettings } from '../../shared/annotations.ts';
+import { PREFIX, isManagedKey, parseWatchSettings } from '../../shared/annotations.ts';
 
 export type ParseSettings = typeof parseWatchSettings;
 
@@ -6,8 +6,7 @@ export type ParseSettings = typeof parseWatchSettings;
 const MAX_KEY_LENGTH = 4096;
 
 /**
- * parseWatchSettings with a bounded memo. Compiling and safety-checking the include/exclude
- * regexes is most of a review's CPU time, and a cluster re-applies the same few annotation sets
+ * parseWatchSettings with a bounded memo. Compiling the include/exclude patterns is most of a review's CPU time, and a cluster re-applies the same few annotation sets
  * over and over. Only the inputs parseWatchSettings reads go into the key (user `image-watcher/*`
  * keys and the container names), so results are identical to calling it directly. Results are
  * shared between callers: treat them as read-only.
@@ -18,10 +17,16 @@ export function cachedSettingsParser(maxEntries = 500): ParseSettings {
     if (opts.overrides !== undefined) return parseWatchSettings(annotations, opts);
     // Select first, then sort the few selected keys (not every annotation, e.g. kubectl's).
     const selected: string[] = [];
+    let length = 0;
     for (const key of Object.keys(annotations ?? {})) {
-      if (key.startsWith(PREFIX) && !MANAGED_KEYS.includes(key)) selected.push(key);
+      if (key.startsWith(PREFIX) && !isManagedKey(key)) {
+        selected.push(key);
+        length += key.length + annotations![key]!.length;
+      }
     }
     if (selected.length === 0) return parseWatchSettings(annotations, opts); // nothing to compile
+    // Too large to keep: skip building (and sorting) a key of megabytes only to drop it.
+    if (length > MAX_KEY_LENGTH) return parseWatchSettings(annotations, opts);
     selected.sort();
     const parts: string[] = [];
     for (const key of selected) parts.push(key, annotations![key]!);

@@ -12,6 +12,7 @@ import { approvalPlugin, type ApprovalDeps } from '../../../watcher/approval/plu
 import { ClientNodeGateway } from '../../../watcher/kube/client.ts';
 import type { WorkloadKind } from '../../../watcher/kube/types.ts';
 import { startFakeKube } from '../../support/fake-kube/index.ts';
+import { findProgram } from '../../support/programs.ts';
 
 const SECRET = 'browser-test-secret-0123456789';
 const CHROMIUM_ARGS = [
@@ -112,7 +113,7 @@ t.test('approve an update in a real browser', async (t) => {
     );
 
   const browser: Browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: findProgram('chromium', { envVar: 'CHROMIUM' }),
     args: CHROMIUM_ARGS,
     headless: true,
   });

@@ -1,9 +1,15 @@
 import t from 'tap';
-import { parseCommand, UsageError } from '../../../watcher/cli/args.ts';
+import { commandUsage, parseCommand, USAGE, UsageError, wantsJson } from '../../../watcher/cli/args.ts';
 
 t.test('valid command lines', (t) => {
   const cases = [
-    { name: 'help wins over everything', input: ['check', 'x', '--help'], want: { kind: 'help' } },
+    {
+      name: 'help wins over everything and names the command',
+      input: ['check', 'x', '--help'],
+      want: { kind: 'help', command: 'check' },
+    },
+    { name: 'scan -h', input: ['scan', '-h'], want: { kind: 'help', command: 'scan' } },
+    { name: 'general help', input: ['--help'], want: { kind: 'help', command: undefined } },
     { name: 'version', input: ['--version'], want: { kind: 'version' } },
     {
       name: 'check defaults to strategy ALL and text',
@@ -23,7 +29,17 @@ t.test('valid command lines', (t) => {
     {
       name: 'scan takes several files and an optional strategy',
       input: ['scan', 'a.yaml', 'b.yaml', '--strategy=PATCH'],
-      want: { kind: 'scan', files: ['a.yaml', 'b.yaml'], strategy: 'PATCH', json: false },
+      want: { kind: 'scan', files: ['a.yaml', 'b.yaml'], recursive: false, strategy: 'PATCH', json: false },
+    },
+    {
+      name: 'scan takes folders and -R, as kubectl does',
+      input: ['scan', '-R', 'manifests/'],
+      want: { kind: 'scan', files: ['manifests/'], recursive: true },
+    },
+    {
+      name: 'scan --recursive and -s',
+      input: ['scan', 'k8s', '--recursive', '-s', 'major'],
+      want: { kind: 'scan', files: ['k8s'], recursive: true, strategy: 'MAJOR' },
     },
   ];
   for (const c of cases) t.match(parseCommand(c.input), c.want, c.name);
@@ -51,19 +67,37 @@ t.test('bad command lines are usage errors with one clear line', (t) => {
       input: ['check', 'a:1', '--strategy', 'newest'],
       want: /"newest" is not one of ALL, MAJOR, MINOR, PATCH/,
     },
-    { name: 'an unknown option', input: ['check', 'a:1', '--fast'], want: /--fast/ },
-    { name: 'a missing option value', input: ['check', 'a:1', '--strategy'], want: /--strategy/ },
+    { name: 'an unknown option', input: ['check', 'a:1', '--bogus'], want: /^unknown option --bogus$/ },
+    { name: 'an unknown short option', input: ['scan', '-x', 'f'], want: /^unknown option -x$/ },
+    {
+      name: 'a missing option value names the long option, as the help lists it',
+      input: ['check', 'a:1', '--strategy'],
+      want: /^--strategy needs a value: one of ALL, MAJOR, MINOR, PATCH$/,
+    },
+    {
+      name: 'the short option without a value names the long one too',
+      input: ['check', 'a:1', '-s'],
+      want: /^--strategy needs a value/,
+    },
+    {
+      name: 'an option taken as the value',
+      input: ['check', 'a:1', '--strategy', '--json'],
+      want: /^--strategy needs a value/,
+    },
+    { name: 'an empty value', input: ['check', 'a:1', '--include='], want: /^--include needs a value/ },
+    { name: 'a value for a flag', input: ['check', 'a:1', '--json=yes'], want: /^--json takes no value$/ },
+    { name: 'check -R', input: ['check', 'a:1', '-R'], want: /option of scan/ },
     {
       name: 'an invalid regular expression',
       input: ['check', 'a:1', '--include', '(['],
       want: /^--include: /,
     },
     {
-      name: 'a dangerously slow regular expression',
-      input: ['check', 'a:1', '--exclude', '(a+)+$'],
-      want: /^--exclude: /,
+      name: 'a pattern RE2 cannot express (a backreference)',
+      input: ['check', 'a:1', '--exclude', '(a)\\1'],
+      want: /^--exclude: pattern "\(a\)\\\\1" is not allowed: backreferences .* RE2 syntax/,
     },
-    { name: 'scan without files', input: ['scan'], want: /at least one FILE/ },
+    { name: 'scan without files', input: ['scan'], want: /at least one FILE or folder/ },
     { name: 'scan with include', input: ['scan', 'f', '--include', 'x'], want: /annotations/ },
   ];
   for (const c of cases) {
@@ -79,5 +113,29 @@ t.test('bad command lines are usage errors with one clear line', (t) => {
     t.match((err as Error).message, c.want, c.name);
     t.notMatch((err as Error).message, /\n/, `${c.name}: one line`);
   }
+  t.end();
+});
+
+t.test('per-command help lists only that command and its options', (t) => {
+  const check = commandUsage('check');
+  t.match(check, /image-watcher check IMAGE/);
+  t.notMatch(check, /image-watcher scan/);
+  t.notMatch(check, /--recursive/);
+  t.match(check, /-s, --strategy S/);
+  t.match(check, /Exit codes: 0 success, 1 the registry could not be asked, 2 bad arguments\./);
+  const scan = commandUsage('scan');
+  t.match(scan, /image-watcher scan PATH\.\.\. \[-R\]/);
+  t.match(scan, /-R, --recursive/);
+  t.notMatch(scan, /--include/);
+  t.match(scan, /4 no workload in the files/);
+  t.match(USAGE, /-s, --strategy S/, 'the general help lists the short option users may meet');
+  t.match(USAGE, /tried 3 times/);
+  t.end();
+});
+
+t.test('wantsJson sees --json before --, even on a command line that does not parse', (t) => {
+  t.ok(wantsJson(['check', '--bogus', '--json']));
+  t.notOk(wantsJson(['check', 'x']));
+  t.notOk(wantsJson(['scan', '--', '--json']));
   t.end();
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { parse } from 'yaml';
 import { run } from '../../../watcher/cli/run.ts';
 import { buildImage } from '../../support/images.ts';
 import { freePort, pushImage, startRegistry } from '../../support/registry.ts';
@@ -243,10 +244,24 @@ t.test('scan reports every watched container of a manifest file', async (t) => {
       latest: '2.0.0',
       updateAvailable: false,
     },
+    {
+      workload: 'default/DaemonSet/off',
+      container: 'x',
+      mode: 'DISABLED',
+      current: '1.0.0',
+      latest: null,
+      updateAvailable: null,
+      error: null,
+    },
   ]);
   const text = await cli(['scan', file]);
-  t.match(text.out, /^WORKLOAD\s+CONTAINER\s+STRATEGY\s+CURRENT\s+LATEST\s+UPDATE/);
-  t.match(text.out, /default\/Deployment\/web\s+app\s+PATCH\s+1\.2\.3\s+1\.2\.4\s+yes/);
+  t.match(text.out, /^WORKLOAD\s+CONTAINER\s+MODE\s+STRATEGY\s+CURRENT\s+LATEST\s+UPDATE/);
+  t.match(text.out, /default\/Deployment\/web\s+app\s+NOTIFICATION\s+PATCH\s+1\.2\.3\s+1\.2\.4\s+yes/);
+  t.match(
+    text.out,
+    /default\/DaemonSet\/off\s+x\s+DISABLED\s+ALL\s+1\.0\.0\s+-\s+disabled\s/,
+    'a DISABLED workload is listed as disabled',
+  );
 
   const broken = join(dir, 'broken.yaml');
   await writeFile(
@@ -257,12 +272,24 @@ t.test('scan reports every watched container of a manifest file', async (t) => {
   );
   const failed = await cli(['scan', file, broken]);
   t.equal(failed.code, 1);
-  t.match(failed.out, /default\/Pod\/p .* error .*repository missing not found/);
+  t.match(
+    failed.out,
+    /default\/Pod\/p\s+c\s+NOTIFICATION\s+ALL\s+1\.0\.0\s+-\s+error\s+.*repository missing not found/,
+    'an error row shows the current tag it knows from the manifest',
+  );
   t.match(
     failed.out,
     /default\/Deployment\/typo .* error .*broken\.yaml: .*image-watcher\/strategie \(value "[^"]*"\) is not a known image-watcher annotation/,
   );
-  t.match(failed.err, /2 of 4 containers could not be checked/);
+  t.match(failed.err, /2 of 4 containers could not be checked/, 'the disabled one is not counted');
+  const failedJson = JSON.parse((await cli(['scan', broken, '--json'])).out) as Record<string, unknown>[];
+  t.match(failedJson[0], {
+    workload: 'default/Pod/p',
+    current: '1.0.0',
+    latest: null,
+    updateAvailable: null,
+    error: /repository missing not found/,
+  });
   const unreadable = await cli(['scan', join(dir, 'does-not-exist.yaml')]);
   t.match(unreadable, { code: 2, err: /cannot read .*does-not-exist\.yaml: ENOENT/ });
 });
@@ -307,4 +334,123 @@ t.test('the real CLI process exits 0, 1 and 2', async (t) => {
     usage.stderr,
     /^image-watcher: --strategy "sometimes" is not one of ALL, MAJOR, MINOR, PATCH\nRun 'image-watcher --help' for usage\.\n$/,
   );
+});
+
+t.test('scan reads folders as kubectl does: the files in them, subfolders with -R', async (t) => {
+  const host = registries.anonymous.host;
+  const top = join(dir, 'k8s');
+  await mkdir(join(top, 'apps', 'deep'), { recursive: true });
+  const deployment = (name: string, tag: string): string =>
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ${host}/app:${tag}\n`;
+  await writeFile(join(top, 'b.yaml'), deployment('b', '1.2.3'));
+  await writeFile(join(top, 'a.yml'), deployment('a', '2.0.0'));
+  await writeFile(join(top, 'notes.txt'), 'not a manifest');
+  await writeFile(join(top, 'apps', 'c.json'), JSON.stringify(parse(deployment('c', '1.3.0'))));
+  await writeFile(join(top, 'apps', 'deep', 'd.yaml'), deployment('d', '1.10.1'));
+
+  const flat = await cli(['scan', top, '--json']);
+  t.equal(flat.code, 0, flat.err);
+  t.same(
+    (JSON.parse(flat.out) as { workload: string }[]).map((r) => r.workload),
+    ['default/Deployment/a', 'default/Deployment/b'],
+    'without -R only the folder itself, in name order, .txt skipped',
+  );
+  for (const flag of ['-R', '--recursive']) {
+    const deep = await cli(['scan', flag, top, '--json']);
+    t.equal(deep.code, 0, deep.err);
+    t.same(
+      (JSON.parse(deep.out) as { workload: string; latest: string }[]).map((r) => [r.workload, r.latest]),
+      [
+        ['default/Deployment/a', '2.0.0'],
+        ['default/Deployment/c', '2.0.0'],
+        ['default/Deployment/d', '2.0.0'],
+        ['default/Deployment/b', '2.0.0'],
+      ],
+      `${flag} reads the subfolders too, in walk order (a.yml, apps/, b.yaml) as kubectl`,
+    );
+  }
+});
+
+t.test('scan says so when the files hold no workload, with its own exit code', async (t) => {
+  const file = join(dir, 'service.yaml');
+  await writeFile(file, 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n');
+  const r = await cli(['scan', file]);
+  t.equal(r.code, 4);
+  t.equal(r.out, '');
+  t.equal(r.err, `image-watcher: no Deployment, StatefulSet, DaemonSet, CronJob or Pod in ${file}\n`);
+  const empty = join(dir, 'empty-folder');
+  await mkdir(empty, { recursive: true });
+  const none = await cli(['scan', empty, '--json']);
+  t.equal(none.code, 4);
+  t.same(JSON.parse(none.out), {
+    error: {
+      code: 'E_NO_WORKLOADS',
+      message: `no Deployment, StatefulSet, DaemonSet, CronJob or Pod in no manifest file in ${empty}`,
+    },
+  });
+});
+
+t.test('with --json every error is JSON on stdout with the same exit code', async (t) => {
+  const garbage = join(dir, 'garbage.yaml');
+  await writeFile(garbage, 'apiVersion: v1\nkind: [Pod\n');
+  const dead = await freePort();
+  const cases = [
+    {
+      name: 'an unknown option',
+      input: ['check', 'app:1', '--bogus', '--json'],
+      want: { exit: 2, code: 'E_USAGE', message: 'unknown option --bogus' },
+    },
+    {
+      name: 'a URL instead of an image',
+      input: ['check', 'https://docker.io/nginx:1.25', '--json'],
+      want: {
+        exit: 2,
+        code: 'E_IMAGE_REF',
+        message:
+          "invalid image reference 'https://docker.io/nginx:1.25': drop the scheme https://, an image is named without one (docker.io/nginx:1.25)",
+      },
+    },
+    {
+      name: 'a registry that does not answer',
+      input: ['check', `127.0.0.1:${dead}/app:1.2.3`, '--json'],
+      want: {
+        exit: 1,
+        code: 'E_REGISTRY_UNAVAILABLE',
+        message: `cannot reach registry 127.0.0.1:${dead} for the tag list of app: ECONNREFUSED (3 attempts)`,
+      },
+    },
+    {
+      name: 'garbage YAML names file, line and column',
+      input: ['scan', garbage, '--json'],
+      want: {
+        exit: 2,
+        code: 'E_USAGE',
+        message: `${garbage}:3:1: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]`,
+      },
+    },
+  ];
+  for (const c of cases) {
+    const r = await cli(c.input);
+    t.equal(r.code, c.want.exit, `${c.name}: exit code`);
+    t.same(JSON.parse(r.out), { error: { code: c.want.code, message: c.want.message } }, c.name);
+    t.match(r.err, `image-watcher: ${c.want.message}\n`, `${c.name}: the same line on stderr`);
+  }
+  const text = await cli(['check', 'app:1', '--bogus']);
+  t.same(text, {
+    code: 2,
+    out: '',
+    err: "image-watcher: unknown option --bogus\nRun 'image-watcher --help' for usage.\n",
+  });
+});
+
+t.test('check --help and scan --help print the help of that command', async (t) => {
+  const check = await cli(['check', '--help']);
+  t.equal(check.code, 0);
+  t.match(check.out, /^Usage:\n {2}image-watcher check IMAGE/);
+  t.notMatch(check.out, /image-watcher scan/);
+  const scan = await cli(['scan', '--help']);
+  t.match(scan.out, /^Usage:\n {2}image-watcher scan PATH\.\.\. \[-R\]/);
+  t.notMatch(scan.out, /image-watcher check/);
+  const all = await cli(['--help']);
+  t.match(all.out, /image-watcher check IMAGE[\s\S]*image-watcher scan PATH/);
 });

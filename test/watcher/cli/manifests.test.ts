@@ -78,7 +78,10 @@ spec:
 `;
 
 t.test('finds the watched containers of each supported kind and honours the annotations', (t) => {
-  const { targets, problems } = findTargets('m.yaml', parseYamlDocuments('m.yaml', MANIFESTS));
+  const { targets, problems, disabled, workloads } = findTargets(
+    'm.yaml',
+    parseYamlDocuments('m.yaml', MANIFESTS),
+  );
   t.same(
     targets.map((x) => [x.kind, x.namespace, x.name, x.container, x.image, x.settings.strategy]),
     [
@@ -88,6 +91,12 @@ t.test('finds the watched containers of each supported kind and honours the anno
     ],
     'containers annotation limits the Deployment to app; DISABLED DaemonSet and the Service are skipped',
   );
+  t.same(
+    disabled.map((x) => [x.kind, x.name, x.container, x.settings.mode]),
+    [['DaemonSet', 'agent', 'agent', 'DISABLED']],
+    'the DISABLED DaemonSet is listed apart, to be shown as disabled',
+  );
+  t.equal(workloads, 5, 'five workloads (the Service is none)');
   t.equal(problems.length, 1, 'the StatefulSet with a misspelt annotation is a problem, not a crash');
   t.match(problems[0], { kind: 'StatefulSet', name: 'db', message: /image-watcher\/strategie/ });
   t.end();
@@ -112,10 +121,32 @@ items:
   t.end();
 });
 
-t.test('invalid YAML names the file and line', (t) => {
-  t.throws(() => parseYamlDocuments('bad.yaml', 'kind: Pod\nmetadata: [unclosed\n'), UsageError);
-  t.throws(() => parseYamlDocuments('bad.yaml', 'a: 1\n  b: 2\n'), {
-    message: /^bad\.yaml(:\d+)? is not valid YAML/,
-  });
+t.test('invalid YAML names the file, line and column, in one line without a dangling colon', (t) => {
+  const cases = [
+    {
+      name: 'an unclosed flow sequence',
+      input: 'kind: Pod\nmetadata: [unclosed\n',
+      want: 'bad.yaml:3:1: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    },
+    {
+      name: 'a nested mapping on one line',
+      input: 'this is: not: yaml\n',
+      want: 'bad.yaml:1:10: not valid YAML: Nested mappings are not allowed in compact mappings',
+    },
+    {
+      name: 'garbage in the second document',
+      input: 'apiVersion: v1\nkind: Pod\n---\n{{ garbage }}\n  - x: :\n',
+      want: 'bad.yaml:5:3: not valid YAML: Unexpected seq-item-ind at node end',
+    },
+    {
+      name: 'a tab as indentation',
+      input: '\t- a\n',
+      want: 'bad.yaml:1:1: not valid YAML: Tabs are not allowed as indentation',
+    },
+  ];
+  for (const c of cases) {
+    const err = t.throws(() => parseYamlDocuments('bad.yaml', c.input), UsageError, c.name);
+    t.equal((err as Error).message, c.want, c.name);
+  }
   t.end();
 });

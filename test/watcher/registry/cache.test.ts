@@ -61,6 +61,38 @@ t.test('memory is bounded: the oldest entries go first', async (t) => {
   t.ok(reloaded, 'the evicted key is loaded again');
 });
 
+t.test('memory is bounded by bytes too: the oldest loaded values go first', async (t) => {
+  const cache = new CycleCache<string>({
+    ttlMs: 60_000,
+    now: () => 0,
+    maxBytes: 10,
+    sizeOf: (v) => v.length,
+  });
+  await cache.get('a', () => Promise.resolve('aaaa'));
+  await cache.get('b', () => Promise.resolve('bbbb'));
+  t.equal(cache.bytes, 8);
+  let release!: (v: string) => void;
+  const pending = cache.get('slow', () => new Promise<string>((r) => (release = r)));
+  await cache.get('c', () => Promise.resolve('cccc'));
+  t.equal(cache.bytes, 8, 'a went to make room for c');
+  let loads = 0;
+  await cache.get('a', () => {
+    loads++;
+    return Promise.resolve('aaaa');
+  });
+  t.equal(loads, 1, 'a was evicted');
+  let shared = 0;
+  void cache.get('slow', () => {
+    shared++;
+    return Promise.resolve('x');
+  });
+  t.equal(shared, 0, 'a load in flight is never evicted for bytes: callers still share it');
+  release('ssssssssssss');
+  t.equal(await pending, 'ssssssssssss', 'a value larger than the budget reaches its callers');
+  await Promise.resolve();
+  t.ok(cache.bytes <= 10, `and is not kept (${cache.bytes} bytes)`);
+});
+
 t.test('the token bucket allows a burst, then spaces calls at the rate', async (t) => {
   let now = 0;
   const sleeps: number[] = [];

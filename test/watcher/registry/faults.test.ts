@@ -283,7 +283,7 @@ t.test('credentials are never sent to a token realm over plain HTTP on a non-loo
     .catch((e: unknown) => e);
   t.match(err, {
     code: 'E_REGISTRY_AUTH',
-    message: /over plain HTTP \(http:\/\/auth\.example\.invalid\); refusing to send them/,
+    message: /to another host over plain HTTP \(http:\/\/auth\.example\.invalid\); refusing/,
   });
   t.equal(reg.hits.length, 1, 'only the registry was asked');
 });

@@ -24,9 +24,11 @@ async function fakeGithub(): Promise<FakeServer> {
         return json(200, {
           tag_name: 'v3.1.2',
           name: 'v3.1.2 (pecorino)',
-          html_url: 'https://github.com/traefik/traefik/releases/tag/v3.1.2',
+          html_url: `http://${req.headers.host}/traefik/traefik/releases/tag/v3.1.2`,
           body: '## Bug fixes\r\n- **[k8s]** fix ingress status\r\n',
         });
+      case '/repos/org/app/releases/tags/phish':
+        return json(200, { name: 'phish', body: 'x', html_url: 'https://github.com.evil.example/login' });
       case '/repos/org/app/releases/tags/2.0.0':
         return json(200, {
           tag_name: '2.0.0',
@@ -81,7 +83,7 @@ t.test('a GitHub release is read from the API with the token', async (t) => {
     options(gh, { githubToken: TOKEN }),
   );
   t.same(notes, {
-    url: 'https://github.com/traefik/traefik/releases/tag/v3.1.2',
+    url: `${gh.origin}/traefik/traefik/releases/tag/v3.1.2`,
     title: 'v3.1.2 (pecorino)',
     body: '## Bug fixes\n- **[k8s]** fix ingress status',
   });
@@ -116,6 +118,14 @@ t.test('a long body is trimmed and an unsafe page link is replaced', async (t) =
   t.ok(notes.body.endsWith('…'));
   t.equal(notes.title, '2.0.0', 'the tag when the release has no name');
   t.equal(notes.url, url, 'a javascript: link is not passed on');
+});
+
+t.test('a foreign html_url is not passed on: only the notes host or the forge page', async (t) => {
+  const gh = await fakeGithub();
+  t.teardown(() => gh.close());
+  const url = `${gh.origin}/repos/org/app/releases/tags/phish`;
+  const notes = await fetchReleaseNotes(url, options(gh));
+  t.equal(notes.url, url, 'the link is where the notes came from, not the foreign page');
 });
 
 t.test('GitHub errors are typed and name what to do, without the token', async (t) => {

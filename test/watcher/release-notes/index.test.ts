@@ -19,7 +19,7 @@ t.test('notes from the release-url annotation are fetched, excerpted and summari
         JSON.stringify({
           name: 'v3.1.2',
           body: '- fix ingress',
-          html_url: 'https://github.com/traefik/traefik/releases/tag/v3.1.2',
+          html_url: `http://${r.headers.host}/traefik/traefik/releases/tag/v3.1.2`,
         }),
       );
     }
@@ -38,7 +38,7 @@ t.test('notes from the release-url annotation are fetched, excerpted and summari
   });
   const got = await notes(req(`${server.origin}/repos/traefik/traefik/releases/tags/\${tag}`));
   t.same(got, {
-    url: 'https://github.com/traefik/traefik/releases/tag/v3.1.2',
+    url: `${server.origin}/traefik/traefik/releases/tag/v3.1.2`,
     excerpt: '- fix ingress',
     summary: '- Fixes ingress status',
   });

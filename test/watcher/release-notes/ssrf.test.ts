@@ -21,7 +21,7 @@ const addresses: { name: string; input: string; want: RegExp | undefined }[] = [
   { name: 'the cloud metadata address is blocked', input: '169.254.169.254', want: /link-local.*metadata/ },
   { name: 'the unspecified address is blocked', input: '0.0.0.0', want: /unspecified/ },
   { name: 'IPv4 multicast is blocked', input: '239.1.1.1', want: /multicast/ },
-  { name: 'the broadcast address is blocked', input: '255.255.255.255', want: /reserved/ },
+  { name: 'the broadcast address is blocked', input: '255.255.255.255', want: /broadcast/ },
   { name: 'IPv6 loopback is blocked', input: '::1', want: /loopback/ },
   { name: 'the IPv6 unspecified address is blocked', input: '::', want: /unspecified/ },
   { name: 'IPv6 unique local addresses are blocked', input: 'fd12:3456::1', want: /unique local/ },

@@ -36,3 +36,21 @@ t.test('they get HTTP 400, not 500', async (t) => {
     t.match(res.json().message, /admissionReviewVersions/);
   }
 });
+
+t.test('the message names a wrong apiVersion by its value or its type', (t) => {
+  const cases: [unknown, string][] = [
+    ['v1', '"v1"'],
+    [1, '1'],
+    [null, 'null'],
+    [true, 'true'],
+    [undefined, 'nothing'],
+    [[1], 'an array'],
+    [{ a: 1 }, 'an object'],
+    ['x'.repeat(500), `"${'x'.repeat(77)}…" (500 characters)`],
+  ];
+  for (const [apiVersion, shown] of cases) {
+    const err = t.throws(() => parseAdmissionReview({ apiVersion, kind: 'AdmissionReview' })) as Error;
+    t.match(err.message, `got ${shown}`, String(shown));
+  }
+  t.end();
+});

@@ -1,0 +1,81 @@
+// Issue 13 item 1 through the real CLI process: patterns the old checker never returned on.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+const exec = promisify(execFile);
+
+interface Exit {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string>): Promise<Exit> {
+  return exec(process.execPath, ['--import', './bench/register.js', 'watcher/cli/main.ts', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, TS_NODE_TRANSPILE_ONLY: '1' },
+    // A hang (the old behaviour) fails the test instead of the suite.
+    timeout: 60_000,
+  }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
+}
+
+t.test(
+  'check --include/--exclude with a pattern RE2 cannot express exits 2 with one clear line',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'iw-pattern-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const env = { DOCKER_CONFIG: dir };
+    const cases = [
+      {
+        args: ['--include', '\\k<'],
+        want: /^image-watcher: --include: pattern "\\\\k<" is not allowed: backreferences/,
+      },
+      {
+        args: ['--exclude', '\\u{'],
+        want: /^image-watcher: --exclude: pattern "\\\\u\{" is not allowed: the escape \\u/,
+      },
+      {
+        args: ['--include', 'a\\u{1'],
+        want: /^image-watcher: --include: pattern "a\\\\u\{1" is not allowed/,
+      },
+    ];
+    const results = await Promise.all(
+      cases.map((c) => cli(['check', 'reg.invalid/app:1.0.0', ...c.args], env)),
+    );
+    results.forEach((r, i) => {
+      const c = cases[i]!;
+      t.equal(r.code, 2, `${c.args.join(' ')}: exit 2`);
+      const lines = r.stderr.split('\n');
+      t.match(lines[0], c.want, c.args.join(' '));
+      t.match(lines[0], /RE2 syntax .*https:\/\/github\.com\/google\/re2\/wiki\/Syntax/);
+      t.same(lines.slice(1), ["Run 'image-watcher --help' for usage.", ''], 'then only the usage hint');
+      t.equal(r.stdout, '');
+    });
+  },
+);
+
+t.test('scan reports such an annotation as the workload error and exits', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'iw-pattern-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'deploy.yaml');
+  await writeFile(
+    file,
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hostile\n  annotations:\n    image-watcher/include: '\\k<'\n` +
+      `spec:\n  template:\n    spec:\n      containers:\n        - name: c\n          image: reg.invalid/app:1.0.0\n`,
+  );
+  const r = await cli(['scan', file], { DOCKER_CONFIG: dir });
+  t.equal(r.code, 1, r.stderr);
+  t.match(r.stdout, /hostile .*image-watcher\/include: "\\\\k<" is not allowed: backreferences/);
+});
