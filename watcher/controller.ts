@@ -212,6 +212,8 @@ class PassLookups {
     private readonly registry: RegistryClient,
     resolver: CredentialResolver,
     signal: AbortSignal,
+    /** Gets the keys that waited for an answer once it is in (they are queued again). */
+    private readonly onSettled: (waiters: ReadonlySet<string>) => void,
   ) {
     this.credentials = resolver;
     this.signal = signal;
@@ -237,6 +239,9 @@ class PassLookups {
       entry.promise = run(signal).then((v) => {
         entry.value = v;
         entry.done = true;
+        const waiters = entry.waiters;
+        entry.waiters = new Set();
+        this.onSettled(waiters);
         return v;
       });
       l = entry;
@@ -246,24 +251,22 @@ class PassLookups {
     return l;
   }
 
-  tagList(repoKey: string, ref: ImageReference, creds: RegistryCredentials | undefined, waiter: string) {
+  tagList(repoKey: string, ref: ImageReference, creds: Creds, waiter: string) {
     return this.lookup(this.tags, repoKey, waiter, (signal) =>
-      this.registry.listTags(ref, withSignal(creds, signal)).then(
-        (tags): RepoResult => ({ ok: true, tags, digests: new Map() }),
-        (err: unknown): RepoResult => ({ ok: false, error: toError(err) }),
-      ),
+      creds()
+        .then((c) => this.registry.listTags(ref, withSignal(c, signal)))
+        .then(
+          (tags): RepoResult => ({ ok: true, tags, digests: new Map() }),
+          (err: unknown): RepoResult => ({ ok: false, error: toError(err) }),
+        ),
     );
   }
 
-  digest(
-    repoKey: string,
-    ref: ImageReference,
-    tag: string,
-    creds: RegistryCredentials | undefined,
-    waiter: string,
-  ) {
+  digest(repoKey: string, ref: ImageReference, tag: string, creds: Creds, waiter: string) {
     return this.lookup(this.digests, `${repoKey}:${tag}`, waiter, (signal) =>
-      this.registry.getDigest(ref, tag, withSignal(creds, signal)).catch((err: unknown) => toError(err)),
+      creds()
+        .then((c) => this.registry.getDigest(ref, tag, withSignal(c, signal)))
+        .catch((err: unknown) => toError(err)),
     );
   }
 
@@ -276,6 +279,9 @@ class PassLookups {
     }
   }
 }
+
+/** Credentials of the first workload that asks (asked only when a request is made). */
+type Creds = () => Promise<RegistryCredentials | undefined>;
 
 /** Registry options: credentials and the signal (ignored by clients that do not take one). */
 function withSignal(
@@ -307,8 +313,11 @@ export class Controller {
   private readonly entries = new Map<string, Entry>();
   private readonly queue: WorkQueue;
   private readonly intents = new Map<string, Intent[]>();
-  /** Reconciles waiting for registry answers (their keys are queued again when these settle). */
-  private readonly waiting = new Set<Promise<void>>();
+  /** Queues again the keys that waited for a registry answer. */
+  private readonly requeue = (waiters: ReadonlySet<string>): void => {
+    if (this.stopped) return;
+    for (const k of waiters) if (this.entries.has(k)) this.queue.add(k);
+  };
   private readonly digestBaselines = new Map<string, string>();
   private readonly digestSightings = new Map<string, DigestSighting>();
   /** Release notes per image and release-url, for one pass. */
@@ -401,8 +410,9 @@ export class Controller {
   async idle(soonMs = 100): Promise<void> {
     for (;;) {
       await this.queue.idle();
-      if (this.waiting.size > 0) {
-        await Promise.allSettled([...this.waiting]);
+      const waiting = this.pass ? this.waitingLookups(this.pass) : [];
+      if (waiting.length > 0) {
+        await Promise.allSettled(waiting);
         continue;
       }
       const due = this.queue.nextDueIn();
@@ -413,6 +423,14 @@ export class Controller {
         this.timers === realTimers ? setTimeout(r, ms) : this.timers.setTimeout(r, ms),
       );
     }
+  }
+
+  private waitingLookups(p: Pass): Promise<unknown>[] {
+    const out: Promise<unknown>[] = [];
+    for (const map of [p.lookups.tags, p.lookups.digests] as Map<string, Lookup<unknown>>[]) {
+      for (const l of map.values()) if (!l.done) out.push(l.promise);
+    }
+    return out;
   }
 
   private schedule(): void {
@@ -535,7 +553,12 @@ export class Controller {
     const pass: Pass = {
       id: ++this.passSeq,
       started: this.deps.now().getTime(),
-      lookups: new PassLookups(this.deps.registry, new CredentialResolver(this.checkerDeps()), signal),
+      lookups: new PassLookups(
+        this.deps.registry,
+        new CredentialResolver(this.checkerDeps()),
+        signal,
+        this.requeue,
+      ),
       ctrl,
       remaining: new Set(keys),
       total: keys.length,
@@ -584,6 +607,7 @@ export class Controller {
         this.deps.registry,
         new CredentialResolver(this.checkerDeps()),
         AbortSignal.any([ctrl.signal, this.abort.signal]),
+        this.requeue,
       ),
       ctrl,
       remaining: new Set(),
@@ -675,7 +699,10 @@ export class Controller {
     return r;
   }
 
-  /** The check from the pass's registry answers, or undefined while some are still coming. */
+  /**
+   * The check from the pass's registry answers, or undefined while some are still coming (the
+   * key is queued again when they are in).
+   */
   private checkFromPass(
     key: string,
     e: Entry,
@@ -684,43 +711,29 @@ export class Controller {
   ): WorkloadCheck | undefined {
     const p = prepare({ key, snapshot: e.snapshot, settings });
     const results = new Map<string, RepoResult>();
-    const waiting: Promise<unknown>[] = [];
-    // Credentials come from the API (cached per pass), asked only for a request still to make.
-    const creds = (r: { ref: ImageReference }) =>
-      pass.lookups.credentials.forWorkload(e.snapshot, r.ref.registry);
+    let pending = false;
     for (const r of repositoriesOf(p)) {
-      const known = pass.lookups.tags.get(r.repoKey);
-      if (known?.done) {
-        const digests = new Map<string, string | { code: string; message: string }>();
-        let complete = true;
-        if (known.value?.ok) {
-          for (const tag of r.digestTags) {
-            const d = pass.lookups.digests.get(`${r.repoKey}:${tag}`);
-            if (d?.done) digests.set(tag, d.value!);
-            else {
-              complete = false;
-              waiting.push(creds(r).then((c) => pass.lookups.digest(r.repoKey, r.ref, tag, c, key).promise));
-            }
-          }
-        }
-        if (complete) {
-          results.set(
-            r.repoKey,
-            known.value!.ok ? { ok: true, tags: known.value!.tags, digests } : known.value!,
-          );
-        }
+      // Credentials come from the API (cached per pass), asked only for a request still to make.
+      const creds: Creds = () => pass.lookups.credentials.forWorkload(e.snapshot, r.ref.registry);
+      const list = pass.lookups.tagList(r.repoKey, r.ref, creds, key);
+      if (!list.done) {
+        pending = true;
         continue;
       }
-      waiting.push(creds(r).then((c) => pass.lookups.tagList(r.repoKey, r.ref, c, key).promise));
+      const value = list.value!;
+      if (!value.ok) {
+        results.set(r.repoKey, value);
+        continue;
+      }
+      const digests = new Map<string, string | { code: string; message: string }>();
+      for (const tag of r.digestTags) {
+        const d = pass.lookups.digest(r.repoKey, r.ref, tag, creds, key);
+        if (d.done) digests.set(tag, d.value!);
+        else pending = true;
+      }
+      results.set(r.repoKey, { ok: true, tags: value.tags, digests });
     }
-    if (waiting.length > 0) {
-      const settled = Promise.allSettled(waiting).then(() => {
-        if (!this.stopped && this.entries.has(key)) this.queue.add(key);
-      });
-      this.waiting.add(settled);
-      void settled.finally(() => this.waiting.delete(settled));
-      return undefined;
-    }
+    if (pending) return undefined;
     return evaluate(p, results, {
       digestBaselines: this.digestBaselines,
       digestSightings: this.digestSightings,
