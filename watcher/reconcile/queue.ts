@@ -1,6 +1,7 @@
 // A keyed work queue in the shape of client-go's workqueue: a key is queued at most once, is never
 // handled by two workers at once, and a key added while it is handled runs once more afterwards.
 // `addAfter` keeps the earliest due time; a failing key is retried with a per-key capped backoff.
+import { backoffDelay } from '../../shared/backoff.ts';
 
 /** Timer functions, injected so tests drive time themselves. */
 export interface Timers {
@@ -36,10 +37,9 @@ export interface WorkQueueOptions {
   onError?: (key: string, err: unknown) => void;
 }
 
-/** Capped exponential delay: base * 2^(attempt-1), at most maxMs. The one backoff rule of the watcher. */
+/** Capped exponential delay without jitter (the shared rule, shared/backoff.ts). */
 export function cappedBackoff(attempt: number, baseMs: number, maxMs: number): number {
-  const exp = Math.min(30, Math.max(0, attempt - 1));
-  return Math.min(maxMs, baseMs * 2 ** exp);
+  return backoffDelay(attempt, { initialMs: baseMs, maxMs });
 }
 
 export class WorkQueue {
