@@ -329,7 +329,7 @@ export class Controller {
   >();
   private pass: Pass | undefined;
   private passSeq = 0;
-  private readonly debounces = new Map<string, unknown>();
+  private readonly debounces = new Map<string, { handle: unknown; due: number }>();
   private interval: unknown;
   private syncing = true;
   private stopped = true;
@@ -392,7 +392,7 @@ export class Controller {
     this.abort.abort();
     this.pass?.ctrl.abort();
     if (this.interval !== undefined) this.timers.clearTimeout(this.interval);
-    for (const t of this.debounces.values()) this.timers.clearTimeout(t);
+    for (const t of this.debounces.values()) this.timers.clearTimeout(t.handle);
     this.debounces.clear();
     await this.queue.stop();
     this.pass?.finish();
@@ -415,7 +415,12 @@ export class Controller {
         await Promise.allSettled(waiting);
         continue;
       }
-      const due = this.queue.nextDueIn();
+      // A debounced watch event counts like a requeue.
+      let due = this.queue.nextDueIn();
+      for (const d of this.debounces.values()) {
+        const left = Math.max(0, d.due - this.timers.now());
+        if (due === undefined || left < due) due = left;
+      }
       if (this.queue.length === 0 && (due === undefined || due > soonMs)) return;
       const ms = (due ?? 0) + 1;
       // Real timers are unref'd; this wait must keep the process alive until the key has run.
@@ -482,21 +487,20 @@ export class Controller {
       return;
     }
     const prev = this.debounces.get(key);
-    if (prev !== undefined) this.timers.clearTimeout(prev);
-    this.debounces.set(
-      key,
-      this.timers.setTimeout(() => {
-        this.debounces.delete(key);
-        this.queue.add(key);
-      }, this.deps.config.debounceMs ?? 2000),
-    );
+    if (prev !== undefined) this.timers.clearTimeout(prev.handle);
+    const ms = this.deps.config.debounceMs ?? 2000;
+    const handle = this.timers.setTimeout(() => {
+      this.debounces.delete(key);
+      this.queue.add(key);
+    }, ms);
+    this.debounces.set(key, { handle, due: this.timers.now() + ms });
   }
 
   private onDelete(w: WorkloadSnapshot): void {
     const key = workloadKey(w);
     this.entries.delete(key);
     const t = this.debounces.get(key);
-    if (t !== undefined) this.timers.clearTimeout(t);
+    if (t !== undefined) this.timers.clearTimeout(t.handle);
     this.debounces.delete(key);
     this.queue.forget(key);
     this.pass?.lookups.drop(key);

@@ -199,7 +199,6 @@ t.test('a GitOps revert is recorded once and not fought', async (t) => {
   h.cluster.edit('web', (o) => {
     o.spec.template.spec.containers[0]!.image = 'nginx:1.25.0';
   });
-  await new Promise((r) => setTimeout(r, 30));
   await c.idle();
   for (let i = 0; i < 3; i++) await c.runCycle();
   await c.idle();
@@ -247,7 +246,6 @@ t.test('an annotation change is picked up without a restart', async (t) => {
   h.cluster.edit('web', (o) => {
     o.metadata.annotations!['image-watcher/mode'] = 'AUTO_UPDATE';
   });
-  await new Promise((r) => setTimeout(r, 30));
   await c.idle();
   t.equal(
     h.cluster.objects.get('Deployment/shop/web')!.spec.template.spec.containers[0]?.image,
