@@ -5,7 +5,7 @@
 // every key, a watch event enqueues its key after the debounce, a manual update enqueues with its
 // intent. Tag lists are shared by all workloads of a pass: one request per repository per interval.
 import type { Logger } from 'pino';
-import type { Mode, Overrides, WatchSettings } from '../shared/annotations.ts';
+import type { Overrides, WatchSettings } from '../shared/annotations.ts';
 import { ANNOTATIONS, USER_KEYS, formatProblems, parseWatchSettings } from '../shared/annotations.ts';
 import { ImageWatcherError } from '../shared/errors.ts';
 import type { ImageReference } from '../shared/image-ref.ts';
@@ -38,6 +38,14 @@ import type {
   WorkloadSnapshot,
   WorkloadWatch,
 } from './kube/types.ts';
+import type {
+  ContainerView,
+  ManualErrorCode,
+  ManualUpdateResult,
+  ReleaseNotesFn,
+  WorkloadView,
+} from './api.ts';
+import { ManualUpdateError } from './api.ts';
 import type { WatcherMetrics } from './metrics.ts';
 import type { UpdateNotice } from './notify/types.ts';
 import type { RegistryClient, RegistryCredentials } from './registry/types.ts';
@@ -72,14 +80,6 @@ export interface ControllerConfig {
   noticeClaimTtlMs?: number;
 }
 
-export type ReleaseNotesFn = (req: {
-  workload: WorkloadSnapshot;
-  releaseUrl: string | undefined;
-  image: string;
-  newImage: string;
-  newVersion: string;
-}) => Promise<UpdateNotice['releaseNotes'] | undefined>;
-
 /** Per channel: how many notices it took and how many it failed (the dispatcher's report). */
 export type NotifyReport = readonly { delivered: number; failed: number }[];
 
@@ -105,25 +105,6 @@ export interface ControllerDeps {
   config: ControllerConfig;
 }
 
-export interface ContainerView {
-  name: string;
-  image: string;
-  currentVersion: string;
-  latestVersion: string | undefined;
-  updateAvailable: boolean;
-}
-
-export interface WorkloadView {
-  namespace: string;
-  kind: WorkloadKind;
-  name: string;
-  mode: Mode | undefined;
-  strategy: string | undefined;
-  containers: ContainerView[];
-  lastCheck: string | undefined;
-  lastError: string | undefined;
-}
-
 interface Entry {
   snapshot: WorkloadSnapshot;
   settings: WatchSettings | undefined;
@@ -131,28 +112,6 @@ interface Entry {
   containers: ContainerView[] | undefined;
   lastCheck: Date | undefined;
   lastError: string | undefined;
-}
-
-export type ManualErrorCode =
-  | 'E_NOT_FOUND'
-  | 'E_DISABLED'
-  | 'E_BAD_VERSION'
-  | 'E_NO_UPDATE'
-  | 'E_CONFLICT'
-  | 'E_UPDATE_FAILED'
-  | 'E_BAD_ANNOTATIONS';
-
-/** A manual update request that cannot be carried out; the message says why. */
-export class ManualUpdateError extends ImageWatcherError {
-  declare readonly code: ManualErrorCode;
-  constructor(code: ManualErrorCode, message: string) {
-    super(code, message);
-  }
-}
-
-export interface ManualUpdateResult {
-  status: 'updating' | 'success' | 'rolled_back';
-  changes: { container: string; from: string; to: string }[];
 }
 
 /** A manual update or approval waiting for its workload's next reconcile. */
@@ -1345,5 +1304,6 @@ function changeBetween(from: string, to: string): UpdateNotice['change'] {
   return a && b ? classifyChange(a, b) : 'digest';
 }
 
-export { versionFor };
+export { versionFor, ManualUpdateError };
+export type { ContainerView, ManualErrorCode, ManualUpdateResult, ReleaseNotesFn, WorkloadView };
 export type { WatchedContainer };

@@ -1,12 +1,25 @@
 import type { ApprovalDeps, ApprovalInfo, UpdateOutcome } from '../approval/plugin.ts';
-import type { Controller } from '../controller.ts';
-import { ManualUpdateError } from '../controller.ts';
+import type { ManualUpdateResult, WorkloadView } from '../api.ts';
+import type { UpdateNotice } from '../notify/types.ts';
+import { ManualUpdateError } from '../api.ts';
 import type { WorkloadKind } from '../kube/types.ts';
 
 /** The approval page's view of the controller: what a link would change, and doing it. */
-export function approvalAdapter(
-  controller: Pick<Controller, 'workloads' | 'manualUpdate' | 'releaseNotesFor'>,
-): Pick<ApprovalDeps, 'lookup' | 'update'> {
+export function approvalAdapter(controller: {
+  workloads(): WorkloadView[];
+  manualUpdate(req: {
+    kind: WorkloadKind;
+    namespace: string;
+    name: string;
+    version?: string | undefined;
+  }): Promise<ManualUpdateResult>;
+  releaseNotesFor(
+    kind: WorkloadKind,
+    namespace: string,
+    name: string,
+    version: string,
+  ): UpdateNotice['releaseNotes'] | undefined;
+}): Pick<ApprovalDeps, 'lookup' | 'update'> {
   return {
     lookup(namespace: string, kind: WorkloadKind, name: string, version: string): ApprovalInfo | undefined {
       const w = controller
