@@ -4,6 +4,8 @@
 // workload is announced, updated or left alone. A keyed work queue runs it: the interval enqueues
 // every key, a watch event enqueues its key after the debounce, a manual update enqueues with its
 // intent. Tag lists are shared by all workloads of a pass: one request per repository per interval.
+import pLimit from 'p-limit';
+import type { LimitFunction } from 'p-limit';
 import type { Logger } from 'pino';
 import type { Overrides, WatchSettings } from '../shared/annotations.ts';
 import { ANNOTATIONS, USER_KEYS, formatProblems, parseWatchSettings } from '../shared/annotations.ts';
@@ -72,7 +74,7 @@ export interface ControllerConfig {
   rolloutPollMs?: number;
   /** Delay between a workload change and its reconcile, so a burst of edits costs one. */
   debounceMs?: number;
-  /** Repositories asked at once (besides the registry client's own per-registry limit). */
+  /** Registry requests in flight per registry host (the client's own limit is the same setting). */
   registryConcurrency: number;
   /** Workloads reconciled at once. */
   actionConcurrency?: number;
@@ -173,15 +175,20 @@ class PassLookups {
     signal: AbortSignal,
     /** Gets the keys that waited for an answer once it is in (they are queued again). */
     private readonly onSettled: (waiters: ReadonlySet<string>) => void,
+    /** Requests in flight per registry host (more would only queue inside the client, on its clock). */
+    private readonly perRegistry: number,
   ) {
     this.credentials = resolver;
     this.signal = signal;
   }
 
+  private readonly limits = new Map<string, LimitFunction>();
+
   private lookup<T>(
     map: Map<string, Lookup<T>>,
     key: string,
     waiter: string,
+    registry: string,
     run: (signal: AbortSignal) => Promise<T>,
   ): Lookup<T> {
     let l = map.get(key);
@@ -195,7 +202,13 @@ class PassLookups {
         ctrl,
         waiters: new Set(),
       } as unknown as Lookup<T>;
-      entry.promise = run(signal).then((v) => {
+      let limit = this.limits.get(registry);
+      if (!limit) {
+        // Per registry: a slow one holds only its own slots, never the others'.
+        limit = pLimit(Math.max(1, this.perRegistry));
+        this.limits.set(registry, limit);
+      }
+      entry.promise = limit(() => run(signal)).then((v) => {
         entry.value = v;
         entry.done = true;
         const waiters = entry.waiters;
@@ -211,7 +224,7 @@ class PassLookups {
   }
 
   tagList(repoKey: string, ref: ImageReference, creds: Creds, waiter: string) {
-    return this.lookup(this.tags, repoKey, waiter, (signal) =>
+    return this.lookup(this.tags, repoKey, waiter, ref.registry, (signal) =>
       creds()
         .then((c) => this.registry.listTags(ref, withSignal(c, signal)))
         .then(
@@ -222,7 +235,7 @@ class PassLookups {
   }
 
   digest(repoKey: string, ref: ImageReference, tag: string, creds: Creds, waiter: string) {
-    return this.lookup(this.digests, `${repoKey}:${tag}`, waiter, (signal) =>
+    return this.lookup(this.digests, `${repoKey}:${tag}`, waiter, ref.registry, (signal) =>
       creds()
         .then((c) => this.registry.getDigest(ref, tag, withSignal(c, signal)))
         .catch((err: unknown) => toError(err)),
@@ -521,6 +534,7 @@ export class Controller {
         new CredentialResolver(this.checkerDeps()),
         signal,
         this.requeue,
+        this.deps.config.registryConcurrency,
       ),
       ctrl,
       remaining: new Set(keys),
@@ -571,6 +585,7 @@ export class Controller {
         new CredentialResolver(this.checkerDeps()),
         AbortSignal.any([ctrl.signal, this.abort.signal]),
         this.requeue,
+        this.deps.config.registryConcurrency,
       ),
       ctrl,
       remaining: new Set(),
