@@ -180,6 +180,15 @@ class PassLookups {
   ) {
     this.credentials = resolver;
     this.signal = signal;
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const map of [this.tags, this.digests] as Map<string, Lookup<unknown>>[]) {
+          for (const l of map.values()) l.ctrl.abort(signal.reason);
+        }
+      },
+      { once: true },
+    );
   }
 
   private readonly limits = new Map<string, LimitFunction>();
@@ -193,8 +202,9 @@ class PassLookups {
   ): Lookup<T> {
     let l = map.get(key);
     if (!l) {
+      // Aborted alone (its last waiter deleted) or with the pass (see the constructor).
       const ctrl = new AbortController();
-      const signal = AbortSignal.any([ctrl.signal, this.signal]);
+      const signal = ctrl.signal;
       const entry: Lookup<T> = {
         promise: Promise.resolve(),
         value: undefined,
@@ -311,7 +321,7 @@ export class Controller {
     this.deps = deps;
     this.timers = deps.timers ?? realTimers;
     this.queue = new WorkQueue({
-      concurrency: deps.config.actionConcurrency ?? 16,
+      concurrency: deps.config.actionConcurrency ?? 8,
       timers: this.timers,
       backoff: (n) => cappedBackoff(n, 1000, 5 * 60_000),
       onError: (key, err) => this.onReconcileError(key, err),
@@ -722,7 +732,6 @@ export class Controller {
   /** Acts on a checked workload: record a revert, announce, or update. */
   private async act(c: WorkloadCheck): Promise<ReconcileResult> {
     const w = c.snapshot;
-    const log = this.log.child({ workload: labelsOf(w) });
     const n = c.watched.length;
     const reverts = detectExternalReverts(c.watched, c.state, n);
     if (reverts.length > 0) {
@@ -737,8 +746,9 @@ export class Controller {
     });
     if (action.kind === 'none') {
       for (const cand of c.candidates) {
-        log.info(
+        this.log.info(
           {
+            workload: labelsOf(w),
             container: cand.container,
             from: cand.currentVersion,
             to: cand.newVersion,
