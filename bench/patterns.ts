@@ -1,4 +1,4 @@
-// User include/exclude patterns against hostile tag lists (issue 13): RE2 keeps every selection
+// User include/exclude patterns against hostile tag lists (security review): RE2 keeps every selection
 // linear. Each pattern selects among 10,000 tags of 100 characters, sorted so that every tag is
 // the best so far and reaches the pattern. Also times admission's compile of the costliest patterns.
 // Run: node --import ./bench/register.js bench/patterns.ts   (exit 1 when a median exceeds the limit)
@@ -10,7 +10,7 @@ import { findLatestTag } from '../shared/strategy.ts';
 export const SELECT_LIMIT_MS = 3000;
 export const COMPILE_LIMIT_MS = 50;
 
-/** The accepted patterns of issue 13 item 2, plus a DFA state explosion near the size cap. */
+/** The accepted patterns of the security review (backtracking), plus a DFA state explosion near the size cap. */
 export const HOSTILE_PATTERNS: readonly string[] = [
   '.*.*.*.*.*.*.*.*x',
   '(.*a){12}$',

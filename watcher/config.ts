@@ -1,5 +1,13 @@
 import type { Env } from '../shared/env.ts';
-import { ProblemCollector, envOr, parseDuration, parseInteger } from '../shared/env.ts';
+import {
+  ConfigError,
+  ProblemCollector,
+  envOptional,
+  envOr,
+  parseDuration,
+  parseInteger,
+  parseList,
+} from '../shared/env.ts';
 
 /** Watcher-only settings beyond shared/config.ts. */
 export interface WatcherSettings {
@@ -7,9 +15,40 @@ export interface WatcherSettings {
   registryRatePerSecond: number;
   /** CHECK_DEBOUNCE: delay between a workload change and its check. */
   debounceMs: number;
+  /** API_TOKEN: static bearer token for /api/v1/* and /images/* (secret; never logged). */
+  apiToken: string | undefined;
+  /** RESOLVE_REGISTRIES: registries resolve may ask besides those of watched workloads. */
+  resolveRegistries: string[];
 }
 
-export const WATCHER_DEFAULTS: WatcherSettings = { registryRatePerSecond: 10, debounceMs: 2000 };
+const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?$/;
+
+function apiToken(value: string, variable: string): string {
+  // Checked for shape only; the value never appears in a message.
+  if (/\s/.test(value) || value.length < 16) {
+    throw new ConfigError(variable, `${variable} must be at least 16 characters without spaces`);
+  }
+  return value;
+}
+
+function registries(value: string, variable: string): string[] {
+  const hosts = parseList(value).map((h) => h.toLowerCase());
+  const bad = hosts.filter((h) => !REGISTRY_HOST.test(h));
+  if (bad.length > 0) {
+    throw new ConfigError(
+      variable,
+      `${variable} has entries that are not host[:port]: ${bad.join(', ')}; use e.g. ghcr.io,registry.local:5000`,
+    );
+  }
+  return hosts;
+}
+
+export const WATCHER_DEFAULTS: WatcherSettings = {
+  registryRatePerSecond: 10,
+  debounceMs: 2000,
+  apiToken: undefined,
+  resolveRegistries: [],
+};
 
 export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
   const c = new ProblemCollector();
@@ -34,6 +73,8 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
         ),
       WATCHER_DEFAULTS.debounceMs,
     ),
+    apiToken: c.read(() => envOptional(env, 'API_TOKEN', apiToken), undefined),
+    resolveRegistries: c.read(() => envOr(env, 'RESOLVE_REGISTRIES', registries, []), []),
   };
   c.throwIfAny();
   return settings;

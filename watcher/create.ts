@@ -10,13 +10,14 @@ import type { Env } from '../shared/env.ts';
 import { ConfigError, ProblemCollector } from '../shared/env.ts';
 import { listenError } from '../shared/listen.ts';
 import { approvalPlugin } from './approval/plugin.ts';
-import { createApprovalUrl } from './approval/links.ts';
+import { approvalUrlFor } from './approval/links.ts';
 import type { WatcherSettings } from './config.ts';
 import { loadWatcherSettings } from './config.ts';
 import type { ControllerConfig } from './controller.ts';
 import { Controller } from './controller.ts';
 import { approvalAdapter } from './http/approval.ts';
 import { build } from './http/app.ts';
+import { apiDeps } from './http/wiring.ts';
 import { ClientNodeGateway } from './kube/client.ts';
 import { KubeWorkloadWatch } from './kube/informers.ts';
 import { LeaseLeaderElector } from './kube/leader.ts';
@@ -150,11 +151,13 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     releaseNotes: releaseNotesFromConfig({ registry, config, logger }),
     ...(approvals
       ? {
+          // Bound to the running version and last update: refused after any change (links.ts).
           approvalUrl: (w, c) =>
-            createApprovalUrl(
-              { namespace: w.namespace, kind: w.kind, name: w.name, version: c.newVersion },
-              { ...approvals, now: now().getTime(), ttlMs: notifyConfig.approvalLinkTtlMs },
-            ),
+            approvalUrlFor(w, c, {
+              ...approvals,
+              now: now().getTime(),
+              ttlMs: notifyConfig.approvalLinkTtlMs,
+            }),
         }
       : {}),
     logger,
@@ -173,7 +176,20 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
 
   const app = await build({
     api: controller,
-    registry,
+    // API resolves: own registry client and queue, RBAC or API_TOKEN callers (watcher/http/wiring.ts).
+    ...apiDeps({
+      kubeConfig,
+      apiToken: settings.apiToken,
+      resolveRegistries: settings.resolveRegistries,
+      registry: {
+        observer: metrics,
+        logger,
+        insecureRegistries: config.insecureRegistries,
+        cacheTtlMs: config.registryCacheTtlMs,
+        ...io.registry,
+      },
+      credentialsFor: (host) => (dockerConfig === undefined ? undefined : credentialsFor(host, dockerConfig)),
+    }),
     metrics,
     ready: () => watch.isSynced?.() ?? true,
     logger,

@@ -10,7 +10,15 @@ import { reviewAdmission } from './admission/review.ts';
 import type { ReviewDeps, ReviewOutcome } from './admission/review.ts';
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from './admission/types.ts';
 import type { AdmissionReviewResponse } from './admission/types.ts';
+import type { ServerLimits } from '../shared/inbound.ts';
+import {
+  ByteBudget,
+  fastifyLimitOptions,
+  limitBufferedBodies,
+  nodeServerOptions,
+} from '../shared/inbound.ts';
 import type { WebhookMetrics } from './metrics.ts';
+import { TLS_OPTIONS } from './tls.ts';
 import type { KeyPair } from './tls.ts';
 
 /**
@@ -21,6 +29,36 @@ const MAYBE_PROTOTYPE_KEY = /"(?:__proto__|constructor)"|\\u00[5-7]/;
 
 /** Largest AdmissionReview accepted: an UPDATE carries object and oldObject, each up to the API server's 3 MiB. */
 export const BODY_LIMIT = 7 * 1024 * 1024;
+
+/**
+ * The admission port. The API server gives a webhook at most timeoutSeconds (default 10 s, max
+ * 30 s), so a request not received in 15 s is an attacker or a dead peer. The body budget is what
+ * the 256Mi limit can hold on top of the heap (docs/webhook.md, "Limits").
+ */
+export const WEBHOOK_LIMITS: ServerLimits = {
+  connectionTimeoutMs: 30_000,
+  requestTimeoutMs: 15_000,
+  headersTimeoutMs: 5_000,
+  keepAliveTimeoutMs: 72_000,
+  maxRequestsPerSocket: 1000,
+  maxConnections: 256,
+  checkIntervalMs: 1_000,
+  bodyLimit: BODY_LIMIT,
+  bodyBudget: 48 * 1024 * 1024,
+};
+
+/** The probe and metrics port: GETs only, a tiny body allowance. */
+export const HTTP_LIMITS: ServerLimits = {
+  connectionTimeoutMs: 30_000,
+  requestTimeoutMs: 10_000,
+  headersTimeoutMs: 5_000,
+  keepAliveTimeoutMs: 15_000,
+  maxRequestsPerSocket: 1000,
+  maxConnections: 64,
+  checkIntervalMs: 1_000,
+  bodyLimit: 1024,
+  bodyBudget: 64 * 1024,
+};
 
 export type WebhookServer = FastifyInstance<HttpsServer | HttpServer>;
 export type HttpApp = FastifyInstance<HttpServer>;
@@ -33,6 +71,8 @@ export interface WebhookAppDeps {
   tls?: KeyPair;
   /** Milliseconds from a monotonic clock; performance.now by default. */
   clock?: () => number;
+  /** Overrides of WEBHOOK_LIMITS (tests use short timeouts). */
+  limits?: Partial<ServerLimits>;
 }
 
 export interface HttpAppDeps {
@@ -40,6 +80,27 @@ export interface HttpAppDeps {
   metrics: WebhookMetrics;
   /** False before the webhook listens and while it shuts down. */
   isReady: () => boolean;
+  /** Overrides of HTTP_LIMITS. */
+  limits?: Partial<ServerLimits>;
+}
+
+/** Busy: the body budget is spent. The API server retries, or applies failurePolicy. */
+function refuseBusy(_request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply
+    .header('retry-after', '1')
+    .code(503)
+    .send({ error: 'Service Unavailable', message: 'too many request bodies in flight; retry' });
+}
+
+/** Caps on sockets and buffered bodies for one server. */
+function applyLimits(app: FastifyInstance<HttpsServer | HttpServer>, limits: ServerLimits): void {
+  app.server.maxConnections = limits.maxConnections;
+  app.server.headersTimeout = nodeServerOptions(limits).headersTimeout;
+  limitBufferedBodies(app, {
+    budget: new ByteBudget(limits.bodyBudget),
+    bodyLimit: limits.bodyLimit,
+    refuse: refuseBusy,
+  });
 }
 
 function sendError(reply: FastifyReply, status: number, message: string): FastifyReply {
@@ -98,12 +159,17 @@ function logOutcome(log: FastifyBaseLogger, o: ReviewOutcome, request: Record<st
  */
 export function buildWebhookApp(deps: WebhookAppDeps): WebhookServer {
   const clock = deps.clock ?? (() => performance.now());
+  const limits = { ...WEBHOOK_LIMITS, ...deps.limits };
   const app = Fastify({
     loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: BODY_LIMIT,
-    ...(deps.tls !== undefined ? { https: { cert: deps.tls.cert, key: deps.tls.key } } : {}),
+    ...fastifyLimitOptions(limits),
+    http: nodeServerOptions(limits),
+    ...(deps.tls !== undefined
+      ? { https: { ...TLS_OPTIONS, ...nodeServerOptions(limits), cert: deps.tls.cert, key: deps.tls.key } }
+      : {}),
   }) as unknown as WebhookServer;
+  applyLimits(app, limits);
 
   app.removeAllContentTypeParsers();
   const secure = app.getDefaultJsonParser('remove', 'remove');
@@ -138,7 +204,12 @@ export function buildWebhookApp(deps: WebhookAppDeps): WebhookServer {
     let review;
     try {
       review = parseAdmissionReview(request.body);
-    } catch (err) {
+    } catch (caught) {
+      // A 10k-deep apiVersion overflows the stack while it is described: still the sender's fault.
+      const err =
+        caught instanceof RangeError
+          ? new InvalidAdmissionReviewError('the AdmissionReview is nested too deeply')
+          : caught;
       if (!(err instanceof InvalidAdmissionReviewError)) throw err;
       deps.metrics.observeAdmission({
         operation: 'UNKNOWN',
@@ -182,10 +253,14 @@ export function buildWebhookApp(deps: WebhookAppDeps): WebhookServer {
 
 /** Plain HTTP for the kubelet and Prometheus: `/healthz`, `/readyz`, `/metrics`. */
 export function buildHttpApp(deps: HttpAppDeps): HttpApp {
+  const limits = { ...HTTP_LIMITS, ...deps.limits };
   const app = Fastify({
     loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }),
+    ...fastifyLimitOptions(limits),
+    http: nodeServerOptions(limits),
   });
+  applyLimits(app as unknown as HttpApp, limits);
   app.setErrorHandler(errorHandler);
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', (_request, reply) =>

@@ -3,8 +3,9 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import type { ReviewDeps } from './admission/review.ts';
 import { buildHttpApp, buildWebhookApp } from './app.ts';
+import type { ServerLimits } from '../shared/inbound.ts';
 import type { WebhookMetrics } from './metrics.ts';
-import { CertificateReloader } from './tls.ts';
+import { CertificateReloader, TLS_OPTIONS } from './tls.ts';
 import type { KeyPair } from './tls.ts';
 
 export interface WebhookServerOptions {
@@ -18,6 +19,8 @@ export interface WebhookServerOptions {
   httpPort: number;
   /** Listen address; all interfaces by default. Tests use 127.0.0.1. */
   host?: string;
+  /** Overrides of WEBHOOK_LIMITS and HTTP_LIMITS (tests use short timeouts). */
+  limits?: { webhook?: Partial<ServerLimits>; http?: Partial<ServerLimits> };
 }
 
 export interface RunningWebhook {
@@ -37,8 +40,14 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
     metrics: opts.metrics,
     review: opts.review,
     tls: opts.tls,
+    ...(opts.limits?.webhook ? { limits: opts.limits.webhook } : {}),
   });
-  const http = buildHttpApp({ logger: opts.logger, metrics: opts.metrics, isReady: () => ready });
+  const http = buildHttpApp({
+    logger: opts.logger,
+    metrics: opts.metrics,
+    isReady: () => ready,
+    ...(opts.limits?.http ? { limits: opts.limits.http } : {}),
+  });
 
   let reloader: CertificateReloader | undefined;
   try {
@@ -54,7 +63,7 @@ export async function startWebhook(opts: WebhookServerOptions): Promise<RunningW
       ...opts.reloadFrom,
       current: opts.tls,
       // New handshakes use the new pair; open connections keep theirs until they close.
-      apply: (pair) => server.setSecureContext({ cert: pair.cert, key: pair.key }),
+      apply: (pair) => server.setSecureContext({ ...TLS_OPTIONS, cert: pair.cert, key: pair.key }),
       logger: opts.logger,
     });
     reloader.start();

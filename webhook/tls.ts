@@ -13,6 +13,27 @@ export class TlsError extends ImageWatcherError {
   }
 }
 
+/**
+ * Forward-secret AEAD suites only. TLS 1.2: ECDHE with AES-GCM or ChaCha20-Poly1305 (no CBC, no
+ * static RSA key exchange); TLS 1.3: its three standard suites (all of them are AEAD and ECDHE).
+ * Also given to setSecureContext on reload, which otherwise falls back to Node's defaults.
+ */
+export const TLS_OPTIONS = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  honorCipherOrder: true,
+} as const;
+
 export interface KeyPair {
   cert: string;
   key: string;

@@ -110,7 +110,7 @@ function check(i: Input): void {
 
 const CORPUS = corpus<Input>('annotations');
 
-t.test('the corpus replays: issue 13 attacks and past findings', (t) => {
+t.test('the corpus replays: the attacks of the security review and past findings', (t) => {
   for (const [n, entry] of CORPUS.entries()) t.doesNotThrow(() => check(entry), `corpus entry ${n}`);
   t.end();
 });

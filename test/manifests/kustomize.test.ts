@@ -23,6 +23,8 @@ t.test('kubectl kustomize renders every expected object', (t) => {
   const names = objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
   t.same(names, [
     'Certificate/image-watcher-webhook',
+    'ClusterRole/image-watcher-api-reader',
+    'ClusterRole/image-watcher-api-updater',
     'ClusterRole/image-watcher-watcher',
     'ClusterRoleBinding/image-watcher-watcher',
     'ConfigMap/image-watcher-dashboard',
@@ -330,6 +332,13 @@ t.test('RBAC grants the watcher exactly its allow-list and the webhook nothing',
     `${cr} events.k8s.io events patch *`,
     `${cr} core secrets get *`,
     `${cr} core serviceaccounts get *`,
+    // The HTTP API's callers: TokenReview and SubjectAccessReview, nothing more.
+    `${cr} authentication.k8s.io tokenreviews create *`,
+    `${cr} authorization.k8s.io subjectaccessreviews create *`,
+    // Roles for API callers (bound by the user): attributes in image-watcher.io only.
+    'ClusterRole/image-watcher-api-reader image-watcher.io workloads list *',
+    'ClusterRole/image-watcher-api-reader image-watcher.io images get *',
+    'ClusterRole/image-watcher-api-updater image-watcher.io workloads update *',
     `${role} coordination.k8s.io leases create *`,
     `${role} coordination.k8s.io leases get image-watcher-watcher`,
     `${role} coordination.k8s.io leases update image-watcher-watcher`,
@@ -361,9 +370,20 @@ t.test('RBAC grants the watcher exactly its allow-list and the webhook nothing',
   t.end();
 });
 
+t.test('API_TOKEN comes from the optional Secret, never a literal', (t) => {
+  const watcher = env(container(find(objects, 'Deployment', 'image-watcher-watcher')));
+  t.same(watcher.API_TOKEN, {
+    name: 'API_TOKEN',
+    valueFrom: { secretKeyRef: { name: 'image-watcher', key: 'API_TOKEN', optional: true } },
+  });
+  t.end();
+});
+
 t.test('the RBAC check notices an extra verb', (t) => {
   const tampered = structuredClone(objects);
-  const role = tampered.find((o) => o.kind === 'ClusterRole')! as Json;
+  const role = tampered.find(
+    (o) => o.kind === 'ClusterRole' && o.metadata.name === 'image-watcher-watcher',
+  )! as Json;
   role.rules[0].verbs.push('delete');
   t.ok(grants(tampered).includes('ClusterRole/image-watcher-watcher apps deployments delete *'));
   t.end();

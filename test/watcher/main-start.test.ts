@@ -76,13 +76,16 @@ t.test('an unreachable API server: 503 "not synced", and "watcher started" befor
     LEADER_ELECTION: 'false',
     HTTP_PORT: String(httpPort),
     LISTEN_ADDRESS: '127.0.0.1',
+    API_TOKEN: 'api-token-0123456789abcdef',
   });
   t.teardown(() => {
     if (p.child.exitCode === null) p.child.kill('SIGKILL');
   });
   const started = await p.waitForLine((l) => l.msg === 'watcher started');
   t.match(started, { port: httpPort, host: '127.0.0.1' });
-  const res = await fetch(`http://127.0.0.1:${httpPort}/api/v1/workloads`);
+  const res = await fetch(`http://127.0.0.1:${httpPort}/api/v1/workloads`, {
+    headers: { authorization: 'Bearer api-token-0123456789abcdef' },
+  });
   t.equal(res.status, 503, 'not 200 with an empty list');
   t.same(await res.json(), {
     error: 'not synced yet: the watcher has not listed the workloads from the Kubernetes API',

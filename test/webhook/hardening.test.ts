@@ -1,4 +1,4 @@
-// Issue 13 attacks on the admission path, through the real HTTPS webhook (items 1, 2 and 7).
+// The security review's attacks on the admission path, through the real HTTPS webhook (items 1, 2 and 7).
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t from 'tap';
@@ -51,7 +51,7 @@ t.test(
 );
 
 t.test(
-  'the backtracking patterns of issue 13 are accepted (RE2 runs them in linear time) or denied',
+  'the backtracking patterns of the security review are accepted (RE2 runs them in linear time) or denied',
   async (t) => {
     const hook = await startTestWebhook(t);
     const cases = [

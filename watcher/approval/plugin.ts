@@ -25,6 +25,10 @@ export interface ApprovalInfo {
   currentVersion: string;
   /** Newest allowed version now, shown when it is newer than the link's. */
   newestVersion?: string;
+  /** `image-watcher/last-updated` now; a link made before a later update is out of date. */
+  lastUpdated?: string;
+  /** Versions of this container that failed or were reverted (`last-failed-version`). */
+  failedVersions?: string[];
   releaseNotes?: { url?: string; summary?: string; excerpt?: string };
 }
 
@@ -212,6 +216,40 @@ function registerApproval(app: FastifyInstance, deps: ApprovalDeps): void {
       }),
     );
 
+  /** 409: the link no longer applies (a revert, a failed version, any change since it was made). */
+  const outdated = (reply: FastifyReply, t: ApprovalTarget, info: ApprovalInfo): FastifyReply | undefined => {
+    if (info.failedVersions?.includes(t.version)) {
+      return send(
+        reply,
+        409,
+        renderMessagePage({
+          title: 'This version was rolled back',
+          message: `${t.version} failed or was reverted on ${t.name} (image-watcher/last-failed-version), so this link no longer applies. Nothing was changed.`,
+          tone: 'bad',
+          workload: t,
+          rows: [['Current version', info.currentVersion]],
+        }),
+      );
+    }
+    if (info.currentVersion !== t.from || (info.lastUpdated ?? '') !== t.stamp) {
+      return send(
+        reply,
+        409,
+        renderMessagePage({
+          title: 'This link is out of date',
+          message: `${t.name} changed since this link was sent (it ran ${t.from} then and runs ${info.currentVersion} now, or was updated or reverted meanwhile). Nothing was changed; use the link of a newer notice.`,
+          tone: 'bad',
+          workload: t,
+          rows: [
+            ['Version when the link was sent', t.from],
+            ['Current version', info.currentVersion],
+          ],
+        }),
+      );
+    }
+    return undefined;
+  };
+
   const routeOpts = { logSerializers: STRIP_QUERY };
 
   app.get<{ Params: RouteParams; Querystring: Record<string, unknown> }>(
@@ -224,6 +262,8 @@ function registerApproval(app: FastifyInstance, deps: ApprovalDeps): void {
       const info = await deps.lookup(t.namespace, t.kind, t.name, t.version);
       if (!info) return notFound(reply, t);
       if (isCurrent(info.currentVersion, t.version)) return alreadyCurrent(reply, t, info.currentVersion);
+      const stale = outdated(reply, t, info);
+      if (stale) return stale;
 
       const sig = String(req.query.sig);
       const nonce = randomBytes(18).toString('base64url');
@@ -252,6 +292,8 @@ function registerApproval(app: FastifyInstance, deps: ApprovalDeps): void {
             action: `${basePath}${approvalPath(t)}`,
             fields: {
               v: t.version,
+              f: t.from,
+              u: t.stamp,
               exp: String(check.expiresAt),
               sig,
               csrf: formToken(deps.secret, sig, nonce),
@@ -291,6 +333,9 @@ function registerApproval(app: FastifyInstance, deps: ApprovalDeps): void {
       const info = await deps.lookup(t.namespace, t.kind, t.name, t.version);
       if (!info) return notFound(reply, t);
       if (isCurrent(info.currentVersion, t.version)) return alreadyCurrent(reply, t, info.currentVersion);
+      // A saved form replayed after a revert: the state it was made for is gone.
+      const stale = outdated(reply, t, info);
+      if (stale) return stale;
 
       const key = `${t.namespace}/${t.kind}/${t.name}`;
       if (inFlight.has(key)) {

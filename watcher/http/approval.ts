@@ -1,8 +1,10 @@
+import { ANNOTATIONS } from '../../shared/annotations.ts';
 import type { ApprovalDeps, ApprovalInfo, UpdateOutcome } from '../approval/plugin.ts';
 import type { ManualUpdateResult, WorkloadView } from '../api.ts';
-import type { UpdateNotice } from '../notify/types.ts';
 import { ManualUpdateError } from '../api.ts';
-import type { WorkloadKind } from '../kube/types.ts';
+import { versionFor } from '../check/decide.ts';
+import type { WorkloadKind, WorkloadSnapshot } from '../kube/types.ts';
+import type { UpdateNotice } from '../notify/types.ts';
 
 /** The approval page's view of the controller: what a link would change, and doing it. */
 export function approvalAdapter(controller: {
@@ -19,6 +21,7 @@ export function approvalAdapter(controller: {
     name: string,
     version: string,
   ): UpdateNotice['releaseNotes'] | undefined;
+  snapshot(kind: WorkloadKind, namespace: string, name: string): WorkloadSnapshot | undefined;
 }): Pick<ApprovalDeps, 'lookup' | 'update'> {
   return {
     lookup(namespace: string, kind: WorkloadKind, name: string, version: string): ApprovalInfo | undefined {
@@ -30,6 +33,9 @@ export function approvalAdapter(controller: {
       const c = w.containers.find((x) => x.latestVersion === version) ?? w.containers[0]!;
       // The notes the notice carried (kept by the controller), never fetched again here.
       const releaseNotes = controller.releaseNotesFor(kind, namespace, name, version);
+      const annotations = controller.snapshot(kind, namespace, name)?.annotations ?? {};
+      const failed = versionFor(annotations[ANNOTATIONS.lastFailedVersion], c.name, w.containers.length);
+      const lastUpdated = annotations[ANNOTATIONS.lastUpdated];
       return {
         workload: { kind, namespace, name },
         containers: w.containers.map((x) => x.name),
@@ -37,6 +43,8 @@ export function approvalAdapter(controller: {
         currentVersion: c.currentVersion,
         ...(c.latestVersion !== undefined ? { newestVersion: c.latestVersion } : {}),
         ...(releaseNotes ? { releaseNotes } : {}),
+        ...(lastUpdated !== undefined ? { lastUpdated } : {}),
+        ...(failed !== undefined ? { failedVersions: [failed] } : {}),
       };
     },
     async update(

@@ -6,7 +6,9 @@ import { FakeKube, type FakeKubeOptions } from './server.ts';
 
 export { FakeKube } from './server.ts';
 export type {
+  FakeAccessRule,
   FakeKubeOptions,
+  FakeUser,
   FaultHandle,
   FaultSpec,
   KubeObject,

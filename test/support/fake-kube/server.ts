@@ -10,12 +10,14 @@ import {
   typeForObject,
   type ResourceType,
 } from './resources.ts';
+import { subjectAccessReview, tokenReview, type FakeAccessRule, type FakeUser } from './reviews.ts';
 import { rolloutStatus, type RolloutMode, type RolloutPolicy } from './rollout.ts';
 import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import { ObjectStore, StoreError, type KubeObject, type StoredEvent } from './store.ts';
 
 export type { KubeObject } from './store.ts';
 export type { RolloutMode, RolloutPolicy } from './rollout.ts';
+export type { FakeAccessRule, FakeUser } from './reviews.ts';
 
 export interface FakeKubeOptions {
   /** Bearer token clients must send (the kubeconfig carries it). Default 'fake-kube-token'. */
@@ -28,6 +30,10 @@ export interface FakeKubeOptions {
   rolloutDelayMs?: number;
   /** Interval of BOOKMARK events on watches that allow them. Default 60 s (as a real server, roughly). */
   bookmarkIntervalMs?: number;
+  /** Bearer tokens TokenReview authenticates, and whose they are. */
+  identities?: Record<string, FakeUser>;
+  /** What SubjectAccessReview allows (RBAC-like; nothing else is allowed). */
+  accessRules?: FakeAccessRule[];
 }
 
 export interface RecordedRequest {
@@ -145,6 +151,8 @@ export class FakeKube {
   private readonly autoRollout: RolloutPolicy;
   private readonly rolloutDelayMs: number;
   private readonly bookmarkIntervalMs: number;
+  private readonly identities = new Map<string, FakeUser>();
+  private readonly accessRules: FakeAccessRule[] = [];
   private port = 0;
   private closed = false;
 
@@ -153,6 +161,8 @@ export class FakeKube {
     this.autoRollout = opts.autoRollout ?? 'succeed';
     this.rolloutDelayMs = opts.rolloutDelayMs ?? 30;
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 60_000;
+    for (const [token, user] of Object.entries(opts.identities ?? {})) this.identities.set(token, user);
+    this.accessRules.push(...(opts.accessRules ?? []));
     this.store = new ObjectStore(opts.historyLimit ?? 10_000);
     this.store.subscribe((e) => this.onStoreEvent(e));
     this.server = http.createServer((req, res) => {
@@ -266,6 +276,27 @@ export class FakeKube {
     const key = `${resolveType(kind).kind}/${namespace}/${name}`;
     if (mode === undefined) this.rolloutOverrides.delete(key);
     else this.rolloutOverrides.set(key, mode);
+  }
+
+  // ---- authentication and authorization reviews ------------------------------------------------
+
+  /** A token TokenReview will authenticate as `user` (replaces an earlier one). */
+  addIdentity(token: string, user: FakeUser): void {
+    this.identities.set(token, user);
+  }
+
+  /** TokenReview no longer authenticates the token (a deleted service account). */
+  revokeIdentity(token: string): void {
+    this.identities.delete(token);
+  }
+
+  /** Grants what the rule says to its users and groups. */
+  addAccessRule(rule: FakeAccessRule): void {
+    this.accessRules.push(rule);
+  }
+
+  clearAccessRules(): void {
+    this.accessRules.length = 0;
   }
 
   // ---- test helpers on the protocol --------------------------------------------------------
@@ -423,6 +454,20 @@ export class FakeKube {
         gitVersion: 'v1.32.0-fake',
         platform: 'linux/amd64',
       });
+      return;
+    }
+    const review =
+      url.pathname === '/apis/authentication.k8s.io/v1/tokenreviews'
+        ? () => tokenReview(body, this.identities)
+        : url.pathname === '/apis/authorization.k8s.io/v1/subjectaccessreviews'
+          ? () => subjectAccessReview(body, this.accessRules)
+          : undefined;
+    if (review !== undefined) {
+      if (method !== 'POST') this.methodNotAllowed(res, method);
+      else {
+        const answer = review();
+        this.sendJson(res, answer.code, answer.body);
+      }
       return;
     }
     const parsed = parseResourcePath(url.pathname);

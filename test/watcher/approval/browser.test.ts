@@ -108,7 +108,7 @@ t.test('approve an update in a real browser', async (t) => {
 
   const link = (version: string, now = Date.now()) =>
     createApprovalUrl(
-      { namespace: 'shop', kind: 'Deployment', name: 'web', version },
+      { namespace: 'shop', kind: 'Deployment', name: 'web', version, from: '1.25.3', stamp: '' },
       { secret: SECRET, publicUrl: origin, now },
     );
 

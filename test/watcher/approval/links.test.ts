@@ -10,7 +10,14 @@ import {
 
 const SECRET = 'approval-secret-0123456789';
 const NOW = Date.parse('2026-11-23T12:00:00Z');
-const target: ApprovalTarget = { namespace: 'shop', kind: 'Deployment', name: 'web', version: '1.26.0' };
+const target: ApprovalTarget = {
+  namespace: 'shop',
+  kind: 'Deployment',
+  name: 'web',
+  version: '1.26.0',
+  from: '1.25.0',
+  stamp: '2026-11-20T10:00:00Z',
+};
 
 function parse(url: string) {
   const u = new URL(url);
@@ -29,10 +36,10 @@ t.test('a fresh link verifies and names its target', (t) => {
   });
   t.match(
     url,
-    /^https:\/\/iw\.example\.com\/base\/approve\/shop\/Deployment\/web\?v=1\.26\.0&exp=\d+&sig=[\w-]{43}$/,
+    /^https:\/\/iw\.example\.com\/base\/approve\/shop\/Deployment\/web\?v=1\.26\.0&f=1\.25\.0&u=2026-11-20T10%3A00%3A00Z&exp=\d+&sig=[\w-]{43}$/,
   );
   const { route, params } = parse(url);
-  t.same(params.exp, String((NOW + DEFAULT_LINK_TTL_MS) / 1000), 'expires after 7 days by default');
+  t.same(params.exp, String((NOW + DEFAULT_LINK_TTL_MS) / 1000), 'expires after 3 days by default');
   t.same(verifyApproval(SECRET, route, params, NOW), {
     ok: true,
     target,

@@ -63,7 +63,7 @@ async function harness(t: Test, overrides: Partial<ApprovalDeps> = {}): Promise<
 
 function link(version = '1.26.0', opts: { now?: number; ttlMs?: number } = {}): string {
   const url = createApprovalUrl(
-    { namespace: 'shop', kind: 'Deployment', name: 'web', version },
+    { namespace: 'shop', kind: 'Deployment', name: 'web', version, from: '1.25.3', stamp: '' },
     { secret: SECRET, publicUrl: PUBLIC, now: opts.now ?? NOW, ...(opts.ttlMs ? { ttlMs: opts.ttlMs } : {}) },
   );
   return url.slice(PUBLIC.length);
@@ -124,9 +124,9 @@ t.test('a valid link shows the workload, both versions, notes and the button', a
   t.match(html, /HTTP\/3 is stable\. &lt;script&gt;alert\(1\)&lt;\/script&gt;/, 'notes are escaped');
   t.notMatch(html, /<script/);
   t.match(html, /<button type="submit">Update now<\/button>/);
-  t.match(html, /This link expires 2026-11-30 12:00 UTC/);
+  t.match(html, /This link expires 2026-11-26 12:00 UTC/);
   t.equal(form.action, '/approve/shop/Deployment/web');
-  t.same(Object.keys(form.fields), ['v', 'exp', 'sig', 'csrf']);
+  t.same(Object.keys(form.fields), ['v', 'f', 'u', 'exp', 'sig', 'csrf']);
   t.equal(form.fields.v, '1.26.0');
   t.same(h.updates, [], 'GET never updates');
 });
@@ -148,6 +148,69 @@ t.test('pressing the button updates to exactly the linked version', async (t) =>
   t.equal(res.headers['x-frame-options'], 'DENY');
   const again = await post(h, form.action, form.fields, { cookie, origin: PUBLIC });
   t.equal(again.statusCode, 200, 'the public origin is accepted too');
+});
+
+t.test('a saved approval form replayed after a revert is refused with 409', async (t) => {
+  const h = await harness(t);
+  const { cookie, form } = await open(h);
+  const headers = { cookie, 'sec-fetch-site': 'same-origin', origin: 'null' };
+  t.equal((await post(h, form.action, form.fields, headers)).statusCode, 200, 'approved once');
+  t.same(h.updates, [['shop', 'Deployment', 'web', '1.26.0']]);
+
+  // The operator puts 1.25.3 back before the watcher noticed: the update stamp moved on.
+  h.info = { ...h.info!, currentVersion: '1.25.3', lastUpdated: '2026-11-23T12:00:05Z' };
+  const replay = await post(h, form.action, form.fields, headers);
+  t.equal(replay.statusCode, 409);
+  t.match(replay.body, /<h1>This link is out of date<\/h1>/);
+  t.match(replay.body, /Nothing was changed/);
+  t.equal((await open(h)).res.statusCode, 409, 'the link itself is refused too');
+
+  // The watcher recorded the revert: last-failed-version names the link's version.
+  h.info = { ...h.info, failedVersions: ['1.26.0'] };
+  const recorded = await post(h, form.action, form.fields, headers);
+  t.equal(recorded.statusCode, 409);
+  t.match(recorded.body, /<h1>This version was rolled back<\/h1>/);
+
+  // Even a link made after the revert cannot re-apply a failed version.
+  const fresh = createApprovalUrl(
+    {
+      namespace: 'shop',
+      kind: 'Deployment',
+      name: 'web',
+      version: '1.26.0',
+      from: '1.25.3',
+      stamp: '2026-11-23T12:00:05Z',
+    },
+    { secret: SECRET, publicUrl: PUBLIC, now: NOW },
+  ).slice(PUBLIC.length);
+  t.equal(
+    (await open(h, fresh)).res.statusCode,
+    409,
+    'an explicit version never bypasses last-failed-version',
+  );
+  t.same(h.updates, [['shop', 'Deployment', 'web', '1.26.0']], 'applied once only');
+});
+
+t.test('a link is refused once the running version changed by any means', async (t) => {
+  const h = await harness(t);
+  const saved = await open(h);
+  h.info = { ...h.info!, currentVersion: '1.25.4' };
+  const res = await h.app.inject({ method: 'GET', url: link() });
+  t.equal(res.statusCode, 409);
+  t.match(res.body, /it ran 1\.25\.3 then and runs 1\.25\.4 now/);
+  const replay = await post(h, saved.form.action, saved.form.fields, {
+    cookie: saved.cookie,
+    'sec-fetch-site': 'same-origin',
+  });
+  t.equal(replay.statusCode, 409);
+  const forged = await post(
+    h,
+    saved.form.action,
+    { ...saved.form.fields, f: '1.25.4' },
+    { cookie: saved.cookie },
+  );
+  t.equal(forged.statusCode, 403, 'the bound version cannot be edited: the signature covers it');
+  t.same(h.updates, []);
 });
 
 t.test('refusals: expired, tampered, cross-site, without the form cookie', async (t) => {

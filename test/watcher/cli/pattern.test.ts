@@ -1,4 +1,4 @@
-// Issue 13 item 1 through the real CLI process: patterns the old checker never returned on.
+// The security review's first finding through the real CLI process: patterns the old checker never returned on.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

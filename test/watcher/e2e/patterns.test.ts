@@ -1,4 +1,4 @@
-// Issue 13 items 1 and 2 against the watcher: the real controller, client-node against the fake API
+// The security review's regex findings against the watcher: the real controller, client-node against the fake API
 // server and the real docker-registry. A workload admitted with a pattern the old checker never
 // returned on (failurePolicy: Ignore lets it through a crashed webhook) and workloads whose
 // backtracking patterns meet 100-character tags must not take the watcher down.

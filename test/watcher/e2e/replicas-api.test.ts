@@ -6,6 +6,8 @@ import { build } from '../../../watcher/http/app.ts';
 import { LeaseLeaderElector } from '../../../watcher/kube/leader.ts';
 import type { UpdateNotice } from '../../../watcher/notify/types.ts';
 import { createRegistryClient } from '../../../watcher/registry/index.ts';
+import { ApiAccess } from '../../../watcher/http/access.ts';
+import { kubeIdentityReviewer } from '../../../watcher/http/kube-review.ts';
 import { buildImage } from '../../support/images.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
 import { pushImage, startRegistry } from '../../support/registry.ts';
@@ -176,16 +178,30 @@ t.test('the HTTP API over the real pieces', async (t) => {
   const kube = await fakeKube(t.teardown.bind(t));
   kube.seed(deployment('web', web('1.0.0')));
   const w = await startWatcher(t.teardown.bind(t), kube);
+  // A dashboard's service account, bound to image-watcher-api-reader (manifests/watcher/api-roles.yaml).
+  kube.addIdentity('reader-token', { username: 'system:serviceaccount:ops:dashboard' });
+  kube.addAccessRule({
+    users: ['system:serviceaccount:ops:dashboard'],
+    verbs: ['list', 'get'],
+    apiGroups: ['image-watcher.io'],
+    resources: ['workloads', 'images'],
+  });
   const app = await build({
     api: w.controller,
     registry: createRegistryClient({ logger: pino({ level: 'silent' }) }),
     metrics: w.metrics,
     ready: () => w.watch.isSynced(),
+    access: new ApiAccess({
+      reviewer: kubeIdentityReviewer({ kubeConfig: kube.kubeConfig() }),
+      now: Date.now,
+    }),
   });
   t.teardown(() => app.close());
+  const reader = { authorization: 'Bearer reader-token' };
 
   t.equal((await app.inject('/readyz')).statusCode, 200);
-  const listed = (await app.inject('/api/v1/workloads')).json();
+  t.equal((await app.inject('/api/v1/workloads')).statusCode, 401, 'no identity, no inventory');
+  const listed = (await app.inject({ url: '/api/v1/workloads', headers: reader })).json();
   t.match(listed, {
     workloads: [
       {
@@ -198,9 +214,10 @@ t.test('the HTTP API over the real pieces', async (t) => {
     ],
   });
 
-  const resolved = await app.inject(
-    `/api/v1/resolve?image=${encodeURIComponent(web('1.0.0'))}&strategy=PATCH`,
-  );
+  const resolved = await app.inject({
+    url: `/api/v1/resolve?image=${encodeURIComponent(web('1.0.0'))}&strategy=PATCH`,
+    headers: reader,
+  });
   t.same(resolved.json(), {
     image: web('1.0.0'),
     current: '1.0.0',

@@ -5,12 +5,14 @@ import { canonicalName } from '../../../shared/image-ref.ts';
 import { ManualUpdateError } from '../../../watcher/api.ts';
 import type { ManualUpdateResult, WorkloadView } from '../../../watcher/api.ts';
 import type { AppDeps, WatcherApi } from '../../../watcher/http/app.ts';
+import { ApiAccess } from '../../../watcher/http/access.ts';
 import { build, tokensMatch } from '../../../watcher/http/app.ts';
 import type { WorkloadKind, WorkloadSnapshot } from '../../../watcher/kube/types.ts';
 import { WatcherMetrics } from '../../../watcher/metrics.ts';
 import { RegistryError } from '../../../watcher/registry/errors.ts';
 
 const TOKEN = 'tok_0123456789abcdef';
+const API_TOKEN = 'api_0123456789abcdef';
 
 function snapshot(name: string, annotations: Record<string, string>): WorkloadSnapshot {
   return {
@@ -114,9 +116,12 @@ const registry: AppDeps['registry'] = {
 async function app(t: { teardown(fn: () => unknown): void }, over: Partial<AppDeps> = {}) {
   const api = new FakeApi();
   const metrics = new WatcherMetrics({ defaultMetrics: true });
-  const a = await build({ api, registry, metrics, ready: () => true, ...over });
+  const access = new ApiAccess({ apiToken: API_TOKEN, now: Date.now });
+  const a = await build({ api, registry, metrics, ready: () => true, access, ...over });
   t.teardown(() => a.close());
-  return { a, api, metrics };
+  /** A GET with the API token. */
+  const get = (url: string) => a.inject({ url, headers: { authorization: `Bearer ${API_TOKEN}` } });
+  return { a, api, metrics, get };
 }
 
 t.test('health, readiness and metrics', async (t) => {
@@ -134,8 +139,8 @@ t.test('health, readiness and metrics', async (t) => {
 });
 
 t.test('GET /api/v1/workloads lists the watched workloads', async (t) => {
-  const { a } = await app(t);
-  const res = await a.inject('/api/v1/workloads');
+  const { get } = await app(t);
+  const res = await get('/api/v1/workloads');
   t.equal(res.statusCode, 200);
   t.match(res.json(), {
     workloads: [
@@ -145,7 +150,7 @@ t.test('GET /api/v1/workloads lists the watched workloads', async (t) => {
 });
 
 t.test('GET /api/v1/resolve answers and validates', async (t) => {
-  const { a } = await app(t);
+  const { get } = await app(t);
   const cases: { name: string; url: string; status: number; body: object }[] = [
     {
       name: 'the newest of any major by default',
@@ -192,14 +197,14 @@ t.test('GET /api/v1/resolve answers and validates', async (t) => {
     },
   ];
   for (const c of cases) {
-    const res = await a.inject(c.url);
+    const res = await get(c.url);
     t.equal(res.statusCode, c.status, `${c.name}: status`);
     t.match(res.json(), c.body, c.name);
   }
 });
 
 t.test('GET /images/{org}/{image}/{tag} speaks the mojaloop API', async (t) => {
-  const { a } = await app(t);
+  const { get } = await app(t);
   const base = '/images/mojaloop/central-ledger/v13.1.0';
   const cases: { strategy: string; want: string }[] = [
     { strategy: 'major', want: 'v14.0.0' },
@@ -208,14 +213,14 @@ t.test('GET /images/{org}/{image}/{tag} speaks the mojaloop API', async (t) => {
     { strategy: 'patch', want: 'v13.1.0-patch.3' },
   ];
   for (const c of cases) {
-    const res = await a.inject(`${base}?strategy=${c.strategy}`);
+    const res = await get(`${base}?strategy=${c.strategy}`);
     t.same(
       res.json(),
       { tag: c.want, fullImage: `mojaloop/central-ledger:${c.want}` },
       `strategy ${c.strategy}`,
     );
   }
-  t.equal((await a.inject(`${base}?strategy=sideways`)).statusCode, 400, 'unknown strategy');
+  t.equal((await get(`${base}?strategy=sideways`)).statusCode, 400, 'unknown strategy');
 });
 
 t.test('POST .../update needs the workload token and leaks nothing', async (t) => {

@@ -26,6 +26,7 @@ function adapter(notes: Record<string, { url?: string; summary?: string }>) {
   const a = approvalAdapter({
     workloads: () => [view],
     manualUpdate: () => Promise.reject(new Error('not used')),
+    snapshot: () => undefined,
     releaseNotesFor: (kind, namespace, name, version) => {
       asked.push(`${kind}/${namespace}/${name}@${version}`);
       return notes[version];
@@ -53,4 +54,23 @@ t.test('without kept notes the lookup has no releaseNotes field', async (t) => {
   t.notOk(info && 'releaseNotes' in info);
   t.equal(await a.lookup('shop', 'Deployment', 'gone', '1.26.0'), undefined, 'unknown workload');
   t.end();
+});
+
+t.test('the lookup reports the last update stamp and the failed version from the annotations', async (t) => {
+  const a = approvalAdapter({
+    workloads: () => [view],
+    manualUpdate: () => Promise.reject(new Error('not used')),
+    snapshot: () =>
+      ({
+        annotations: {
+          'image-watcher/last-updated': '2026-11-23T12:00:05Z',
+          'image-watcher/last-failed-version': '1.26.0',
+        },
+      }) as unknown as ReturnType<Parameters<typeof approvalAdapter>[0]['snapshot']>,
+    releaseNotesFor: () => undefined,
+  });
+  t.match(await a.lookup('shop', 'Deployment', 'web', '1.26.0'), {
+    lastUpdated: '2026-11-23T12:00:05Z',
+    failedVersions: ['1.26.0'],
+  });
 });
