@@ -221,7 +221,7 @@ t.test('a registry that is down for one repository does not stop the others', as
 });
 
 t.test('a lost PATCH answer leaves a watched rollout, not a "failed" notice', async (t) => {
-  // The API server applies the update but answers after the client has given up (issue 13 #10).
+  // The API server applies the update but answers after the client has given up (the security review).
   const kube = await fakeKube(t.teardown.bind(t), {
     autoRollout: (obj) => (JSON.stringify(obj.spec).includes(':1.0.1') ? 'fail' : 'succeed'),
   });

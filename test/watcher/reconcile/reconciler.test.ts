@@ -382,7 +382,7 @@ t.test('a watch event is reconciled after the debounce, a burst costs one reconc
   t.equal(w.registry.listCalls.get('docker.io/library/nginx'), 1, 'one check for the burst');
 });
 
-t.test('one registry that never answers stalls only its own workloads (issue 13 #9)', async (t) => {
+t.test('one registry that never answers stalls only its own workloads (the security review)', async (t) => {
   const w = world(t);
   w.registry.hang.add('docker.io/library/nginx');
   w.cluster.add('web', 'nginx:1.25.0');
