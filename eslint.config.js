@@ -11,6 +11,8 @@ export default tseslint.config(
       '.tap/**',
       'eslint.config.js',
       'bench/register.js',
+      // CommonJS config of dependency-cruiser (npm run lint:layers), not part of the TS project.
+      '.dependency-cruiser.cjs',
     ],
   },
   js.configs.recommended,

@@ -32,6 +32,8 @@ export const ANNOTATIONS = {
   lastFailedVersion: 'image-watcher/last-failed-version',
   lastCheck: 'image-watcher/last-check',
   rollout: 'image-watcher/rollout',
+  /** Versions whose notice is being sent: written before the send, removed with the stamp after it. */
+  noticePending: 'image-watcher/notice-pending',
 } as const;
 
 export type Mode = 'AUTO_UPDATE' | 'NOTIFICATION' | 'DISABLED';
@@ -203,6 +205,8 @@ export interface ManagedState {
   lastCheck?: string;
   /** JSON: the update whose rollout is being watched (see pending-rollout.ts). */
   rollout?: string;
+  /** Versions (as in last-notified-version) whose notice was decided and not yet confirmed sent. */
+  noticePending?: string;
 }
 
 type ValueKind = 'timestamp' | 'versions' | 'token' | 'rollout';
@@ -218,6 +222,7 @@ const MANAGED_SCHEMA: { readonly [F in keyof Required<ManagedState>]: { key: str
   lastFailedVersion: { key: ANNOTATIONS.lastFailedVersion, kind: 'versions' },
   lastCheck: { key: ANNOTATIONS.lastCheck, kind: 'timestamp' },
   rollout: { key: ANNOTATIONS.rollout, kind: 'rollout' },
+  noticePending: { key: ANNOTATIONS.noticePending, kind: 'versions' },
 };
 
 const MANAGED_FIELDS = Object.keys(MANAGED_SCHEMA) as (keyof ManagedState)[];
@@ -417,6 +422,19 @@ export function formatTimestamp(date: Date): string {
 }
 
 // --- versions per container -----------------------------------------------------------------------------
+
+/**
+ * The one codec of a container's managed version (`current-version`, `previous-version`, ...), for
+ * the webhook and the watcher alike: the tag; `tag@sha256:...` when the image is pinned to a
+ * digest too (`nginx:1.25.3@sha256:...` -> `1.25.3@sha256:...`); the digest of a digest-only image.
+ */
+export function managedVersion(ref: {
+  readonly tag?: string | undefined;
+  readonly digest?: string | undefined;
+}): string | undefined {
+  if (ref.tag !== undefined && ref.digest !== undefined) return `${ref.tag}@${ref.digest}`;
+  return ref.tag ?? ref.digest;
+}
 
 /**
  * Key under which decodeVersions returns a plain tag (written when one container is watched);

@@ -1,9 +1,7 @@
 // Versions read from image tags. Tags are not semver ('1.25', '1.2.3.4', '16.1-alpine3.19',
 // '1.2.3-debian-12-r4'), so this is a small parser of its own with one precompiled regex.
-// DESIGN.md documents version.ts and strategy.ts as one block; callers may import either file.
-// The cycle is harmless: neither module uses the other at load time.
-export type { Strategy, TagSelection, LatestTag } from './strategy.ts';
-export { STRATEGIES, findLatestTag, findLatestPatchSuffix } from './strategy.ts';
+// Tag selection (strategies) lives in strategy.ts, which builds on this module (never the reverse:
+// no import cycle).
 
 export interface ParsedTag {
   /** The tag exactly as listed by the registry. */

@@ -1,26 +1,36 @@
+// The watcher core: one reconcile per workload. `reconcileWorkload(key)` reads the workload from
+// the watch cache and decides from what it sees (level-based, idempotent): a recorded rollout is
+// judged (complete, rolled back or looked at again later), otherwise the registry is asked and the
+// workload is announced, updated or left alone. A keyed work queue runs it: the interval enqueues
+// every key, a watch event enqueues its key after the debounce, a manual update enqueues with its
+// intent. Tag lists are shared by all workloads of a pass: one request per repository per interval.
 import pLimit from 'p-limit';
+import type { LimitFunction } from 'p-limit';
 import type { Logger } from 'pino';
-import type { Mode, Overrides, WatchSettings } from '../shared/annotations.ts';
-import {
-  ANNOTATIONS,
-  USER_KEYS,
-  formatProblems,
-  parseWatchSettings,
-  readManagedState,
-} from '../shared/annotations.ts';
+import type { Overrides, WatchSettings } from '../shared/annotations.ts';
+import { ANNOTATIONS, USER_KEYS, formatProblems, parseWatchSettings } from '../shared/annotations.ts';
 import { ImageWatcherError } from '../shared/errors.ts';
+import type { ImageReference } from '../shared/image-ref.ts';
 import { imageWithTag, parseImageReference } from '../shared/image-ref.ts';
-import { classifyChange, compareTags, parseTag, sameShape } from '../shared/version.ts';
 import { parsePendingRollout } from '../shared/pending-rollout.ts';
-import type { CheckerDeps, CheckTarget, WatchedContainer, WorkloadCheck } from './check/checker.ts';
-import { checkWorkloads } from './check/checker.ts';
+import { classifyChange, compareTags, parseTag, sameShape } from '../shared/version.ts';
+import type {
+  CheckerDeps,
+  DigestSighting,
+  RepoResult,
+  WatchedContainer,
+  WorkloadCheck,
+} from './check/checker.ts';
+import { CredentialResolver, evaluate, prepare, repositoriesOf } from './check/checker.ts';
 import type { Candidate } from './check/decide.ts';
 import {
   decideAction,
   detectExternalReverts,
-  notifyPatch,
+  noticeClaimPatch,
+  noticeDonePatch,
   revertPatch,
   runningVersion,
+  versionFor,
   watchedContainers,
 } from './check/decide.ts';
 import type {
@@ -30,34 +40,50 @@ import type {
   WorkloadSnapshot,
   WorkloadWatch,
 } from './kube/types.ts';
+import type {
+  ContainerView,
+  ManualErrorCode,
+  ManualUpdateResult,
+  ReleaseNotesFn,
+  WorkloadView,
+} from './api.ts';
+import { ManualUpdateError } from './api.ts';
 import type { WatcherMetrics } from './metrics.ts';
 import type { UpdateNotice } from './notify/types.ts';
-import type { RegistryClient } from './registry/types.ts';
+import type { RegistryClient, RegistryCredentials } from './registry/types.ts';
+import type { ReconcileResult, Timers } from './reconcile/queue.ts';
+import { WorkQueue, cappedBackoff, realTimers } from './reconcile/queue.ts';
 import { isPatchConflict } from './update/conflict.ts';
-import type { UpdateOutcome, UpdaterDeps } from './update/updater.ts';
-import { applyUpdate, labelsOf, noticesFor, recordEvent, resumeRollout } from './update/updater.ts';
+import { judgeRollout } from './update/rollout.ts';
+import {
+  clearRollout,
+  describe,
+  labelsOf,
+  noticesFor,
+  recordEvent,
+  rollBack,
+  writeUpdate,
+} from './update/updater.ts';
 
 export interface ControllerConfig {
   checkIntervalMs: number;
   runOnBoot: boolean;
   overrides: Overrides;
   rolloutTimeoutMs: number;
+  /** How often a rollout in progress is looked at (besides every watch event of the workload). */
   rolloutPollMs?: number;
-  /** Delay between a workload change and its check, so a burst of edits costs one check. */
+  /** Delay between a workload change and its reconcile, so a burst of edits costs one. */
   debounceMs?: number;
-  /** Repositories asked at once in a cycle. */
+  /** Registry requests in flight per registry host (the client's own limit is the same setting). */
   registryConcurrency: number;
-  /** Workloads acted on (patch, notify, update) at once. */
+  /** Workloads reconciled at once. */
   actionConcurrency?: number;
+  /** A notice claim (`notice-pending`) older than this was left by a crash and is taken over. */
+  noticeClaimTtlMs?: number;
 }
 
-export type ReleaseNotesFn = (req: {
-  workload: WorkloadSnapshot;
-  releaseUrl: string | undefined;
-  image: string;
-  newImage: string;
-  newVersion: string;
-}) => Promise<UpdateNotice['releaseNotes'] | undefined>;
+/** Per channel: how many notices it took and how many it failed (the dispatcher's report). */
+export type NotifyReport = readonly { delivered: number; failed: number }[];
 
 export interface ControllerDeps {
   watch: WorkloadWatch;
@@ -76,27 +102,9 @@ export interface ControllerDeps {
   approvalUrl?: (w: WorkloadSnapshot, c: Candidate) => string | undefined;
   logger: Logger;
   now: () => Date;
-  sleep: (ms: number) => Promise<void>;
+  /** Timers for the queue, the debounce and the interval (tests pass a manual clock). */
+  timers?: Timers;
   config: ControllerConfig;
-}
-
-export interface ContainerView {
-  name: string;
-  image: string;
-  currentVersion: string;
-  latestVersion: string | undefined;
-  updateAvailable: boolean;
-}
-
-export interface WorkloadView {
-  namespace: string;
-  kind: WorkloadKind;
-  name: string;
-  mode: Mode | undefined;
-  strategy: string | undefined;
-  containers: ContainerView[];
-  lastCheck: string | undefined;
-  lastError: string | undefined;
 }
 
 interface Entry {
@@ -108,29 +116,11 @@ interface Entry {
   lastError: string | undefined;
 }
 
-/** How long past its deadline a pending-rollout record must be before any cycle takes it over. */
-const ORPHANED_AFTER_MS = 60_000;
-
-export type ManualErrorCode =
-  | 'E_NOT_FOUND'
-  | 'E_DISABLED'
-  | 'E_BAD_VERSION'
-  | 'E_NO_UPDATE'
-  | 'E_CONFLICT'
-  | 'E_UPDATE_FAILED'
-  | 'E_BAD_ANNOTATIONS';
-
-/** A manual update request that cannot be carried out; the message says why. */
-export class ManualUpdateError extends ImageWatcherError {
-  declare readonly code: ManualErrorCode;
-  constructor(code: ManualErrorCode, message: string) {
-    super(code, message);
-  }
-}
-
-export interface ManualUpdateResult {
-  status: 'updating' | 'success' | 'rolled_back';
-  changes: { container: string; from: string; to: string }[];
+/** A manual update or approval waiting for its workload's next reconcile. */
+interface Intent {
+  version: string | undefined;
+  resolve(r: ManualUpdateResult): void;
+  reject(err: unknown): void;
 }
 
 export function workloadKey(w: { kind: string; namespace: string; name: string }): string {
@@ -143,45 +133,199 @@ function checkInputs(w: WorkloadSnapshot): string {
   return `${w.containers.map((c) => `${c.name}=${c.image}`).join('\n')}\n${user}`;
 }
 
+/** Annotations whose change the reconcile must see at once: rollout records, notice claims. */
+function stateInputs(w: WorkloadSnapshot): string {
+  return `${w.annotations[ANNOTATIONS.rollout] ?? ''}\n${w.annotations[ANNOTATIONS.noticePending] ?? ''}`;
+}
+
+function toError(err: unknown): { code: string; message: string } {
+  if (err instanceof ImageWatcherError) return { code: err.code, message: err.message };
+  return { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** Numeric resourceVersions (what every API server sends) ordered; anything else counts as newer. */
+function newer(a: WorkloadSnapshot, b: WorkloadSnapshot): boolean {
+  const x = Number(a.resourceVersion);
+  const y = Number(b.resourceVersion);
+  return !(Number.isSafeInteger(x) && Number.isSafeInteger(y)) || x >= y;
+}
+
+type Lookup<T> = {
+  promise: Promise<T>;
+  value: T | undefined;
+  done: boolean;
+  ctrl: AbortController;
+  /** Keys waiting for it; when all are deleted the request is aborted. */
+  waiters: Set<string>;
+};
+
 /**
- * The cycle loop: every CHECK_INTERVAL (and once at start with RUN_ON_BOOT) it checks all
- * watched workloads; a workload that appears or whose image/annotations change is checked
- * soon after (debounced). Only the leader asks registries and acts; followers keep their
- * informer cache warm and answer API reads, so a failover has nothing to rebuild.
+ * The registry answers of one pass, shared by every workload: one tag list per repository and one
+ * digest per tag. A reconcile never waits for them holding a queue worker: it asks, returns, and
+ * its key is queued again when the answer is in.
  */
+class PassLookups {
+  readonly tags = new Map<string, Lookup<RepoResult>>();
+  readonly digests = new Map<string, Lookup<string | { code: string; message: string }>>();
+  readonly credentials: CredentialResolver;
+  readonly signal: AbortSignal;
+  constructor(
+    private readonly registry: RegistryClient,
+    resolver: CredentialResolver,
+    signal: AbortSignal,
+    /** Gets the keys that waited for an answer once it is in (they are queued again). */
+    private readonly onSettled: (waiters: ReadonlySet<string>) => void,
+    /** Requests in flight per registry host (more would only queue inside the client, on its clock). */
+    private readonly perRegistry: number,
+  ) {
+    this.credentials = resolver;
+    this.signal = signal;
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const map of [this.tags, this.digests] as Map<string, Lookup<unknown>>[]) {
+          for (const l of map.values()) l.ctrl.abort(signal.reason);
+        }
+      },
+      { once: true },
+    );
+  }
+
+  private readonly limits = new Map<string, LimitFunction>();
+
+  private lookup<T>(
+    map: Map<string, Lookup<T>>,
+    key: string,
+    waiter: string,
+    registry: string,
+    run: (signal: AbortSignal) => Promise<T>,
+  ): Lookup<T> {
+    let l = map.get(key);
+    if (!l) {
+      // Aborted alone (its last waiter deleted) or with the pass (see the constructor).
+      const ctrl = new AbortController();
+      const signal = ctrl.signal;
+      const entry: Lookup<T> = {
+        promise: Promise.resolve(),
+        value: undefined,
+        done: false,
+        ctrl,
+        waiters: new Set(),
+      } as unknown as Lookup<T>;
+      let limit = this.limits.get(registry);
+      if (!limit) {
+        // Per registry: a slow one holds only its own slots, never the others'.
+        limit = pLimit(Math.max(1, this.perRegistry));
+        this.limits.set(registry, limit);
+      }
+      entry.promise = limit(() => run(signal)).then((v) => {
+        entry.value = v;
+        entry.done = true;
+        const waiters = entry.waiters;
+        entry.waiters = new Set();
+        this.onSettled(waiters);
+        return v;
+      });
+      l = entry;
+      map.set(key, l);
+    }
+    if (!l.done) l.waiters.add(waiter);
+    return l;
+  }
+
+  tagList(repoKey: string, ref: ImageReference, creds: Creds, waiter: string) {
+    return this.lookup(this.tags, repoKey, waiter, ref.registry, (signal) =>
+      creds()
+        .then((c) => this.registry.listTags(ref, withSignal(c, signal)))
+        .then(
+          (tags): RepoResult => ({ ok: true, tags, digests: new Map() }),
+          (err: unknown): RepoResult => ({ ok: false, error: toError(err) }),
+        ),
+    );
+  }
+
+  digest(repoKey: string, ref: ImageReference, tag: string, creds: Creds, waiter: string) {
+    return this.lookup(this.digests, `${repoKey}:${tag}`, waiter, ref.registry, (signal) =>
+      creds()
+        .then((c) => this.registry.getDigest(ref, tag, withSignal(c, signal)))
+        .catch((err: unknown) => toError(err)),
+    );
+  }
+
+  /** A deleted workload no longer waits; a request nobody waits for is aborted. */
+  drop(key: string): void {
+    for (const map of [this.tags, this.digests] as Map<string, Lookup<unknown>>[]) {
+      for (const l of map.values()) {
+        if (l.waiters.delete(key) && l.waiters.size === 0 && !l.done) l.ctrl.abort();
+      }
+    }
+  }
+}
+
+/** Credentials of the first workload that asks (asked only when a request is made). */
+type Creds = () => Promise<RegistryCredentials | undefined>;
+
+/** Registry options: credentials and the signal (ignored by clients that do not take one). */
+function withSignal(
+  creds: RegistryCredentials | undefined,
+  signal: AbortSignal,
+): { credentials?: RegistryCredentials } {
+  const opts: { credentials?: RegistryCredentials; signal: AbortSignal } = { signal };
+  if (creds) opts.credentials = creds;
+  return opts;
+}
+
+interface Pass {
+  id: number;
+  started: number;
+  lookups: PassLookups;
+  ctrl: AbortController;
+  /** Keys not yet checked in this pass. */
+  remaining: Set<string>;
+  total: number;
+  done: Promise<void>;
+  finish: () => void;
+}
+
+const DEFAULT_CLAIM_TTL_MS = 5 * 60_000;
+
 export class Controller {
   private readonly deps: ControllerDeps;
+  private readonly timers: Timers;
   private readonly entries = new Map<string, Entry>();
-  /** Workloads changed since the last debounced check; checked together when the timer fires. */
-  private readonly dirty = new Set<string>();
-  private debounce: NodeJS.Timeout | undefined;
-  /** The initial list is covered by RUN_ON_BOOT or the first cycle, not by one check per workload. */
-  private syncing = true;
-  /** Per-workload chain so a cycle, a debounced check and a manual update never act at once. */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly queue: WorkQueue;
+  private readonly intents = new Map<string, Intent[]>();
+  /** Queues again the keys that waited for a registry answer. */
+  private readonly requeue = (waiters: ReadonlySet<string>): void => {
+    if (this.stopped) return;
+    for (const k of waiters) if (this.entries.has(k)) this.queue.add(k);
+  };
   private readonly digestBaselines = new Map<string, string>();
-  /** Release notes per image and release-url, for one cycle. */
-  private readonly notesMemo = new Map<string, Promise<UpdateNotice['releaseNotes'] | undefined>>();
-  /**
-   * The last release notes announced per workload and container (`key|container`), so the approval
-   * page shows what the notice showed without fetching them again.
-   */
+  private readonly digestSightings = new Map<string, DigestSighting>();
+  /** Release notes per image and release-url, for one pass. */
+  private notesMemo = new Map<string, Promise<UpdateNotice['releaseNotes'] | undefined>>();
+  /** The last release notes announced per `key|container`, for the approval page. */
   private readonly lastNotes = new Map<
     string,
     { version: string; notes: NonNullable<UpdateNotice['releaseNotes']> }
   >();
-  private cycle: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private pass: Pass | undefined;
+  private passSeq = 0;
+  private readonly debounces = new Map<string, { handle: unknown; due: number }>();
+  private interval: unknown;
+  private syncing = true;
   private stopped = true;
   private readonly abort = new AbortController();
-  /** Aborted when this replica loses leadership: its rollout watches stop, the next leader resumes them. */
-  private leadership = new AbortController();
-  /** Workloads whose unfinished rollout this replica is resuming (queued or running). */
-  private readonly resuming = new Set<string>();
-  private readonly background = new Set<Promise<unknown>>();
 
   constructor(deps: ControllerDeps) {
     this.deps = deps;
+    this.timers = deps.timers ?? realTimers;
+    this.queue = new WorkQueue({
+      concurrency: deps.config.actionConcurrency ?? 8,
+      timers: this.timers,
+      backoff: (n) => cappedBackoff(n, 1000, 5 * 60_000),
+      onError: (key, err) => this.onReconcileError(key, err),
+    });
   }
 
   get log(): Logger {
@@ -200,16 +344,9 @@ export class Controller {
       this.deps.metrics.setLeader(leader);
       this.log.info({ leader }, leader ? 'became leader' : 'lost leadership');
       if (leader) {
-        // A new leader checks at once rather than waiting up to a whole interval, and takes over
-        // the rollouts the previous leader left unfinished.
-        if (!this.stopped) {
-          this.resumePendingRollouts();
-          this.track(this.runCycle());
-        }
+        // A new leader looks at every workload at once: unfinished rollouts are ordinary state.
+        if (!this.stopped) void this.runCycle();
       } else {
-        // Watches started while leading stop; later ones (a manual update served here) must not.
-        this.leadership.abort();
-        this.leadership = new AbortController();
         // Only the leader reports outdated images; stale values here would duplicate its alerts.
         this.deps.metrics.clearImageStatus();
       }
@@ -219,108 +356,89 @@ export class Controller {
     for (const w of this.deps.watch.list()) this.upsertEntry(w);
     this.syncing = false;
     this.refreshCounts();
-    // A restarted leader (or one elected before this subscribed) finishes what it left behind.
-    this.resumePendingRollouts();
-    if (this.deps.config.runOnBoot) this.track(this.runCycle());
+    this.queue.start((key) => this.reconcileWorkload(key));
+    if (this.deps.config.runOnBoot) void this.runCycle();
+    else this.enqueueRecorded();
     this.schedule();
   }
 
-  /**
-   * Resumes every rollout recorded in `image-watcher/rollout` that nobody here is watching: after
-   * a restart or a takeover, the previous leader has stopped watching. A cycle only takes records
-   * past their deadline by a margin (orphanedOnly): before that, a replica serving a manual update
-   * may still be watching its own rollout.
-   */
-  private resumePendingRollouts(opts: { orphanedOnly?: boolean } = {}): void {
-    if (this.stopped || !this.isLeader()) return;
-    const now = this.deps.now().getTime();
+  /** Without RUN_ON_BOOT, workloads with a recorded rollout or notice claim are still looked at. */
+  private enqueueRecorded(): void {
     for (const [key, e] of this.entries) {
-      const record = e.snapshot.annotations[ANNOTATIONS.rollout];
-      if (record === undefined || this.resuming.has(key)) continue;
-      if (opts.orphanedOnly === true) {
-        const parsed = parsePendingRollout(record);
-        if (parsed.ok && Date.parse(parsed.rollout.deadline) + ORPHANED_AFTER_MS > now) continue;
-      }
-      this.resuming.add(key);
-      this.track(this.withLock(key, () => this.resume(key)).finally(() => this.resuming.delete(key)));
+      if (stateInputs(e.snapshot) !== '\n') this.queue.add(key);
     }
-  }
-
-  private async resume(key: string): Promise<void> {
-    const e = this.entries.get(key);
-    if (!e || this.stopped || !this.isLeader()) return;
-    // Fresh from the API: an update of ours may have settled while this waited for the lock.
-    const w = await this.deps.gateway.getWorkload(e.snapshot.kind, e.snapshot.namespace, e.snapshot.name);
-    if (!w || w.annotations[ANNOTATIONS.rollout] === undefined) return;
-    const watched = e.settings ? watchedContainers(w.containers, e.settings) : w.containers;
-    await resumeRollout(
-      this.updaterDeps(async (notices) => {
-        await this.deps.notify(notices);
-      }),
-      w,
-      watched.map((c) => c.name),
-    );
-  }
-
-  /** Stops with the watcher or with this replica's leadership, whichever comes first. */
-  private actionSignal(): AbortSignal {
-    return AbortSignal.any([this.abort.signal, this.leadership.signal]);
-  }
-
-  private updaterDeps(notify: UpdaterDeps['notify']): UpdaterDeps {
-    return {
-      gateway: this.deps.gateway,
-      metrics: this.deps.metrics,
-      notify,
-      logger: this.log,
-      now: this.deps.now,
-      sleep: this.deps.sleep,
-      rolloutTimeoutMs: this.deps.config.rolloutTimeoutMs,
-      ...(this.deps.config.rolloutPollMs === undefined
-        ? {}
-        : { rolloutPollMs: this.deps.config.rolloutPollMs }),
-      signal: this.actionSignal(),
-    };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
-    if (this.timer) clearTimeout(this.timer);
-    clearTimeout(this.debounce);
-    this.dirty.clear();
-    await Promise.allSettled([...this.background]);
+    this.pass?.ctrl.abort();
+    if (this.interval !== undefined) this.timers.clearTimeout(this.interval);
+    for (const t of this.debounces.values()) this.timers.clearTimeout(t.handle);
+    this.debounces.clear();
+    await this.queue.stop();
+    this.pass?.finish();
+    for (const [key, list] of this.intents) {
+      for (const i of list) i.reject(new ManualUpdateError('E_UPDATE_FAILED', 'the watcher is stopping'));
+      this.intents.delete(key);
+    }
     await this.deps.watch.stop();
   }
 
-  /** Waits for the running cycle and debounced checks (tests, graceful stop). */
-  async idle(): Promise<void> {
-    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  /**
+   * Resolves once nothing is queued, running or waiting for a registry answer, and no key is due
+   * within `soonMs` (with real timers: a requeue right after a write). Tests and graceful stops.
+   */
+  async idle(soonMs = 100): Promise<void> {
+    for (;;) {
+      await this.queue.idle();
+      const waiting = this.pass ? this.waitingLookups(this.pass) : [];
+      if (waiting.length > 0) {
+        await Promise.allSettled(waiting);
+        continue;
+      }
+      // A debounced watch event counts like a requeue.
+      let due = this.queue.nextDueIn();
+      for (const d of this.debounces.values()) {
+        const left = Math.max(0, d.due - this.timers.now());
+        if (due === undefined || left < due) due = left;
+      }
+      if (this.queue.length === 0 && (due === undefined || due > soonMs)) return;
+      const ms = (due ?? 0) + 1;
+      // Real timers are unref'd; this wait must keep the process alive until the key has run.
+      await new Promise<void>((r) =>
+        this.timers === realTimers ? setTimeout(r, ms) : this.timers.setTimeout(r, ms),
+      );
+    }
   }
 
-  private track<T>(p: Promise<T>): void {
-    const guarded = p.catch((err: unknown) => this.log.error({ err }, 'watcher task failed'));
-    this.background.add(guarded);
-    void guarded.finally(() => this.background.delete(guarded));
+  private waitingLookups(p: Pass): Promise<unknown>[] {
+    const out: Promise<unknown>[] = [];
+    for (const map of [p.lookups.tags, p.lookups.digests] as Map<string, Lookup<unknown>>[]) {
+      for (const l of map.values()) if (!l.done) out.push(l.promise);
+    }
+    return out;
   }
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.track(this.runCycle().finally(() => this.schedule()));
+    this.interval = this.timers.setTimeout(() => {
+      void this.runCycle();
+      this.schedule();
     }, this.deps.config.checkIntervalMs);
-    this.timer.unref();
   }
 
-  // ---- informer events --------------------------------------------------------------------
+  // ---- watch events ------------------------------------------------------------------------
 
   private upsertEntry(w: WorkloadSnapshot): Entry {
     const key = workloadKey(w);
+    const prev = this.entries.get(key);
+    // A snapshot from our own patch may be newer than a late watch event: keep the newer one.
+    if (prev && prev.snapshot.uid === w.uid && !newer(w, prev.snapshot)) return prev;
     const parsed = parseWatchSettings(w.annotations, {
       containerNames: w.containers.map((c) => c.name),
       overrides: this.deps.config.overrides,
     });
-    const prev = this.entries.get(key);
     const entry: Entry = {
       snapshot: w,
       settings: parsed.ok ? parsed.settings : undefined,
@@ -334,28 +452,48 @@ export class Controller {
   }
 
   private onUpsert(w: WorkloadSnapshot, old: WorkloadSnapshot | undefined): void {
-    const prevMode = this.entries.get(workloadKey(w))?.settings?.mode;
+    const key = workloadKey(w);
+    const prevMode = this.entries.get(key)?.settings?.mode;
     const entry = this.upsertEntry(w);
     if (entry.settings?.mode !== prevMode) this.refreshCounts();
-    if (old && checkInputs(old) === checkInputs(w)) return;
-    if (this.syncing || this.stopped || !this.isLeader()) return;
-    this.dirty.add(workloadKey(w));
-    // One timer for all: a burst of edits (a GitOps sync of many workloads) costs one batched check.
-    clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
-      const keys = [...this.dirty];
-      this.dirty.clear();
-      this.track(this.checkChanged(keys));
-    }, this.deps.config.debounceMs ?? 2000);
-    this.debounce.unref();
+    if (this.syncing || this.stopped) return;
+    // Our own bookkeeping (a rollout record, a notice claim) is state the reconcile acts on now;
+    // image and user annotation changes wait for the debounce, so a burst costs one reconcile.
+    if (old && stateInputs(old) !== stateInputs(w)) {
+      this.queue.add(key);
+      return;
+    }
+    if (old && checkInputs(old) === checkInputs(w)) {
+      // Status moved: a rollout in progress is judged on every status change.
+      if (w.annotations[ANNOTATIONS.rollout] !== undefined) this.queue.add(key);
+      return;
+    }
+    const prev = this.debounces.get(key);
+    if (prev !== undefined) this.timers.clearTimeout(prev.handle);
+    const ms = this.deps.config.debounceMs ?? 2000;
+    const handle = this.timers.setTimeout(() => {
+      this.debounces.delete(key);
+      this.queue.add(key);
+    }, ms);
+    this.debounces.set(key, { handle, due: this.timers.now() + ms });
   }
 
   private onDelete(w: WorkloadSnapshot): void {
     const key = workloadKey(w);
     this.entries.delete(key);
-    this.dirty.delete(key);
+    const t = this.debounces.get(key);
+    if (t !== undefined) this.timers.clearTimeout(t.handle);
+    this.debounces.delete(key);
+    this.queue.forget(key);
+    this.pass?.lookups.drop(key);
+    this.passDone(key);
     for (const k of this.digestBaselines.keys()) if (k.startsWith(`${key}|`)) this.digestBaselines.delete(k);
+    for (const k of this.digestSightings.keys()) if (k.startsWith(`${key}|`)) this.digestSightings.delete(k);
     for (const k of this.lastNotes.keys()) if (k.startsWith(`${key}|`)) this.lastNotes.delete(k);
+    for (const i of this.intents.get(key) ?? []) {
+      i.reject(new ManualUpdateError('E_NOT_FOUND', `${w.kind} ${w.namespace}/${w.name} was deleted`));
+    }
+    this.intents.delete(key);
     this.deps.metrics.removeWorkload(labelsOf(w));
     this.refreshCounts();
   }
@@ -369,68 +507,69 @@ export class Controller {
     this.deps.metrics.setWorkloadCounts(counts);
   }
 
-  // ---- checks -----------------------------------------------------------------------------
+  // ---- passes ------------------------------------------------------------------------------
 
-  /** One full cycle over every watched workload; concurrent calls share the running cycle. */
+  /**
+   * One pass over every workload: fresh registry answers, every key queued. Resolves when each
+   * was checked (or deleted). A new pass supersedes an unfinished one (a registry that never
+   * answers cannot hold back the next interval).
+   */
   runCycle(): Promise<void> {
-    this.cycle ??= this.doCycle().finally(() => {
-      this.cycle = undefined;
-    });
-    return this.cycle;
-  }
-
-  private async doCycle(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     if (!this.isLeader()) {
       this.log.debug('not the leader: skipping the check cycle');
-      return;
+      return Promise.resolve();
     }
-    const started = this.deps.now();
+    const old = this.pass;
+    if (old) {
+      old.ctrl.abort();
+      old.finish();
+    }
     for (const w of this.deps.watch.list()) this.upsertEntry(w);
     this.refreshCounts();
-    this.resumePendingRollouts({ orphanedOnly: true });
     this.deps.registry.newCycle();
-    this.notesMemo.clear();
-    const keys = [...this.entries.keys()];
-    const split = await this.checkKeys(keys);
-    const finished = this.deps.now();
-    this.deps.metrics.observeCheck({
-      seconds: (finished.getTime() - started.getTime()) / 1000,
-      finishedAt: finished,
+    this.notesMemo = new Map();
+    const ctrl = new AbortController();
+    const signal = AbortSignal.any([ctrl.signal, this.abort.signal]);
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
     });
-    this.log.info(
-      { workloads: keys.length, seconds: (finished.getTime() - started.getTime()) / 1000, ...split },
-      'check cycle done',
-    );
+    const keys = [...this.entries.keys()];
+    const pass: Pass = {
+      id: ++this.passSeq,
+      started: this.deps.now().getTime(),
+      lookups: new PassLookups(
+        this.deps.registry,
+        new CredentialResolver(this.checkerDeps()),
+        signal,
+        this.requeue,
+        this.deps.config.registryConcurrency,
+      ),
+      ctrl,
+      remaining: new Set(keys),
+      total: keys.length,
+      done,
+      finish,
+    };
+    this.pass = pass;
+    void done.then(() => {
+      const seconds = (this.deps.now().getTime() - pass.started) / 1000;
+      this.deps.metrics.observeCheck({ seconds, finishedAt: this.deps.now() });
+      this.log.info({ workloads: pass.total, seconds, pass: pass.id }, 'check cycle done');
+    });
+    if (keys.length === 0) pass.finish();
+    for (const k of keys) this.queue.add(k);
+    return done;
   }
 
-  private async checkChanged(keys: readonly string[]): Promise<void> {
-    if (this.stopped || !this.isLeader()) return;
-    await this.checkKeys(keys.filter((k) => this.entries.has(k)));
+  private passDone(key: string): void {
+    const p = this.pass;
+    if (!p || !p.remaining.delete(key)) return;
+    if (p.remaining.size === 0) p.finish();
   }
 
-  private targets(keys: readonly string[]): CheckTarget[] {
-    const out: CheckTarget[] = [];
-    for (const key of keys) {
-      const e = this.entries.get(key);
-      if (!e) continue;
-      if (!e.settings) {
-        e.lastError = e.settingsError;
-        e.lastCheck = this.deps.now();
-        this.deps.metrics.observeCheckError('E_ANNOTATIONS');
-        continue;
-      }
-      if (e.settings.mode === 'DISABLED') {
-        // No longer watched: an old `image_outdated` series would keep an alert firing forever.
-        this.deps.metrics.retainContainers(labelsOf(e.snapshot), new Set());
-        e.containers = undefined;
-        continue;
-      }
-      out.push({ key, snapshot: e.snapshot, settings: e.settings });
-    }
-    return out;
-  }
-
-  /** What the checker needs, the same for cycles and manual updates. */
+  /** What the checker needs. */
   private checkerDeps(): CheckerDeps {
     return {
       registry: this.deps.registry,
@@ -443,39 +582,466 @@ export class Controller {
     };
   }
 
-  /** Checks and acts; returns how long the registry checks and the actions took (for the cycle log). */
-  private async checkKeys(keys: readonly string[]): Promise<{ checkSeconds: number; actSeconds: number }> {
-    const t0 = this.deps.now().getTime();
-    const checks = await checkWorkloads(this.targets(keys), this.checkerDeps());
-    const t1 = this.deps.now().getTime();
-    const notices: UpdateNotice[] = [];
-    const limit = pLimit(this.deps.config.actionConcurrency ?? 8);
-    await Promise.all(
-      checks.map((c) =>
-        limit(async () => {
-          this.record(c);
-          if (this.stopped || !this.isLeader()) return;
-          // One workload's failure must not reject the batch: the notices already stamped for
-          // the others would never be sent (the stamp says they were).
-          await this.withLock(c.key, () => this.act(c, notices)).catch((err: unknown) =>
-            this.recordActionError(c, err),
-          );
-        }),
+  /** The pass reconciles read registry answers from; an empty one until the first interval. */
+  private currentPass(): Pass {
+    if (this.pass) return this.pass;
+    const ctrl = new AbortController();
+    this.deps.registry.newCycle();
+    const pass: Pass = {
+      id: ++this.passSeq,
+      started: this.deps.now().getTime(),
+      lookups: new PassLookups(
+        this.deps.registry,
+        new CredentialResolver(this.checkerDeps()),
+        AbortSignal.any([ctrl.signal, this.abort.signal]),
+        this.requeue,
+        this.deps.config.registryConcurrency,
       ),
-    );
-    if (notices.length > 0) await this.deps.notify(notices);
-    return { checkSeconds: (t1 - t0) / 1000, actSeconds: (this.deps.now().getTime() - t1) / 1000 };
+      ctrl,
+      remaining: new Set(),
+      total: 0,
+      done: Promise.resolve(),
+      finish: () => undefined,
+    };
+    this.pass = pass;
+    return pass;
   }
 
-  private withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const settled = next.catch(() => undefined);
-    this.locks.set(key, settled);
-    void settled.then(() => {
-      if (this.locks.get(key) === settled) this.locks.delete(key);
+  private onReconcileError(key: string, err: unknown): void {
+    const e = this.entries.get(key);
+    const { code, message } = toError(err);
+    if (e) e.lastError = `${code}: ${message}`;
+    this.deps.metrics.observeCheckError(code);
+    this.log.error({ workload: key, err }, 'reconcile failed; retrying with backoff');
+    this.passDone(key);
+    const intents = this.intents.get(key);
+    if (intents) {
+      this.intents.delete(key);
+      for (const i of intents) i.reject(err);
+    }
+  }
+
+  // ---- the reconcile -----------------------------------------------------------------------
+
+  /**
+   * Brings one workload closer to what its annotations ask for, from its current state alone.
+   * Safe to run any number of times: every write is guarded by a JSON Patch `test`.
+   */
+  async reconcileWorkload(key: string): Promise<ReconcileResult> {
+    const e = this.entries.get(key);
+    const intents = this.intents.get(key);
+    const fail = (code: ManualErrorCode, message: string) => {
+      if (!intents) return;
+      this.intents.delete(key);
+      for (const i of intents) i.reject(new ManualUpdateError(code, message));
+    };
+    if (!e || this.stopped) {
+      fail('E_NOT_FOUND', `${key} does not exist`);
+      this.passDone(key);
+      return {};
+    }
+    const w = e.snapshot;
+    const leader = this.isLeader();
+    const record = w.annotations[ANNOTATIONS.rollout];
+    if (record !== undefined) {
+      fail('E_CONFLICT', 'a rollout of this workload is in progress; retry when it has finished');
+      const r = leader ? await this.reconcileRollout(e, record) : {};
+      this.passDone(key);
+      return r;
+    }
+    if (!e.settings) {
+      e.lastError = e.settingsError;
+      e.lastCheck = this.deps.now();
+      this.deps.metrics.observeCheckError('E_ANNOTATIONS');
+      fail('E_BAD_ANNOTATIONS', e.settingsError ?? 'invalid annotations');
+      this.passDone(key);
+      return {};
+    }
+    if (e.settings.mode === 'DISABLED') {
+      // No longer watched: an old `image_outdated` series would keep an alert firing forever.
+      this.deps.metrics.retainContainers(labelsOf(w), new Set());
+      e.containers = undefined;
+      fail(
+        'E_DISABLED',
+        `${w.kind} ${w.namespace}/${w.name} has image-watcher/mode DISABLED; set it to NOTIFICATION or AUTO_UPDATE to allow updates`,
+      );
+      this.passDone(key);
+      return {};
+    }
+    if (intents) {
+      this.intents.delete(key);
+      return this.reconcileIntent(e, e.settings, intents);
+    }
+    if (!leader) {
+      this.passDone(key);
+      return {};
+    }
+
+    const pass = this.currentPass();
+    const check = this.checkFromPass(key, e, e.settings, pass);
+    if (check === undefined) return {}; // queued again when the registry has answered
+    this.record(check);
+    const r = await this.act(check);
+    // A conflict looks again at once: the pass counts the workload when that run is done.
+    if (r.requeueAfter !== 0) this.passDone(key);
+    return r;
+  }
+
+  /**
+   * The check from the pass's registry answers, or undefined while some are still coming (the
+   * key is queued again when they are in).
+   */
+  private checkFromPass(
+    key: string,
+    e: Entry,
+    settings: WatchSettings,
+    pass: Pass,
+  ): WorkloadCheck | undefined {
+    const p = prepare({ key, snapshot: e.snapshot, settings });
+    const results = new Map<string, RepoResult>();
+    let pending = false;
+    for (const r of repositoriesOf(p)) {
+      // Credentials come from the API (cached per pass), asked only for a request still to make.
+      const creds: Creds = () => pass.lookups.credentials.forWorkload(e.snapshot, r.ref.registry);
+      const list = pass.lookups.tagList(r.repoKey, r.ref, creds, key);
+      if (!list.done) {
+        pending = true;
+        continue;
+      }
+      const value = list.value!;
+      if (!value.ok) {
+        results.set(r.repoKey, value);
+        continue;
+      }
+      const digests = new Map<string, string | { code: string; message: string }>();
+      for (const tag of r.digestTags) {
+        const d = pass.lookups.digest(r.repoKey, r.ref, tag, creds, key);
+        if (d.done) digests.set(tag, d.value!);
+        else pending = true;
+      }
+      results.set(r.repoKey, { ok: true, tags: value.tags, digests });
+    }
+    if (pending) return undefined;
+    return evaluate(p, results, {
+      digestBaselines: this.digestBaselines,
+      digestSightings: this.digestSightings,
+      pass: pass.id,
     });
-    return next;
+  }
+
+  /** Acts on a checked workload: record a revert, announce, or update. */
+  private async act(c: WorkloadCheck): Promise<ReconcileResult> {
+    const w = c.snapshot;
+    const n = c.watched.length;
+    const reverts = detectExternalReverts(c.watched, c.state, n);
+    if (reverts.length > 0) {
+      await this.recordRevert(c, reverts);
+      return {};
+    }
+    const action = decideAction({
+      mode: c.settings.mode,
+      candidates: c.candidates,
+      state: c.state,
+      watchedCount: n,
+    });
+    if (action.kind === 'none') {
+      for (const cand of c.candidates) {
+        this.log.info(
+          {
+            workload: labelsOf(w),
+            container: cand.container,
+            from: cand.currentVersion,
+            to: cand.newVersion,
+            decision: 'held_back',
+          },
+          `held back: ${action.reason}`,
+        );
+      }
+      return {};
+    }
+    if (action.kind === 'notify') return this.announce(c, action.candidates);
+    return this.update(c, action.candidates);
+  }
+
+  /**
+   * Announces versions: claim (so one replica sends), send, then stamp. A crash after the claim
+   * leaves `notice-pending`; once the claim is older than its time-out the notice is sent again,
+   * so it is delivered at least once and, once stamped, never again.
+   */
+  private async announce(c: WorkloadCheck, wanted: Candidate[]): Promise<ReconcileResult> {
+    const log = this.log.child({ workload: labelsOf(c.snapshot) });
+    const names = c.watched.map((x) => x.info.name);
+    const ttl = this.deps.config.noticeClaimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
+    const now = this.deps.now();
+    let w = c.snapshot;
+    if (c.state.noticePending !== undefined) {
+      const age = now.getTime() - Date.parse(c.state.lastNotified ?? '');
+      if (age >= 0 && age < ttl) {
+        log.info({ decision: 'held_back' }, 'held back: another run is sending this notice');
+        return { requeueAfter: ttl - age };
+      }
+    }
+    const claim = noticeClaimPatch(w, wanted, names, now);
+    try {
+      w = await this.deps.gateway.patchWorkload(w.kind, w.namespace, w.name, claim.ops);
+    } catch (err) {
+      if (!isPatchConflict(err)) throw err;
+      // Another replica claimed first, or a status write moved resourceVersion: look again.
+      log.debug('notice claimed elsewhere or the workload changed; looking again');
+      return this.refresh(w);
+    }
+    this.adopt(w);
+    const notices: UpdateNotice[] = [];
+    for (const cand of wanted) {
+      log.info(
+        { container: cand.container, from: cand.currentVersion, to: cand.newVersion, decision: 'notified' },
+        'newer version available; notifying',
+      );
+      const approvalUrl = this.deps.approvalUrl?.(w, cand);
+      notices.push(
+        ...noticesFor('available', w, [cand], {
+          ...(await this.notes(c, cand)),
+          ...(approvalUrl ? { approvalUrl } : {}),
+        }),
+      );
+    }
+    if (nobodyTookIt(await this.deps.notify(notices))) {
+      // Nobody took it: keep the claim; it is taken over and sent again once it times out.
+      log.warn('no channel took the notice; sending it again later');
+      return { requeueAfter: ttl };
+    }
+    await recordEvent(
+      { gateway: this.deps.gateway, logger: this.log },
+      w,
+      'Normal',
+      'UpdateAvailable',
+      `newer image available: ${describe(wanted)}`,
+    );
+    try {
+      this.adopt(
+        await this.deps.gateway.patchWorkload(
+          w.kind,
+          w.namespace,
+          w.name,
+          noticeDonePatch(w, claim.value, wanted, names),
+        ),
+      );
+    } catch (err) {
+      if (!isPatchConflict(err)) throw err;
+      log.warn('the notice claim changed while sending; not stamping');
+    }
+    return {};
+  }
+
+  /** Applies candidates; the rollout is judged by the reconciles that follow. */
+  private async update(c: WorkloadCheck, candidates: Candidate[]): Promise<ReconcileResult> {
+    const log = this.log.child({ workload: labelsOf(c.snapshot) });
+    const outcome = await writeUpdate(this.updaterDeps(), {
+      snapshot: c.snapshot,
+      candidates,
+      watched: c.watched,
+    });
+    if (outcome.result === 'conflict') {
+      log.info('image changed since the check; will check again');
+      return this.refresh(c.snapshot);
+    }
+    if (outcome.result === 'failed') {
+      await this.deps.notify(noticesFor('failed', c.snapshot, candidates, { detail: outcome.reason }));
+      return {};
+    }
+    for (const cand of candidates) {
+      log.info(
+        { container: cand.container, from: cand.currentVersion, to: cand.newVersion, decision: 'updated' },
+        'image updated; watching the rollout',
+      );
+    }
+    return this.judgeNow(outcome.snapshot);
+  }
+
+  /** The patched object carries the rollout record: judge it at once (a CronJob completes now). */
+  private judgeNow(patched: WorkloadSnapshot): Promise<ReconcileResult> {
+    this.adopt(patched);
+    const e = this.entries.get(workloadKey(patched));
+    const record = e?.snapshot.annotations[ANNOTATIONS.rollout];
+    return e && record !== undefined ? this.reconcileRollout(e, record) : Promise.resolve({});
+  }
+
+  /** After a conflict: reads the object again and reconciles once more with it. */
+  private async refresh(w: WorkloadSnapshot): Promise<ReconcileResult> {
+    const fresh = await this.deps.gateway.getWorkload(w.kind, w.namespace, w.name);
+    if (fresh) this.adopt(fresh);
+    return { requeueAfter: 0 };
+  }
+
+  /** Keeps the snapshot our own write returned, unless the watch already has a newer one. */
+  private adopt(w: WorkloadSnapshot): void {
+    if (this.entries.has(workloadKey(w))) this.upsertEntry(w);
+  }
+
+  private updaterDeps() {
+    return {
+      gateway: this.deps.gateway,
+      metrics: this.deps.metrics,
+      logger: this.log,
+      now: this.deps.now,
+      rolloutTimeoutMs: this.deps.config.rolloutTimeoutMs,
+    };
+  }
+
+  /** A recorded rollout: complete -> clear and count; failed or late -> roll back; else look later. */
+  private async reconcileRollout(e: Entry, value: string): Promise<ReconcileResult> {
+    const w = e.snapshot;
+    const labels = labelsOf(w);
+    const log = this.log.child({ workload: labels });
+    const parsed = parsePendingRollout(value);
+    if (!parsed.ok) {
+      log.warn({ reason: parsed.reason }, 'unreadable image-watcher/rollout annotation; dropping it');
+      await this.clearRecord(w);
+      return {};
+    }
+    const candidates: Candidate[] = parsed.rollout.changes.map((c) => ({ ...c }));
+    const verdict = judgeRollout(
+      w,
+      parsed.rollout,
+      this.deps.now().getTime(),
+      this.deps.config.rolloutPollMs ?? 5000,
+    );
+    switch (verdict.kind) {
+      case 'wait':
+        log.debug({ reason: verdict.reason }, 'rollout in progress');
+        return { requeueAfter: verdict.requeueAfterMs };
+      case 'superseded':
+        log.info(
+          { decision: 'superseded' },
+          'the images changed since the update; its rollout is no longer ours',
+        );
+        await this.clearRecord(w);
+        return {};
+      case 'complete': {
+        await this.clearRecord(w);
+        this.deps.metrics.observeUpdate(labels, 'success');
+        for (const cand of candidates) {
+          log.info(
+            {
+              container: cand.container,
+              from: cand.currentVersion,
+              to: cand.newVersion,
+              decision: 'rollout_complete',
+            },
+            'rollout complete',
+          );
+        }
+        const notices = await Promise.all(
+          noticesFor('updated', w, candidates).map(async (x, i) => ({
+            ...x,
+            ...(e.settings
+              ? await this.notes({ key: workloadKey(w), snapshot: w, settings: e.settings }, candidates[i]!)
+              : {}),
+          })),
+        );
+        await this.deps.notify(notices);
+        return {};
+      }
+      case 'rollback': {
+        const watched = (e.settings ? watchedContainers(w.containers, e.settings) : w.containers).map(
+          (c) => c.name,
+        );
+        try {
+          this.adopt(await rollBack({ gateway: this.deps.gateway }, w, candidates, watched));
+        } catch (err) {
+          if (isPatchConflict(err)) return this.refresh(w); // a newer snapshot decides
+          throw err;
+        }
+        for (const cand of candidates) {
+          log.warn(
+            {
+              container: cand.container,
+              from: cand.newVersion,
+              to: cand.currentVersion,
+              decision: 'rolled_back',
+              reason: verdict.reason,
+            },
+            'rollout failed; rolled back',
+          );
+        }
+        this.deps.metrics.observeUpdate(labels, 'rolled_back');
+        await recordEvent(
+          { gateway: this.deps.gateway, logger: this.log },
+          w,
+          'Warning',
+          'UpdateRolledBack',
+          `rollout of ${describe(candidates)} failed (${verdict.reason}); rolled back, the version will not be tried again`,
+        );
+        await this.deps.notify(noticesFor('rolled_back', w, candidates, { detail: verdict.reason }));
+        return {};
+      }
+    }
+  }
+
+  private async clearRecord(w: WorkloadSnapshot): Promise<void> {
+    try {
+      const cleared = await clearRollout({ gateway: this.deps.gateway }, w);
+      if (cleared) this.adopt(cleared);
+    } catch (err) {
+      if (!isPatchConflict(err)) throw err;
+    }
+  }
+
+  private async recordRevert(
+    c: WorkloadCheck,
+    reverts: ReturnType<typeof detectExternalReverts>,
+  ): Promise<void> {
+    const w = c.snapshot;
+    try {
+      this.adopt(
+        await this.deps.gateway.patchWorkload(
+          w.kind,
+          w.namespace,
+          w.name,
+          revertPatch(
+            w,
+            reverts,
+            c.watched.map((x) => x.info.name),
+          ),
+        ),
+      );
+    } catch (err) {
+      if (!isPatchConflict(err)) throw err;
+      return;
+    }
+    const text = reverts.map((r) => `${r.container}: ${r.revertedVersion} -> ${r.runningVersion}`).join(', ');
+    for (const r of reverts) {
+      this.log.warn(
+        {
+          workload: labelsOf(w),
+          container: r.container,
+          from: r.revertedVersion,
+          to: r.runningVersion,
+          decision: 'reverted_externally',
+        },
+        'image reverted outside image-watcher; not updating again',
+      );
+    }
+    await recordEvent(
+      { gateway: this.deps.gateway, logger: this.log },
+      w,
+      'Warning',
+      'RevertedExternally',
+      `image reverted outside image-watcher (${text}); that version will not be applied again automatically`,
+    );
+    await this.deps.notify(
+      reverts.map((r) => ({
+        event: 'reverted_externally' as const,
+        workload: { kind: w.kind, namespace: w.namespace, name: w.name },
+        container: r.container,
+        image: r.image,
+        currentVersion: r.runningVersion,
+        newVersion: r.revertedVersion,
+        change: changeBetween(r.runningVersion, r.revertedVersion),
+        detail:
+          'The image was set back outside image-watcher (GitOps or a person); this version will not be applied again automatically.',
+      })),
+    );
   }
 
   /** Stores the check for the API and the metrics. */
@@ -506,177 +1072,14 @@ export class Controller {
     this.deps.metrics.retainContainers(labels, new Set(c.containers.map((s) => s.name)));
   }
 
-  /** Acts on one checked workload; `notices` collects announcements sent once at the end of the cycle. */
-  private async act(c: WorkloadCheck, notices: UpdateNotice[]): Promise<void> {
-    const w = c.snapshot;
-    const n = c.watched.length;
-    const reverts = detectExternalReverts(c.watched, c.state, n);
-    if (reverts.length > 0) {
-      await this.recordRevert(c, reverts);
-      return;
-    }
-    const action = decideAction({
-      mode: c.settings.mode,
-      candidates: c.candidates,
-      state: c.state,
-      watchedCount: n,
-    });
-    if (action.kind === 'none') return;
-    if (action.kind === 'notify') {
-      const stamped = await this.stampNotified(c, action.candidates);
-      if (!stamped) return;
-      const message = stamped.map((x) => `${x.container}: ${x.currentVersion} -> ${x.newVersion}`).join(', ');
-      await recordEvent(
-        { gateway: this.deps.gateway, logger: this.log },
-        w,
-        'Normal',
-        'UpdateAvailable',
-        `newer image available: ${message}`,
-      );
-      for (const cand of stamped) {
-        const approvalUrl = this.deps.approvalUrl?.(w, cand);
-        notices.push(
-          ...noticesFor('available', w, [cand], {
-            ...(await this.notes(c, cand)),
-            ...(approvalUrl ? { approvalUrl } : {}),
-          }),
-        );
-      }
-      return;
-    }
-    await this.update(c, action.candidates);
-  }
-
-  /**
-   * Stamps the versions about to be announced; returns those we won and must send. A conflict means
-   * another replica (or a run before a restart) stamped first, or the object merely changed (a
-   * status update moves resourceVersion): then the fresh object decides, once.
-   */
-  private async stampNotified(c: WorkloadCheck, wanted: Candidate[]): Promise<Candidate[] | undefined> {
-    const names = c.watched.map((x) => x.info.name);
-    let w = c.snapshot;
-    let candidates = wanted;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.deps.gateway.patchWorkload(
-          w.kind,
-          w.namespace,
-          w.name,
-          notifyPatch(w, candidates, names, this.deps.now()),
-        );
-        return candidates;
-      } catch (err) {
-        if (!isPatchConflict(err)) {
-          this.recordActionError(c, err);
-          return undefined;
-        }
-      }
-      const fresh =
-        attempt === 0
-          ? await this.deps.gateway.getWorkload(w.kind, w.namespace, w.name).catch(() => undefined)
-          : undefined;
-      const sameImages =
-        fresh !== undefined &&
-        fresh.containers.every((x) => w.containers.find((y) => y.name === x.name)?.image === x.image);
-      const again =
-        fresh === undefined
-          ? undefined
-          : decideAction({
-              mode: 'NOTIFICATION',
-              candidates,
-              state: readManagedState(fresh.annotations),
-              watchedCount: names.length,
-            });
-      if (!fresh || !sameImages || again?.kind !== 'notify') {
-        this.log.debug({ workload: labelsOf(w) }, 'notification stamped elsewhere or workload changed');
-        return undefined;
-      }
-      candidates = again.candidates;
-      w = fresh;
-    }
-  }
-
-  private async update(
-    c: WorkloadCheck,
-    candidates: Candidate[],
-    onPatched?: (w: WorkloadSnapshot) => void,
-  ): Promise<UpdateOutcome> {
-    return applyUpdate(
-      this.updaterDeps(async (notices) => {
-        const enriched = await Promise.all(
-          notices.map(async (x) => {
-            if (x.event !== 'updated') return x;
-            const cand = candidates.find((k) => k.container === x.container);
-            return cand ? { ...x, ...(await this.notes(c, cand)) } : x;
-          }),
-        );
-        await this.deps.notify(enriched);
-      }),
-      { snapshot: c.snapshot, candidates, watched: c.watched, ...(onPatched ? { onPatched } : {}) },
-    );
-  }
-
-  private async recordRevert(
-    c: WorkloadCheck,
-    reverts: ReturnType<typeof detectExternalReverts>,
-  ): Promise<void> {
-    const w = c.snapshot;
-    try {
-      await this.deps.gateway.patchWorkload(
-        w.kind,
-        w.namespace,
-        w.name,
-        revertPatch(
-          w,
-          reverts,
-          c.watched.map((x) => x.info.name),
-        ),
-      );
-    } catch (err) {
-      if (!isPatchConflict(err)) this.recordActionError(c, err);
-      return;
-    }
-    const text = reverts.map((r) => `${r.container}: ${r.revertedVersion} -> ${r.runningVersion}`).join(', ');
-    this.log.warn(
-      { workload: labelsOf(w), reverts: text },
-      'image reverted outside image-watcher; not updating again',
-    );
-    await recordEvent(
-      { gateway: this.deps.gateway, logger: this.log },
-      w,
-      'Warning',
-      'RevertedExternally',
-      `image reverted outside image-watcher (${text}); that version will not be applied again automatically`,
-    );
-    await this.deps.notify(
-      reverts.map((r) => ({
-        event: 'reverted_externally' as const,
-        workload: { kind: w.kind, namespace: w.namespace, name: w.name },
-        container: r.container,
-        image: r.image,
-        currentVersion: r.runningVersion,
-        newVersion: r.revertedVersion,
-        change: changeBetween(r.runningVersion, r.revertedVersion),
-        detail:
-          'The image was set back outside image-watcher (GitOps or a person); this version will not be applied again automatically.',
-      })),
-    );
-  }
-
-  private recordActionError(c: WorkloadCheck, err: unknown): void {
-    const e = this.entries.get(c.key);
-    const code = err instanceof ImageWatcherError ? err.code : 'E_INTERNAL';
-    const message = err instanceof Error ? err.message : String(err);
-    if (e) e.lastError = `${code}: ${message}`;
-    this.deps.metrics.observeCheckError(code);
-    this.log.error({ workload: labelsOf(c.snapshot), err }, 'cannot act on workload');
-  }
-
   /** Release notes are a bonus: any failure yields nothing rather than failing the check. */
-  private async notes(c: WorkloadCheck, cand: Candidate): Promise<Pick<UpdateNotice, 'releaseNotes'>> {
+  private async notes(
+    c: Pick<WorkloadCheck, 'key' | 'snapshot' | 'settings'>,
+    cand: Candidate,
+  ): Promise<Pick<UpdateNotice, 'releaseNotes'>> {
     const fetchNotes = this.deps.releaseNotes;
     if (!fetchNotes || cand.change === 'digest') return {};
-    // Workloads running the same image share its notes: fetch them once per cycle, not per workload.
+    // Workloads running the same image share its notes: fetched once per pass, not per workload.
     const key = `${c.settings.releaseUrl ?? ''}\n${cand.newImage}`;
     let pending = this.notesMemo.get(key);
     if (!pending) {
@@ -698,10 +1101,7 @@ export class Controller {
     return releaseNotes ? { releaseNotes } : {};
   }
 
-  /**
-   * Release notes last announced for this workload and version (fetched for the notice; never
-   * fetched here), or undefined.
-   */
+  /** Release notes last announced for this workload and version (never fetched here), or undefined. */
   releaseNotesFor(
     kind: WorkloadKind,
     namespace: string,
@@ -747,8 +1147,8 @@ export class Controller {
   /**
    * Updates now, whatever the mode except DISABLED, to the newest allowed version or to
    * `version` (which must exist and not be lower than what runs; include/exclude and
-   * last-failed-version do not apply to an explicit request). Resolves once the image is
-   * written; the rollout is watched (and rolled back) in the background.
+   * last-failed-version do not apply to an explicit request). Queued as the workload's intent and
+   * answered once the image is written; the rollout is judged by the reconciles that follow.
    */
   async manualUpdate(req: {
     kind: WorkloadKind;
@@ -756,65 +1156,112 @@ export class Controller {
     name: string;
     version?: string | undefined;
   }): Promise<ManualUpdateResult> {
-    const w = await this.deps.gateway.getWorkload(req.kind, req.namespace, req.name);
-    if (!w)
-      throw new ManualUpdateError('E_NOT_FOUND', `${req.kind} ${req.namespace}/${req.name} does not exist`);
-    const parsed = parseWatchSettings(w.annotations, {
-      containerNames: w.containers.map((c) => c.name),
-      overrides: this.deps.config.overrides,
+    const key = workloadKey(req);
+    if (!this.entries.has(key)) {
+      // Not (yet) in the watch cache: ask the API, so a fresh workload can be updated at once.
+      const w = await this.deps.gateway.getWorkload(req.kind, req.namespace, req.name);
+      if (!w)
+        throw new ManualUpdateError('E_NOT_FOUND', `${req.kind} ${req.namespace}/${req.name} does not exist`);
+      this.upsertEntry(w);
+    }
+    return new Promise<ManualUpdateResult>((resolve, reject) => {
+      const list = this.intents.get(key) ?? [];
+      list.push({ version: req.version, resolve, reject });
+      this.intents.set(key, list);
+      this.queue.add(key);
     });
-    if (!parsed.ok) throw new ManualUpdateError('E_BAD_ANNOTATIONS', formatProblems(parsed.problems));
-    if (parsed.settings.mode === 'DISABLED') {
-      throw new ManualUpdateError(
-        'E_DISABLED',
-        `${req.kind} ${req.namespace}/${req.name} has image-watcher/mode DISABLED; set it to NOTIFICATION or AUTO_UPDATE to allow updates`,
+  }
+
+  private async reconcileIntent(
+    e: Entry,
+    parsedSettings: WatchSettings,
+    intents: Intent[],
+  ): Promise<ReconcileResult> {
+    // One manual update per reconcile: the first; the others see its result (a rollout in progress).
+    const [first, ...rest] = intents;
+    if (rest.length > 0) this.intents.set(workloadKey(e.snapshot), rest);
+    const intent = first!;
+    try {
+      return await this.applyIntent(e, parsedSettings, intent);
+    } catch (err) {
+      intent.reject(err);
+      if (err instanceof ManualUpdateError) return rest.length > 0 ? { requeueAfter: 0 } : {};
+      throw err;
+    }
+  }
+
+  private async applyIntent(
+    e: Entry,
+    parsedSettings: WatchSettings,
+    intent: Intent,
+  ): Promise<ReconcileResult> {
+    const w = e.snapshot;
+    const key = workloadKey(w);
+    // Fresh registry answers for a manual request, not those of the pass.
+    this.deps.registry.newCycle();
+    const settings: WatchSettings =
+      intent.version === undefined
+        ? parsedSettings
+        : { ...parsedSettings, include: undefined, exclude: undefined };
+    const p = prepare({ key, snapshot: w, settings });
+    const resolver = new CredentialResolver(this.checkerDeps());
+    const results = new Map<string, RepoResult>();
+    for (const r of repositoriesOf(p)) {
+      const creds = await resolver.forWorkload(w, r.ref.registry);
+      const opts = withSignal(creds, this.abort.signal);
+      try {
+        const tags = await this.deps.registry.listTags(r.ref, opts);
+        const digests = new Map<string, string | { code: string; message: string }>();
+        for (const tag of r.digestTags) {
+          digests.set(
+            tag,
+            await this.deps.registry.getDigest(r.ref, tag, opts).catch((x: unknown) => toError(x)),
+          );
+        }
+        results.set(r.repoKey, { ok: true, tags, digests });
+      } catch (err) {
+        results.set(r.repoKey, { ok: false, error: toError(err) });
+      }
+    }
+    const check = evaluate(p, results, { digestBaselines: this.digestBaselines });
+    if (check.error && check.candidates.length === 0 && intent.version === undefined) {
+      throw new ManualUpdateError('E_UPDATE_FAILED', `cannot ask the registry: ${check.error.message}`);
+    }
+    const candidates =
+      intent.version === undefined ? check.candidates : await this.explicitCandidates(check, intent.version);
+    if (candidates.length === 0)
+      throw new ManualUpdateError('E_NO_UPDATE', 'already at the newest allowed version');
+    const changes = candidates.map((c) => ({
+      container: c.container,
+      from: c.currentVersion,
+      to: c.newVersion,
+    }));
+    const outcome = await writeUpdate(this.updaterDeps(), {
+      snapshot: w,
+      candidates,
+      watched: check.watched,
+    });
+    if (outcome.result === 'conflict')
+      throw new ManualUpdateError('E_CONFLICT', 'the workload changed while updating; retry');
+    if (outcome.result === 'failed') {
+      await this.deps.notify(noticesFor('failed', w, candidates, { detail: outcome.reason }));
+      throw new ManualUpdateError('E_UPDATE_FAILED', outcome.reason);
+    }
+    for (const cand of candidates) {
+      this.log.info(
+        {
+          workload: labelsOf(w),
+          container: cand.container,
+          from: cand.currentVersion,
+          to: cand.newVersion,
+          decision: 'updated',
+          why: 'manual request',
+        },
+        'image updated on request; watching the rollout',
       );
     }
-    const key = workloadKey(w);
-    // The answer comes once the image is written, but the lock is held until the rollout watch
-    // ends, so a cycle or a debounced check cannot update the workload again mid-rollout.
-    let answer!: (r: ManualUpdateResult) => void;
-    let fail!: (err: unknown) => void;
-    const answered = new Promise<ManualUpdateResult>((resolve, reject) => {
-      answer = resolve;
-      fail = reject;
-    });
-    const locked = this.withLock(key, async () => {
-      this.deps.registry.newCycle();
-      const settings: WatchSettings =
-        req.version === undefined
-          ? parsed.settings
-          : { ...parsed.settings, include: undefined, exclude: undefined };
-      const [check] = await checkWorkloads([{ key, snapshot: w, settings }], this.checkerDeps());
-      if (!check) throw new ManualUpdateError('E_NOT_FOUND', 'nothing to check');
-      if (check.error && check.candidates.length === 0) {
-        throw new ManualUpdateError('E_UPDATE_FAILED', `cannot ask the registry: ${check.error.message}`);
-      }
-      const candidates =
-        req.version === undefined ? check.candidates : await this.explicitCandidates(check, req.version);
-      if (candidates.length === 0)
-        throw new ManualUpdateError('E_NO_UPDATE', 'already at the newest allowed version');
-      const changes = candidates.map((c) => ({
-        container: c.container,
-        from: c.currentVersion,
-        to: c.newVersion,
-      }));
-      const outcome = await this.update(check, candidates, () => answer({ status: 'updating', changes }));
-      // Settles the answer only when the patch did not (a later call is a no-op).
-      if (outcome.result === 'conflict')
-        fail(new ManualUpdateError('E_CONFLICT', 'the workload changed while updating; retry'));
-      else if (outcome.result === 'failed') fail(new ManualUpdateError('E_UPDATE_FAILED', outcome.reason));
-      else answer({ status: outcome.result === 'interrupted' ? 'updating' : outcome.result, changes });
-    });
-    // Whatever throws (before or after the patch) settles the answer instead of leaving it hanging.
-    this.track(
-      locked.catch((err: unknown) => {
-        fail(err);
-        // A refused request (no update, bad version) is the caller's answer, not a task failure.
-        if (!(err instanceof ManualUpdateError)) throw err;
-      }),
-    );
-    return answered;
+    intent.resolve({ status: 'updating', changes });
+    return this.judgeNow(outcome.snapshot);
   }
 
   /** Candidates for an explicit `?version=`: containers whose repository has that tag. */
@@ -862,6 +1309,12 @@ export class Controller {
   }
 }
 
+/** A dispatcher report in which every channel failed and none delivered. */
+function nobodyTookIt(report: unknown): boolean {
+  if (!Array.isArray(report) || report.length === 0) return false;
+  return (report as NotifyReport).every((r) => r.delivered === 0 && r.failed > 0);
+}
+
 function safeRunning(image: string): string {
   try {
     return runningVersion(parseImageReference(image));
@@ -876,4 +1329,6 @@ function changeBetween(from: string, to: string): UpdateNotice['change'] {
   return a && b ? classifyChange(a, b) : 'digest';
 }
 
+export { versionFor, ManualUpdateError };
+export type { ContainerView, ManualErrorCode, ManualUpdateResult, ReleaseNotesFn, WorkloadView };
 export type { WatchedContainer };

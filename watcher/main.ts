@@ -1,144 +1,30 @@
-// The watcher process: wiring only. Every piece is built from the validated config and handed
-// its dependencies; SIGTERM stops them in reverse order.
+// The watcher process: reads the environment and calls the one wiring (watcher/create.ts);
+// SIGTERM stops it.
 import { pino } from 'pino';
-import { loadConfig } from '../shared/config.ts';
 import { ImageWatcherError } from '../shared/errors.ts';
-import { listenError } from '../shared/listen.ts';
-import { approvalPlugin } from './approval/plugin.ts';
-import { approvalUrlFor } from './approval/links.ts';
-import { loadWatcherSettings } from './config.ts';
-import { Controller } from './controller.ts';
-import { approvalAdapter } from './http/approval.ts';
-import { build } from './http/app.ts';
-import { apiDeps } from './http/wiring.ts';
-import { ClientNodeGateway, loadKubeConfig } from './kube/client.ts';
-import { KubeWorkloadWatch } from './kube/informers.ts';
-import { LeaseLeaderElector } from './kube/leader.ts';
-import { WatcherMetrics } from './metrics.ts';
-import { createNotificationDispatcher, describeChannels, loadNotifyConfig } from './notify/config.ts';
-import { createRegistryClient, credentialsFor, readDockerConfig } from './registry/index.ts';
-import { releaseNotesFromConfig } from './release-notes/index.ts';
+import { createWatcher, loadWatcherConfig } from './create.ts';
+import { loadKubeConfig } from './kube/client.ts';
+import { readDockerConfig } from './registry/index.ts';
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env);
-  const settings = loadWatcherSettings(process.env);
-  const logger = pino({ level: config.logLevel, base: { component: 'watcher' } });
-  const notifyConfig = loadNotifyConfig(process.env);
-  const metrics = new WatcherMetrics();
+  const wc = loadWatcherConfig(process.env);
+  const logger = pino({ level: wc.config.logLevel, base: { component: 'watcher' } });
   const kubeConfig = loadKubeConfig(process.env);
-
   let dockerConfig: unknown;
   try {
-    dockerConfig = await readDockerConfig(config.dockerConfigDir);
+    dockerConfig = await readDockerConfig(wc.config.dockerConfigDir);
   } catch (err) {
     // Not fatal: pull secrets still work; say which file is wrong.
     logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'ignoring DOCKER_CONFIG');
   }
-
-  const registry = createRegistryClient({
-    observer: metrics,
-    logger,
-    insecureRegistries: config.insecureRegistries,
-    concurrency: config.registryConcurrency,
-    ratePerSecond: settings.registryRatePerSecond,
-    burst: settings.registryRatePerSecond,
-    cacheTtlMs: config.registryCacheTtlMs,
-    defaultCredentials: (host) =>
-      dockerConfig === undefined ? undefined : credentialsFor(host, dockerConfig),
-  });
-  const gateway = new ClientNodeGateway({ kubeConfig, logger, instance: config.podName });
-  const watch = new KubeWorkloadWatch({ kubeConfig, logger, namespaces: config.watchNamespaces });
-  const leader = config.leaderElection
-    ? new LeaseLeaderElector({
-        kubeConfig,
-        logger,
-        namespace: config.podNamespace,
-        name: config.leaseName,
-        identity: config.podName,
-      })
-    : undefined;
-  // Channels plus NOTIFY_DIGEST_THRESHOLD, NOTIFY_TIMEOUT and NOTIFY_RETRIES.
-  const dispatcher = createNotificationDispatcher(notifyConfig, { observer: metrics, logger });
-  logger.info({ channels: describeChannels(notifyConfig) }, 'notification channels');
-
-  const approvals =
-    config.publicUrl && config.approvalSecret
-      ? { publicUrl: config.publicUrl, secret: config.approvalSecret }
-      : undefined;
-  const controller: Controller = new Controller({
-    watch,
-    gateway,
-    leader,
-    registry,
-    credentialsFor,
-    fallbackDockerConfig: dockerConfig,
-    metrics,
-    notify: (notices) => dispatcher.dispatch(notices),
-    releaseNotes: releaseNotesFromConfig({ registry, config, logger }),
-    ...(approvals
-      ? {
-          // Bound to the running version and last update: refused after any change (links.ts).
-          approvalUrl: (w, c) =>
-            approvalUrlFor(w, c, { ...approvals, now: Date.now(), ttlMs: notifyConfig.approvalLinkTtlMs }),
-        }
-      : {}),
-    logger,
-    now: () => new Date(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    config: {
-      checkIntervalMs: config.checkIntervalMs,
-      runOnBoot: config.runOnBoot,
-      overrides: config.overrides,
-      rolloutTimeoutMs: config.rolloutTimeoutMs,
-      registryConcurrency: config.registryConcurrency,
-      debounceMs: settings.debounceMs,
-    },
-  });
-
-  const app = await build({
-    api: controller,
-    // API resolves: own registry client and queue, RBAC or API_TOKEN callers (watcher/http/wiring.ts).
-    ...apiDeps({
-      kubeConfig,
-      apiToken: settings.apiToken,
-      resolveRegistries: settings.resolveRegistries,
-      registry: {
-        observer: metrics,
-        logger,
-        insecureRegistries: config.insecureRegistries,
-        cacheTtlMs: config.registryCacheTtlMs,
-      },
-      credentialsFor: (host) => (dockerConfig === undefined ? undefined : credentialsFor(host, dockerConfig)),
-    }),
-    metrics,
-    ready: () => watch.isSynced(),
-    logger,
-    approval: approvals
-      ? {
-          plugin: approvalPlugin,
-          options: { ...approvals, now: Date.now, ...approvalAdapter(controller) },
-        }
-      : undefined,
-  });
-  await app.listen({ port: config.httpPort, host: config.listenAddress }).catch((err: unknown) => {
-    throw listenError(err, { HTTP_PORT: config.httpPort });
-  });
-  // Logged now, not after the first list: against an unreachable API server that never comes.
-  logger.info({ port: config.httpPort, host: config.listenAddress }, 'watcher started');
+  const watcher = await createWatcher(wc, { kubeConfig, logger, dockerConfig });
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
-    try {
-      await app.close();
-      await controller.stop();
-      await leader?.stop();
-    } finally {
-      // SMTP connections are closed whatever failed above.
-      dispatcher.close();
-    }
+    await watcher.stop();
     logger.info('stopped');
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -152,10 +38,9 @@ async function main(): Promise<void> {
       );
     });
   }
-
-  await leader?.start();
-  await controller.start();
-  if (!stopping) logger.info({ workloads: watch.list().length }, 'watcher synced with the Kubernetes API');
+  await watcher.start();
+  if (!stopping)
+    logger.info({ workloads: watcher.watch.list().length }, 'watcher synced with the Kubernetes API');
 }
 
 main().catch((err: unknown) => {

@@ -7,6 +7,7 @@ t.test('watcher settings have defaults and validate their variables', (t) => {
   t.same(loadWatcherSettings({ REGISTRY_RATE_LIMIT: '50', CHECK_DEBOUNCE: '500ms' }), {
     registryRatePerSecond: 50,
     debounceMs: 500,
+    resolveRegistries: [],
   });
   t.throws(() => loadWatcherSettings({ REGISTRY_RATE_LIMIT: '0' }), ConfigError, 'a zero rate is refused');
   t.throws(

@@ -62,7 +62,7 @@ t.test(
         HTTP_PORT: String(httpPort),
         RUN_ON_BOOT: 'true',
         LEADER_ELECTION: 'false',
-        LOG_LEVEL: 'WARN',
+        LOG_LEVEL: 'INFO',
         RELEASE_NOTES_ALLOW_PRIVATE: 'true',
         NOTIFY_WEBHOOK_URL: `${hook.origin}/hook`,
         NOTIFY_WEBHOOK_SECRET: 'webhook-secret-0123456789',
@@ -88,8 +88,8 @@ t.test(
       },
     );
     t.equal(child.exitCode, null, `the watcher runs\n${output}`);
-    // Give a second message (there must be none) a moment to arrive.
-    await new Promise((r) => setTimeout(r, 300));
+    // The pass ends once every workload's notice was sent: then a second message would be in.
+    await until('the end of the pass', () => output.includes('"msg":"check cycle done"'), 30_000);
     t.equal(hook.requests.length, 1, 'NOTIFY_DIGEST_THRESHOLD=1: two notices become one digest message');
     const payload = JSON.parse(hook.requests[0]!.body) as Payload;
     t.equal(payload.event, 'digest');

@@ -64,6 +64,21 @@ export interface CheckerDeps {
    * caller so it survives cycles; a first sighting records the baseline and never notifies.
    */
   digestBaselines: Map<string, string>;
+  /**
+   * With `pass`: a new digest counts as an update only once it was seen unchanged in two
+   * consecutive passes (a registry that answers HEAD with a new digest every time must not cause a
+   * rollout every pass). Without it (one-shot CLI checks) a single sighting counts.
+   */
+  digestSightings?: Map<string, DigestSighting>;
+  /** Number of the periodic pass this check belongs to (see digestSightings). */
+  pass?: number;
+}
+
+/** A digest behind a tag that differs from the known one, and the passes it was seen in. */
+export interface DigestSighting {
+  digest: string;
+  firstPass: number;
+  lastPass: number;
 }
 
 function toError(err: unknown): { code: string; message: string } {
@@ -72,10 +87,15 @@ function toError(err: unknown): { code: string; message: string } {
 }
 
 /** Secrets and service accounts are read at most once per cycle, however many workloads share them. */
-class CredentialResolver {
+export class CredentialResolver {
   private readonly secrets = new Map<string, Promise<unknown>>();
   private readonly accounts = new Map<string, Promise<string[]>>();
-  constructor(private readonly deps: CheckerDeps) {}
+  constructor(
+    private readonly deps: Pick<
+      CheckerDeps,
+      'gateway' | 'logger' | 'credentialsFor' | 'fallbackDockerConfig'
+    >,
+  ) {}
 
   private secret(namespace: string, name: string): Promise<unknown> {
     const key = `${namespace}/${name}`;
@@ -131,7 +151,7 @@ interface RepoGroup {
   digestTags: Set<string>;
 }
 
-type RepoResult =
+export type RepoResult =
   | { ok: true; tags: string[]; digests: Map<string, string | { code: string; message: string }> }
   | { ok: false; error: { code: string; message: string } };
 
@@ -178,14 +198,14 @@ export async function checkWorkloads(
   return prepared.map((p) => evaluate(p, results, deps));
 }
 
-interface Prepared {
+export interface Prepared {
   target: CheckTarget;
   state: ManagedState;
   watched: WatchedContainer[];
   invalid: ContainerStatus[];
 }
 
-function prepare(target: CheckTarget): Prepared {
+export function prepare(target: CheckTarget): Prepared {
   const watched: WatchedContainer[] = [];
   const invalid: ContainerStatus[] = [];
   for (const info of watchedContainers(target.snapshot.containers, target.settings)) {
@@ -236,7 +256,35 @@ async function askRepository(
   return { ok: true, tags, digests };
 }
 
-function evaluate(p: Prepared, results: ReadonlyMap<string, RepoResult>, deps: CheckerDeps): WorkloadCheck {
+/** The repositories a prepared workload needs, with the non-version tags whose digest is asked. */
+export function repositoriesOf(
+  p: Prepared,
+): { repoKey: string; ref: ImageReference; digestTags: string[] }[] {
+  const out = new Map<string, { repoKey: string; ref: ImageReference; digestTags: string[] }>();
+  for (const c of p.watched) {
+    const repoKey = canonicalName(c.ref);
+    let r = out.get(repoKey);
+    if (!r) {
+      r = { repoKey, ref: c.ref, digestTags: [] };
+      out.set(repoKey, r);
+    }
+    if (
+      p.target.settings.strategy === 'ALL' &&
+      c.ref.tag !== undefined &&
+      parseTag(c.ref.tag) === undefined &&
+      !r.digestTags.includes(c.ref.tag)
+    ) {
+      r.digestTags.push(c.ref.tag);
+    }
+  }
+  return [...out.values()];
+}
+
+export function evaluate(
+  p: Prepared,
+  results: ReadonlyMap<string, RepoResult>,
+  deps: Pick<CheckerDeps, 'digestBaselines' | 'digestSightings' | 'pass'>,
+): WorkloadCheck {
   const { target, state, watched } = p;
   const n = watched.length;
   const containers: ContainerStatus[] = [...p.invalid];
@@ -276,13 +324,9 @@ function evaluate(p: Prepared, results: ReadonlyMap<string, RepoResult>, deps: C
       const known = ref.digest ?? deps.digestBaselines.get(baselineKey) ?? notifiedDigest(state, ref.tag);
       if (known === undefined) deps.digestBaselines.set(baselineKey, d);
       else if (!deps.digestBaselines.has(baselineKey)) deps.digestBaselines.set(baselineKey, known);
-      status.candidate = digestCandidate({
-        container: info,
-        ref,
-        registryDigest: d,
-        knownDigest: known,
-        skip,
-      });
+      status.candidate = digestSettled(deps, baselineKey, d, known)
+        ? digestCandidate({ container: info, ref, registryDigest: d, knownDigest: known, skip })
+        : undefined;
     }
     status.latest = status.candidate?.newVersion ?? status.current;
   }
@@ -298,6 +342,33 @@ function evaluate(p: Prepared, results: ReadonlyMap<string, RepoResult>, deps: C
     candidates,
     error,
   };
+}
+
+/**
+ * The digest flap rule: a digest that differs from the known one counts only when the same digest
+ * was also seen in the previous pass. Sightings reset when the registry answers the known digest
+ * again or another new one.
+ */
+function digestSettled(
+  deps: Pick<CheckerDeps, 'digestSightings' | 'pass'>,
+  key: string,
+  digest: string,
+  known: string | undefined,
+): boolean {
+  const sightings = deps.digestSightings;
+  const pass = deps.pass;
+  if (!sightings || pass === undefined) return true;
+  if (known === undefined || digest === known) {
+    sightings.delete(key);
+    return true;
+  }
+  const prev = sightings.get(key);
+  if (prev?.digest !== digest || pass > prev.lastPass + 1) {
+    sightings.set(key, { digest, firstPass: pass, lastPass: pass });
+    return false;
+  }
+  if (pass > prev.lastPass) prev.lastPass = pass;
+  return prev.lastPass > prev.firstPass;
 }
 
 /** A digest we announced for this tag before a restart is the best baseline we have. */

@@ -5,12 +5,14 @@ import {
   decodeVersions,
   encodeVersions,
   formatTimestamp,
+  managedVersion,
 } from '../../shared/annotations.ts';
 import { encodePendingRollout } from '../../shared/pending-rollout.ts';
 import type { ImageReference } from '../../shared/image-ref.ts';
 import { imageWithTag } from '../../shared/image-ref.ts';
-import type { ParsedTag, VersionChange } from '../../shared/version.ts';
-import { compareTags, findLatestTag, parseTag, sameShape } from '../../shared/version.ts';
+import type { VersionChange } from '../../shared/version.ts';
+import { newestAllowed } from '../../shared/candidate.ts';
+import { parseTag } from '../../shared/version.ts';
 import type { ContainerInfo, JsonPatchOp, WorkloadSnapshot } from '../kube/types.ts';
 
 /** One container whose newer allowed version was found. */
@@ -39,8 +41,7 @@ export function watchedContainers(
 
 /** The version a container runs, as recorded in the version annotations. */
 export function runningVersion(ref: ImageReference): string {
-  if (ref.tag !== undefined && ref.digest !== undefined) return `${ref.tag}@${ref.digest}`;
-  return ref.tag ?? ref.digest ?? '';
+  return managedVersion(ref) ?? '';
 }
 
 /** Reads one container's value from a version annotation (`tag` or `name=tag,name2=tag2`). */
@@ -80,18 +81,8 @@ export interface TagCandidateInput {
 export function tagCandidate(input: TagCandidateInput): Candidate | undefined {
   const { container, ref } = input;
   if (ref.tag === undefined) return undefined;
-  const current = parseTag(ref.tag);
-  if (!current) return undefined;
-  const tags = input.skip.size === 0 ? input.tags : withoutFailed(input.tags, input.skip, current);
-  const latest = findLatestTag(ref.tag, tags, {
-    strategy: input.settings.strategy,
-    include: input.settings.include,
-    exclude: input.settings.exclude,
-  });
+  const latest = newestAllowed(ref.tag, input.tags, { ...input.settings, failed: input.skip });
   if (!latest) return undefined;
-  const next = parseTag(latest.tag);
-  // Belt and braces: whatever the strategy module returns, never propose a downgrade.
-  if (!next || compareTags(next, current) <= 0) return undefined;
   return {
     container: container.name,
     imagePath: container.imagePath,
@@ -134,26 +125,6 @@ export function digestCandidate(input: DigestCandidateInput): Candidate | undefi
     newImage: imageWithTag(ref, ref.tag, input.registryDigest),
     change: 'digest',
   };
-}
-
-/**
- * Drops failed versions and, for versions of the current tag's shape, everything up to the newest
- * failed one: `last-failed-version` keeps one version per container, so skipping only that one
- * would offer an older failed release again (1.3 fails, 1.4 fails, 1.3 is offered: a loop of bad
- * rollouts). A failure therefore means "wait for a release newer than it".
- */
-function withoutFailed(tags: readonly string[], skip: ReadonlySet<string>, current: ParsedTag): string[] {
-  let floor: ParsedTag | undefined;
-  for (const version of skip) {
-    const parsed = parseTag(version);
-    if (parsed && sameShape(parsed, current) && (!floor || compareTags(parsed, floor) > 0)) floor = parsed;
-  }
-  return tags.filter((t) => {
-    if (skip.has(t)) return false;
-    if (!floor) return true;
-    const parsed = parseTag(t);
-    return parsed === undefined || compareTags(parsed, floor) > 0;
-  });
 }
 
 /** Versions a container must never be moved to again (from `last-failed-version`). */
@@ -274,7 +245,7 @@ function guard(w: WorkloadSnapshot, key: string): JsonPatchOp {
 }
 
 function mergeVersions(
-  w: WorkloadSnapshot,
+  w: Pick<WorkloadSnapshot, 'annotations'>,
   key: string,
   names: readonly string[],
   changes: ReadonlyMap<string, string>,
@@ -306,6 +277,53 @@ export function notifyPatch(
       mergeVersions(w, ANNOTATIONS.lastNotifiedVersion, watchedNames, changes),
     ),
   ]);
+}
+
+/**
+ * Claims the sending of a notice: `notice-pending` names the versions about to be announced and
+ * `last-notified` the claim time, guarded by a `test` on the previous `last-notified` so one replica
+ * (or one run before and after a restart) wins. The stamp after the send ({@link noticeDonePatch})
+ * moves the versions into `last-notified-version`; a claim left behind by a crash is taken over
+ * once it is older than the claim time-out, so the notice is sent at least once.
+ */
+export function noticeClaimPatch(
+  w: WorkloadSnapshot,
+  candidates: readonly Candidate[],
+  watchedNames: readonly string[],
+  now: Date,
+): { ops: JsonPatchOp[]; value: string } {
+  const changes = new Map(candidates.map((c) => [c.container, c.newVersion]));
+  const value = encodeFor(
+    new Map(watchedNames.flatMap((n) => (changes.has(n) ? [[n, changes.get(n)!] as const] : []))),
+    watchedNames.length,
+  );
+  return {
+    value,
+    ops: withAnnotationsMap(w, [
+      guard(w, ANNOTATIONS.lastNotified),
+      setAnnotation(ANNOTATIONS.noticePending, value),
+      setAnnotation(ANNOTATIONS.lastNotified, formatTimestamp(now)),
+    ]),
+  };
+}
+
+/** After the send: the claimed versions join `last-notified-version`, the claim goes. */
+export function noticeDonePatch(
+  w: Pick<WorkloadSnapshot, 'annotations'>,
+  claimed: string,
+  candidates: readonly Candidate[],
+  watchedNames: readonly string[],
+): JsonPatchOp[] {
+  const changes = new Map(candidates.map((c) => [c.container, c.newVersion]));
+  const path = annotationPath(ANNOTATIONS.noticePending);
+  return [
+    { op: 'test', path, value: claimed },
+    setAnnotation(
+      ANNOTATIONS.lastNotifiedVersion,
+      mergeVersions(w, ANNOTATIONS.lastNotifiedVersion, watchedNames, changes),
+    ),
+    { op: 'remove', path },
+  ];
 }
 
 /** Running versions of the watched containers, as written in `current-version`. */

@@ -1,6 +1,7 @@
 import { imageWithTag, parseImageReference } from '../../shared/image-ref.ts';
 import type { ImageReference } from '../../shared/image-ref.ts';
-import { findLatestTag, parseTag } from '../../shared/strategy.ts';
+import { newestAllowed } from '../../shared/candidate.ts';
+import { parseTag } from '../../shared/strategy.ts';
 import type { TagSelection, VersionChange } from '../../shared/strategy.ts';
 import type { RegistryClient, RegistryCredentials } from '../registry/types.ts';
 import { UsageError } from './args.ts';
@@ -45,7 +46,7 @@ export async function checkImage(
   const current = currentTagOf(ref);
   const opts = { credentials: deps.credentialsFor(ref.registry) };
   const tags = await deps.client.listTags(ref, opts);
-  const latest = findLatestTag(current, tags, selection);
+  const latest = newestAllowed(current, tags, selection);
   if (latest) {
     const digest = await deps.client.getDigest(ref, latest.tag, opts);
     return {

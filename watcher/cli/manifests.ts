@@ -1,6 +1,7 @@
 import { parseAllDocuments } from 'yaml';
 import { formatProblems, parseWatchSettings } from '../../shared/annotations.ts';
 import type { Overrides, WatchSettings } from '../../shared/annotations.ts';
+import { podContainers, podSpecOf } from '../../shared/pod-spec.ts';
 import { UsageError } from './args.ts';
 
 export const SCANNED_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Pod'] as const;
@@ -36,33 +37,11 @@ function get(obj: unknown, ...path: string[]): unknown {
   return cur;
 }
 
-/** The pod spec of a workload: where its containers live for each kind. */
-function podSpecOf(kind: ScannedKind, obj: unknown): unknown {
-  switch (kind) {
-    case 'Pod':
-      return get(obj, 'spec');
-    case 'CronJob':
-      return get(obj, 'spec', 'jobTemplate', 'spec', 'template', 'spec');
-    default:
-      return get(obj, 'spec', 'template', 'spec');
-  }
-}
-
+/** The shared reader (shared/pod-spec.ts); a container without an image has nothing to check. */
 function containersOf(podSpec: unknown): { name: string; image: string; init: boolean }[] {
-  const out: { name: string; image: string; init: boolean }[] = [];
-  for (const [field, init] of [
-    ['initContainers', true],
-    ['containers', false],
-  ] as const) {
-    const list = get(podSpec, field);
-    if (!Array.isArray(list)) continue;
-    for (const c of list) {
-      const name = get(c, 'name');
-      const image = get(c, 'image');
-      if (typeof name === 'string' && typeof image === 'string') out.push({ name, image, init });
-    }
-  }
-  return out;
+  return podContainers(podSpec)
+    .filter((c) => c.image !== '')
+    .map((c) => ({ name: c.name, image: c.image, init: c.init }));
 }
 
 function annotationsOf(obj: unknown): Record<string, string> {

@@ -16,8 +16,8 @@ import {
   limitBufferedBodies,
   nodeServerOptions,
 } from '../../shared/inbound.ts';
-import type { ManualUpdateResult, WorkloadView } from '../controller.ts';
-import { ManualUpdateError } from '../controller.ts';
+import type { ManualUpdateResult, WorkloadView } from '../api.ts';
+import { ManualUpdateError } from '../api.ts';
 import type { WorkloadKind, WorkloadSnapshot } from '../kube/types.ts';
 import { WORKLOAD_KINDS } from '../kube/types.ts';
 import type { RegistryClient, RegistryCredentials } from '../registry/types.ts';

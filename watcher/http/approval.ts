@@ -1,14 +1,28 @@
 import { ANNOTATIONS } from '../../shared/annotations.ts';
 import type { ApprovalDeps, ApprovalInfo, UpdateOutcome } from '../approval/plugin.ts';
+import type { ManualUpdateResult, WorkloadView } from '../api.ts';
+import { ManualUpdateError } from '../api.ts';
 import { versionFor } from '../check/decide.ts';
-import type { Controller } from '../controller.ts';
-import { ManualUpdateError } from '../controller.ts';
-import type { WorkloadKind } from '../kube/types.ts';
+import type { WorkloadKind, WorkloadSnapshot } from '../kube/types.ts';
+import type { UpdateNotice } from '../notify/types.ts';
 
 /** The approval page's view of the controller: what a link would change, and doing it. */
-export function approvalAdapter(
-  controller: Pick<Controller, 'workloads' | 'manualUpdate' | 'releaseNotesFor' | 'snapshot'>,
-): Pick<ApprovalDeps, 'lookup' | 'update'> {
+export function approvalAdapter(controller: {
+  workloads(): WorkloadView[];
+  manualUpdate(req: {
+    kind: WorkloadKind;
+    namespace: string;
+    name: string;
+    version?: string | undefined;
+  }): Promise<ManualUpdateResult>;
+  releaseNotesFor(
+    kind: WorkloadKind,
+    namespace: string,
+    name: string,
+    version: string,
+  ): UpdateNotice['releaseNotes'] | undefined;
+  snapshot(kind: WorkloadKind, namespace: string, name: string): WorkloadSnapshot | undefined;
+}): Pick<ApprovalDeps, 'lookup' | 'update'> {
   return {
     lookup(namespace: string, kind: WorkloadKind, name: string, version: string): ApprovalInfo | undefined {
       const w = controller

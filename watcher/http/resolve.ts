@@ -2,7 +2,8 @@ import { ImageWatcherError } from '../../shared/errors.ts';
 import type { ImageReference } from '../../shared/image-ref.ts';
 import { imageWithTag, parseImageReference } from '../../shared/image-ref.ts';
 import type { Strategy } from '../../shared/strategy.ts';
-import { STRATEGIES, findLatestPatchSuffix, findLatestTag } from '../../shared/strategy.ts';
+import { newestAllowed } from '../../shared/candidate.ts';
+import { STRATEGIES, findLatestPatchSuffix } from '../../shared/strategy.ts';
 import type { RegistryClient } from '../registry/types.ts';
 
 /** A query the API cannot answer as asked (400). */
@@ -45,7 +46,7 @@ export async function resolveImage(
   const ref = parseRef(image);
   if (ref.tag === undefined) throw new BadQueryError(`image '${image}' has no tag to compare versions with`);
   const tags = await registry.listTags(ref);
-  const latest = findLatestTag(ref.tag, tags, { strategy })?.tag ?? ref.tag;
+  const latest = newestAllowed(ref.tag, tags, { strategy })?.tag ?? ref.tag;
   return {
     image,
     current: ref.tag,
@@ -72,7 +73,7 @@ export async function resolveLegacy(
   const latest =
     strategy === 'patch'
       ? (findLatestPatchSuffix(tag, tags) ?? tag)
-      : (findLatestTag(tag, tags, {
+      : (newestAllowed(tag, tags, {
           strategy: strategy === 'major' ? 'MAJOR' : strategy === 'minor' ? 'MINOR' : 'PATCH',
         })?.tag ?? tag);
   return { tag: latest, fullImage: imageWithTag(ref, latest) };

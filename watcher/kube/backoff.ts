@@ -1,3 +1,5 @@
+import { backoffDelay } from '../../shared/backoff.ts';
+
 /** Capped exponential backoff for retry loops: 1 s, 2 s, 4 s ... up to the cap, reset on success. */
 export interface Backoff {
   /** The delay before the next attempt, in ms; each call doubles the following one. */
@@ -15,17 +17,18 @@ export interface BackoffOptions {
 }
 
 export function exponentialBackoff(opts: BackoffOptions = {}): Backoff {
-  const initial = opts.initialMs ?? 1000;
-  const max = opts.maxMs ?? 30_000;
-  const factor = opts.factor ?? 2;
-  const jitter = Math.min(Math.max(opts.jitter ?? 0, 0), 1);
+  const rule = {
+    initialMs: opts.initialMs ?? 1000,
+    maxMs: opts.maxMs ?? 30_000,
+    factor: opts.factor ?? 2,
+    jitter: opts.jitter ?? 0,
+  };
   const random = opts.random ?? Math.random;
   let attempt = 0;
   return {
     next() {
-      const base = Math.min(max, initial * factor ** attempt);
-      if (base < max) attempt += 1;
-      return Math.round(base * (1 - jitter * random()));
+      attempt += 1;
+      return backoffDelay(attempt, rule, random);
     },
     reset() {
       attempt = 0;

@@ -127,23 +127,30 @@ class Stream {
 
   async run(signal: AbortSignal): Promise<void> {
     const { backoff, log, sleep, stats } = this.deps;
+    /** 410s in a row with no event between them: a server that keeps answering Gone. */
+    let goneStreak = 0;
     while (!signal.aborted) {
       try {
         if (this.rv === '') {
           await this.relist(signal);
-          backoff.reset();
+          if (goneStreak === 0) backoff.reset();
           this.resolveSynced();
           if (signal.aborted) break;
         }
         const started = this.deps.now();
         const { outcome, events } = await this.watchOnce(signal);
+        goneStreak = outcome === 'gone' ? (events > 0 ? 1 : goneStreak + 1) : 0;
         if (outcome === 'gone') {
           stats.gone += 1;
+          this.rv = '';
+          // The first 410 relists at once (history was compacted); one that follows a fresh
+          // relist means the server keeps answering Gone: back off like any other error.
+          const delay = goneStreak > 1 ? backoff.next() : 0;
           log.info(
-            { kind: this.kind, namespace: this.namespace },
+            { kind: this.kind, namespace: this.namespace, ...(delay > 0 ? { retryInMs: delay } : {}) },
             'watch resourceVersion expired (410); relisting',
           );
-          this.rv = '';
+          if (delay > 0) await sleep(delay, signal);
         } else if (outcome === 'stalled') {
           stats.stalls += 1;
           log.warn(

@@ -19,6 +19,11 @@ export interface RolloutFields {
   availableReplicas: number | undefined;
   readyReplicas: number | undefined;
   conditions: { type: string; status: string; reason?: string; message?: string }[];
+  /** StatefulSet: the revision pods run and the one being rolled out (status). */
+  currentRevision?: string | undefined;
+  updateRevision?: string | undefined;
+  /** StatefulSet: spec.updateStrategy.rollingUpdate.partition (pods below it keep the old revision). */
+  partition?: number | undefined;
 }
 
 export interface WorkloadSnapshot {

@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { podContainers, podSpecOf, podSpecPointer as sharedPointer } from '../../shared/pod-spec.ts';
 import type { ContainerInfo, RolloutFields, WorkloadKind, WorkloadSnapshot } from './types.ts';
 
 /**
@@ -29,30 +30,19 @@ function arr(v: unknown): unknown[] {
 
 /** JSON pointer (RFC 6901) of the pod spec inside a workload of this kind. */
 export function podSpecPointer(kind: WorkloadKind): string {
-  return kind === 'CronJob' ? '/spec/jobTemplate/spec/template/spec' : '/spec/template/spec';
+  return sharedPointer(kind);
 }
 
-function podSpecOf(kind: WorkloadKind, o: Obj): Obj | undefined {
-  const spec = obj(o.spec);
-  if (kind === 'CronJob') return obj(obj(obj(obj(spec?.jobTemplate)?.spec)?.template)?.spec);
-  return obj(obj(spec?.template)?.spec);
-}
-
+/** The shared reader; a container without an image cannot be watched or patched. */
 function containersOf(podSpec: Obj, pointer: string): ContainerInfo[] {
-  const out: ContainerInfo[] = [];
-  for (const [field, init] of [
-    ['initContainers', true],
-    ['containers', false],
-  ] as const) {
-    arr(podSpec[field]).forEach((c, i) => {
-      const name = str(obj(c)?.name);
-      const image = str(obj(c)?.image);
-      if (name === undefined || image === undefined) return;
-      out.push({ name, image, init, imagePath: `${pointer}/${field}/${i}/image` });
-    });
-  }
-  // Regular containers first: they are what people mean by "the image" of a workload.
-  return [...out.filter((c) => !c.init), ...out.filter((c) => c.init)];
+  return podContainers(podSpec)
+    .filter((c) => c.image !== '')
+    .map((c) => ({
+      name: c.name,
+      image: c.image,
+      init: c.init,
+      imagePath: `${pointer}/${c.field}/${c.index}/image`,
+    }));
 }
 
 /** Only `image-watcher/*` keys: other annotations (last-applied-configuration...) can be large. */
@@ -109,6 +99,19 @@ export function rolloutFieldsOf(kind: WorkloadKind, o: Obj): RolloutFields {
         availableReplicas: undefined,
         readyReplicas: undefined,
       };
+    case 'StatefulSet': {
+      const rolling = obj(obj(spec.updateStrategy)?.rollingUpdate);
+      return {
+        ...base,
+        replicas: num(spec.replicas) ?? 1,
+        updatedReplicas: num(status.updatedReplicas),
+        availableReplicas: num(status.availableReplicas),
+        readyReplicas: num(status.readyReplicas),
+        currentRevision: str(status.currentRevision),
+        updateRevision: str(status.updateRevision),
+        partition: num(rolling?.partition),
+      };
+    }
     default:
       return {
         ...base,

@@ -1,6 +1,7 @@
 // Delivers notices to every channel: in parallel across channels, in order within one, each message
 // retried with capped exponential backoff and bounded by a timeout. One channel failing never blocks
 // or fails another, and dispatch() itself never throws.
+import { backoffDelay as sharedBackoff } from '../../shared/backoff.ts';
 import type { Logger } from 'pino';
 import { decodeVersions, versionOf, type ManagedState } from '../../shared/annotations.ts';
 import { NotifyDeliveryError, type NotificationObserver, type Notifier, type UpdateNotice } from './types.ts';
@@ -46,10 +47,9 @@ function defaultSleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-/** Capped exponential backoff with "equal jitter": half fixed, half random, so retries spread out. */
+/** The shared backoff with "equal jitter": half fixed, half random, so retries spread out. */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
-  const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exp / 2 + random() * (exp / 2));
+  return sharedBackoff(attempt, { initialMs: baseMs, maxMs, jitter: 0.5 }, () => 1 - random());
 }
 
 function noticeKey(n: UpdateNotice): string {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config.ts';
 import { parseImageReference } from '../../shared/image-ref.ts';
-import type { ReleaseNotesFn } from '../controller.ts';
+import type { ReleaseNotesFn } from '../api.ts';
 import type { RegistryClient } from '../registry/types.ts';
 import { fetchReleaseNotes, ReleaseNotesCache } from './fetch.ts';
 import type { FetchReleaseNotesOptions } from './fetch.ts';

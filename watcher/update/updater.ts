@@ -1,38 +1,32 @@
+// The writes of an update: the image patch (which records the rollout in `image-watcher/rollout`),
+// clearing that record when the rollout completes, and the rollback. No waiting here: whether a
+// rollout is complete, failed or still running is decided by each reconcile from the record and
+// the workload's status (see rollout.ts judgeRollout).
 import type { Logger } from 'pino';
+import { ANNOTATIONS } from '../../shared/annotations.ts';
 import { ImageWatcherError } from '../../shared/errors.ts';
 import type { Candidate } from '../check/decide.ts';
 import { clearRolloutOps, rollbackPatch, updatePatch } from '../check/decide.ts';
 import type { WatchedContainer } from '../check/checker.ts';
+import { KubeApiError } from '../kube/errors.ts';
 import type { KubeGateway, WorkloadSnapshot } from '../kube/types.ts';
-import { ANNOTATIONS } from '../../shared/annotations.ts';
-import { parsePendingRollout } from '../../shared/pending-rollout.ts';
-import { isPatchConflict } from './conflict.ts';
 import type { UpdateResult, WorkloadLabels } from '../metrics.ts';
 import type { UpdateNotice } from '../notify/types.ts';
-import type { RolloutState } from './rollout.ts';
-import { waitForRollout } from './rollout.ts';
+import { isPatchConflict } from './conflict.ts';
 
 export interface UpdaterDeps {
   gateway: Pick<KubeGateway, 'patchWorkload' | 'getWorkload' | 'createEvent'>;
   metrics: { observeUpdate(w: WorkloadLabels, result: UpdateResult): void };
-  /** Sends notices (the NotificationDispatcher); must not throw. */
-  notify: (notices: UpdateNotice[]) => Promise<void>;
   logger: Logger;
   now: () => Date;
-  sleep: (ms: number) => Promise<void>;
   rolloutTimeoutMs: number;
-  rolloutPollMs?: number;
-  signal?: AbortSignal;
 }
 
-export type UpdateOutcome =
-  | { result: 'success'; snapshot: WorkloadSnapshot }
-  | { result: 'rolled_back'; reason: string }
-  | { result: 'failed'; reason: string }
+export type WriteOutcome =
+  | { result: 'patched'; snapshot: WorkloadSnapshot }
   /** Someone changed the image between our decision and our patch: nothing done, check again. */
   | { result: 'conflict' }
-  /** The watcher stopped while the rollout was in progress: left as is, never rolled back blindly. */
-  | { result: 'interrupted' };
+  | { result: 'failed'; reason: string };
 
 export class UpdateError extends ImageWatcherError {}
 
@@ -42,7 +36,7 @@ export function labelsOf(w: Pick<WorkloadSnapshot, 'namespace' | 'kind' | 'name'
 
 export function noticesFor(
   event: UpdateNotice['event'],
-  w: WorkloadSnapshot,
+  w: Pick<WorkloadSnapshot, 'kind' | 'namespace' | 'name'>,
   candidates: readonly Candidate[],
   extra: Partial<Pick<UpdateNotice, 'detail' | 'releaseNotes' | 'approvalUrl'>> = {},
 ): UpdateNotice[] {
@@ -58,7 +52,9 @@ export function noticesFor(
   }));
 }
 
-function describe(candidates: readonly Candidate[]): string {
+export function describe(
+  candidates: readonly Pick<Candidate, 'container' | 'currentVersion' | 'newVersion'>[],
+): string {
   return candidates.map((c) => `${c.container}: ${c.currentVersion} -> ${c.newVersion}`).join(', ');
 }
 
@@ -77,200 +73,96 @@ export async function recordEvent(
   }
 }
 
-/**
- * Applies candidates, watches the rollout and rolls back when it fails. The rollback records
- * `last-failed-version` so the same version is never tried again.
- */
-export async function applyUpdate(
-  deps: UpdaterDeps,
-  input: {
-    snapshot: WorkloadSnapshot;
-    candidates: Candidate[];
-    watched: readonly WatchedContainer[];
-    /** Called once the new image is written, before the rollout is watched (manual API answers then). */
-    onPatched?: (w: WorkloadSnapshot) => void;
-  },
-): Promise<UpdateOutcome> {
-  const { snapshot: w, candidates } = input;
-  const labels = labelsOf(w);
-  const log = deps.logger.child({ workload: labels });
-  let patched: WorkloadSnapshot;
-  try {
-    patched = await deps.gateway.patchWorkload(
-      w.kind,
-      w.namespace,
-      w.name,
-      updatePatch(
-        w,
-        candidates,
-        input.watched,
-        deps.now(),
-        new Date(deps.now().getTime() + deps.rolloutTimeoutMs),
-      ),
-    );
-  } catch (err) {
-    if (isPatchConflict(err)) {
-      log.info('image changed since the check; will check again');
-      return { result: 'conflict' };
-    }
-    const reason = err instanceof Error ? err.message : String(err);
-    log.error({ err }, 'update patch failed');
-    deps.metrics.observeUpdate(labels, 'failed');
-    await deps.notify(noticesFor('failed', w, candidates, { detail: reason }));
-    return { result: 'failed', reason };
-  }
-  log.info({ changes: describe(candidates) }, 'image updated; watching the rollout');
-  input.onPatched?.(patched);
-  await recordEvent(deps, patched, 'Normal', 'ImageUpdated', `image-watcher updated ${describe(candidates)}`);
+/** An error without an HTTP answer (time-out, reset): the patch may or may not have been applied. */
+function unanswered(err: unknown): boolean {
+  return !(err instanceof KubeApiError && err.status !== undefined);
+}
 
-  return settleRollout(deps, {
-    snapshot: patched,
-    candidates,
-    watchedNames: input.watched.map((c) => c.info.name),
-    timeoutMs: deps.rolloutTimeoutMs,
-  });
+/** True when `w` runs the images an update wrote (its patch was applied). */
+function applied(w: WorkloadSnapshot | undefined, candidates: readonly Candidate[]): w is WorkloadSnapshot {
+  if (!w || w.annotations[ANNOTATIONS.rollout] === undefined) return false;
+  const byPath = new Map(w.containers.map((c) => [c.imagePath, c.image]));
+  return candidates.every((c) => byPath.get(c.imagePath) === c.newImage);
 }
 
 /**
- * Watches the rollout of an applied update to its end: on success the pending-rollout annotation
- * is cleared and `updated` is sent; on failure the old images are put back (which clears it too).
- * When the watcher stops or loses leadership meanwhile, everything is left as is for the next leader.
+ * Writes the new images together with the `image-watcher/rollout` record (one patch, so whoever
+ * reads the object sees both or neither). An error without an answer may hide an applied patch
+ * (the API server wrote it, the answer was lost): never a "failed" notice then. A definite
+ * refusal (an HTTP status) is a failure.
  */
-async function settleRollout(
+export async function writeUpdate(
   deps: UpdaterDeps,
   input: {
     snapshot: WorkloadSnapshot;
     candidates: readonly Candidate[];
-    watchedNames: readonly string[];
-    timeoutMs: number;
+    watched: readonly WatchedContainer[];
   },
-): Promise<UpdateOutcome> {
+): Promise<WriteOutcome> {
   const { snapshot: w, candidates } = input;
-  const labels = labelsOf(w);
-  const log = deps.logger.child({ workload: labels });
-  let lastRead: WorkloadSnapshot | undefined;
-  const rollout: RolloutState = await waitForRollout({
-    gateway: deps.gateway,
-    kind: w.kind,
-    namespace: w.namespace,
-    name: w.name,
-    generation: w.rollout.generation,
-    timeoutMs: input.timeoutMs,
-    now: () => deps.now().getTime(),
-    sleep: deps.sleep,
-    ...(deps.rolloutPollMs === undefined ? {} : { intervalMs: deps.rolloutPollMs }),
-    ...(deps.signal ? { signal: deps.signal } : {}),
-    onRead: (x) => {
-      lastRead = x;
-    },
-  });
-  if (deps.signal?.aborted) {
-    log.warn('stopping while the rollout is in progress; leaving it to the next leader');
-    return { result: 'interrupted' };
-  }
-  if (rollout.status === 'complete') {
-    // The snapshot that showed the rollout complete: enough to clear the record (guarded by test).
-    const done = lastRead ?? w;
-    await clearPendingRollout(deps, done, log);
-    deps.metrics.observeUpdate(labels, 'success');
-    await deps.notify(noticesFor('updated', done, candidates));
-    return { result: 'success', snapshot: done };
-  }
-
-  const reason = rollout.status === 'failed' ? rollout.reason : 'rollout did not complete';
-  log.warn({ reason }, 'rollout failed; rolling back');
-  // Fresh for the rollback: its guards must see the latest image and annotations.
-  const current = (await deps.gateway.getWorkload(w.kind, w.namespace, w.name).catch(() => undefined)) ?? w;
+  const log = deps.logger.child({ workload: labelsOf(w) });
+  const now = deps.now();
   try {
-    await deps.gateway.patchWorkload(
+    const patched = await deps.gateway.patchWorkload(
       w.kind,
       w.namespace,
       w.name,
-      rollbackPatch(current, candidates, input.watchedNames),
+      updatePatch(w, candidates, input.watched, now, new Date(now.getTime() + deps.rolloutTimeoutMs)),
     );
-  } catch (err) {
-    const why = isPatchConflict(err)
-      ? 'the image was changed by someone else during the rollout'
-      : String(err);
-    log.error({ err }, 'rollback failed');
-    deps.metrics.observeUpdate(labels, 'failed');
-    await clearPendingRollout(deps, current, log);
     await recordEvent(
       deps,
-      current,
-      'Warning',
-      'UpdateFailed',
-      `rollout of ${describe(candidates)} failed (${reason}); rollback failed: ${why}`,
+      patched,
+      'Normal',
+      'ImageUpdated',
+      `image-watcher updated ${describe(candidates)}`,
     );
-    await deps.notify(
-      noticesFor('failed', current, candidates, { detail: `${reason}; rollback failed: ${why}` }),
-    );
-    return { result: 'failed', reason: `${reason}; rollback failed: ${why}` };
-  }
-  deps.metrics.observeUpdate(labels, 'rolled_back');
-  await recordEvent(
-    deps,
-    current,
-    'Warning',
-    'UpdateRolledBack',
-    `rollout of ${describe(candidates)} failed (${reason}); rolled back, the version will not be tried again`,
-  );
-  await deps.notify(noticesFor('rolled_back', current, candidates, { detail: reason }));
-  return { result: 'rolled_back', reason };
-}
-
-/** Drops `image-watcher/rollout`; a failure only means the next leader looks at it once more. */
-async function clearPendingRollout(
-  deps: Pick<UpdaterDeps, 'gateway'>,
-  w: WorkloadSnapshot,
-  log: Logger,
-): Promise<void> {
-  const ops = clearRolloutOps(w);
-  if (ops.length === 0) return;
-  try {
-    await deps.gateway.patchWorkload(w.kind, w.namespace, w.name, ops);
+    return { result: 'patched', snapshot: patched };
   } catch (err) {
-    log.warn({ err }, 'cannot clear the image-watcher/rollout annotation');
+    if (isPatchConflict(err)) return { result: 'conflict' };
+    if (unanswered(err)) {
+      // No answer: the API server may have applied it (or may still). Read it back; when it is
+      // not visibly applied, the error goes to the work queue, whose retry reconciles from
+      // whatever the watch then shows: the record if it was applied, the old image if not.
+      const fresh = await deps.gateway.getWorkload(w.kind, w.namespace, w.name);
+      if (applied(fresh, candidates)) {
+        log.warn({ err }, 'the update patch got no answer but was applied; watching its rollout');
+        await recordEvent(
+          deps,
+          fresh,
+          'Normal',
+          'ImageUpdated',
+          `image-watcher updated ${describe(candidates)}`,
+        );
+        return { result: 'patched', snapshot: fresh };
+      }
+      throw err;
+    }
+    const reason = err instanceof Error ? err.message : String(err);
+    log.error({ err }, 'update patch failed');
+    deps.metrics.observeUpdate(labelsOf(w), 'failed');
+    return { result: 'failed', reason };
   }
 }
 
 /**
- * Finishes an update another replica (or this one before a restart) applied but did not see
- * through: `image-watcher/rollout` names the changes and the deadline. The rollout is watched
- * until that deadline and rolled back if it fails. When the images are no longer the ones the
- * update wrote, someone changed them since: nothing is rolled back and the record is dropped.
+ * Drops `image-watcher/rollout` once its rollout completed (guarded by its value, so a newer
+ * record is never dropped). A conflict is thrown: the next reconcile looks again.
  */
-export async function resumeRollout(
-  deps: UpdaterDeps,
+export async function clearRollout(
+  deps: Pick<UpdaterDeps, 'gateway'>,
   w: WorkloadSnapshot,
+): Promise<WorkloadSnapshot | undefined> {
+  const ops = clearRolloutOps(w);
+  if (ops.length === 0) return undefined;
+  return deps.gateway.patchWorkload(w.kind, w.namespace, w.name, ops);
+}
+
+/** Puts the old images back (guarded by `test` on ours) and records the failed versions. */
+export async function rollBack(
+  deps: Pick<UpdaterDeps, 'gateway'>,
+  w: WorkloadSnapshot,
+  candidates: readonly Candidate[],
   watchedNames: readonly string[],
-): Promise<UpdateOutcome | undefined> {
-  const value = w.annotations[ANNOTATIONS.rollout];
-  if (value === undefined) return undefined;
-  const log = deps.logger.child({ workload: labelsOf(w) });
-  const parsed = parsePendingRollout(value);
-  if (!parsed.ok) {
-    log.warn({ reason: parsed.reason }, 'unreadable image-watcher/rollout annotation; dropping it');
-    await clearPendingRollout(deps, w, log);
-    return undefined;
-  }
-  const { rollout } = parsed;
-  const byPath = new Map(w.containers.map((c) => [c.imagePath, c.image]));
-  if (rollout.changes.some((c) => byPath.get(c.imagePath) !== c.newImage)) {
-    log.info('the images changed since the unfinished update; nothing to resume');
-    await clearPendingRollout(deps, w, log);
-    return undefined;
-  }
-  const candidates: Candidate[] = rollout.changes.map((c) => ({ ...c }));
-  log.info(
-    { changes: describe(candidates), deadline: rollout.deadline },
-    'resuming the watch of an unfinished rollout',
-  );
-  return settleRollout(deps, {
-    snapshot: w,
-    candidates,
-    watchedNames,
-    // At least one look even when the deadline has passed: a finished rollout is not rolled back.
-    timeoutMs: Math.max(0, Date.parse(rollout.deadline) - deps.now().getTime()),
-  });
+): Promise<WorkloadSnapshot> {
+  return deps.gateway.patchWorkload(w.kind, w.namespace, w.name, rollbackPatch(w, candidates, watchedNames));
 }

@@ -5,6 +5,7 @@ import {
   encodeVersions,
   formatProblems,
   parseWatchSettings,
+  managedVersion,
 } from '../../shared/annotations.ts';
 import { parseImageReference } from '../../shared/image-ref.ts';
 import { escapeControls, showText } from '../../shared/show.ts';
@@ -106,7 +107,7 @@ function imageVersion(image: string): ImageVersion {
   let result: ImageVersion;
   try {
     const ref = parseImageReference(image);
-    const version = ref.tag ?? ref.digest;
+    const version = managedVersion(ref);
     result = version !== undefined ? { version } : {};
   } catch (err) {
     result = { error: err instanceof Error ? err.message : String(err) };

@@ -1,3 +1,4 @@
+import { podContainers, podSpecOf as sharedPodSpecOf } from '../../shared/pod-spec.ts';
 import type { GroupVersionKind } from './types.ts';
 
 /** Workload kinds the webhook reviews (same names as watcher/kube's WorkloadKind). */
@@ -30,36 +31,16 @@ export function workloadKindOf(gvk: unknown): WorkloadKind | undefined {
     : undefined;
 }
 
-function field(value: unknown, key: string): unknown {
-  return isRecord(value) ? value[key] : undefined;
-}
-
 /** The pod spec: `spec.template.spec`, or `spec.jobTemplate.spec.template.spec` for a CronJob. */
 export function podSpecOf(kind: WorkloadKind, object: unknown): unknown {
-  const spec = field(object, 'spec');
-  const template = kind === 'CronJob' ? field(field(spec, 'jobTemplate'), 'spec') : spec;
-  return field(field(template, 'template'), 'spec');
+  return sharedPodSpecOf(kind, object);
 }
 
-/**
- * Containers then init containers, in pod spec order. Entries without a string name are skipped:
- * the API server rejects such objects after admission anyway, and the webhook must not crash on them.
- */
+/** Containers then init containers, in pod spec order (the shared reader of shared/pod-spec.ts). */
 export function containersOf(kind: WorkloadKind, object: unknown): WorkloadContainer[] {
-  const podSpec = podSpecOf(kind, object);
-  const out: WorkloadContainer[] = [];
-  for (const [key, init] of [
-    ['containers', false],
-    ['initContainers', true],
-  ] as const) {
-    const list = field(podSpec, key);
-    if (!Array.isArray(list)) continue;
-    for (const c of list as unknown[]) {
-      const name = field(c, 'name');
-      const image = field(c, 'image');
-      if (typeof name !== 'string' || name === '') continue;
-      out.push({ name, image: typeof image === 'string' ? image : '', init });
-    }
-  }
-  return out;
+  return podContainers(sharedPodSpecOf(kind, object)).map((c) => ({
+    name: c.name,
+    image: c.image,
+    init: c.init,
+  }));
 }

@@ -32,6 +32,7 @@ t.test('NOTIFICATION (default): a workload without annotations is notified once 
   t.notOk(hasMap(kube.get('Deployment', 'shop', 'web')), 'seeded without an annotations map');
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   t.match(w.notices, [{ event: 'available', currentVersion: '1.0.0', newVersion: '1.1.0' }]);
   const o = kube.get('Deployment', 'shop', 'web');
   t.match(annotationsOf(o), {
@@ -45,6 +46,7 @@ t.test('NOTIFICATION (default): a workload without annotations is notified once 
   t.equal(imageOf(o), web('1.0.0'), 'the image is left alone');
   t.equal(w.controller.workloads()[0]?.lastError, undefined, 'no error recorded');
   await w.controller.runCycle();
+  await w.controller.idle();
   t.equal(w.notices.length, 1, 'announced once');
 });
 
@@ -98,6 +100,7 @@ t.test('other annotations are kept: the map is created only when it is missing',
   kube.seed(d);
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   t.match(w.notices, [{ event: 'available', newVersion: '1.1.0' }]);
   t.match(annotationsOf(kube.get('Deployment', 'shop', 'web')), {
     'team/owner': 'shop',

@@ -4,14 +4,12 @@ import { pino } from 'pino';
 import type { KubeObject } from '../../support/fake-kube/index.ts';
 import { startFakeKube } from '../../support/fake-kube/index.ts';
 import type { FakeKube, FakeKubeOptions } from '../../support/fake-kube/index.ts';
-import { Controller } from '../../../watcher/controller.ts';
-import type { ControllerConfig } from '../../../watcher/controller.ts';
-import { ClientNodeGateway } from '../../../watcher/kube/client.ts';
-import { KubeWorkloadWatch } from '../../../watcher/kube/informers.ts';
-import type { LeaderElector } from '../../../watcher/kube/types.ts';
-import { WatcherMetrics } from '../../../watcher/metrics.ts';
+import type { Controller, ControllerConfig } from '../../../watcher/controller.ts';
+import { createWatcher, loadWatcherConfig } from '../../../watcher/create.ts';
+import type { WatcherIo } from '../../../watcher/create.ts';
+import type { LeaderElector, WorkloadWatch } from '../../../watcher/kube/types.ts';
+import type { WatcherMetrics } from '../../../watcher/metrics.ts';
 import type { UpdateNotice } from '../../../watcher/notify/types.ts';
-import { createRegistryClient, credentialsFor } from '../../../watcher/registry/index.ts';
 
 type Teardown = (fn: () => unknown) => void;
 
@@ -41,17 +39,7 @@ export function annotationsOf(o: KubeObject | undefined): Record<string, string>
   return o?.metadata.annotations ?? {};
 }
 
-export async function until(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { until } from '../../support/until.ts';
 
 export async function fakeKube(teardown: Teardown, opts: FakeKubeOptions = {}): Promise<FakeKube> {
   const kube = await startFakeKube({ rolloutDelayMs: 20, ...opts });
@@ -63,60 +51,53 @@ export interface Watcher {
   controller: Controller;
   metrics: WatcherMetrics;
   notices: UpdateNotice[];
-  watch: KubeWorkloadWatch;
+  watch: WorkloadWatch & { isSynced(): boolean };
   metricsText(): Promise<string>;
 }
 
-/** One watcher replica against the fake API server, with the real registry client. */
+/** One watcher replica against the fake API server, built by the production wiring (createWatcher). */
 export async function startWatcher(
   teardown: Teardown,
   kube: FakeKube,
-  opts: { leader?: LeaderElector; config?: Partial<ControllerConfig>; notices?: UpdateNotice[] } = {},
+  opts: {
+    leader?: LeaderElector;
+    config?: Partial<ControllerConfig>;
+    notices?: UpdateNotice[];
+    env?: Record<string, string>;
+    /** Replaces pieces of the watcher's I/O (a gateway with a short request timeout...). */
+    io?: Partial<WatcherIo>;
+  } = {},
 ): Promise<Watcher> {
   const logger = pino({ level: 'silent' });
-  const kubeConfig = kube.kubeConfig();
-  const metrics = new WatcherMetrics({ defaultMetrics: false });
   const notices = opts.notices ?? [];
-  const watch = new KubeWorkloadWatch({ kubeConfig, logger });
-  const controller = new Controller({
-    watch,
-    gateway: new ClientNodeGateway({ kubeConfig, logger, instance: 'test' }),
-    leader: opts.leader,
-    // Short timeouts and one attempt: a registry that is down must fail fast in tests.
-    registry: createRegistryClient({
-      observer: metrics,
-      logger,
-      timeoutMs: 2000,
-      maxAttempts: 1,
-      cacheTtlMs: 0,
-    }),
-    credentialsFor,
-    metrics,
+  const w = await createWatcher(loadWatcherConfig({ LEADER_ELECTION: 'false', ...opts.env }), {
+    kubeConfig: kube.kubeConfig(),
+    logger,
+    leader: opts.leader ?? null,
+    defaultMetrics: false,
     notify: (n) => {
       notices.push(...n);
       return Promise.resolve();
     },
-    logger,
-    now: () => new Date(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    config: {
+    // Short timeouts and one attempt: a registry that is down must fail fast in tests.
+    registry: { timeoutMs: 2000, maxAttempts: 1, cacheTtlMs: 0 },
+    ...opts.io,
+    controller: {
       checkIntervalMs: 3_600_000,
       runOnBoot: false,
-      overrides: {},
       rolloutTimeoutMs: 5000,
       rolloutPollMs: 25,
       debounceMs: 50,
-      registryConcurrency: 4,
       ...opts.config,
     },
   });
-  teardown(() => controller.stop());
-  await controller.start();
+  teardown(() => w.stop());
+  await w.start({ listen: false });
   return {
-    controller,
-    metrics,
+    controller: w.controller,
+    metrics: w.metrics,
     notices,
-    watch,
-    metricsText: async () => (await metrics.render()).body,
+    watch: w.watch as WorkloadWatch & { isSynced(): boolean },
+    metricsText: async () => (await w.metrics.render()).body,
   };
 }

@@ -1,6 +1,8 @@
 // End to end: the real client-node against the fake API server, the real docker-registry, and the
 // watcher's real gateway, informers, registry client and controller.
+import { pino } from 'pino';
 import t from 'tap';
+import { ClientNodeGateway } from '../../../watcher/kube/client.ts';
 import type { UpdateNotice } from '../../../watcher/notify/types.ts';
 import { buildImage } from '../../support/images.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
@@ -40,6 +42,7 @@ t.test('NOTIFICATION: one event and one notice per version, also after a restart
   const notices: UpdateNotice[] = [];
   const w1 = await startWatcher(t.teardown.bind(t), kube, { notices });
   await w1.controller.runCycle();
+  await w1.controller.idle();
   t.match(notices, [
     {
       event: 'available',
@@ -65,7 +68,9 @@ t.test('NOTIFICATION: one event and one notice per version, also after a restart
 
   const w2 = await startWatcher(t.teardown.bind(t), kube, { notices });
   await w2.controller.runCycle();
+  await w2.controller.idle();
   await w2.controller.runCycle();
+  await w2.controller.idle();
   t.equal(notices.length, 1, 'a restarted watcher does not announce it again');
   t.equal(kube.list('Event', 'shop').length, 1);
 });
@@ -75,6 +80,7 @@ t.test('AUTO_UPDATE: updates, waits for the rollout and writes the history', asy
   kube.seed(deployment('web', web('1.0.0'), AUTO_PATCH));
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   const o = kube.get('Deployment', 'shop', 'web');
   t.equal(imageOf(o), web('1.0.1'), 'newest patch of 1.0');
   t.match(annotationsOf(o), {
@@ -90,6 +96,7 @@ t.test('AUTO_UPDATE: updates, waits for the rollout and writes the history', asy
   );
   t.ok(kube.list('Event', 'shop').some((e) => (e as { reason?: string }).reason === 'ImageUpdated'));
   await w.controller.runCycle();
+  await w.controller.idle();
   t.equal(imagePatches(kube, 'web'), 1, 'up to date: no more patches');
 });
 
@@ -127,6 +134,7 @@ t.test('never a downgrade, whatever the registry holds', async (t) => {
   );
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   t.equal(imageOf(kube.get('Deployment', 'shop', 'newest')), web('1.1.0'));
   t.equal(imageOf(kube.get('Deployment', 'shop', 'ahead')), web('3.0.0'));
   t.equal(kube.requestsMatching({ method: 'PATCH' }).length, 0);
@@ -138,6 +146,7 @@ t.test('a GitOps revert is not fought: one attempt, one notice', async (t) => {
   kube.seed(deployment('web', web('1.0.0'), AUTO_PATCH));
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   t.equal(imageOf(kube.get('Deployment', 'shop', 'web')), web('1.0.1'));
   // A GitOps sync puts the manifest's image back; the webhook keeps the managed annotations.
   const reverted = structuredClone(kube.get('Deployment', 'shop', 'web')!) as unknown as {
@@ -164,6 +173,7 @@ t.test('an annotation change is picked up without a restart', async (t) => {
   kube.seed(deployment('web', web('1.0.0'), { 'image-watcher/mode': 'DISABLED' }));
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   t.equal(kube.requestsMatching({ method: 'PATCH' }).length, 0, 'DISABLED: nothing');
   const o = structuredClone(kube.get('Deployment', 'shop', 'web')!);
   (o.metadata.annotations as Record<string, string>)['image-watcher/mode'] = 'AUTO_UPDATE';
@@ -178,6 +188,7 @@ t.test('a deleted workload removes its metric series', async (t) => {
   kube.seed(deployment('web', web('1.0.0')), deployment('api', `${registry.host}/shop/api:2.0.0`));
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   t.match(await w.metricsText(), /workload="web"/);
   kube.delete('Deployment', 'shop', 'web');
   await until('the series to go', async () => !(await w.metricsText()).includes('workload="web"'));
@@ -195,6 +206,7 @@ t.test('a registry that is down for one repository does not stop the others', as
   );
   const w = await startWatcher(t.teardown.bind(t), kube);
   await w.controller.runCycle();
+  await w.controller.idle();
   t.same(
     w.notices.map((n) => n.workload.name),
     ['web'],
@@ -206,4 +218,36 @@ t.test('a registry that is down for one repository does not stop the others', as
   t.match(views.web?.containers, [
     { currentVersion: '1.0.0', latestVersion: '1.1.0', updateAvailable: true },
   ]);
+});
+
+t.test('a lost PATCH answer leaves a watched rollout, not a "failed" notice', async (t) => {
+  // The API server applies the update but answers after the client has given up (the security review).
+  const kube = await fakeKube(t.teardown.bind(t), {
+    autoRollout: (obj) => (JSON.stringify(obj.spec).includes(':1.0.1') ? 'fail' : 'succeed'),
+  });
+  kube.seed(deployment('web', web('1.0.0'), AUTO_PATCH));
+  const slow = kube.injectFault({ method: 'PATCH', pathPattern: /\/deployments\/web$/, delayMs: 600 });
+  const gateway = new ClientNodeGateway({
+    kubeConfig: kube.kubeConfig(),
+    logger: pino({ level: 'silent' }),
+    instance: 'test',
+    requestTimeoutMs: 200,
+  });
+  const w = await startWatcher(t.teardown.bind(t), kube, { io: { gateway } });
+  await w.controller.runCycle();
+  await until('the late patch to arrive', () => slow.hits === 1, 5000);
+  await until(
+    'the failing rollout to be rolled back',
+    () => w.notices.some((n) => n.event === 'rolled_back'),
+    8000,
+  );
+  await w.controller.idle();
+  t.notOk(
+    w.notices.some((n) => n.event === 'failed'),
+    'no "failed" notice for an update that was applied',
+  );
+  const o = kube.get('Deployment', 'shop', 'web');
+  t.equal(imageOf(o), web('1.0.0'), 'the failing image did not stay live');
+  t.equal(annotationsOf(o)['image-watcher/last-failed-version'], '1.0.1');
+  t.equal(annotationsOf(o)['image-watcher/rollout'], undefined);
 });

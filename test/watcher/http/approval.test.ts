@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { WorkloadView } from '../../../watcher/controller.ts';
+import type { WorkloadView } from '../../../watcher/api.ts';
 import { approvalAdapter } from '../../../watcher/http/approval.ts';
 
 const view: WorkloadView = {

@@ -332,3 +332,30 @@ t.test('stop ends watches and a start waiting on an unreachable API', async (t) 
   await watch.stop();
   await waitFor('the watch to close', () => kube.openWatches() === 0);
 });
+
+t.test('a server that keeps answering 410 Gone is relisted with backoff, not in a loop', async (t) => {
+  const delays: number[] = [];
+  const { kube, watch } = await setup(
+    t,
+    {
+      kinds: ['Deployment'],
+      backoff: () => exponentialBackoff({ initialMs: 1000, maxMs: 8000 }),
+      // Records the backoff and returns at once: the test needs no real waiting.
+      sleep: (ms) => {
+        delays.push(ms);
+        return new Promise((r) => setImmediate(r));
+      },
+    },
+    { autoRollout: 'off' },
+    [workload('Deployment', 'a')],
+  );
+  await watch.start();
+  const gone = kube.injectFault({ watch: true, watchError: 410, times: 6 });
+  kube.closeWatches();
+  await waitFor('six 410s', () => gone.remaining === 0 && watch.stats().gone === 6);
+  kube.seed(workload('Deployment', 'b'));
+  await waitFor('the watch to work again', () => watch.list().length === 2);
+  t.same(delays.slice(0, 5), [1000, 2000, 4000, 8000, 8000], 'every 410 after the first backs off, capped');
+  const lists = kube.requestsMatching({ method: 'GET', watch: false }).length;
+  t.ok(lists <= 8, `one LIST per 410 at most (${lists})`);
+});

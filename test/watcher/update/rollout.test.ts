@@ -1,12 +1,9 @@
 import t from 'tap';
-import type {
-  KubeGateway,
-  RolloutFields,
-  WorkloadKind,
-  WorkloadSnapshot,
-} from '../../../watcher/kube/types.ts';
-import type { RolloutStatus } from '../../../watcher/update/rollout.ts';
-import { evaluateRollout, waitForRollout } from '../../../watcher/update/rollout.ts';
+import type { PendingRollout } from '../../../shared/pending-rollout.ts';
+import type { RolloutFields, WorkloadKind } from '../../../watcher/kube/types.ts';
+import { evaluateRollout, judgeRollout } from '../../../watcher/update/rollout.ts';
+
+type RolloutStatus = RolloutFields;
 
 function status(over: Partial<RolloutStatus> = {}): RolloutStatus {
   return {
@@ -88,6 +85,44 @@ t.test('evaluateRollout follows kubectl rollout status', (t) => {
       want: 'complete',
     },
     {
+      name: 'a StatefulSet with a partition is complete once the pods above it are updated',
+      kind: 'StatefulSet',
+      s: status({
+        replicas: 5,
+        availableReplicas: 5,
+        partition: 3,
+        updatedReplicas: 2,
+        currentRevision: 'a',
+        updateRevision: 'b',
+      }),
+      want: 'complete',
+    },
+    {
+      name: 'a StatefulSet with a partition is progressing while those pods are not updated',
+      kind: 'StatefulSet',
+      s: status({
+        replicas: 5,
+        availableReplicas: 5,
+        partition: 3,
+        updatedReplicas: 1,
+        currentRevision: 'a',
+        updateRevision: 'b',
+      }),
+      want: 'progressing',
+    },
+    {
+      name: 'a StatefulSet whose counts are reached but pods run the old revision is progressing',
+      kind: 'StatefulSet',
+      s: status({
+        replicas: 2,
+        updatedReplicas: 2,
+        availableReplicas: 2,
+        currentRevision: 'web-1',
+        updateRevision: 'web-2',
+      }),
+      want: 'progressing',
+    },
+    {
       name: 'a DaemonSet with every scheduled pod updated and available is complete',
       kind: 'DaemonSet',
       s: status({ replicas: 5, updatedReplicas: 5, availableReplicas: 5 }),
@@ -116,117 +151,77 @@ t.test('evaluateRollout follows kubectl rollout status', (t) => {
   t.end();
 });
 
-function fakeGateway(
-  sequence: (RolloutFields | undefined)[],
-): Pick<KubeGateway, 'getWorkload'> & { calls: number } {
-  const gw = {
-    calls: 0,
-    getWorkload(): Promise<WorkloadSnapshot | undefined> {
-      const r = sequence[Math.min(gw.calls, sequence.length - 1)];
-      gw.calls++;
-      if (!r) return Promise.resolve(undefined);
-      return Promise.resolve({
-        kind: 'Deployment',
-        namespace: 'ns',
-        name: 'web',
-        uid: 'u',
-        resourceVersion: '1',
-        annotations: {},
-        hasAnnotations: true,
-        containers: [],
-        imagePullSecrets: [],
-        serviceAccountName: 'default',
-        rollout: r,
-      });
+const record: PendingRollout = {
+  deadline: '2026-11-23T10:10:00Z',
+  changes: [
+    {
+      container: 'app',
+      imagePath: '/spec/template/spec/containers/0/image',
+      image: 'nginx:1.25.0',
+      newImage: 'nginx:1.25.1',
+      currentVersion: '1.25.0',
+      newVersion: '1.25.1',
+      change: 'patch',
     },
-  };
-  return gw satisfies Pick<KubeGateway, 'getWorkload'>;
-}
+  ],
+};
+const NOW = Date.parse('2026-11-23T10:00:00Z');
+const containers = (image: string) => [
+  { name: 'app', image, init: false, imagePath: '/spec/template/spec/containers/0/image' },
+];
 
-function clock() {
-  let now = 0;
-  return {
-    now: () => now,
-    sleep: (ms: number) => {
-      now += ms;
-      return Promise.resolve();
+t.test('judgeRollout decides from the record and the status alone', (t) => {
+  const cases: {
+    name: string;
+    kind?: WorkloadKind;
+    image?: string;
+    s: RolloutStatus;
+    now?: number;
+    want: ReturnType<typeof judgeRollout>;
+  }[] = [
+    { name: 'complete clears the record', s: status(), want: { kind: 'complete' } },
+    {
+      name: 'in progress looks again after the poll interval',
+      s: status({ updatedReplicas: 1 }),
+      want: { kind: 'wait', reason: '1 of 3 replicas updated', requeueAfterMs: 5000 },
     },
-  };
-}
-
-/** The workload every waitForRollout test watches: generation 2 of ns/web. */
-const WEB = { kind: 'Deployment', namespace: 'ns', name: 'web', generation: 2 } as const;
-
-t.test('waitForRollout polls until complete', async (t) => {
-  const gw = fakeGateway([status({ observedGeneration: 1 }), status({ updatedReplicas: 1 }), status()]);
-  const c = clock();
-  const got = await waitForRollout({
-    gateway: gw,
-    ...WEB,
-    timeoutMs: 60_000,
-    intervalMs: 1000,
-    ...c,
-  });
-  t.same(got, { status: 'complete' });
-  t.equal(gw.calls, 3);
-});
-
-t.test('waitForRollout gives up at the timeout with the last reason', async (t) => {
-  const gw = fakeGateway([status({ updatedReplicas: 1 })]);
-  const got = await waitForRollout({
-    gateway: gw,
-    ...WEB,
-    timeoutMs: 10_000,
-    intervalMs: 1000,
-    ...clock(),
-  });
-  t.equal(got.status, 'failed');
-  t.match(got.status === 'failed' ? got.reason : '', /within 10s: 1 of 3 replicas updated/);
-});
-
-t.test('waitForRollout reports a deleted workload and a shutdown as failures', async (t) => {
-  const gone = await waitForRollout({
-    gateway: fakeGateway([undefined]),
-    ...WEB,
-    timeoutMs: 10_000,
-    ...clock(),
-  });
-  t.match(gone, { status: 'failed', reason: /deleted/ });
-  const ac = new AbortController();
-  ac.abort();
-  const stopped = await waitForRollout({
-    gateway: fakeGateway([status()]),
-    ...WEB,
-    timeoutMs: 10_000,
-    signal: ac.signal,
-    ...clock(),
-  });
-  t.match(stopped, { status: 'failed', reason: /shutting down/ });
-});
-
-t.test('waitForRollout keeps polling through a transient API error', async (t) => {
-  const good = fakeGateway([status()]);
-  let calls = 0;
-  const gateway: Pick<KubeGateway, 'getWorkload'> = {
-    getWorkload: (kind, namespace, name) =>
-      ++calls === 1
-        ? Promise.reject(new Error('etcdserver: request timed out'))
-        : good.getWorkload(kind, namespace, name),
-  };
-  const ok = await waitForRollout({
-    gateway,
-    ...WEB,
-    timeoutMs: 10_000,
-    intervalMs: 1000,
-    ...clock(),
-  });
-  t.same(ok, { status: 'complete' });
-  const down = await waitForRollout({
-    gateway: { getWorkload: () => Promise.reject(new Error('connection refused')) },
-    ...WEB,
-    timeoutMs: 10_000,
-    intervalMs: 1000,
-    ...clock(),
-  });
-  t.match(down, { status: 'failed', reason: /within 10s: cannot read the workload: connection refused/ });
+    {
+      name: 'in progress close to the deadline looks again at the deadline',
+      s: status({ updatedReplicas: 1 }),
+      now: Date.parse('2026-11-23T10:09:58Z'),
+      want: { kind: 'wait', reason: '1 of 3 replicas updated', requeueAfterMs: 2000 },
+    },
+    {
+      name: 'past the deadline rolls back',
+      s: status({ updatedReplicas: 1 }),
+      now: Date.parse('2026-11-23T10:10:00Z'),
+      want: { kind: 'rollback', reason: 'rollout did not finish in time: 1 of 3 replicas updated' },
+    },
+    {
+      name: 'a progress deadline rolls back at once',
+      s: status({ updatedReplicas: 1, conditions: [deadline] }),
+      want: { kind: 'rollback', reason: deadline.message },
+    },
+    {
+      name: 'images changed by someone else: the record is no longer ours',
+      image: 'nginx:1.27.0',
+      s: status({ updatedReplicas: 1 }),
+      want: { kind: 'superseded' },
+    },
+    {
+      name: 'a CronJob is complete as soon as the update is written (its next Job runs it)',
+      kind: 'CronJob',
+      s: status({ observedGeneration: undefined }),
+      want: { kind: 'complete' },
+    },
+  ];
+  for (const c of cases) {
+    const w = {
+      kind: c.kind ?? 'Deployment',
+      containers: containers(c.image ?? 'nginx:1.25.1'),
+      rollout: c.s,
+    };
+    t.same(judgeRollout(w, record, c.now ?? NOW, 5000), c.want, c.name);
+  }
+  t.end();
 });

@@ -2,17 +2,10 @@ import { pino } from 'pino';
 import t from 'tap';
 import { parseImageReference } from '../../../shared/image-ref.ts';
 import type { Candidate } from '../../../watcher/check/decide.ts';
-import { PatchConflictError } from '../../../watcher/kube/errors.ts';
-import type {
-  JsonPatchOp,
-  KubeGateway,
-  RolloutFields,
-  WorkloadSnapshot,
-} from '../../../watcher/kube/types.ts';
+import { KubeApiError, PatchConflictError } from '../../../watcher/kube/errors.ts';
+import type { JsonPatchOp, KubeGateway, WorkloadSnapshot } from '../../../watcher/kube/types.ts';
 import type { UpdateResult } from '../../../watcher/metrics.ts';
-import type { UpdateNotice } from '../../../watcher/notify/types.ts';
-import type { UpdaterDeps } from '../../../watcher/update/updater.ts';
-import { applyUpdate, resumeRollout } from '../../../watcher/update/updater.ts';
+import { rollBack, writeUpdate } from '../../../watcher/update/updater.ts';
 
 const cand: Candidate = {
   container: 'app',
@@ -30,214 +23,117 @@ const watched = [
   },
 ];
 
-function snap(rollout: Partial<RolloutFields> = {}): WorkloadSnapshot {
+function snap(image: string, annotations: Record<string, string> = {}): WorkloadSnapshot {
   return {
     kind: 'Deployment',
     namespace: 'shop',
     name: 'web',
     uid: 'u',
     resourceVersion: '2',
-    annotations: {},
+    annotations,
     hasAnnotations: true,
-    containers: [{ name: 'app', image: 'nginx:1.25.1', init: false, imagePath: cand.imagePath }],
+    containers: [{ name: 'app', image, init: false, imagePath: cand.imagePath }],
     imagePullSecrets: [],
     serviceAccountName: 'default',
     rollout: {
       generation: 2,
       observedGeneration: 2,
       replicas: 1,
-      updatedReplicas: 0,
+      updatedReplicas: 1,
       availableReplicas: 1,
       readyReplicas: 1,
       conditions: [],
-      ...rollout,
     },
   };
 }
 
-function setup(
-  patchResults: (Error | WorkloadSnapshot)[],
-  rollout: Partial<RolloutFields>,
-  signal?: AbortSignal,
-) {
+function setup(patchResult: Error | WorkloadSnapshot, afterwards: WorkloadSnapshot | Error) {
   const patches: JsonPatchOp[][] = [];
   const events: string[] = [];
   const results: UpdateResult[] = [];
-  const notices: UpdateNotice[] = [];
   const gateway: Pick<KubeGateway, 'patchWorkload' | 'getWorkload' | 'createEvent'> = {
     patchWorkload: (_k, _n, _name, ops) => {
       patches.push(ops);
-      const r = patchResults.shift();
-      return r instanceof Error ? Promise.reject(r) : Promise.resolve(r ?? snap());
+      return patchResult instanceof Error ? Promise.reject(patchResult) : Promise.resolve(patchResult);
     },
-    getWorkload: () => Promise.resolve(snap(rollout)),
+    getWorkload: () =>
+      afterwards instanceof Error ? Promise.reject(afterwards) : Promise.resolve(afterwards),
     createEvent: (_w, e) => {
       events.push(`${e.type}/${e.reason}`);
       return Promise.resolve();
     },
   };
-  let now = 0;
-  const deps: UpdaterDeps = {
+  const deps = {
     gateway,
-    metrics: { observeUpdate: (_w, r) => results.push(r) },
-    notify: (n) => {
-      notices.push(...n);
-      return Promise.resolve();
-    },
+    metrics: { observeUpdate: (_w: unknown, r: UpdateResult) => results.push(r) },
     logger: pino({ level: 'silent' }),
-    now: () => new Date(now),
-    sleep: (ms) => {
-      now += ms;
-      return Promise.resolve();
-    },
-    rolloutTimeoutMs: 10_000,
-    rolloutPollMs: 1000,
-    ...(signal ? { signal } : {}),
+    now: () => new Date('2026-11-23T10:00:00Z'),
+    rolloutTimeoutMs: 600_000,
   };
-  return { deps, patches, events, results, notices };
+  return { deps, patches, events, results };
 }
 
-const input = {
-  snapshot: { ...snap(), containers: watched.map((w) => w.info) },
-  candidates: [cand],
-  watched,
-};
+const input = { snapshot: snap('nginx:1.25.0'), candidates: [cand], watched };
+const recorded = snap('nginx:1.25.1', { 'image-watcher/rollout': '{"deadline":"..."}' });
 
-t.test('a concurrent edit of the image is a conflict: nothing counted, nothing sent', async (t) => {
-  const s = setup([new PatchConflictError('test failed')], {});
-  t.same(await applyUpdate(s.deps, input), { result: 'conflict' });
-  t.same(s.results, []);
-  t.same(s.notices, []);
-});
-
-t.test('a rollback that fails too is counted as failed with a Warning event', async (t) => {
-  const s = setup([snap(), new PatchConflictError('image changed')], {
-    conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
+t.test('the update patch writes the image and the rollout record together', async (t) => {
+  const s = setup(recorded, recorded);
+  const out = await writeUpdate(s.deps, input);
+  t.equal(out.result, 'patched');
+  const ops = s.patches[0]!;
+  t.ok(ops.some((o) => o.op === 'replace' && o.path === cand.imagePath && o.value === 'nginx:1.25.1'));
+  const rec = ops.find((o) => o.path === '/metadata/annotations/image-watcher~1rollout');
+  t.match(JSON.parse(rec?.value as string), {
+    deadline: '2026-11-23T10:10:00Z',
+    changes: [{ newVersion: '1.25.1' }],
   });
-  const out = await applyUpdate(s.deps, input);
-  t.match(out, { result: 'failed', reason: /rollback failed: the image was changed by someone else/ });
-  t.same(s.results, ['failed']);
-  t.same(s.events, ['Normal/ImageUpdated', 'Warning/UpdateFailed']);
-  t.match(s.notices, [{ event: 'failed', newVersion: '1.25.1' }]);
-  t.equal(s.patches.length, 2);
+  t.same(s.events, ['Normal/ImageUpdated']);
 });
 
-t.test('a rollout that never finishes is rolled back at the timeout', async (t) => {
-  const s = setup([snap(), snap()], {});
-  const out = await applyUpdate(s.deps, input);
-  t.match(out, { result: 'rolled_back', reason: /did not finish within 10s/ });
-  t.same(s.results, ['rolled_back']);
-  t.match(s.patches[1], [
-    { op: 'test', value: 'nginx:1.25.1' },
-    { op: 'replace', value: 'nginx:1.25.0' },
-  ]);
-});
-
-t.test('stopping during a rollout leaves it alone instead of rolling back', async (t) => {
-  const ac = new AbortController();
-  ac.abort();
-  const s = setup([snap()], {}, ac.signal);
-  t.same(await applyUpdate(s.deps, input), { result: 'interrupted' });
-  t.equal(s.patches.length, 1, 'no rollback patch');
+t.test('a concurrent edit of the image is a conflict: nothing counted', async (t) => {
+  const s = setup(new PatchConflictError('test failed'), input.snapshot);
+  t.same(await writeUpdate(s.deps, input), { result: 'conflict' });
   t.same(s.results, []);
 });
 
-t.test('a patch that fails for another reason is counted as failed', async (t) => {
-  const s = setup([new Error('API server unavailable')], {});
-  t.match(await applyUpdate(s.deps, input), { result: 'failed', reason: /unavailable/ });
+t.test('a lost answer to an applied patch counts as patched (its rollout is watched)', async (t) => {
+  const s = setup(new KubeApiError('E_KUBE_UNAVAILABLE', 'no answer within 30000 ms', undefined), recorded);
+  const out = await writeUpdate(s.deps, input);
+  t.match(out, { result: 'patched', snapshot: { resourceVersion: '2' } });
+  t.same(s.results, [], 'not counted as failed');
+});
+
+t.test('a patch that was not applied is a failure', async (t) => {
+  const s = setup(new KubeApiError('E_KUBE_FORBIDDEN', 'forbidden', 403), input.snapshot);
+  t.match(await writeUpdate(s.deps, input), { result: 'failed', reason: /forbidden/ });
   t.same(s.results, ['failed']);
-  t.match(s.notices, [{ event: 'failed' }]);
 });
 
-t.test('the update patch records the pending rollout; success clears it', async (t) => {
-  const pendingValue = JSON.stringify({ deadline: '1970-01-01T00:00:10Z', changes: [cand] });
-  const done = { ...snap({ updatedReplicas: 1 }), annotations: { 'image-watcher/rollout': pendingValue } };
-  const s = setup([done, done], { updatedReplicas: 1 });
-  s.deps.gateway.getWorkload = () => Promise.resolve(done);
-  t.match(await applyUpdate(s.deps, input), { result: 'success' });
-  const record = s.patches[0]?.find((o) => o.path === '/metadata/annotations/image-watcher~1rollout');
-  t.match(JSON.parse(String(record?.value)), { deadline: '1970-01-01T00:00:10Z', changes: [cand] });
-  t.same(s.patches[1], [
-    { op: 'test', path: '/metadata/annotations/image-watcher~1rollout', value: pendingValue },
-    { op: 'remove', path: '/metadata/annotations/image-watcher~1rollout' },
-  ]);
-  t.same(s.results, ['success']);
-});
-
-t.test('resumeRollout finishes what another replica started', async (t) => {
-  const pending = (deadlineSeconds: number, image = 'nginx:1.25.1') => ({
-    ...snap(),
-    containers: [{ name: 'app', image, init: false, imagePath: cand.imagePath }],
-    annotations: {
-      'image-watcher/rollout': JSON.stringify({
-        deadline: new Date(deadlineSeconds * 1000).toISOString(),
-        changes: [cand],
-      }),
-    },
-  });
-  const failing = {
-    conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
-  };
-
-  await t.test('a rollout that completes: record cleared, success counted and announced', async (t) => {
-    const s = setup([snap()], { updatedReplicas: 1 });
-    const w = pending(10);
-    s.deps.gateway.getWorkload = () =>
-      Promise.resolve({ ...w, rollout: { ...w.rollout, updatedReplicas: 1 } });
-    t.match(await resumeRollout(s.deps, w, ['app']), { result: 'success' });
-    t.equal(s.patches.length, 1);
-    t.match(s.patches[0], [{ op: 'test' }, { op: 'remove', path: /rollout$/ }]);
-    t.same(s.results, ['success']);
-    t.match(s.notices, [{ event: 'updated', currentVersion: '1.25.0', newVersion: '1.25.1' }]);
-  });
-
-  await t.test('a rollout that fails: rolled back with the recorded images', async (t) => {
-    const s = setup([snap()], failing);
-    const w = pending(10);
-    s.deps.gateway.getWorkload = () => Promise.resolve({ ...w, rollout: { ...w.rollout, ...failing } });
-    t.match(await resumeRollout(s.deps, w, ['app']), { result: 'rolled_back' });
-    t.match(s.patches[0], [
-      { op: 'test', path: cand.imagePath, value: 'nginx:1.25.1' },
-      { op: 'replace', path: cand.imagePath, value: 'nginx:1.25.0' },
-    ]);
-    t.ok(
-      s.patches[0]?.some((o) => o.op === 'remove' && o.path.endsWith('rollout')),
-      'the rollback clears the record',
-    );
-    t.same(s.results, ['rolled_back']);
-    t.same(s.events, ['Warning/UpdateRolledBack']);
-  });
-
-  await t.test('past its deadline and still progressing: rolled back at once', async (t) => {
-    const s = setup([snap()], {});
-    const w = pending(0);
-    s.deps.gateway.getWorkload = () => Promise.resolve(w);
-    t.match(await resumeRollout(s.deps, w, ['app']), { result: 'rolled_back', reason: /within 0s/ });
-  });
-
-  await t.test('images changed since the update: record dropped, nothing rolled back', async (t) => {
-    const s = setup([snap()], {});
-    t.equal(await resumeRollout(s.deps, pending(10, 'nginx:1.24.0'), ['app']), undefined);
-    t.equal(s.patches.length, 1);
-    t.match(s.patches[0], [{ op: 'test' }, { op: 'remove', path: /rollout$/ }]);
+t.test(
+  'an unanswered patch not (yet) visible is retried through the queue, not reported failed',
+  async (t) => {
+    const s = setup(new KubeApiError('E_KUBE_UNAVAILABLE', 'timeout', undefined), input.snapshot);
+    await t.rejects(writeUpdate(s.deps, input), { code: 'E_KUBE_UNAVAILABLE' });
     t.same(s.results, []);
-    t.same(s.notices, []);
-  });
+  },
+);
 
-  await t.test('an unreadable record is dropped; no record, nothing to do', async (t) => {
-    const s = setup([snap()], {});
-    const w = { ...snap(), annotations: { 'image-watcher/rollout': '{oops' } };
-    t.equal(await resumeRollout(s.deps, w, ['app']), undefined);
-    t.match(s.patches, [[{ op: 'test', value: '{oops' }, { op: 'remove' }]]);
-    t.equal(await resumeRollout(s.deps, snap(), ['app']), undefined);
-    t.equal(s.patches.length, 1);
-  });
+t.test('when the object cannot be read back either, the error goes to the queue (retried)', async (t) => {
+  const s = setup(
+    new KubeApiError('E_KUBE_UNAVAILABLE', 'timeout', undefined),
+    new KubeApiError('E_KUBE_UNAVAILABLE', 'timeout', undefined),
+  );
+  await t.rejects(writeUpdate(s.deps, input), { code: 'E_KUBE_UNAVAILABLE' });
+});
 
-  await t.test('stopping while resuming leaves the record for the next leader', async (t) => {
-    const ac = new AbortController();
-    ac.abort();
-    const s = setup([snap()], {}, ac.signal);
-    t.same(await resumeRollout(s.deps, pending(10), ['app']), { result: 'interrupted' });
-    t.same(s.patches, []);
-  });
+t.test('the rollback puts the old image back guarded by ours and records the failure', async (t) => {
+  const s = setup(input.snapshot, input.snapshot);
+  await rollBack(s.deps, recorded, [cand], ['app']);
+  const ops = s.patches[0]!;
+  t.match(ops, [
+    { op: 'test', path: cand.imagePath, value: 'nginx:1.25.1' },
+    { op: 'replace', path: cand.imagePath, value: 'nginx:1.25.0' },
+  ]);
+  t.ok(ops.some((o) => o.path.endsWith('last-failed-version') && o.value === '1.25.1'));
+  t.ok(ops.some((o) => o.op === 'remove' && o.path.endsWith('rollout')));
 });

@@ -1,0 +1,47 @@
+// Layers and cycles, checked by `npm run lint` (dependency-cruiser): shared/ is pure and imports
+// nothing from webhook/ or watcher/; webhook/ imports nothing from watcher/; no module cycles.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'Two modules that import each other (directly or through others).',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'shared-is-pure',
+      severity: 'error',
+      comment: 'shared/ holds pure logic used by both processes.',
+      from: { path: '^shared/' },
+      to: { path: '^(webhook|watcher)/' },
+    },
+    {
+      name: 'webhook-not-watcher',
+      severity: 'error',
+      comment: 'The webhook is its own process; it shares code through shared/ only.',
+      from: { path: '^webhook/' },
+      to: { path: '^watcher/' },
+    },
+    {
+      name: 'watcher-not-webhook',
+      severity: 'error',
+      comment: 'The watcher shares code with the webhook through shared/ only.',
+      from: { path: '^watcher/' },
+      to: { path: '^webhook/' },
+    },
+    {
+      name: 'sources-not-tests',
+      severity: 'error',
+      from: { path: '^(shared|webhook|watcher)/' },
+      to: { path: '^(test|bench)/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};

@@ -1,0 +1,55 @@
+// What the watcher core offers the HTTP API, the approval page and release notes: types and the
+// manual update error, apart from the controller so those modules never import the core.
+import { ImageWatcherError } from '../shared/errors.ts';
+import type { Mode } from '../shared/annotations.ts';
+import type { WorkloadKind, WorkloadSnapshot } from './kube/types.ts';
+import type { UpdateNotice } from './notify/types.ts';
+
+export type ReleaseNotesFn = (req: {
+  workload: WorkloadSnapshot;
+  releaseUrl: string | undefined;
+  image: string;
+  newImage: string;
+  newVersion: string;
+}) => Promise<UpdateNotice['releaseNotes'] | undefined>;
+
+export interface ContainerView {
+  name: string;
+  image: string;
+  currentVersion: string;
+  latestVersion: string | undefined;
+  updateAvailable: boolean;
+}
+
+export interface WorkloadView {
+  namespace: string;
+  kind: WorkloadKind;
+  name: string;
+  mode: Mode | undefined;
+  strategy: string | undefined;
+  containers: ContainerView[];
+  lastCheck: string | undefined;
+  lastError: string | undefined;
+}
+
+export type ManualErrorCode =
+  | 'E_NOT_FOUND'
+  | 'E_DISABLED'
+  | 'E_BAD_VERSION'
+  | 'E_NO_UPDATE'
+  | 'E_CONFLICT'
+  | 'E_UPDATE_FAILED'
+  | 'E_BAD_ANNOTATIONS';
+
+/** A manual update request that cannot be carried out; the message says why. */
+export class ManualUpdateError extends ImageWatcherError {
+  declare readonly code: ManualErrorCode;
+  constructor(code: ManualErrorCode, message: string) {
+    super(code, message);
+  }
+}
+
+export interface ManualUpdateResult {
+  status: 'updating' | 'success' | 'rolled_back';
+  changes: { container: string; from: string; to: string }[];
+}

@@ -1,0 +1,236 @@
+// The one wiring of the watcher: every piece built from the validated settings and handed its
+// dependencies. watcher/main.ts reads the environment and calls createWatcher; the end-to-end
+// tests call it too, with their own I/O (kubeconfig, logger, timers, notifier).
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../shared/config.ts';
+import { loadConfig } from '../shared/config.ts';
+import type { Env } from '../shared/env.ts';
+import { ConfigError, ProblemCollector } from '../shared/env.ts';
+import { listenError } from '../shared/listen.ts';
+import { approvalPlugin } from './approval/plugin.ts';
+import { approvalUrlFor } from './approval/links.ts';
+import type { WatcherSettings } from './config.ts';
+import { loadWatcherSettings } from './config.ts';
+import type { ControllerConfig } from './controller.ts';
+import { Controller } from './controller.ts';
+import { approvalAdapter } from './http/approval.ts';
+import { build } from './http/app.ts';
+import { apiDeps } from './http/wiring.ts';
+import { ClientNodeGateway } from './kube/client.ts';
+import { KubeWorkloadWatch } from './kube/informers.ts';
+import { LeaseLeaderElector } from './kube/leader.ts';
+import type { KubeGateway, LeaderElector, WorkloadWatch } from './kube/types.ts';
+import { WatcherMetrics } from './metrics.ts';
+import type { NotifyConfig } from './notify/config.ts';
+import { createNotificationDispatcher, describeChannels, loadNotifyConfig } from './notify/config.ts';
+import type { UpdateNotice } from './notify/types.ts';
+import { batchNotices } from './reconcile/batch.ts';
+import type { Timers } from './reconcile/queue.ts';
+import type { RegistryClient } from './registry/index.ts';
+import { createRegistryClient, credentialsFor } from './registry/index.ts';
+import type { RegistryClientOptions } from './registry/client.ts';
+import { releaseNotesFromConfig } from './release-notes/index.ts';
+
+/** Notices decided within this time of the first one are dispatched together. */
+const NOTICE_BATCH_MS = 1000;
+
+/** Everything the watcher process is configured with. */
+export interface WatcherConfig {
+  config: Config;
+  settings: WatcherSettings;
+  notify: NotifyConfig;
+}
+
+/**
+ * The one settings loader of the watcher process: every loader runs, and every bad variable of
+ * all of them is reported in one ConfigError.
+ */
+export function loadWatcherConfig(env: Env = process.env): WatcherConfig {
+  const c = new ProblemCollector();
+  const config = c.read(() => loadConfig(env), undefined);
+  const settings = c.read(() => loadWatcherSettings(env), undefined);
+  const notify = c.read(() => loadNotifyConfig(env), undefined);
+  c.throwIfAny();
+  if (!config || !settings || !notify) throw new ConfigError('environment', 'invalid configuration');
+  return { config, settings, notify };
+}
+
+/** The watcher's I/O: what a test replaces. */
+export interface WatcherIo {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** Parsed DOCKER_CONFIG config.json (fallback credentials), when there is one. */
+  dockerConfig?: unknown;
+  now?: () => Date;
+  timers?: Timers;
+  /** Replaces the leader elector (tests); default from LEADER_ELECTION. */
+  leader?: LeaderElector | null;
+  /** Replaces the notification dispatcher (tests collect notices). */
+  notify?: (notices: UpdateNotice[]) => Promise<unknown>;
+  /** Registry client options a test tightens (timeouts, attempts, cache). */
+  registry?: Partial<RegistryClientOptions>;
+  /** Controller settings a test tightens (poll, debounce). */
+  controller?: Partial<ControllerConfig>;
+  /** Node.js process metrics on /metrics (default true; tests turn them off). */
+  defaultMetrics?: boolean;
+  /** Replaces the informers or the gateway (rarely: tests of one piece). */
+  watch?: WorkloadWatch;
+  gateway?: KubeGateway;
+}
+
+export interface Watcher {
+  controller: Controller;
+  metrics: WatcherMetrics;
+  registry: RegistryClient;
+  watch: WorkloadWatch & { isSynced?: () => boolean };
+  leader: LeaderElector | undefined;
+  app: FastifyInstance;
+  /** Leader election, informers, the reconcile queue; then the HTTP port when `listen`. */
+  start(opts?: { listen?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<Watcher> {
+  const { config, settings, notify: notifyConfig } = wc;
+  const { logger, kubeConfig, dockerConfig } = io;
+  const metrics = new WatcherMetrics({ defaultMetrics: io.defaultMetrics ?? true });
+  const registry = createRegistryClient({
+    observer: metrics,
+    logger,
+    insecureRegistries: config.insecureRegistries,
+    concurrency: config.registryConcurrency,
+    ratePerSecond: settings.registryRatePerSecond,
+    burst: settings.registryRatePerSecond,
+    cacheTtlMs: config.registryCacheTtlMs,
+    defaultCredentials: (host) =>
+      dockerConfig === undefined ? undefined : credentialsFor(host, dockerConfig),
+    ...io.registry,
+  });
+  const gateway = io.gateway ?? new ClientNodeGateway({ kubeConfig, logger, instance: config.podName });
+  const watch: WorkloadWatch & { isSynced?: () => boolean } =
+    io.watch ?? new KubeWorkloadWatch({ kubeConfig, logger, namespaces: config.watchNamespaces });
+  const leader =
+    io.leader === null
+      ? undefined
+      : (io.leader ??
+        (config.leaderElection
+          ? new LeaseLeaderElector({
+              kubeConfig,
+              logger,
+              namespace: config.podNamespace,
+              name: config.leaseName,
+              identity: config.podName,
+            })
+          : undefined));
+  // Channels plus NOTIFY_DIGEST_THRESHOLD, NOTIFY_TIMEOUT and NOTIFY_RETRIES.
+  const dispatcher = io.notify
+    ? undefined
+    : createNotificationDispatcher(notifyConfig, { observer: metrics, logger });
+  if (dispatcher) logger.info({ channels: describeChannels(notifyConfig) }, 'notification channels');
+
+  const approvals =
+    config.publicUrl && config.approvalSecret
+      ? { publicUrl: config.publicUrl, secret: config.approvalSecret }
+      : undefined;
+  const now = io.now ?? (() => new Date());
+  const controller = new Controller({
+    watch,
+    gateway,
+    leader,
+    registry,
+    credentialsFor,
+    fallbackDockerConfig: dockerConfig,
+    metrics,
+    // Notices decided within a second of each other share a dispatch (and so a digest).
+    notify: batchNotices(io.notify ?? ((notices) => dispatcher!.dispatch(notices)), {
+      windowMs: NOTICE_BATCH_MS,
+      ...(io.timers ? { timers: io.timers } : {}),
+    }),
+    releaseNotes: releaseNotesFromConfig({ registry, config, logger }),
+    ...(approvals
+      ? {
+          // Bound to the running version and last update: refused after any change (links.ts).
+          approvalUrl: (w, c) =>
+            approvalUrlFor(w, c, {
+              ...approvals,
+              now: now().getTime(),
+              ttlMs: notifyConfig.approvalLinkTtlMs,
+            }),
+        }
+      : {}),
+    logger,
+    now,
+    ...(io.timers ? { timers: io.timers } : {}),
+    config: {
+      checkIntervalMs: config.checkIntervalMs,
+      runOnBoot: config.runOnBoot,
+      overrides: config.overrides,
+      rolloutTimeoutMs: config.rolloutTimeoutMs,
+      registryConcurrency: config.registryConcurrency,
+      debounceMs: settings.debounceMs,
+      ...io.controller,
+    },
+  });
+
+  const app = await build({
+    api: controller,
+    // API resolves: own registry client and queue, RBAC or API_TOKEN callers (watcher/http/wiring.ts).
+    ...apiDeps({
+      kubeConfig,
+      apiToken: settings.apiToken,
+      resolveRegistries: settings.resolveRegistries,
+      registry: {
+        observer: metrics,
+        logger,
+        insecureRegistries: config.insecureRegistries,
+        cacheTtlMs: config.registryCacheTtlMs,
+        ...io.registry,
+      },
+      credentialsFor: (host) => (dockerConfig === undefined ? undefined : credentialsFor(host, dockerConfig)),
+    }),
+    metrics,
+    ready: () => watch.isSynced?.() ?? true,
+    logger,
+    approval: approvals
+      ? {
+          plugin: approvalPlugin,
+          options: { ...approvals, now: () => now().getTime(), ...approvalAdapter(controller) },
+        }
+      : undefined,
+  });
+
+  let started = false;
+  return {
+    controller,
+    metrics,
+    registry,
+    watch,
+    leader,
+    app,
+    async start(opts = {}) {
+      started = true;
+      if (opts.listen !== false) {
+        await app.listen({ port: config.httpPort, host: config.listenAddress }).catch((err: unknown) => {
+          throw listenError(err, { HTTP_PORT: config.httpPort });
+        });
+        // Logged now, not after the first list: against an unreachable API server that never comes.
+        logger.info({ port: config.httpPort, host: config.listenAddress }, 'watcher started');
+      }
+      // An elector handed in by the caller is the caller's to start and stop.
+      if (!io.leader) await leader?.start();
+      await controller.start();
+    },
+    async stop() {
+      try {
+        await app.close();
+        if (started) await controller.stop();
+        if (!io.leader) await leader?.stop();
+      } finally {
+        // SMTP connections are closed whatever failed above.
+        dispatcher?.close();
+      }
+    },
+  };
+}
