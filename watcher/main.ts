@@ -8,7 +8,12 @@ import { readDockerConfig } from './registry/index.ts';
 
 async function main(): Promise<void> {
   const wc = loadWatcherConfig(process.env);
-  const logger = pino({ level: wc.config.logLevel, base: { component: 'watcher' } });
+  // Synchronous writes: an async write still in flight at exit could land after the final flush,
+  // so 'stopped' would precede 'stopping' in the log.
+  const logger = pino(
+    { level: wc.config.logLevel, base: { component: 'watcher' } },
+    pino.destination({ dest: 1, sync: true }),
+  );
   const kubeConfig = loadKubeConfig(process.env);
   let dockerConfig: unknown;
   try {

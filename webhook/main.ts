@@ -15,7 +15,12 @@ const SHUTDOWN_TIMEOUT_MS = 25_000;
 
 async function main(): Promise<void> {
   const config = loadWebhookConfig(process.env);
-  const logger = pino({ level: config.logLevel, base: { component: 'webhook' } });
+  // Synchronous writes: an async write still in flight at exit could land after the final flush,
+  // so 'stopped' would precede 'stopping' in the log.
+  const logger = pino(
+    { level: config.logLevel, base: { component: 'webhook' } },
+    pino.destination({ dest: 1, sync: true }),
+  );
 
   let tls: KeyPair;
   if (config.tls !== undefined) {
