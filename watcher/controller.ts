@@ -527,32 +527,10 @@ export class Controller {
     }
     for (const w of this.deps.watch.list()) this.upsertEntry(w);
     this.refreshCounts();
-    this.deps.registry.newCycle();
     this.notesMemo = new Map();
-    const ctrl = new AbortController();
-    const signal = AbortSignal.any([ctrl.signal, this.abort.signal]);
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => {
-      finish = resolve;
-    });
     const keys = [...this.entries.keys()];
-    const pass: Pass = {
-      id: ++this.passSeq,
-      started: this.deps.now().getTime(),
-      lookups: new PassLookups(
-        this.deps.registry,
-        new CredentialResolver(this.checkerDeps()),
-        signal,
-        this.requeue,
-        this.deps.config.registryConcurrency,
-      ),
-      ctrl,
-      remaining: new Set(keys),
-      total: keys.length,
-      done,
-      finish,
-    };
-    this.pass = pass;
+    const pass = this.openPass(keys);
+    const { done } = pass;
     void done.then(() => {
       const seconds = (this.deps.now().getTime() - pass.started) / 1000;
       this.deps.metrics.observeCheck({ seconds, finishedAt: this.deps.now() });
@@ -585,8 +563,19 @@ export class Controller {
   /** The pass reconciles read registry answers from; an empty one until the first interval. */
   private currentPass(): Pass {
     if (this.pass) return this.pass;
-    const ctrl = new AbortController();
+    const pass = this.openPass([]);
+    pass.finish();
+    return pass;
+  }
+
+  /** A new pass over `keys`: fresh per-cycle registry answers and an abort signal of its own. */
+  private openPass(keys: readonly string[]): Pass {
     this.deps.registry.newCycle();
+    const ctrl = new AbortController();
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
     const pass: Pass = {
       id: ++this.passSeq,
       started: this.deps.now().getTime(),
@@ -598,10 +587,10 @@ export class Controller {
         this.deps.config.registryConcurrency,
       ),
       ctrl,
-      remaining: new Set(),
-      total: 0,
-      done: Promise.resolve(),
-      finish: () => undefined,
+      remaining: new Set(keys),
+      total: keys.length,
+      done,
+      finish,
     };
     this.pass = pass;
     return pass;

@@ -102,46 +102,32 @@ export async function writeUpdate(
   const { snapshot: w, candidates } = input;
   const log = deps.logger.child({ workload: labelsOf(w) });
   const now = deps.now();
+  let written: WorkloadSnapshot;
   try {
-    const patched = await deps.gateway.patchWorkload(
+    written = await deps.gateway.patchWorkload(
       w.kind,
       w.namespace,
       w.name,
       updatePatch(w, candidates, input.watched, now, new Date(now.getTime() + deps.rolloutTimeoutMs)),
     );
-    await recordEvent(
-      deps,
-      patched,
-      'Normal',
-      'ImageUpdated',
-      `image-watcher updated ${describe(candidates)}`,
-    );
-    return { result: 'patched', snapshot: patched };
   } catch (err) {
     if (isPatchConflict(err)) return { result: 'conflict' };
-    if (unanswered(err)) {
-      // No answer: the API server may have applied it (or may still). Read it back; when it is
-      // not visibly applied, the error goes to the work queue, whose retry reconciles from
-      // whatever the watch then shows: the record if it was applied, the old image if not.
-      const fresh = await deps.gateway.getWorkload(w.kind, w.namespace, w.name);
-      if (applied(fresh, candidates)) {
-        log.warn({ err }, 'the update patch got no answer but was applied; watching its rollout');
-        await recordEvent(
-          deps,
-          fresh,
-          'Normal',
-          'ImageUpdated',
-          `image-watcher updated ${describe(candidates)}`,
-        );
-        return { result: 'patched', snapshot: fresh };
-      }
-      throw err;
+    if (!unanswered(err)) {
+      const reason = err instanceof Error ? err.message : String(err);
+      log.error({ err }, 'update patch failed');
+      deps.metrics.observeUpdate(labelsOf(w), 'failed');
+      return { result: 'failed', reason };
     }
-    const reason = err instanceof Error ? err.message : String(err);
-    log.error({ err }, 'update patch failed');
-    deps.metrics.observeUpdate(labelsOf(w), 'failed');
-    return { result: 'failed', reason };
+    // No answer: the API server may have applied it (or may still). Read it back; when it is
+    // not visibly applied, the error goes to the work queue, whose retry reconciles from
+    // whatever the watch then shows: the record if it was applied, the old image if not.
+    const fresh = await deps.gateway.getWorkload(w.kind, w.namespace, w.name);
+    if (!applied(fresh, candidates)) throw err;
+    log.warn({ err }, 'the update patch got no answer but was applied; watching its rollout');
+    written = fresh;
   }
+  await recordEvent(deps, written, 'Normal', 'ImageUpdated', `image-watcher updated ${describe(candidates)}`);
+  return { result: 'patched', snapshot: written };
 }
 
 /**
