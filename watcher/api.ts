@@ -49,6 +49,14 @@ export class ManualUpdateError extends ImageWatcherError {
   }
 }
 
+/** "Update this workload now", from the API or an approval; without `version` the newest allowed. */
+export interface ManualUpdateRequest {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  version?: string | undefined;
+}
+
 export interface ManualUpdateResult {
   status: 'updating' | 'success' | 'rolled_back';
   changes: { container: string; from: string; to: string }[];

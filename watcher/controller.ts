@@ -43,6 +43,7 @@ import type {
 import type {
   ContainerView,
   ManualErrorCode,
+  ManualUpdateRequest,
   ManualUpdateResult,
   ReleaseNotesFn,
   WorkloadView,
@@ -1139,12 +1140,7 @@ export class Controller {
    * last-failed-version do not apply to an explicit request). Queued as the workload's intent and
    * answered once the image is written; the rollout is judged by the reconciles that follow.
    */
-  async manualUpdate(req: {
-    kind: WorkloadKind;
-    namespace: string;
-    name: string;
-    version?: string | undefined;
-  }): Promise<ManualUpdateResult> {
+  async manualUpdate(req: ManualUpdateRequest): Promise<ManualUpdateResult> {
     const key = workloadKey(req);
     if (!this.entries.has(key)) {
       // Not (yet) in the watch cache: ask the API, so a fresh workload can be updated at once.

@@ -16,7 +16,7 @@ import {
   limitBufferedBodies,
   nodeServerOptions,
 } from '../../shared/inbound.ts';
-import type { ManualUpdateResult, WorkloadView } from '../api.ts';
+import type { ManualUpdateRequest, ManualUpdateResult, WorkloadView } from '../api.ts';
 import { ManualUpdateError } from '../api.ts';
 import type { WorkloadKind, WorkloadSnapshot } from '../kube/types.ts';
 import { WORKLOAD_KINDS } from '../kube/types.ts';
@@ -33,12 +33,7 @@ import { BadQueryError, LEGACY_STRATEGIES, parseStrategy, resolveImage, resolveL
 export interface WatcherApi {
   workloads(): WorkloadView[];
   snapshot(kind: WorkloadKind, namespace: string, name: string): WorkloadSnapshot | undefined;
-  manualUpdate(req: {
-    kind: WorkloadKind;
-    namespace: string;
-    name: string;
-    version?: string | undefined;
-  }): Promise<ManualUpdateResult>;
+  manualUpdate(req: ManualUpdateRequest): Promise<ManualUpdateResult>;
 }
 
 export interface ResolveOptions {

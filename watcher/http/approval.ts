@@ -1,6 +1,6 @@
 import { ANNOTATIONS } from '../../shared/annotations.ts';
 import type { ApprovalDeps, ApprovalInfo, UpdateOutcome } from '../approval/plugin.ts';
-import type { ManualUpdateResult, WorkloadView } from '../api.ts';
+import type { ManualUpdateRequest, ManualUpdateResult, WorkloadView } from '../api.ts';
 import { ManualUpdateError } from '../api.ts';
 import { versionFor } from '../check/decide.ts';
 import type { WorkloadKind, WorkloadSnapshot } from '../kube/types.ts';
@@ -9,12 +9,7 @@ import type { UpdateNotice } from '../notify/types.ts';
 /** The approval page's view of the controller: what a link would change, and doing it. */
 export function approvalAdapter(controller: {
   workloads(): WorkloadView[];
-  manualUpdate(req: {
-    kind: WorkloadKind;
-    namespace: string;
-    name: string;
-    version?: string | undefined;
-  }): Promise<ManualUpdateResult>;
+  manualUpdate(req: ManualUpdateRequest): Promise<ManualUpdateResult>;
   releaseNotesFor(
     kind: WorkloadKind,
     namespace: string,
