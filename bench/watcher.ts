@@ -1,6 +1,6 @@
 // Benchmark of one full check cycle: 5,000 Deployments over 1,000 repositories in the fake API
 // server, a registry answering each tag list after 20 ms. The watcher runs as its own process
-// (the bundle of scripts/bundle.mjs, exactly what the image and `npm run start:watcher` run) so its
+// (the bundle of scripts/bundle.ts, exactly what the image and `npm run start:watcher` run) so its
 // RSS is its own. Pass the manifests' heap flags: --node --max-semi-space-size=1 --node --max-old-space-size=160.
 // Targets: exactly 1 tag-list request per repository, peak RSS under 128 MiB, under 3 KB per workload.
 //   node --import ./bench/register.js bench/watcher.ts [--workloads N] [--repos N] [--latency MS]
@@ -226,13 +226,13 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
 async function main(): Promise<void> {
   const out = path.join(root, 'node_modules', '.cache', 'image-watcher-bench');
   console.log(
-    `bundling the watcher to ${path.relative(root, out)} (scripts/bundle.mjs, as npm run build) ...`,
+    `bundling the watcher to ${path.relative(root, out)} (scripts/bundle.ts, as npm run build) ...`,
   );
   const built = spawnSync(process.execPath, [path.join(root, 'scripts', 'bundle.mjs'), '--outdir', out], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  if (built.status !== 0) throw new Error('scripts/bundle.mjs failed');
+  if (built.status !== 0) throw new Error('scripts/bundle.ts failed');
   const main = path.join(out, 'watcher', 'main.js');
 
   // The same watcher with no workload: what the workloads add is measured above it.

@@ -30,5 +30,5 @@ const result = await build({
   },
 });
 for (const [file, out] of Object.entries(result.metafile.outputs)) {
-  if (file.endsWith('.js')) console.log(`${file} ${(out.bytes / 1024).toFixed(0)} KiB`);
+  if (file.endsWith('.js')) process.stdout.write(`${file} ${(out.bytes / 1024).toFixed(0)} KiB\n`);
 }
