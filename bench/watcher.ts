@@ -36,6 +36,10 @@ function shippedFlags(): string[] {
 /** Node flags for the watcher, e.g. `--node --max-semi-space-size=1`; the manifests' when none is given. */
 const GIVEN_FLAGS = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--node' ? [a] : []));
 const NODE_FLAGS = GIVEN_FLAGS.length > 0 ? GIVEN_FLAGS : shippedFlags();
+/** BENCH_HEAP_SNAPSHOT=DIR: write a heap snapshot of the watcher after its cycle into DIR. */
+const SNAPSHOT_DIR = process.env.BENCH_HEAP_SNAPSHOT;
+if (SNAPSHOT_DIR !== undefined)
+  NODE_FLAGS.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`);
 const RSS_TARGET_MIB = 128;
 /** (RSS after the cycle - RSS with no workload) / workloads. */
 const PER_WORKLOAD_TARGET_BYTES = 3 * 1024;
@@ -203,6 +207,11 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
   const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
   const heapMiB = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN) / 2 ** 20;
   const outdated = (metrics.match(/^image_watcher_image_outdated\{.*\} 1$/gm) ?? []).length;
+  if (SNAPSHOT_DIR !== undefined && workloads > 0) {
+    // Profiling aid: a heap snapshot of the steady state (the child runs with --heapsnapshot-signal).
+    child.kill('SIGUSR2');
+    await new Promise((r) => setTimeout(r, 20_000));
+  }
   child.kill('SIGTERM');
   const exitCode = await exited;
   const result: RunResult = {
@@ -228,7 +237,7 @@ async function main(): Promise<void> {
   console.log(
     `bundling the watcher to ${path.relative(root, out)} (scripts/bundle.ts, as npm run build) ...`,
   );
-  const built = spawnSync(process.execPath, [path.join(root, 'scripts', 'bundle.mjs'), '--outdir', out], {
+  const built = spawnSync(process.execPath, [path.join(root, 'scripts', 'bundle.ts'), '--outdir', out], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
