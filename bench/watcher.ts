@@ -23,10 +23,22 @@ const WORKLOADS = arg('workloads', 5000);
 const REPOS = arg('repos', 1000);
 const LATENCY_MS = arg('latency', 20);
 const NAMESPACES = 50;
-/** Extra environment for the watcher, e.g. `--env REGISTRY_RATE_LIMIT=100`. */
-const EXTRA_ENV = Object.fromEntries(
+/** The image's `ENV MALLOC_...` settings (Dockerfile.watcher): the default environment of the measured process. */
+function imageMallocEnv(): Record<string, string> {
+  const dockerfile = readFileSync(path.join(root, 'Dockerfile.watcher'), 'utf8');
+  const line = /^ENV (MALLOC_.+)$/m.exec(dockerfile)?.[1] ?? '';
+  return Object.fromEntries(
+    line
+      .split(' ')
+      .filter((kv) => kv.includes('='))
+      .map((kv) => kv.split('=') as [string, string]),
+  );
+}
+/** Extra environment for the watcher, e.g. `--env REGISTRY_RATE_LIMIT=100`; over the image's MALLOC_* settings. */
+const GIVEN_ENV = Object.fromEntries(
   process.argv.flatMap((a, i) => (process.argv[i - 1] === '--env' ? [a.split('=') as [string, string]] : [])),
 );
+const EXTRA_ENV = { ...imageMallocEnv(), ...GIVEN_ENV };
 /** The NODE_OPTIONS the watcher's Deployment ships: the default flags of the measured process. */
 function shippedFlags(): string[] {
   const manifest = readFileSync(path.join(root, 'manifests', 'watcher', 'deployment.yaml'), 'utf8');

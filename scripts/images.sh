@@ -57,10 +57,12 @@ else
 fi
 
 make_runtime() { # $1: output tar; $2: extra packages, comma-separated (may be empty)
+  # The extract variant unpacks packages without running maintainer scripts, and runs no
+  # customize hooks: the clean-up is an extract hook.
   mmdebstrap --quiet --variant=extract --include="libc6,libgcc-s1,libstdc++6${2:+,$2}" --skip=output/dev \
-    --customize-hook='mkdir -p "$1/etc/ssl/certs" "$1/tmp" && chmod 1777 "$1/tmp" && cp /etc/ssl/certs/ca-certificates.crt "$1/etc/ssl/certs/"' \
-    --customize-hook='rm -rf "$1"/usr/share/man "$1"/usr/share/info "$1"/usr/share/locale "$1"/usr/share/lintian "$1"/usr/lib/*/gconv "$1"/etc/apt "$1"/var/lib/apt "$1"/var/cache/apt "$1"/var/log/*' \
-    --customize-hook='find "$1/usr/share/doc" -type f ! -name copyright -delete 2>/dev/null || true' \
+    --extract-hook='mkdir -p "$1/etc/ssl/certs" "$1/tmp" && chmod 1777 "$1/tmp" && cp /etc/ssl/certs/ca-certificates.crt "$1/etc/ssl/certs/"' \
+    --extract-hook='rm -rf "$1"/usr/share/man "$1"/usr/share/info "$1"/usr/share/locale "$1"/usr/share/lintian "$1"/usr/lib/*/gconv' \
+    --extract-hook='find "$1/usr/share/doc" -type f ! -name copyright -delete 2>/dev/null || true' \
     "$suite" "$1"
 }
 
@@ -71,7 +73,7 @@ runtime_base() { # $1: extra packages; prints the image name, building it when w
   if ! buildah inspect --type image "$name" >/dev/null 2>&1; then
     log "building runtime base $name (glibc, libstdc++, CA bundle${1:+, $1})"
     tmp=$(mktemp -d)
-    make_runtime "$tmp/runtime.tar" "$1"
+    make_runtime "$tmp/runtime.tar" "$1" || { log "mmdebstrap failed"; exit 1; }
     ctr=$(buildah from scratch)
     buildah add --quiet "$ctr" "$tmp/runtime.tar" / >/dev/null
     buildah config --env PATH=/usr/local/bin:/usr/bin:/bin --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \

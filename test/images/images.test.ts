@@ -298,23 +298,30 @@ t.test(
   async (t) => {
     const { watcher } = await images();
     // Like a kubelet, no /etc/passwd entry for the uid (podman adds one by default); podman
-    // still sets HOME, which --unsetenv takes away.
+    // still sets HOME, which node takes away before anything runs (the image has no `env`).
     const bare = ['--rm', '--network', 'none', '--read-only', '--user', '10001:10001', '--passwd=false'];
     const homedir = await podman([
       'run',
       ...bare,
-      '--unsetenv',
-      'HOME',
       '--entrypoint',
       'node',
       watcher,
       '-e',
-      'let threw = false; try { require("node:os").homedir(); } catch { threw = true; } console.log(JSON.stringify({ home: process.env.HOME ?? null, threw }))',
+      'delete process.env.HOME; let threw = false; try { require("node:os").homedir(); } catch { threw = true; } console.log(JSON.stringify({ home: process.env.HOME ?? null, threw }))',
     ]);
     t.same(JSON.parse(homedir), { home: null, threw: true }, 'no HOME, and homedir() throws');
     // The watcher itself: its settings (DOCKER_CONFIG defaults under HOME) load, and the one
     // error is the missing cluster, named plainly.
-    const { code, stderr } = await podmanResult(['run', ...bare, '--unsetenv', 'HOME', watcher]);
+    const { code, stderr } = await podmanResult([
+      'run',
+      ...bare,
+      '--entrypoint',
+      'node',
+      watcher,
+      '--input-type=module',
+      '-e',
+      "delete process.env.HOME; await import('/app/dist/watcher/main.js');",
+    ]);
     t.equal(code, 1, 'exits 1');
     t.match(stderr, /^image-watcher watcher: E_KUBE_CONFIG: /m, 'the kubeconfig error, not a crash');
   },
