@@ -17,6 +17,10 @@ const settings: WatchSettings = {
   include: undefined,
   exclude: undefined,
   containers: undefined,
+  schedule: undefined,
+  timezone: undefined,
+  minAgeMs: undefined,
+  constraint: undefined,
 };
 
 function workload(
