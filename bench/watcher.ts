@@ -39,11 +39,14 @@ const GIVEN_ENV = Object.fromEntries(
   process.argv.flatMap((a, i) => (process.argv[i - 1] === '--env' ? [a.split('=') as [string, string]] : [])),
 );
 const EXTRA_ENV = { ...imageMallocEnv(), ...GIVEN_ENV };
-/** The NODE_OPTIONS the watcher's Deployment ships: the default flags of the measured process. */
+/** The NODE_OPTIONS the watcher's Deployment ships and the image's node flags: the default flags of the measured process. */
 function shippedFlags(): string[] {
   const manifest = readFileSync(path.join(root, 'manifests', 'watcher', 'deployment.yaml'), 'utf8');
   const value = /name: NODE_OPTIONS\s+value: (.+)/.exec(manifest)?.[1] ?? '';
-  return value.split(' ').filter((f) => f !== '');
+  // And the V8 flags of the image's ENTRYPOINT (NODE_OPTIONS does not accept them).
+  const dockerfile = readFileSync(path.join(root, 'Dockerfile.watcher'), 'utf8');
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+  return [...value.split(' '), ...entrypoint.slice(1, -1)].filter((f) => f !== '');
 }
 /** Node flags for the watcher, e.g. `--node --max-semi-space-size=1`; the manifests' when none is given. */
 const GIVEN_FLAGS = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--node' ? [a] : []));

@@ -141,7 +141,20 @@ for (const component of ['webhook', 'watcher']) {
     t.match(user ?? '', /^\d+(:\d+)?$/, 'numeric user, so runAsNonRoot can verify it');
 
     const entrypoint = JSON.parse(ops(final, 'ENTRYPOINT').at(-1) ?? 'null') as string[] | null;
-    t.same(entrypoint, ['node', `${outDir}/${component}/main.js`], 'exec-form entrypoint, no shell');
+    t.equal(entrypoint?.[0], 'node', 'exec-form entrypoint, no shell');
+    t.equal(entrypoint?.at(-1), `${outDir}/${component}/main.js`, 'runs the bundle');
+    t.ok(
+      entrypoint?.slice(1, -1).every((f) => /^--[a-z-]+$/.test(f)),
+      'anything between is a node flag',
+    );
+    const pkgJson = JSON.parse(await readFile(`${ROOT}package.json`, 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    t.equal(
+      pkgJson.scripts[`start:${component}`],
+      entrypoint?.join(' '),
+      `npm run start:${component} runs what the image runs`,
+    );
     // tsc and scripts/bundle.ts map <component>/main.ts to <outDir>/<component>/main.js.
     t.equal(tsconfig.compilerOptions.rootDir, '.', 'rootDir keeps the source layout under outDir');
     t.ok(
