@@ -20,7 +20,8 @@ import { constantRate } from './webhook/constant-rate.ts';
 import { reviewOfSize } from './webhook/reviews.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const MAIN = join(ROOT, 'dist/webhook/main.js');
+/** BENCH_WEBHOOK_MAIN: another build of the webhook (e.g. tsc's unbundled emit) for an A/B run. */
+const MAIN = process.env.BENCH_WEBHOOK_MAIN ?? join(ROOT, 'dist/webhook/main.js');
 /** The NODE_OPTIONS the webhook's Deployment ships. */
 function shippedFlags(): string {
   const manifest = readFileSync(join(ROOT, 'manifests/webhook/deployment.yaml'), 'utf8');
