@@ -1,7 +1,7 @@
 // The production bundles (scripts/bundle.ts, what the images and `npm run start:*` run) start and
 // answer as the sources do: no module left out, no require() esbuild could not follow.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -76,6 +76,25 @@ t.test('scripts/bundle.ts builds the three entry points', (t) => {
   t.equal(built.status, 0, built.stderr);
   for (const main of ['webhook/main.js', 'watcher/main.js', 'watcher/cli/main.js'])
     t.match(built.stdout, main, `${main} written`);
+  t.end();
+});
+
+t.test('error classes keep their names in the bundles (err.name is new.target.name)', (t) => {
+  const sources = ['shared', 'webhook', 'watcher'].flatMap((dir) =>
+    readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => readFileSync(join(ROOT, dir, f), 'utf8')),
+  );
+  const names = sources.flatMap((src) => [...src.matchAll(/class (\w+Error) extends/g)].map((m) => m[1]!));
+  t.ok(names.length > 5, `${names.length} error classes found`);
+  const bundles = ['webhook/main.js', 'watcher/main.js']
+    .map((f) => readFileSync(join(out, f), 'utf8'))
+    .join('\n');
+  for (const name of names)
+    t.ok(
+      new RegExp(`class ${name} extends`).test(bundles) || !bundles.includes(`class ${name}`),
+      `${name} is not renamed`,
+    );
   t.end();
 });
 
