@@ -45,7 +45,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function mapError(err: unknown): Failure {
   if (err instanceof VerificationError) {
-    const msg = err.message;
+    // The chain check wraps the reason (expired, untrusted) in its cause.
+    const cause: unknown = err.cause;
+    const msg = cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
     if (err.code === 'CERTIFICATE_ERROR' && /expired|not valid/i.test(msg)) {
       return {
         ok: false,
