@@ -75,7 +75,10 @@ export function cosignSignatureImage(layers: { payload: Buffer; signature: strin
 }
 
 /** An OCI 1.1 artifact manifest carrying a bundle, about `subject`. */
-export function bundleReferrer(bundle: unknown, subject: { digest: string; size: number; mediaType: string }): BuiltImage {
+export function bundleReferrer(
+  bundle: unknown,
+  subject: { digest: string; size: number; mediaType: string },
+): BuiltImage {
   const config = emptyConfig();
   const layer = makeBlob(Buffer.from(JSON.stringify(bundle)), BUNDLE_TYPE);
   const manifest = makeBlob(
@@ -225,7 +228,10 @@ export async function createTestSigstore(): Promise<TestSigstore> {
           apiVersion: '0.0.1',
           kind: 'dsse',
           spec: {
-            envelopeHash: { algorithm: 'sha256', value: sha256(Buffer.from(JSON.stringify(envelope))).toString('hex') },
+            envelopeHash: {
+              algorithm: 'sha256',
+              value: sha256(Buffer.from(JSON.stringify(envelope))).toString('hex'),
+            },
             payloadHash: { algorithm: 'sha256', value: sha256(statement).toString('hex') },
             signatures: [{ signature: b64(sig), verifier: b64(Buffer.from(leaf.toString('pem'))) }],
           },

@@ -65,7 +65,11 @@ function mapError(err: unknown): Failure {
     if (err.code === 'SIGNATURE_ERROR') {
       return { ok: false, code: 'wrong-key', message: "the bundle's signature does not verify with its key" };
     }
-    return { ok: false, code: 'bad-signature-data', message: `the bundle does not verify: ${err.code} ${msg}` };
+    return {
+      ok: false,
+      code: 'bad-signature-data',
+      message: `the bundle does not verify: ${err.code} ${msg}`,
+    };
   }
   return {
     ok: false,
@@ -133,7 +137,11 @@ export function verifyBundle(opts: {
     return mapError(err);
   }
   if (bundle.verificationMaterial.content.$case === 'publicKey') {
-    return { ok: false, code: 'bad-signature-data', message: 'bundles signed with a bare key are not supported' };
+    return {
+      ok: false,
+      code: 'bad-signature-data',
+      message: 'bundles signed with a bare key are not supported',
+    };
   }
   let signer: Signer;
   try {

@@ -77,7 +77,11 @@ export function checkPayload(
 ): Verdict {
   const sigText = signatureB64.trim();
   if (!BASE64.test(sigText)) {
-    return { ok: false, code: 'bad-signature-data', message: 'the cosign signature annotation is not base64' };
+    return {
+      ok: false,
+      code: 'bad-signature-data',
+      message: 'the cosign signature annotation is not base64',
+    };
   }
   const key = keyThatSigned(payload, Buffer.from(sigText, 'base64'), opts.keys);
   if (!key) {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { TrustMaterial } from '@sigstore/verify';
 import { keyFingerprint } from './keys.ts';
-import type { IdentityRule, TrustedKey, VerifyPolicy } from './types.ts';
+import type { IdentityRule } from '../../shared/annotations.ts';
+import type { TrustedKey, VerifyPolicy } from './types.ts';
 
 /** A policy with a stable id: the same keys, rules and root give the same id (the cache key). */
 export function buildPolicy(opts: {

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { TrustMaterial } from '@sigstore/verify';
-import type { TagPattern } from '../../shared/regex.ts';
+import type { IdentityRule } from '../../shared/annotations.ts';
 
 /** A trusted public key and where it came from ("Secret app/cosign-pub key cosign.pub"). */
 export interface TrustedKey {
@@ -8,11 +8,7 @@ export interface TrustedKey {
   key: KeyObject;
 }
 
-/** Keyless signers accepted: the whole certificate issuer and subject must match. */
-export interface IdentityRule {
-  issuer: TagPattern;
-  subject: TagPattern;
-}
+export type { IdentityRule };
 
 export interface VerifyPolicy {
   keys: readonly TrustedKey[];
@@ -44,9 +40,7 @@ export interface SignerInfo {
   via: 'cosign-tag' | 'referrer';
 }
 
-export type Verdict =
-  | { ok: true; signer: SignerInfo }
-  | { ok: false; code: FailureCode; message: string };
+export type Verdict = { ok: true; signer: SignerInfo } | { ok: false; code: FailureCode; message: string };
 
 /** One line for people: "key Secret shop/cosign (cosign.pub)" or "https://github.com/... (issuer ...)". */
 export function describeSigner(s: SignerInfo): string {

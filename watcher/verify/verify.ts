@@ -83,8 +83,7 @@ async function referrers(req: VerifyRequest): Promise<Verdict | undefined> {
     try {
       const m = await registry.getManifest(ref, d.digest, opts);
       const body = parseJson(m.body) as
-        | { subject?: { digest?: unknown }; layers?: { digest?: unknown; mediaType?: unknown }[] }
-        | undefined;
+        { subject?: { digest?: unknown }; layers?: { digest?: unknown; mediaType?: unknown }[] } | undefined;
       // The referrer must say it is about this digest: a listing is only an index.
       if (body?.subject?.digest !== digest) {
         failures.push({
@@ -153,7 +152,10 @@ export class VerdictCache {
   }
 
   /** Cached verdict or a fresh one; concurrent asks for one digest share one verification. */
-  get(req: VerifyRequest, compute: (req: VerifyRequest) => Promise<Verdict> = verifySignature): Promise<Verdict> {
+  get(
+    req: VerifyRequest,
+    compute: (req: VerifyRequest) => Promise<Verdict> = verifySignature,
+  ): Promise<Verdict> {
     const key = `${req.policy.id}|${canonicalName(req.ref)}@${req.digest}`;
     const hit = this.#entries.get(key);
     if (hit) {

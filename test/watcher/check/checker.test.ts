@@ -16,6 +16,9 @@ const settings: WatchSettings = {
   include: undefined,
   exclude: undefined,
   containers: undefined,
+  verify: undefined,
+  verifyKey: undefined,
+  verifyIdentity: undefined,
 };
 
 function workload(

@@ -138,7 +138,11 @@ t.before(async () => {
   await pushBundle(
     'kl',
     stranger1,
-    await sigstore.bundle({ digest: s, subject: 'https://github.com/mallory/x/.github/workflows/a.yml@refs/heads/main', issuer: ISSUER }),
+    await sigstore.bundle({
+      digest: s,
+      subject: 'https://github.com/mallory/x/.github/workflows/a.yml@refs/heads/main',
+      issuer: ISSUER,
+    }),
   );
   const expired = buildImage();
   const e = await push('kl', 'expired', expired);
@@ -157,10 +161,18 @@ t.before(async () => {
   );
   const rogue = buildImage();
   const r = await push('kl', 'rogue', rogue);
-  await pushBundle('kl', rogue, await sigstore.bundle({ digest: r, subject: SUBJECT, issuer: ISSUER, untrustedCa: true }));
+  await pushBundle(
+    'kl',
+    rogue,
+    await sigstore.bundle({ digest: r, subject: SUBJECT, issuer: ISSUER, untrustedCa: true }),
+  );
   const otherSubject = buildImage();
   await push('kl', 'other-subject', otherSubject);
-  await pushBundle('kl', otherSubject, await sigstore.bundle({ digest: digests['app:ec']!, subject: SUBJECT, issuer: ISSUER }));
+  await pushBundle(
+    'kl',
+    otherSubject,
+    await sigstore.bundle({ digest: digests['app:ec']!, subject: SUBJECT, issuer: ISSUER }),
+  );
 });
 t.teardown(() => registry.stop());
 
@@ -203,10 +215,18 @@ t.test('attacks and failures are refused with a code saying what failed', async 
   const table = [
     { name: 'no signature at all', tag: 'unsigned', code: 'no-signature' },
     { name: 'signed by a key nobody trusts', tag: 'wrong-key', code: 'wrong-key' },
-    { name: 'a .sig tag whose payload names another digest', tag: 'points-elsewhere', code: 'digest-mismatch' },
+    {
+      name: 'a .sig tag whose payload names another digest',
+      tag: 'points-elsewhere',
+      code: 'digest-mismatch',
+    },
     { name: 'a signature for another repository', tag: 'other-repo', code: 'identity-mismatch' },
     { name: 'a payload changed after signing', tag: 'tampered', code: 'wrong-key' },
-    { name: 'a .sig tag holding an index instead of a signature', tag: 'garbage', code: 'bad-signature-data' },
+    {
+      name: 'a .sig tag holding an index instead of a signature',
+      tag: 'garbage',
+      code: 'bad-signature-data',
+    },
   ];
   for (const row of table) {
     const v = await check('app', row.tag);
@@ -253,7 +273,10 @@ t.test('garbage or 5xx on the signature lookup is a registry-error verdict, not 
       }
       return;
     }
-    void fetch(new URL(path, upstream), { method: req.method ?? 'GET', headers: { accept: String(req.headers.accept ?? '*/*') } })
+    void fetch(new URL(path, upstream), {
+      method: req.method ?? 'GET',
+      headers: { accept: String(req.headers.accept ?? '*/*') },
+    })
       .then(async (up) => {
         const headers: Record<string, string> = {};
         up.headers.forEach((v, k) => {
