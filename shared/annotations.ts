@@ -1,4 +1,9 @@
+import type { VersionConstraint } from './constraint.ts';
+import { parseConstraint } from './constraint.ts';
+import { ConfigError, formatDuration, parseDuration } from './env.ts';
 import { compileUserPattern, InvalidPatternError } from './regex.ts';
+import type { Schedule } from './schedule.ts';
+import { parseSchedule, parseTimeZone } from './schedule.ts';
 import type { TagPattern } from './regex.ts';
 import { parsePendingRollout } from './pending-rollout.ts';
 import { showText } from './show.ts';
@@ -24,6 +29,10 @@ export const ANNOTATIONS = {
   verify: 'image-watcher/verify',
   verifyKey: 'image-watcher/verify-key',
   verifyIdentity: 'image-watcher/verify-identity',
+  schedule: 'image-watcher/schedule',
+  timezone: 'image-watcher/timezone',
+  minAge: 'image-watcher/min-age',
+  constraint: 'image-watcher/constraint',
   // managed by image-watcher
   lastUpdated: 'image-watcher/last-updated',
   lastUpdatedVersion: 'image-watcher/last-updated-version',
@@ -50,6 +59,14 @@ export interface WatchSettings {
   include: TagPattern | undefined;
   exclude: TagPattern | undefined;
   containers: string[] | undefined;
+  /** Maintenance window (with `timezone`); undefined: any time (or the cluster's UPDATE_SCHEDULE). */
+  schedule: Schedule | undefined;
+  /** IANA zone of `schedule`; undefined: UPDATE_TIMEZONE, else UTC. */
+  timezone: string | undefined;
+  /** Minimum release age in ms (`min-age`, else MIN_RELEASE_AGE); undefined or 0: none. */
+  minAgeMs: number | undefined;
+  /** Semver range a candidate must satisfy besides the strategy. */
+  constraint: VersionConstraint | undefined;
   /** Signature gate: `cosign` verifies candidates; undefined leaves it to VERIFY_SIGNATURES. */
   verify: VerifyMode | undefined;
   /** Secret or ConfigMap in the workload's namespace holding PEM public keys. */
@@ -72,6 +89,13 @@ export interface IdentityRule {
   subject: TagPattern;
 }
 
+/** Cluster-wide policy defaults (UPDATE_SCHEDULE, UPDATE_TIMEZONE, MIN_RELEASE_AGE) for unset keys. */
+export interface PolicyDefaults {
+  schedule?: Schedule | undefined;
+  timezone?: string | undefined;
+  minAgeMs?: number | undefined;
+}
+
 export interface AnnotationProblem {
   /** The key and value as found (may be huge or hold control characters: show only `message`). */
   key: string;
@@ -91,6 +115,8 @@ export interface ParseOptions {
   /** Names of the workload's containers and init containers; `containers` must name only these. */
   containerNames?: readonly string[];
   overrides?: Overrides;
+  /** Used for policy keys a workload does not set. */
+  defaults?: PolicyDefaults;
 }
 
 // --- user keys: one row per key -------------------------------------------------------------------------
@@ -265,6 +291,21 @@ function verifyIdentity(value: string): Parsed<IdentityRule[]> {
   return { ok: true, value: rules };
 }
 
+/** Longest minimum release age: a year (beyond that nothing would ever be eligible). */
+const MAX_MIN_AGE_MS = 366 * 86_400_000;
+
+function minAge(value: string): Parsed<number> {
+  try {
+    return { ok: true, value: parseDuration(value, 'min-age', { min: 0, max: MAX_MIN_AGE_MS }) };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return {
+      ok: false,
+      message: `is not a duration from 0s to ${formatDuration(MAX_MIN_AGE_MS)} (e.g. 72h, 7d, 1d12h)`,
+    };
+  }
+}
+
 const USER_SCHEMA: { readonly [F in keyof WatchSettings]: UserKey<WatchSettings[F]> } = {
   mode: { key: ANNOTATIONS.mode, default: 'NOTIFICATION', parse: oneOf('mode', MODES) },
   strategy: { key: ANNOTATIONS.strategy, default: 'ALL', parse: oneOf('strategy', STRATEGIES) },
@@ -272,6 +313,10 @@ const USER_SCHEMA: { readonly [F in keyof WatchSettings]: UserKey<WatchSettings[
   include: { key: ANNOTATIONS.include, default: undefined, parse: pattern },
   exclude: { key: ANNOTATIONS.exclude, default: undefined, parse: pattern },
   containers: { key: ANNOTATIONS.containers, default: undefined, parse: containers },
+  schedule: { key: ANNOTATIONS.schedule, default: undefined, parse: parseSchedule },
+  timezone: { key: ANNOTATIONS.timezone, default: undefined, parse: parseTimeZone },
+  minAgeMs: { key: ANNOTATIONS.minAge, default: undefined, parse: minAge },
+  constraint: { key: ANNOTATIONS.constraint, default: undefined, parse: parseConstraint },
   verify: { key: ANNOTATIONS.verify, default: undefined, parse: oneOf('signature check', VERIFY_MODES) },
   verifyKey: { key: ANNOTATIONS.verifyKey, default: undefined, parse: verifyKey },
   verifyIdentity: { key: ANNOTATIONS.verifyIdentity, default: undefined, parse: verifyIdentity },
@@ -370,6 +415,12 @@ export function parseWatchSettings(
   // The one place where environment overrides apply.
   if (opts.overrides?.mode !== undefined) settings.mode = opts.overrides.mode;
   if (opts.overrides?.strategy !== undefined) settings.strategy = opts.overrides.strategy;
+  const defaults = opts.defaults;
+  if (defaults) {
+    settings.schedule ??= defaults.schedule;
+    settings.timezone ??= defaults.timezone;
+    settings.minAgeMs ??= defaults.minAgeMs;
+  }
 
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, settings: settings as unknown as WatchSettings };
