@@ -16,6 +16,7 @@ import type { BuiltImage } from '../../support/images.ts';
 import { pushImage, pushManifest, startCountingProxy, startRegistry } from '../../support/registry.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
 import {
+  BUNDLE_TYPE,
   bundleReferrer,
   cosignSignatureImage,
   createTestSigstore,
@@ -316,4 +317,82 @@ t.test('verdicts are cached by digest; registry errors are not', async (t) => {
   await cache.get(req('ed'));
   await cache.get(req('rsa'));
   t.equal(cache.size, 2, 'bounded');
+});
+
+t.test('the OCI 1.1 referrers API is used where the registry has it', async (t) => {
+  // A registry with the API: referrers answered as the distribution spec documents (an image
+  // index of descriptors with artifactType, filtered with OCI-Filters-Applied), the rest proxied.
+  const { createServer } = await import('node:http');
+  const keyless = buildImage();
+  const digest = await push('api', 'good', keyless);
+  const bundle = await sigstore.bundle({ digest, subject: SUBJECT, issuer: ISSUER });
+  await pushBundle('api', keyless, bundle, false); // no referrers tag: only the API can find it
+  const art = bundleReferrer(bundle, {
+    digest,
+    size: keyless.manifest.size,
+    mediaType: keyless.manifest.mediaType,
+  });
+  const asked: string[] = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === `/v2/api/referrers/${digest}`) {
+      asked.push(url.search);
+      const all = [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: art.manifest.digest,
+          size: art.manifest.size,
+          artifactType: BUNDLE_TYPE,
+        },
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: digests['app:ec']!,
+          size: 10,
+          artifactType: 'application/spdx+json',
+        },
+      ];
+      const type = url.searchParams.get('artifactType');
+      res
+        .writeHead(200, {
+          'content-type': 'application/vnd.oci.image.index.v1+json',
+          ...(type ? { 'oci-filters-applied': 'artifactType' } : {}),
+        })
+        .end(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: 'application/vnd.oci.image.index.v1+json',
+            manifests: type ? all.filter((m) => m.artifactType === type) : all,
+          }),
+        );
+      return;
+    }
+    void fetch(new URL(url.pathname + url.search, registry.url), {
+      method: req.method ?? 'GET',
+      headers: { accept: String(req.headers.accept ?? '*/*') },
+    })
+      .then(async (up) => {
+        const headers: Record<string, string> = {};
+        up.headers.forEach((v, k) => {
+          if (k !== 'content-length' && k !== 'transfer-encoding') headers[k] = v;
+        });
+        res.writeHead(up.status, headers).end(Buffer.from(await up.arrayBuffer()));
+      })
+      .catch(() => res.writeHead(502).end());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  const c = client(host);
+  const ref = parseImageReference(`${host}/api:good`);
+  const found = await c.getReferrers(ref, digest, { artifactType: BUNDLE_TYPE });
+  t.equal(found.via, 'api');
+  t.same(
+    found.descriptors.map((d) => d.digest),
+    [art.manifest.digest],
+  );
+  t.match(asked[0], /artifactType=application%2Fvnd\.dev\.sigstore\.bundle\.v0\.3%2Bjson/);
+  digests[`api:good`] = digest;
+  t.match(await check('api', 'good', c, host), { ok: true, signer: { kind: 'keyless', via: 'referrer' } });
+  // The same image on distribution 2.8 without the referrers tag: nothing to find.
+  t.match(await check('api', 'good'), { ok: false, code: 'no-signature' });
 });
