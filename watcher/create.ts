@@ -217,7 +217,9 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
           options: {
             ...approvals,
             now: () => now().getTime(),
-            ...approvalAdapter(controller, { signerOf: signatureGate.signerOf }),
+            ...approvalAdapter(controller, {
+              signerOf: (image, version) => signatureGate.signerOf(image, version),
+            }),
           },
         }
       : undefined,

@@ -219,7 +219,7 @@ t.test('values reach the objects', (t) => {
   t.equal(env(watcher).VERIFY_KEYS_FILE?.value, '/etc/image-watcher/verify/keys.pem');
   t.equal(env(watcher).VERIFY_TRUSTED_ROOT?.value, '/etc/image-watcher/verify/trusted_root.json');
   t.same(
-    podSpec(watcher).volumes.find((v: Json) => v.name === 'verify'),
+    (podSpec(watcher).volumes as Json[]).find((v) => v.name === 'verify'),
     { name: 'verify', configMap: { name: 'verify-keys' } },
     'the verify ConfigMap is mounted',
   );

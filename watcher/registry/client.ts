@@ -744,8 +744,6 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
   }
 }
 
-export function createRegistryClient(
-  opts: RegistryClientOptions = {},
-): RegistryClient & RegistryArtifacts {
+export function createRegistryClient(opts: RegistryClientOptions = {}): RegistryClient & RegistryArtifacts {
   return new OciRegistryClient(opts);
 }
