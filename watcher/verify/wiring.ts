@@ -30,7 +30,10 @@ function asConfigError<T>(variable: string, f: () => T): T {
   try {
     return f();
   } catch (err) {
-    if (err instanceof ImageWatcherError) throw new ConfigError(variable, `${variable}: ${err.message}`);
+    if (err instanceof ImageWatcherError) {
+      const text = err.message.startsWith(variable) ? err.message : `${variable}: ${err.message}`;
+      throw new ConfigError(variable, text);
+    }
     throw err;
   }
 }
