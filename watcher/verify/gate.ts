@@ -47,6 +47,7 @@ export function createSignatureGate(o: SignatureGateOptions): SignatureGate {
   const held = (message: string): GateResult => ({ ok: false, held: { reason: 'signature', message } });
   return {
     reason: 'signature',
+    pinsDigest: true,
     applies: (settings) => mode(settings) === 'cosign',
     // A rotated key or changed rule must not reuse answers given under the old ones.
     key: ({ namespace, settings }) =>

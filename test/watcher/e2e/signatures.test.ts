@@ -25,6 +25,8 @@ import {
 import { annotationsOf, deployment, fakeKube, imageOf, startWatcher } from './support.ts';
 
 let registry: RunningRegistry;
+/** Digests of the signed 1.1.0 of each repository. */
+const signed: Record<string, string> = {};
 let dir: string;
 let broken: { host: string; close(): Promise<void> };
 const team = keyPair('ec');
@@ -53,11 +55,13 @@ t.before(async () => {
   const sigstore = await createTestSigstore();
   // app: 1.1.0 signed by the team key, 1.2.0 (newest) unsigned.
   await push('shop/app', '1.0.0');
-  await cosignSign('shop/app', await push('shop/app', '1.1.0'));
+  signed['app'] = await push('shop/app', '1.1.0');
+  await cosignSign('shop/app', signed['app']);
   await push('shop/app', '1.2.0');
   // lib: 1.2.0 signed, but by a key nobody trusts; 1.1.0 by the cluster key.
   await push('shop/lib', '1.0.0');
-  await cosignSign('shop/lib', await push('shop/lib', '1.1.0'), cluster.privateKey);
+  signed['lib'] = await push('shop/lib', '1.1.0');
+  await cosignSign('shop/lib', signed['lib'], cluster.privateKey);
   await cosignSign('shop/lib', await push('shop/lib', '1.2.0'), keyPair('ec').privateKey);
   // keyless: bundles through the referrers tag schema; 1.2.0's signer is not allowed.
   await push('shop/keyless', '1.0.0');
@@ -67,6 +71,7 @@ t.before(async () => {
   ] as const) {
     const img = buildImage();
     const digest = await push('shop/keyless', tag, img);
+    if (tag === '1.1.0') signed['keyless'] = digest;
     const art = bundleReferrer(await sigstore.bundle({ digest, subject, issuer: ISSUER }), {
       digest,
       size: img.manifest.size,
@@ -150,10 +155,23 @@ t.test('only verified versions are applied; newer unverified ones are held with 
   await w.controller.runCycle();
   await w.controller.idle();
 
+  // Applied as tag@digest: the digest that verified, whatever the tag points at later.
   const image = (name: string) => imageOf(kube.get('Deployment', 'shop', name));
-  t.equal(image('app'), `${registry.host}/shop/app:1.1.0`, 'the signed 1.1.0, not the unsigned 1.2.0');
-  t.equal(image('lib'), `${registry.host}/shop/lib:1.1.0`, 'signed by the cluster key; 1.2.0 by a stranger');
-  t.equal(image('keyless'), `${registry.host}/shop/keyless:1.1.0`, 'allowed identity; 1.2.0 signer refused');
+  t.equal(
+    image('app'),
+    `${registry.host}/shop/app:1.1.0@${signed['app']}`,
+    'the signed 1.1.0, not the unsigned 1.2.0',
+  );
+  t.equal(
+    image('lib'),
+    `${registry.host}/shop/lib:1.1.0@${signed['lib']}`,
+    'signed by the cluster key; 1.2.0 by a stranger',
+  );
+  t.equal(
+    image('keyless'),
+    `${registry.host}/shop/keyless:1.1.0@${signed['keyless']}`,
+    'allowed identity; 1.2.0 signer refused',
+  );
   t.equal(image('flaky'), `${broken.host}/shop/flaky:1.0.0`, 'a 5xx on the lookup is never a pass');
   t.equal(annotationsOf(kube.get('Deployment', 'shop', 'app'))['image-watcher/current-version'], '1.1.0');
 
@@ -170,6 +188,14 @@ t.test('only verified versions are applied; newer unverified ones are held with 
     message: /identity-mismatch: .*mallory/,
   });
   t.match(views.get('flaky')?.held, { reason: 'signature', message: /registry-error/ });
+
+  // A second pass with the pinned images: nothing more is written, 1.2.0 still held.
+  const patches = kube.requestsMatching({ method: 'PATCH' }).length;
+  await w.controller.runCycle();
+  await w.controller.idle();
+  t.equal(kube.requestsMatching({ method: 'PATCH' }).length, patches, 'the next pass writes nothing');
+  t.equal(image('app'), `${registry.host}/shop/app:1.1.0@${signed['app']}`);
+  t.match(w.controller.workloads().find((v) => v.name === 'app')?.containers[0]?.held, { version: '1.2.0' });
 
   const metrics = await w.metricsText();
   t.match(metrics, /image_watcher_signature_checks_total\{result="verified"\} [3-9]/);
