@@ -139,7 +139,7 @@ export interface TestSigstore {
 
 async function makeCa(name: string): Promise<{ cert: x509.X509Certificate; keys: CryptoKeyPair }> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']));
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: `CN=${name}, O=test`,
@@ -194,7 +194,7 @@ export async function createTestSigstore(): Promise<TestSigstore> {
       const issuerCa = opts.untrustedCa ? rogue : ca;
       const now = Date.now();
       const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-      const leafKeys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']));
+      const leafKeys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
       const leaf = await x509.X509CertificateGenerator.create({
         serialNumber: createHash('sha1').update(String(Math.random())).digest('hex').slice(0, 16),
         subject: 'O=sigstore.dev',
