@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { run } from '../../../watcher/cli/run.ts';
 import { buildImage } from '../../support/images.ts';
-import { freePort, pushImage, startRegistry } from '../../support/registry.ts';
+import { freePort, pushImage, startCountingProxy, startRegistry } from '../../support/registry.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -311,6 +311,29 @@ t.test('exit codes: 1 when a registry cannot be asked, 2 for bad input', async (
   t.equal(badStrategy.code, 2);
   t.equal(writeOnScan.code, 2);
   t.match(writeOnScan.stderr, /--write is an option of bump/);
+});
+
+t.test('one tag list per repository, however many files and selections name it', async (t) => {
+  const proxy = await startCountingProxy(registry.url);
+  t.teardown(() => proxy.close());
+  const top = join(dir, 'counted');
+  await mkdir(top);
+  const web = `${proxy.host}/acme/web:1.4.2`;
+  await writeFile(
+    join(top, 'a.yaml'),
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\n  annotations: {image-watcher/strategy: PATCH}\n` +
+      `spec:\n  template:\n    spec:\n      containers:\n        - {name: a, image: ${web}}\n`,
+  );
+  await writeFile(join(top, 'b.yaml'), `services:\n  b: {image: ${web}}\n  c: {image: '${web}'}\n`);
+  await writeFile(join(top, 'c.yaml'), `web: ${proxy.host}/acme/web:1.4.3 # image-watcher: ns/web\n`);
+  const r = await cli(['bump', top, '--json']);
+  t.equal(r.code, 3, r.err);
+  const sites = (JSON.parse(r.out) as { sites: { latest: string }[] }).sites;
+  t.same(
+    sites.map((s) => s.latest),
+    ['1.4.3', '2.0.0', '2.0.0', '2.0.0'],
+  );
+  t.equal(proxy.count('GET', /^\/v2\/acme\/web\/tags\/list$/), 1);
 });
 
 t.test('bump --help names its options and exit codes', async (t) => {
