@@ -1,7 +1,7 @@
 // `image-watcher bump`: the GitOps editors' sites, the registry through checkImage (the one
 // candidate rule), a plan, and with --write the files edited in place.
 import { randomBytes } from 'node:crypto';
-import { chmod, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import pLimit from 'p-limit';
 import { familiarString, parseImageReference } from '../../shared/image-ref.ts';
@@ -221,7 +221,9 @@ export function applyBump(
 }
 
 /** Temp file in the same folder, same mode, then rename: a reader sees the old or the new file. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+export async function writeFileAtomic(file: string, text: string): Promise<void> {
+  // A symlinked file stays a symlink: the file it points to is replaced.
+  const path = await realpath(file);
   const { mode } = await stat(path);
   const tmp = join(dirname(path), `.${basename(path)}.image-watcher-${randomBytes(6).toString('hex')}`);
   try {

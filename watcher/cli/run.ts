@@ -155,7 +155,7 @@ async function runBump(cmd: Extract<Command, { kind: 'bump' }>, deps: CliDeps): 
   const write = deps.writeFile ?? writeFileAtomic;
   const named = new Set(cmd.files);
   const files: { file: string; text: string }[] = [];
-  for (const file of await expandPaths(cmd.files, cmd.recursive)) {
+  for (const file of new Set(await expandPaths(cmd.files, cmd.recursive))) {
     const text = await readText(read, file);
     try {
       findImageSites(file, text);

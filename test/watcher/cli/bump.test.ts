@@ -1,7 +1,18 @@
 // `image-watcher bump` against the real registry (Debian docker-registry): the plan, --json,
 // --write through the real CLI process, exit codes.
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -311,6 +322,24 @@ t.test('exit codes: 1 when a registry cannot be asked, 2 for bad input', async (
   t.equal(badStrategy.code, 2);
   t.equal(writeOnScan.code, 2);
   t.match(writeOnScan.stderr, /--write is an option of bump/);
+});
+
+t.test('--write keeps a symlink a symlink; a file named twice is read once', async (t) => {
+  const top = join(dir, 'linked');
+  await mkdir(top);
+  const real = join(top, 'real.yaml');
+  const link = join(top, 'link.yaml');
+  await writeFile(real, `services:\n  web:\n    image: ${host}/acme/web:1.4.2 # pinned by hand\n`);
+  await symlink('real.yaml', link);
+  const r = await cli(['bump', '--write', '--json', link, link]);
+  t.equal(r.code, 3, r.err);
+  t.match(JSON.parse(r.out), { written: true, changes: 1 });
+  t.ok((await lstat(link)).isSymbolicLink(), 'still a symlink');
+  t.equal(
+    await readFile(real, 'utf8'),
+    `services:\n  web:\n    image: ${host}/acme/web:2.0.0 # pinned by hand\n`,
+  );
+  t.same((await readdir(top)).sort(), ['link.yaml', 'real.yaml']);
 });
 
 t.test('one tag list per repository, however many files and selections name it', async (t) => {

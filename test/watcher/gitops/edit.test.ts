@@ -151,6 +151,14 @@ t.test('Helm values: marker lines, anchors and aliases survive', (tt) => {
       to: `    tag: 0.16.0@${DIGEST} # image-watcher: monitoring/exporter`,
     },
   );
+  tt.same(
+    findImageSites(
+      'notes.yaml',
+      'a: x:1 # image-watcher: see Docs/Setup\nb: y:1 #image-watcher: ns/name/c\n',
+    ).map((s) => [s.line, s.workload, s.container]),
+    [[2, { namespace: 'ns', name: 'name' }, 'c']],
+    'a marker names Kubernetes names; other comments are not markers',
+  );
   tt.notOk(
     findImageSites('values.yaml', fixture('values.yaml')).some((s) => s.workload?.name === 'not-a-marker'),
     'a marker inside a block scalar is text',

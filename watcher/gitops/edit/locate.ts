@@ -61,8 +61,9 @@ export interface Located {
   insert?: EntryInsert | undefined;
 }
 
+/** `# image-watcher: NAMESPACE/NAME[/CONTAINER] [image=REPO]`, in Kubernetes names (DNS labels). */
 const MARKER =
-  /#\s*image-watcher:\s*([^\s/#]+)\/([^\s/#]+)(?:\/([^\s/#]+))?((?:[ \t]+[a-z]+=[^\s#]+)*)[ \t]*$/;
+  /#[ \t]*image-watcher:[ \t]*([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)(?:\/([a-z0-9](?:[-a-z0-9]*[a-z0-9])?))?((?:[ \t]+[a-z]+=[^\s#]+)*)[ \t]*$/;
 const KUSTOMIZATION_FILE = /(^|[\\/])(kustomization\.ya?ml|Kustomization)$/;
 const WORKLOAD_KINDS: readonly PodSpecKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Pod'];
 
