@@ -27,7 +27,7 @@ const REPOS: Record<string, string[]> = {
   'acme/web': ['1.4.2', '1.4.3', '1.5.0', '2.0.0', '2.1.0-rc.1'],
   'acme/api': ['2.3.1', '2.4.0'],
   'acme/proxy': ['1.0.0', '1.1.0'],
-  'acme/cache': ['7.2.4'],
+  'acme/cache': ['7.2.4', 'latest'],
   'acme/worker': ['v0.9.0', 'v0.10.0'],
 };
 
@@ -340,6 +340,35 @@ t.test('--write keeps a symlink a symlink; a file named twice is read once', asy
     `services:\n  web:\n    image: ${host}/acme/web:2.0.0 # pinned by hand\n`,
   );
   t.same((await readdir(top)).sort(), ['link.yaml', 'real.yaml']);
+});
+
+t.test('a tag that is not a version, pinned to a digest, moves to the new digest of its tag', async (t) => {
+  const file = join(dir, 'latest.yaml');
+  const old = digests['acme/cache:7.2.4']!;
+  await writeFile(file, `services:\n  cache:\n    image: "${host}/acme/cache:latest@${old}"\n`);
+  const r = await cli(['bump', '--write', '--json', file]);
+  t.equal(r.code, 3, r.err);
+  t.match(JSON.parse(r.out), {
+    changes: 1,
+    sites: [
+      {
+        status: 'update',
+        change: 'digest',
+        current: 'latest',
+        latest: 'latest',
+        digest: digests['acme/cache:latest'],
+      },
+    ],
+  });
+  t.equal(
+    await readFile(file, 'utf8'),
+    `services:\n  cache:\n    image: "${host}/acme/cache:latest@${digests['acme/cache:latest']}"\n`,
+  );
+  // Unpinned, `latest` has no version to compare: nothing to change, with a note.
+  await writeFile(file, `services:\n  cache:\n    image: ${host}/acme/cache:latest\n`);
+  const plain = await cli(['bump', '--json', file]);
+  t.equal(plain.code, 0, plain.err);
+  t.match(JSON.parse(plain.out), { changes: 0, sites: [{ status: 'current', message: /not a version/ }] });
 });
 
 t.test('one tag list per repository, however many files and selections name it', async (t) => {
