@@ -402,3 +402,73 @@ t.test('property: comments, quoting and layout survive an edit', (tt) => {
   );
   tt.end();
 });
+
+// Property: the same holds for kustomization entries, compose services and marked Helm values.
+t.test('property: every editor keeps the rest of the file', (tt) => {
+  const comment = fc.stringMatching(/^[ a-zA-Z0-9:'"#&*!|>{}[\],.-]{0,30}$/).map((s) => `# ${s}`);
+  const version = fc.stringMatching(/^v?[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,3})?$/);
+  fc.assert(
+    fc.property(
+      fc.record({
+        kind: fc.constantFrom('kustomization', 'compose', 'marker'),
+        eol: fc.constantFrom('\n', '\r\n'),
+        quote: fc.constantFrom('', "'", '"'),
+        comments: fc.array(comment, { maxLength: 3 }),
+        trailing: fc.option(comment, { nil: undefined }),
+        from: version,
+        to: version,
+      }),
+      (p) => {
+        const q = (v: string): string => `${p.quote}${v}${p.quote}`;
+        const tail = p.trailing === undefined ? '' : ` ${p.trailing}`;
+        const name = 'ghcr.io/acme/app';
+        const c = p.comments;
+        const lines =
+          p.kind === 'kustomization'
+            ? [
+                'kind: Kustomization',
+                ...c,
+                'images:',
+                ...c.map((l) => `  ${l}`),
+                `  - name: ${name}`,
+                `    newTag: ${q(p.from)}${tail}`,
+                ...c,
+              ]
+            : p.kind === 'compose'
+              ? [
+                  'services:',
+                  ...c.map((l) => `  ${l}`),
+                  '  app:',
+                  `    image: ${q(`${name}:${p.from}`)}${tail}`,
+                  '    restart: always',
+                  ...c,
+                ]
+              : [
+                  ...c,
+                  'app: &app',
+                  `  repository: ${name}`,
+                  `  tag: ${q(p.from)} # image-watcher: shop/app/app`,
+                  'copy: *app',
+                  ...c,
+                ];
+        const before = [...lines, ''].join(p.eol);
+        const { text, site } = editFile(
+          p.kind === 'kustomization' ? 'kustomization.yaml' : 'f.yaml',
+          before,
+          request('shop/Deployment/app', 'app', `${name}:${p.from}`, p.to),
+        );
+        const changes = changedLines(before, text);
+        if (p.from === p.to) return changes.length === 0;
+        const old = before.split('\n')[site.line - 1]!;
+        return (
+          changes.length === 1 &&
+          changes[0]!.line === site.line &&
+          changes[0]!.to === old.replace(`${p.from}${p.quote}`, `${p.to}${p.quote}`) &&
+          text.split('\r\n').length === before.split('\r\n').length
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
+  tt.end();
+});
