@@ -472,3 +472,28 @@ t.test('property: every editor keeps the rest of the file', (tt) => {
   );
   tt.end();
 });
+
+// Bad input gets a typed error, never a crash: arbitrary YAML-ish text either gives sites or EditError.
+t.test('property: arbitrary text never throws anything but EditError', (tt) => {
+  const unit = fc.constantFrom(
+    ...'ab:1.- \n\r\t#&*!|>{}[],\'"@/'.split(''),
+    'image: ',
+    'kind: Pod\n',
+    'services:\n',
+    '# image-watcher: a/b\n',
+  );
+  fc.assert(
+    fc.property(fc.string({ unit, maxLength: 80 }), (text) => {
+      for (const file of ['kustomization.yaml', 'f.yaml']) {
+        try {
+          findImageSites(file, text);
+          editFile(file, text, request('a/Pod/b', 'c', 'x:1', '2'));
+        } catch (err) {
+          if (!(err instanceof EditError)) throw err;
+        }
+      }
+    }),
+    { numRuns: 500 },
+  );
+  tt.end();
+});
