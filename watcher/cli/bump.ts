@@ -6,6 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import pLimit from 'p-limit';
 import { familiarString, parseImageReference } from '../../shared/image-ref.ts';
 import type { ImageReference } from '../../shared/image-ref.ts';
+import type { CandidateRule } from '../../shared/candidate.ts';
 import type { TagSelection, VersionChange } from '../../shared/strategy.ts';
 import { findImageSites, isBareTag, setSiteVersion } from '../gitops/edit/index.ts';
 import type { ImageSite } from '../gitops/edit/index.ts';
@@ -40,21 +41,23 @@ export interface BumpRow {
 
 type Answer = Pick<BumpRow, 'status' | 'current' | 'latest' | 'change' | 'digest' | 'message'>;
 
-type Target = { ref: ImageReference; selection: TagSelection } | { skip: string };
+type Target = { ref: ImageReference; selection: CandidateRule } | { skip: string };
 
 /** Annotation settings of each manifest container: its selection, or why it is not bumped. */
 function manifestSettings(
   file: string,
   text: string,
   flags: BumpFlags,
-): Map<string, TagSelection | { skip: string }> {
-  const out = new Map<string, TagSelection | { skip: string }>();
+): Map<string, CandidateRule | { skip: string }> {
+  const out = new Map<string, CandidateRule | { skip: string }>();
   const found = findTargets(file, parseYamlDocuments(file, text));
   for (const t of found.targets) {
     out.set(`${t.namespace}/${t.kind}/${t.name}/${t.container}`, {
       strategy: flags.strategy ?? t.settings.strategy,
       include: flags.include ?? t.settings.include,
       exclude: flags.exclude ?? t.settings.exclude,
+      // The manifest's last-failed-version, as scan and the watcher skip it.
+      failed: t.failed,
     });
   }
   for (const t of found.disabled) {
@@ -75,7 +78,7 @@ function flagSelection(flags: BumpFlags): TagSelection {
 function targetOf(
   site: ImageSite,
   flags: BumpFlags,
-  settings: Map<string, TagSelection | { skip: string }>,
+  settings: Map<string, CandidateRule | { skip: string }>,
 ): Target {
   let written: string;
   switch (site.kind) {
@@ -145,7 +148,7 @@ export async function planBump(
     const sites = findImageSites(file, text);
     const settings = sites.some((s) => s.kind === 'manifest')
       ? manifestSettings(file, text, flags)
-      : new Map<string, TagSelection | { skip: string }>();
+      : new Map<string, CandidateRule | { skip: string }>();
     const seen = new Set<string>();
     for (const site of sites) {
       // An alias shared by two containers is one scalar: one row.
@@ -163,6 +166,7 @@ export async function planBump(
         selection.strategy,
         selection.include?.source ?? '',
         selection.exclude?.source ?? '',
+        [...(selection.failed ?? [])].sort().join(','),
       ].join('\0');
       let answer = asked.get(key);
       if (!answer) {

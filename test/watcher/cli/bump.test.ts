@@ -371,6 +371,24 @@ t.test('a tag that is not a version, pinned to a digest, moves to the new digest
   t.match(JSON.parse(plain.out), { changes: 0, sites: [{ status: 'current', message: /not a version/ }] });
 });
 
+t.test('bump never writes a version the manifest records as failed', async (t) => {
+  const file = join(dir, 'failed.yaml');
+  const deployment = (name: string, failed: string): string =>
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\n  annotations:\n` +
+    `    image-watcher/last-failed-version: ${failed}\nspec:\n  template:\n    spec:\n      containers:\n` +
+    `        - name: web\n          image: ${host}/acme/web:1.4.2\n`;
+  await writeFile(file, [deployment('a', '2.0.0'), deployment('b', '1.4.3')].join('---\n'));
+  const r = await cli(['bump', file, '--json']);
+  t.equal(r.code, 3, r.err);
+  t.match(JSON.parse(r.out), {
+    sites: [
+      // 2.0.0 failed: nothing up to it is proposed again (the one candidate rule).
+      { workload: 'default/Deployment/a', status: 'current', latest: '1.4.2' },
+      { workload: 'default/Deployment/b', status: 'update', latest: '2.0.0' },
+    ],
+  });
+});
+
 t.test('one tag list per repository, however many files and selections name it', async (t) => {
   const proxy = await startCountingProxy(registry.url);
   t.teardown(() => proxy.close());
