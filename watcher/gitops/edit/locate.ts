@@ -314,7 +314,7 @@ function refName(value: string): string | undefined {
 }
 
 /** Helm's `image: {registry, repository, tag}`: the marked tag's name from its siblings. */
-function siblingName(doc: Document, text: string, span: ScalarSpan): string | undefined {
+function siblingName(doc: Document, span: ScalarSpan): string | undefined {
   let found: string | undefined;
   const walk = (node: unknown): void => {
     if (found !== undefined) return;
@@ -334,7 +334,6 @@ function siblingName(doc: Document, text: string, span: ScalarSpan): string | un
     }
   };
   walk(doc.contents);
-  void text;
   return found;
 }
 
@@ -366,7 +365,7 @@ function markerSites(file: string, text: string, docs: readonly Document[], out:
       workload: { namespace: namespace!, name: name! },
     };
     if (container !== undefined) site.container = container;
-    const imageName = opts.image ?? (bare ? siblingName(hit.doc, text, hit.span) : refName(value));
+    const imageName = opts.image ?? (bare ? siblingName(hit.doc, hit.span) : refName(value));
     if (imageName !== undefined) site.name = imageName;
     if (bare && value.includes('@')) site.digest = value.slice(value.indexOf('@') + 1);
     out.push({ site, span: hit.span });
