@@ -8,7 +8,7 @@ import { familiarString, parseImageReference } from '../../shared/image-ref.ts';
 import type { ImageReference } from '../../shared/image-ref.ts';
 import type { CandidateRule } from '../../shared/candidate.ts';
 import type { TagSelection, VersionChange } from '../../shared/strategy.ts';
-import { findImageSites, isBareTag, setSiteVersion } from '../gitops/edit/index.ts';
+import { findImageSites, isBareTag, setSiteVersions } from '../gitops/edit/index.ts';
 import type { ImageSite } from '../gitops/edit/index.ts';
 import { RegistryError } from '../registry/errors.ts';
 import { checkImage } from './check.ts';
@@ -213,12 +213,14 @@ export function applyBump(
 ): Map<string, string> {
   const out = new Map<string, string>();
   for (const { file, text } of files) {
-    let next = text;
-    for (const r of rows) {
-      if (r.status !== 'update' || r.site.file !== file) continue;
-      const to = r.digest === undefined ? { tag: r.latest! } : { tag: r.latest!, digest: r.digest };
-      next = setSiteVersion(next, r.site, to);
-    }
+    const edits = rows
+      .filter((r) => r.status === 'update' && r.site.file === file)
+      .map((r) => ({
+        site: r.site,
+        to: r.digest === undefined ? { tag: r.latest! } : { tag: r.latest!, digest: r.digest },
+      }));
+    if (edits.length === 0) continue;
+    const next = setSiteVersions(file, text, edits);
     if (next !== text) out.set(file, next);
   }
   return out;

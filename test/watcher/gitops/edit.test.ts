@@ -11,6 +11,7 @@ import {
   editFiles,
   findImageSites,
   setSiteVersion,
+  setSiteVersions,
 } from '../../../watcher/gitops/edit/index.ts';
 import type { EditRequest } from '../../../watcher/gitops/edit/index.ts';
 
@@ -105,6 +106,7 @@ t.test('kustomization entry without newTag: the line is added at the entry inden
   const flow = 'kind: Kustomization\nimages: [{name: nginx}]\n';
   tt.throws(() => editFile('k.yaml', flow, request('a/Deployment/b', 'c', 'nginx:1.0', '1.1')), {
     code: 'E_EDIT_UNSUPPORTED',
+    message: /k\.yaml:2: the images entry nginx is a flow map: newTag cannot be added/,
   });
   tt.end();
 });
@@ -335,6 +337,32 @@ t.test('setSiteVersion edits a site found by findImageSites, and notices a chang
   tt.throws(() => setSiteVersion(after, site, { tag: '1.6.0' }), { code: 'E_EDIT_NOT_FOUND' });
   tt.end();
 });
+
+t.test('setSiteVersions: many sites of one file in one pass, as if one after the other', (tt) => {
+  for (const name of ['kustomization.yaml', 'manifests.yaml', 'values.yaml', 'compose.yaml']) {
+    const text = fixture(name);
+    const edits = findImageSites(name, text).map((site, i) => ({
+      site,
+      // Every other site pinned (and those pinned already): kustomize gets a digest line added or rewritten.
+      to:
+        (i % 2 === 1 || site.digest !== undefined) && site.name !== 'busybox'
+          ? { tag: `9.${i}.0`, digest: DIGEST }
+          : { tag: `9.${i}.0` },
+    }));
+    const together = setSiteVersions(name, text, edits);
+    // One by one from the last site: the earlier sites' lines do not move.
+    const oneByOne = [...edits].reverse().reduce((t, e) => setSiteVersion(t, e.site, e.to), text);
+    tt.equal(together, oneByOne, name);
+    tt.ok(changedLinesOrInserted(text, together) >= edits.length, `${name}: every site changed`);
+  }
+  tt.end();
+});
+
+/** Lines of `after` that are not in `before`, inserted ones included. */
+function changedLinesOrInserted(before: string, after: string): number {
+  const old = new Set(before.split('\n'));
+  return after.split('\n').filter((l) => !old.has(l)).length;
+}
 
 // Property: whatever comments, quoting, blank lines, key order and line endings surround it, only
 // the image's line changes, and only in the version.
