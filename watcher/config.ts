@@ -5,6 +5,7 @@ import {
   envOptional,
   envOr,
   parseDuration,
+  parseEnum,
   parseInteger,
   parseList,
 } from '../shared/env.ts';
@@ -19,6 +20,17 @@ export interface WatcherSettings {
   apiToken: string | undefined;
   /** RESOLVE_REGISTRIES: registries resolve may ask besides those of watched workloads. */
   resolveRegistries: string[];
+  /** VERIFY_SIGNATURES: signature check for workloads without `image-watcher/verify` (`none` or `cosign`). */
+  verifySignatures: 'none' | 'cosign';
+  /** VERIFY_KEYS_FILE: PEM file of public keys trusted for every workload. */
+  verifyKeysFile: string | undefined;
+  /** VERIFY_TRUSTED_ROOT: Sigstore trusted root JSON file for keyless bundles. */
+  verifyTrustedRoot: string | undefined;
+}
+
+function filePath(value: string, variable: string): string {
+  if (value.includes('\0')) throw new ConfigError(variable, `${variable} is not a file path`);
+  return value;
 }
 
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?$/;
@@ -48,6 +60,9 @@ export const WATCHER_DEFAULTS: WatcherSettings = {
   debounceMs: 2000,
   apiToken: undefined,
   resolveRegistries: [],
+  verifySignatures: 'none',
+  verifyKeysFile: undefined,
+  verifyTrustedRoot: undefined,
 };
 
 export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
@@ -75,6 +90,18 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
     ),
     apiToken: c.read(() => envOptional(env, 'API_TOKEN', apiToken), undefined),
     resolveRegistries: c.read(() => envOr(env, 'RESOLVE_REGISTRIES', registries, []), []),
+    verifySignatures: c.read(
+      () =>
+        envOr(
+          env,
+          'VERIFY_SIGNATURES',
+          (v, n) => parseEnum(v, ['none', 'cosign'] as const, n),
+          WATCHER_DEFAULTS.verifySignatures,
+        ),
+      WATCHER_DEFAULTS.verifySignatures,
+    ),
+    verifyKeysFile: c.read(() => envOptional(env, 'VERIFY_KEYS_FILE', filePath), undefined),
+    verifyTrustedRoot: c.read(() => envOptional(env, 'VERIFY_TRUSTED_ROOT', filePath), undefined),
   };
   c.throwIfAny();
   return settings;
