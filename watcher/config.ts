@@ -7,6 +7,7 @@ import {
   parseDuration,
   parseInteger,
   parseList,
+  parsePort,
 } from '../shared/env.ts';
 
 /** Watcher-only settings beyond shared/config.ts. */
@@ -19,6 +20,10 @@ export interface WatcherSettings {
   apiToken: string | undefined;
   /** RESOLVE_REGISTRIES: registries resolve may ask besides those of watched workloads. */
   resolveRegistries: string[];
+  /** REGISTRY_WEBHOOK_TOKEN: bearer token / HMAC secret of the registry push receivers (secret). Unset: no receiver. */
+  registryWebhookToken: string | undefined;
+  /** RECEIVER_PORT: the receivers (and /healthz) alone on this port; unset: on HTTP_PORT. */
+  receiverPort: number | undefined;
 }
 
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?$/;
@@ -48,6 +53,8 @@ export const WATCHER_DEFAULTS: WatcherSettings = {
   debounceMs: 2000,
   apiToken: undefined,
   resolveRegistries: [],
+  registryWebhookToken: undefined,
+  receiverPort: undefined,
 };
 
 export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
@@ -75,6 +82,8 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
     ),
     apiToken: c.read(() => envOptional(env, 'API_TOKEN', apiToken), undefined),
     resolveRegistries: c.read(() => envOr(env, 'RESOLVE_REGISTRIES', registries, []), []),
+    registryWebhookToken: c.read(() => envOptional(env, 'REGISTRY_WEBHOOK_TOKEN', apiToken), undefined),
+    receiverPort: c.read(() => envOptional(env, 'RECEIVER_PORT', parsePort), undefined),
   };
   c.throwIfAny();
   return settings;

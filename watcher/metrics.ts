@@ -45,6 +45,7 @@ export class WatcherMetrics {
   private readonly lastCheck: Gauge;
   private readonly checkErrors: Counter<'code'>;
   private readonly leader: Gauge;
+  private readonly registryEvents: Counter<'source' | 'result'>;
   /** workload key -> container -> the label set currently exported. */
   private readonly series = new Map<string, Map<string, OutdatedLabels>>();
   /** workload key -> update results seen, so their counters can be removed with the workload. */
@@ -109,6 +110,16 @@ export class WatcherMetrics {
       help: '1 when this replica holds the leader lease and acts, else 0.',
       registers,
     });
+    this.registryEvents = new Counter({
+      name: 'image_watcher_registry_events_total',
+      help: 'Registry push events received, by source and result (accepted, duplicate, stale, unverified...).',
+      labelNames: ['source', 'result'],
+      registers,
+    });
+  }
+
+  observeRegistryEvent(source: string, result: string): void {
+    this.registryEvents.inc({ source, result });
   }
 
   setImageStatus(w: WorkloadLabels, s: ImageStatus): void {
