@@ -60,6 +60,7 @@ t.test('NOTIFICATION: a push of a new tag gives the notice, with no interval pas
   t.match(w.notices, [
     { event: 'available', currentVersion: '1.0.0', newVersion: '1.1.0', workload: { name: 'web' } },
   ]);
+  await w.controller.idle();
   t.equal(
     annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/last-notified-version'],
     '1.1.0',
