@@ -149,6 +149,7 @@ export class PushTrigger {
 
   #enqueue(source: Source, event: PushEvent): void {
     let s = this.#repos.get(event.repository);
+    if (!s && this.#repos.size >= 1000) this.#sweep();
     if (!s) {
       s = {
         ref: event.ref,
@@ -162,6 +163,14 @@ export class PushTrigger {
     }
     s.next.push({ source, event });
     this.#schedule(event.repository, s);
+  }
+
+  /** Forgets idle repositories whose interval has passed (they behave like new ones). */
+  #sweep(): void {
+    const now = this.#deps.timers.now();
+    for (const [repo, s] of this.#repos) {
+      if (!s.running && s.timer === undefined && now - s.lastStart >= this.#minInterval) this.#repos.delete(repo);
+    }
   }
 
   /** Starts the next refresh once the running one is done and the interval has passed. */
@@ -185,8 +194,8 @@ export class PushTrigger {
       const run = this.#refresh(repository, s.ref, batch).finally(() => {
         s.running = undefined;
         this.#work.delete(run);
-        if (s.next.length === 0) this.#repos.delete(repository);
-        else this.#schedule(repository, s);
+        // Kept (with its lastStart) so the next event still waits out the interval.
+        this.#schedule(repository, s);
       });
       s.running = run;
       this.#work.add(run);
