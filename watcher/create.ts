@@ -58,9 +58,15 @@ export function loadWatcherConfig(env: Env = process.env): WatcherConfig {
   const notify = c.read(() => loadNotifyConfig(env), undefined);
   if (settings?.receiverPort !== undefined) {
     if (settings.registryWebhookToken === undefined)
-      c.add('RECEIVER_PORT', 'RECEIVER_PORT is set but REGISTRY_WEBHOOK_TOKEN is not: the receivers are off without it');
+      c.add(
+        'RECEIVER_PORT',
+        'RECEIVER_PORT is set but REGISTRY_WEBHOOK_TOKEN is not: the receivers are off without it',
+      );
     else if (config && settings.receiverPort === config.httpPort)
-      c.add('RECEIVER_PORT', `RECEIVER_PORT must differ from HTTP_PORT (${config.httpPort}); unset it to serve the receivers on HTTP_PORT`);
+      c.add(
+        'RECEIVER_PORT',
+        `RECEIVER_PORT must differ from HTTP_PORT (${config.httpPort}); unset it to serve the receivers on HTTP_PORT`,
+      );
   }
   c.throwIfAny();
   if (!config || !settings || !notify) throw new ConfigError('environment', 'invalid configuration');
@@ -212,7 +218,9 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
         }
       : undefined;
   const receiverApp =
-    receiver && settings.receiverPort !== undefined ? await buildReceiverApp({ ...receiver, logger }) : undefined;
+    receiver && settings.receiverPort !== undefined
+      ? await buildReceiverApp({ ...receiver, logger })
+      : undefined;
 
   const app = await build({
     api: controller,

@@ -42,7 +42,8 @@ export interface ReceiverOptions {
   ratePerSecond?: number;
 }
 
-const JSON_TYPE = /^application\/([\w.+-]*\+)?json\s*(;|$)|^application\/vnd\.docker\.distribution\.events\.v1\+json/i;
+const JSON_TYPE =
+  /^application\/([\w.+-]*\+)?json\s*(;|$)|^application\/vnd\.docker\.distribution\.events\.v1\+json/i;
 const SIGNATURE = /^sha256=([a-f0-9]{64})$/i;
 
 /** Request lines of the receivers are not logged: url-token sources carry the token in the URL. */
@@ -85,7 +86,11 @@ function headerText(req: FastifyRequest, name: string): string | undefined {
 }
 
 /** The receiver routes; registered inside the watcher's app or alone on RECEIVER_PORT. */
-export async function receiverRoutes(app: FastifyInstance, opts: ReceiverOptions): Promise<void> {
+export function receiverRoutes(
+  app: FastifyInstance,
+  opts: ReceiverOptions,
+  done: (err?: Error) => void,
+): void {
   const now = opts.now ?? Date.now;
   const rate = opts.ratePerSecond ?? 20;
   const buckets = new Map<Source, TokenBucket>(
@@ -152,7 +157,9 @@ export async function receiverRoutes(app: FastifyInstance, opts: ReceiverOptions
       async (req, reply) => {
         if (req.validationError) {
           opts.observe(source, 'invalid');
-          return reply.code(400).send({ error: `not a ${source} push event: ${req.validationError.message}` });
+          return reply
+            .code(400)
+            .send({ error: `not a ${source} push event: ${req.validationError.message}` });
         }
         const headers: PayloadHeaders = {
           'x-github-event': headerText(req, 'x-github-event'),
@@ -173,6 +180,7 @@ export async function receiverRoutes(app: FastifyInstance, opts: ReceiverOptions
       },
     );
   }
+  done();
 }
 
 /**

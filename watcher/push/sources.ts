@@ -295,7 +295,9 @@ export function parsePayload(source: Source, body: unknown, headers: PayloadHead
       const push = obj(b.push_data);
       const repo = text(obj(b.repository)?.repo_name);
       // Official images are 'nginx' here and 'library/nginx' in the registry (parseImageReference).
-      const ev = repo ? event('docker.io', repo, push?.tag, undefined, undefined, time(push?.pushed_at)) : undefined;
+      const ev = repo
+        ? event('docker.io', repo, push?.tag, undefined, undefined, time(push?.pushed_at))
+        : undefined;
       if (ev) out.events.push(ev);
       else out.ignored++;
       break;
@@ -332,7 +334,13 @@ export function parsePayload(source: Source, body: unknown, headers: PayloadHead
       const name = text(pkg?.name);
       const url = text(version?.package_url) ?? (owner && name ? `ghcr.io/${owner}/${name}` : undefined);
       const ev = url
-        ? imageEvent(url, text(tagInfo?.name), tagInfo?.digest ?? version?.version, version?.id, time(version?.updated_at))
+        ? imageEvent(
+            url,
+            text(tagInfo?.name),
+            tagInfo?.digest ?? version?.version,
+            version?.id,
+            time(version?.updated_at),
+          )
         : undefined;
       if (ev) out.events.push(ev);
       else out.ignored++;

@@ -169,7 +169,8 @@ export class PushTrigger {
   #sweep(): void {
     const now = this.#deps.timers.now();
     for (const [repo, s] of this.#repos) {
-      if (!s.running && s.timer === undefined && now - s.lastStart >= this.#minInterval) this.#repos.delete(repo);
+      if (!s.running && s.timer === undefined && now - s.lastStart >= this.#minInterval)
+        this.#repos.delete(repo);
     }
   }
 
@@ -227,7 +228,10 @@ export class PushTrigger {
     for (const p of batch) {
       const e = p.event;
       if (!listed.has(e.tag)) {
-        logger.info({ repository, tag: e.tag, source: p.source }, 'push event for a tag the registry does not list');
+        logger.info(
+          { repository, tag: e.tag, source: p.source },
+          'push event for a tag the registry does not list',
+        );
         observe(p.source, 'unverified');
         continue;
       }

@@ -7,7 +7,9 @@ import { PushPayloadError, SOURCE_AUTH, SOURCES, parsePayload } from '../../../w
 const D = 'sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b';
 
 function fixture(name: string): unknown {
-  return JSON.parse(readFileSync(new URL(`../../fixtures/registry-events/${name}.json`, import.meta.url), 'utf8'));
+  return JSON.parse(
+    readFileSync(new URL(`../../fixtures/registry-events/${name}.json`, import.meta.url), 'utf8'),
+  );
 }
 
 const cases: {
@@ -109,24 +111,26 @@ const cases: {
 ];
 
 for (const c of cases) {
-  t.test(c.name, async (t) => {
+  t.test(c.name, (t) => {
     const got = parsePayload(c.source, fixture(c.file), c.headers);
     t.equal(got.ignored, c.ignored);
     t.match(got.events, c.want);
     t.equal(got.events.length, c.want.length);
+    t.end();
   });
 }
 
-t.test('cloudevents binary mode: the ce-* headers carry the envelope, the body is the data', async (t) => {
+t.test('cloudevents binary mode: the ce-* headers carry the envelope, the body is the data', (t) => {
   const structured = fixture('cloudevents-ecr') as { data: unknown };
   const got = parsePayload('cloudevents', structured.data, {
     'ce-specversion': '1.0',
     'ce-type': 'aws.ecr.image.action',
   });
   t.match(got.events, [{ tag: '2.0.4', digest: D }]);
+  t.end();
 });
 
-t.test('pulls, deletes and pushes by digest are ignored; odd names are not events', async (t) => {
+t.test('pulls, deletes and pushes by digest are ignored; odd names are not events', (t) => {
   const event = (action: string, target: Record<string, unknown>) => ({
     action,
     target: { repository: 'app', ...target },
@@ -147,17 +151,20 @@ t.test('pulls, deletes and pushes by digest are ignored; odd names are not event
   const failed = parsePayload('harbor', { type: 'DELETE_ARTIFACT', event_data: { resources: [] } });
   t.same(failed, { events: [], ignored: 1 });
   t.throws(() => parsePayload('quay', 'text'), PushPayloadError);
+  t.end();
 });
 
-t.test('official Docker Hub images are library/ repositories', async (t) => {
+t.test('official Docker Hub images are library/ repositories', (t) => {
   const got = parsePayload('dockerhub', { push_data: { tag: '1.27' }, repository: { repo_name: 'nginx' } });
   t.match(got.events, [{ repository: 'docker.io/library/nginx', tag: '1.27' }]);
+  t.end();
 });
 
-t.test('every source has an authentication rule; only Docker Hub and Quay take the token in the URL', async (t) => {
+t.test('every source has an authentication rule; only Docker Hub and Quay take the token in the URL', (t) => {
   t.same(
     SOURCES.filter((s) => SOURCE_AUTH[s] === 'url-token'),
     ['dockerhub', 'quay'],
   );
   t.equal(SOURCE_AUTH.github, 'hmac-sha256');
+  t.end();
 });
