@@ -51,7 +51,15 @@ export interface PushTriggerDeps {
 interface Pending {
   source: Source;
   event: PushEvent;
+  /** Refreshes this event has been through without being confirmed. */
+  tries: number;
 }
+
+/**
+ * The distribution registry sends its push event before it links the tag (the tag may be listed
+ * but not readable yet): an unconfirmed event is looked at again with the next list, this often.
+ */
+const CONFIRM_TRIES = 3;
 
 interface RepoState {
   ref: ImageReference;
@@ -94,6 +102,7 @@ export class PushTrigger {
     for (const e of events) {
       const result = this.#admit(e);
       if (result !== undefined) {
+        this.#deps.logger.debug({ source, repository: e.repository, tag: e.tag, result }, 'push event not taken');
         this.#deps.observe(source, result);
         continue;
       }
@@ -161,7 +170,7 @@ export class PushTrigger {
       };
       this.#repos.set(event.repository, s);
     }
-    s.next.push({ source, event });
+    s.next.push({ source, event, tries: 0 });
     this.#schedule(event.repository, s);
   }
 
@@ -192,7 +201,7 @@ export class PushTrigger {
       const batch = s.next;
       s.next = [];
       s.lastStart = t.now();
-      const run = this.#refresh(repository, s.ref, batch).finally(() => {
+      const run = this.#refresh(repository, s, batch).finally(() => {
         s.running = undefined;
         this.#work.delete(run);
         // Kept (with its lastStart) so the next event still waits out the interval.
@@ -204,7 +213,8 @@ export class PushTrigger {
     }, wait);
   }
 
-  async #refresh(repository: string, ref: ImageReference, batch: Pending[]): Promise<void> {
+  async #refresh(repository: string, s: RepoState, batch: Pending[]): Promise<void> {
+    const ref = s.ref;
     const { observe, registry, logger } = this.#deps;
     const users = this.#deps.targets.workloadsUsing(repository);
     if (users.length === 0) {
@@ -215,6 +225,8 @@ export class PushTrigger {
     let credentials: RegistryCredentials | undefined;
     try {
       credentials = await this.#deps.credentials(users[0]!, ref.registry);
+      // The interval counts from the request itself, not from the credential lookup before it.
+      s.lastStart = this.#deps.timers.now();
       this.tagLists++;
       tags = await registry.listTags(ref, { credentials, fresh: true });
     } catch (err) {
@@ -225,9 +237,16 @@ export class PushTrigger {
     const listed = new Set(tags);
     const digests = new Map<string, Promise<string | undefined>>();
     let accepted = 0;
+    // Not confirmed yet: looked at again with the next list (not counted until the last try).
+    const again = (p: Pending): boolean => {
+      if (p.tries + 1 >= CONFIRM_TRIES) return false;
+      s.next.push({ ...p, tries: p.tries + 1 });
+      return true;
+    };
     for (const p of batch) {
       const e = p.event;
       if (!listed.has(e.tag)) {
+        if (again(p)) continue;
         logger.info(
           { repository, tag: e.tag, source: p.source },
           'push event for a tag the registry does not list',
@@ -239,12 +258,15 @@ export class PushTrigger {
         // One HEAD per tag and burst; a tag that points elsewhere now was pushed again since.
         let d = digests.get(e.tag);
         if (!d) {
-          d = registry.getDigest(ref, e.tag, { credentials, fresh: true }).catch(() => undefined);
+          d = registry.getDigest(ref, e.tag, { credentials, fresh: true }).catch((err: unknown) => {
+            logger.warn({ err, repository, tag: e.tag }, 'push event: cannot read the digest of the tag');
+            return undefined;
+          });
           digests.set(e.tag, d);
         }
         const now = await d;
         if (now === undefined) {
-          observe(p.source, 'failed');
+          if (!again(p)) observe(p.source, 'failed');
           continue;
         }
         if (now !== e.digest) {

@@ -20,6 +20,16 @@ function ev(tag: string, extra: Partial<PushEvent> = {}): PushEvent {
 
 const flush = () => new Promise<void>((r) => setImmediate(r));
 
+/** Lets every scheduled refresh run (retries wait a second each). */
+async function drain(clock: ManualClock, trigger: PushTrigger): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    clock.advance(1000);
+    await flush();
+    await flush();
+  }
+  await trigger.idle();
+}
+
 function setup(opts: { tags?: string[]; digest?: string; fail?: boolean; manual?: boolean } = {}) {
   const clock = new ManualClock();
   const results: EventResult[] = [];
@@ -27,6 +37,7 @@ function setup(opts: { tags?: string[]; digest?: string; fail?: boolean; manual?
   const applied: string[][] = [];
   const pending: (() => void)[] = [];
   const watched = new Set([REPO]);
+  const tags = opts.tags ?? ['1.0.0', '1.1.0'];
   const trigger = new PushTrigger({
     targets: {
       workloadsUsing: (r) => (watched.has(r) ? [{ name: 'web' } as WorkloadSnapshot] : []),
@@ -39,7 +50,7 @@ function setup(opts: { tags?: string[]; digest?: string; fail?: boolean; manual?
       listTags: (_ref, o) => {
         lists.push({ at: clock.now(), fresh: o?.fresh });
         if (opts.fail) return Promise.reject(new Error('registry down'));
-        const answer = opts.tags ?? ['1.0.0', '1.1.0'];
+        const answer = [...tags];
         if (!opts.manual) return Promise.resolve(answer);
         return new Promise((resolve) => pending.push(() => resolve(answer)));
       },
@@ -50,7 +61,7 @@ function setup(opts: { tags?: string[]; digest?: string; fail?: boolean; manual?
     observe: (_s: Source, r) => results.push(r),
     logger: pino({ level: 'silent' }),
   });
-  return { clock, trigger, results, lists, applied, pending, watched };
+  return { clock, trigger, results, lists, applied, pending, watched, tags };
 }
 
 t.test('a burst of events for one repository costs one fresh tag list', async (t) => {
@@ -139,10 +150,10 @@ t.test('replays, out-of-order, unknown and unconfirmed events change nothing', a
       applied: 0,
     },
     {
-      name: 'a tag the registry does not list is unverified',
+      name: 'a tag the registry does not list is unverified, after three lists a second apart',
       events: [[ev('9.9.9')]],
       want: ['unverified'],
-      lists: 1,
+      lists: 3,
       applied: 0,
     },
     {
@@ -157,8 +168,7 @@ t.test('replays, out-of-order, unknown and unconfirmed events change nothing', a
   for (const c of cases) {
     const s = setup({ ...(c.tags ? { tags: c.tags } : {}), ...(c.digest ? { digest: c.digest } : {}) });
     for (const batch of c.events) s.trigger.receive('acr', batch);
-    s.clock.advance(0);
-    await s.trigger.idle();
+    await drain(s.clock, s.trigger);
     t.same(s.results, c.want, c.name);
     t.equal(s.lists.length, c.lists, `${c.name}: tag lists`);
     t.equal(s.applied.length, c.applied, `${c.name}: reconciles`);
@@ -168,10 +178,24 @@ t.test('replays, out-of-order, unknown and unconfirmed events change nothing', a
 t.test('a registry that cannot be asked: counted as failed, nothing applied', async (t) => {
   const s = setup({ fail: true });
   s.trigger.receive('quay', [ev('1.1.0')]);
-  s.clock.advance(0);
-  await s.trigger.idle();
+  await drain(s.clock, s.trigger);
   t.same(s.results, ['failed']);
   t.same(s.applied, []);
+});
+
+t.test('a push event that comes before its tag is readable is confirmed by the next list', async (t) => {
+  const s = setup({ tags: ['1.0.0'] });
+  s.trigger.receive('distribution', [ev('1.1.0')]);
+  s.clock.advance(0);
+  await flush();
+  await flush();
+  t.equal(s.lists.length, 1);
+  t.same(s.results, [], 'not counted yet');
+  s.tags.push('1.1.0');
+  await drain(s.clock, s.trigger);
+  t.equal(s.lists.length, 2);
+  t.same(s.results, ['accepted']);
+  t.same(s.applied, [['1.0.0', '1.1.0']]);
 });
 
 t.test('stop drops scheduled refreshes and idle still resolves', async (t) => {
