@@ -153,7 +153,10 @@ async function main(): Promise<void> {
     const notice = noticeOf(`app-${r}`, tag);
     const started = Date.now();
     await pushImage(registry.url, repos[r]!, [tag], image);
-    await Promise.race([notice, new Promise((r) => setTimeout(r, Number(process.env.BENCH_WAIT_MS ?? 30_000)))]);
+    await Promise.race([
+      notice,
+      new Promise((r) => setTimeout(r, Number(process.env.BENCH_WAIT_MS ?? 30_000))),
+    ]);
     latencies.push((Date.now() - started) / 1000);
     await w.controller.idle();
   }

@@ -102,7 +102,10 @@ export class PushTrigger {
     for (const e of events) {
       const result = this.#admit(e);
       if (result !== undefined) {
-        this.#deps.logger.debug({ source, repository: e.repository, tag: e.tag, result }, 'push event not taken');
+        this.#deps.logger.debug(
+          { source, repository: e.repository, tag: e.tag, result },
+          'push event not taken',
+        );
         this.#deps.observe(source, result);
         continue;
       }
@@ -225,11 +228,13 @@ export class PushTrigger {
     let credentials: RegistryCredentials | undefined;
     try {
       credentials = await this.#deps.credentials(users[0]!, ref.registry);
-      // The interval counts from the request itself, not from the credential lookup before it.
-      s.lastStart = this.#deps.timers.now();
       this.tagLists++;
       tags = await registry.listTags(ref, { credentials, fresh: true });
+      // The interval counts from the answer: the client may hold a request back (its own rate
+      // limit), so the next one starts a full interval after this one, whatever its start.
+      s.lastStart = this.#deps.timers.now();
     } catch (err) {
+      s.lastStart = this.#deps.timers.now();
       logger.warn({ err, repository }, 'push event: cannot list the tags; the next interval checks it');
       for (const p of batch) observe(p.source, 'failed');
       return;
