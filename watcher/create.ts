@@ -56,17 +56,13 @@ export function loadWatcherConfig(env: Env = process.env): WatcherConfig {
   const config = c.read(() => loadConfig(env), undefined);
   const settings = c.read(() => loadWatcherSettings(env), undefined);
   const notify = c.read(() => loadNotifyConfig(env), undefined);
-  if (settings?.receiverPort !== undefined) {
-    if (settings.registryWebhookToken === undefined)
-      c.add(
-        'RECEIVER_PORT',
-        'RECEIVER_PORT is set but REGISTRY_WEBHOOK_TOKEN is not: the receivers are off without it',
-      );
-    else if (config && settings.receiverPort === config.httpPort)
-      c.add(
-        'RECEIVER_PORT',
-        `RECEIVER_PORT must differ from HTTP_PORT (${config.httpPort}); unset it to serve the receivers on HTTP_PORT`,
-      );
+  // RECEIVER_PORT without a token is allowed (the manifests set the port, the Secret may lack the
+  // token): the receivers are simply off.
+  if (settings?.receiverPort !== undefined && config && settings.receiverPort === config.httpPort) {
+    c.add(
+      'RECEIVER_PORT',
+      `RECEIVER_PORT must differ from HTTP_PORT (${config.httpPort}); unset it to serve the receivers on HTTP_PORT`,
+    );
   }
   c.throwIfAny();
   if (!config || !settings || !notify) throw new ConfigError('environment', 'invalid configuration');
@@ -217,6 +213,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
           observe: (source, result) => metrics.observeRegistryEvent(source, result),
         }
       : undefined;
+  if (!receiver) logger.info('registry push receivers off: REGISTRY_WEBHOOK_TOKEN is not set');
   const receiverApp =
     receiver && settings.receiverPort !== undefined
       ? await buildReceiverApp({ ...receiver, logger })

@@ -65,7 +65,8 @@ t.test('NOTIFICATION: a push of a new tag gives the notice, with no interval pas
     annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/last-notified-version'],
     '1.1.0',
   );
-  t.equal(w.push!.tagLists, 2, 'one tag list per burst: the 1.0.0 event and the 1.1.0 event');
+  // One per event, plus a second look when the registry notified before it linked the tag.
+  t.ok(w.push!.tagLists >= 2 && w.push!.tagLists <= 4, `${w.push!.tagLists} tag lists for two pushes`);
   const text = await w.metricsText();
   t.match(text, /image_watcher_registry_events_total\{source="distribution",result="accepted"\} 2/);
   t.notOk(
