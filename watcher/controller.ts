@@ -179,6 +179,8 @@ class PassLookups {
   readonly gates = new Map<string, Lookup<GateResult>>();
   readonly credentials: CredentialResolver;
   readonly signal: AbortSignal;
+  /** Repositories a push event named in this pass: their digests are asked past the cycle memo. */
+  readonly pushed = new Set<string>();
   constructor(
     private readonly registry: RegistryClient,
     resolver: CredentialResolver,
@@ -257,7 +259,13 @@ class PassLookups {
   digest(repoKey: string, ref: ImageReference, tag: string, creds: Creds, waiter: string) {
     return this.lookup(this.digests, `${repoKey}:${tag}`, waiter, ref.registry, (signal) =>
       creds()
-        .then((c) => this.registry.getDigest(ref, tag, withSignal(c, signal)))
+        .then((c) =>
+          this.registry.getDigest(ref, tag, {
+            ...withSignal(c, signal),
+            // A pushed repository: the tag may point elsewhere now (a re-pushed `latest`).
+            ...(this.pushed.has(repoKey) ? { fresh: true } : {}),
+          }),
+        )
         .catch((err: unknown) => toError(err)),
     );
   }
@@ -547,6 +555,7 @@ export class Controller {
     for (const k of pass.lookups.digests.keys()) {
       if (k.startsWith(`${repository}:`)) pass.lookups.digests.delete(k);
     }
+    pass.lookups.pushed.add(repository);
     const keys = [...(this.byRepository.get(repository) ?? [])];
     for (const k of keys) this.queue.add(k);
     return keys.length;
