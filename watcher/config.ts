@@ -5,6 +5,7 @@ import {
   envOptional,
   envOr,
   parseDuration,
+  parseEnum,
   parseInteger,
   parseList,
   parsePort,
@@ -24,6 +25,17 @@ export interface WatcherSettings {
   registryWebhookToken: string | undefined;
   /** RECEIVER_PORT: the receivers (and /healthz) alone on this port; unset: on HTTP_PORT. */
   receiverPort: number | undefined;
+  /** VERIFY_SIGNATURES: signature check for workloads without `image-watcher/verify` (`none` or `cosign`). */
+  verifySignatures: 'none' | 'cosign';
+  /** VERIFY_KEYS_FILE: PEM file of public keys trusted for every workload. */
+  verifyKeysFile: string | undefined;
+  /** VERIFY_TRUSTED_ROOT: Sigstore trusted root JSON file for keyless bundles. */
+  verifyTrustedRoot: string | undefined;
+}
+
+function filePath(value: string, variable: string): string {
+  if (value.includes('\0')) throw new ConfigError(variable, `${variable} is not a file path`);
+  return value;
 }
 
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?$/;
@@ -55,6 +67,9 @@ export const WATCHER_DEFAULTS: WatcherSettings = {
   resolveRegistries: [],
   registryWebhookToken: undefined,
   receiverPort: undefined,
+  verifySignatures: 'none',
+  verifyKeysFile: undefined,
+  verifyTrustedRoot: undefined,
 };
 
 export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
@@ -84,6 +99,18 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
     resolveRegistries: c.read(() => envOr(env, 'RESOLVE_REGISTRIES', registries, []), []),
     registryWebhookToken: c.read(() => envOptional(env, 'REGISTRY_WEBHOOK_TOKEN', apiToken), undefined),
     receiverPort: c.read(() => envOptional(env, 'RECEIVER_PORT', parsePort), undefined),
+    verifySignatures: c.read(
+      () =>
+        envOr(
+          env,
+          'VERIFY_SIGNATURES',
+          (v, n) => parseEnum(v, ['none', 'cosign'] as const, n),
+          WATCHER_DEFAULTS.verifySignatures,
+        ),
+      WATCHER_DEFAULTS.verifySignatures,
+    ),
+    verifyKeysFile: c.read(() => envOptional(env, 'VERIFY_KEYS_FILE', filePath), undefined),
+    verifyTrustedRoot: c.read(() => envOptional(env, 'VERIFY_TRUSTED_ROOT', filePath), undefined),
   };
   c.throwIfAny();
   return settings;
