@@ -4,6 +4,8 @@ export type {
   RegistryCredentials,
   RegistryRequestObserver,
   RegistryCallOptions,
+  ImageManifestFacts,
+  Platform,
 } from './types.ts';
 export { noopRegistryObserver } from './types.ts';
 export { RegistryError } from './errors.ts';
