@@ -84,7 +84,7 @@ t.test(
         headers: { authorization: `Bearer ${API_TOKEN}` },
       });
       t.equal(res.statusCode, 200);
-      return (res.json() as { workloads: { name: string; containers: Record<string, unknown>[] }[] })
+      return res.json<{ workloads: { name: string; containers: Record<string, unknown>[] }[] }>()
         .workloads[0]!.containers[0]!;
     };
     const metric = async () => (await w.metrics.render()).body;
@@ -118,7 +118,7 @@ t.test(
     );
 
     // The requeue at the window start is what applies it (the interval is a week away).
-  clock.advance(Date.parse(WINDOW_START) - clock.now());
+    clock.advance(Date.parse(WINDOW_START) - clock.now());
     await drive(
       'the update at the window start',
       () => imageOf(kube.get('Deployment', 'shop', 'web')) === app('1.1.0'),
