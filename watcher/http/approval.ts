@@ -40,6 +40,7 @@ export function approvalAdapter(controller: {
         ...(releaseNotes ? { releaseNotes } : {}),
         ...(lastUpdated !== undefined ? { lastUpdated } : {}),
         ...(failed !== undefined ? { failedVersions: [failed] } : {}),
+        ...(c.held ? { held: c.held } : {}),
       };
     },
     async update(
