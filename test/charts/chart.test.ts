@@ -102,6 +102,9 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
     'watcher.replicas': 1,
     'watcher.watchNamespaces': ['shop', 'blog'],
     'watcher.publicUrl': 'https://iw.example.com',
+    'watcher.updateSchedule': '* 2-4 * * 1-5',
+    'watcher.updateTimezone': 'Europe/Paris',
+    'watcher.minReleaseAge': '3d',
     'watcher.extraEnv': [{ name: 'NOTIFY_DIGEST_THRESHOLD', value: '3' }],
     'watcher.nodeSelector': { 'kubernetes.io/os': 'linux' },
     'watcher.tolerations': [{ key: 'dedicated', operator: 'Equal', value: 'tools', effect: 'NoSchedule' }],
@@ -213,6 +216,9 @@ t.test('values reach the objects', (t) => {
   t.equal(env(webhook).LOG_FORMAT?.value, 'json');
   t.equal(env(watcher).WATCH_NAMESPACES?.value, 'shop,blog');
   t.equal(env(watcher).PUBLIC_URL?.value, 'https://iw.example.com');
+  t.equal(env(watcher).UPDATE_SCHEDULE?.value, '* 2-4 * * 1-5');
+  t.equal(env(watcher).UPDATE_TIMEZONE?.value, 'Europe/Paris');
+  t.equal(env(watcher).MIN_RELEASE_AGE?.value, '3d');
   t.equal(env(watcher).NOTIFY_DIGEST_THRESHOLD?.value, '3');
   for (const k of ['APPROVAL_SECRET', 'GITHUB_TOKEN', 'SLACK_WEBHOOK_URL', 'SMTP_URL'])
     t.same(env(watcher)[k]?.valueFrom.secretKeyRef, { name: 'image-watcher', key: k, optional: true }, k);
