@@ -1,8 +1,11 @@
 // The built-in candidate gates: minimum release age (`min-age`, MIN_RELEASE_AGE) and platform
 // safety (a multi-platform image never moves to a candidate lacking one of its platforms).
 import { formatDuration } from '../../shared/env.ts';
-import type { Platform } from '../registry/types.ts';
-import type { CandidateGate, GateResult } from './gates.ts';
+import { canonicalName } from '../../shared/image-ref.ts';
+import type { ImageManifestFacts, Platform } from '../registry/types.ts';
+import type { CandidateGate, GateContext, GateResult, GateSubject } from './gates.ts';
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /** "linux/arm64/v8" */
 export function platformName(p: Platform): string {
@@ -62,18 +65,35 @@ export function minAgeGate(): CandidateGate {
  * variant it provides. Asked only for AUTO_UPDATE workloads (and for manual updates and approvals),
  * so notification-only workloads cost no manifest request.
  */
-export function platformGate(): CandidateGate {
+export function platformGate(opts: { cacheSize?: number } = {}): CandidateGate {
+  // What a digest is never changes: its platforms are kept (bounded), so a candidate still held in
+  // the next pass costs no request.
+  const byDigest = new Map<string, ImageManifestFacts>();
+  const max = opts.cacheSize ?? 2048;
+  const facts = async (ctx: GateContext, subject: GateSubject, reference: string) => {
+    const key = `${canonicalName(subject.ref)}@${reference}`;
+    const known = byDigest.get(key);
+    if (known) return known;
+    const f = await ctx.registry.getManifestFacts(subject.ref, reference, {
+      credentials: ctx.credentials,
+      signal: ctx.signal,
+    });
+    if (DIGEST.test(reference)) {
+      if (byDigest.size >= max) byDigest.delete(byDigest.keys().next().value!);
+      byDigest.set(key, f);
+    }
+    return f;
+  };
   return {
     reason: 'platform',
     applies: (settings) => settings.mode === 'AUTO_UPDATE',
     key: (subject) => subject.current.digest ?? subject.current.tag ?? '',
     async check(subject, ctx): Promise<GateResult> {
-      const opts = { credentials: ctx.credentials, signal: ctx.signal };
       const currentRef = subject.current.digest ?? subject.current.tag;
       if (currentRef === undefined) return { ok: true };
-      const current = await ctx.registry.getManifestFacts(subject.ref, currentRef, opts);
+      const current = await facts(ctx, subject, currentRef);
       if (current.kind !== 'index' || current.platforms.length === 0) return { ok: true };
-      const candidate = await ctx.registry.getManifestFacts(subject.ref, subject.digest, opts);
+      const candidate = await facts(ctx, subject, subject.digest);
       const offered = candidate.kind === 'index' ? candidate.platforms : undefined;
       // A single-platform candidate cannot replace an index of several platforms.
       const missing =

@@ -151,7 +151,7 @@ t.test(
   },
 );
 
-t.test('platform asks one manifest GET per digest in a cycle', async (t) => {
+t.test('platform asks one manifest GET per digest', async (t) => {
   const client = new OciRegistryClient();
   const gate = platformGate();
   const s = settings({ 'image-watcher/mode': 'AUTO_UPDATE' });
@@ -166,6 +166,14 @@ t.test('platform asks one manifest GET per digest in a cycle', async (t) => {
     asked.map((r) => `${r.method} ${r.path.split('/manifests/')[1]}`).sort(),
     [`GET 1.0.0`, `GET ${digest['multi:1.1.0']}`, `GET ${digest['multi:1.3.0']}`].sort(),
     'the running index once, each candidate digest once',
+  );
+  client.newCycle();
+  const next = proxy.requests.length;
+  t.same(await gate.check(subject('multi', '1.0.0', '1.3.0', s), ctx(client)), { ok: true });
+  t.same(
+    proxy.requests.slice(next).map((r) => `${r.method} ${r.path.split('/manifests/')[1]}`),
+    ['GET 1.0.0'],
+    'next cycle: the running tag is asked again (it may move), a candidate digest never',
   );
 });
 
