@@ -177,3 +177,27 @@ t.test('a manual update overrides min-age, never platform or the constraint', as
   );
   t.equal(image(w.cluster.objects.get('Deployment/shop/api')!), 'nginx:1.25.1');
 });
+
+t.test('outside the window AUTO_UPDATE waits, but a manual update applies now', async (t) => {
+  const w = world(t);
+  w.registry.tags.set(NGINX, ['1.25.0', '1.25.1']);
+  // Monday 12:00 UTC; the window is 02:00-02:59 UTC.
+  w.cluster.add('web', 'nginx:1.25.0', {
+    'image-watcher/mode': 'AUTO_UPDATE',
+    'image-watcher/schedule': '* 2 * * *',
+  });
+  await w.c.start();
+  await w.cycle();
+  t.equal(image(w.cluster.objects.get('Deployment/shop/web')!), 'nginx:1.25.0');
+  t.match(w.held(), { reason: 'schedule', version: '1.25.1', until: '2026-06-02T02:00:00.000Z' });
+  t.match(w.notices, [
+    { event: 'available', held: { reason: 'schedule', until: '2026-06-02T02:00:00.000Z' } },
+  ]);
+  const r = await w.c.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web' });
+  t.same(r.changes, [{ container: 'app', from: '1.25.0', to: '1.25.1' }]);
+  t.equal(
+    image(w.cluster.objects.get('Deployment/shop/web')!),
+    'nginx:1.25.1',
+    'the window does not hold a person',
+  );
+});
