@@ -7,6 +7,7 @@ import {
   envOptional,
   envOr,
   parseDuration,
+  parseEnum,
   parseInteger,
   parseList,
 } from '../shared/env.ts';
@@ -23,6 +24,17 @@ export interface WatcherSettings {
   resolveRegistries: string[];
   /** UPDATE_SCHEDULE, UPDATE_TIMEZONE, MIN_RELEASE_AGE: policy for workloads that set none. */
   policy: PolicyDefaults;
+  /** VERIFY_SIGNATURES: signature check for workloads without `image-watcher/verify` (`none` or `cosign`). */
+  verifySignatures: 'none' | 'cosign';
+  /** VERIFY_KEYS_FILE: PEM file of public keys trusted for every workload. */
+  verifyKeysFile: string | undefined;
+  /** VERIFY_TRUSTED_ROOT: Sigstore trusted root JSON file for keyless bundles. */
+  verifyTrustedRoot: string | undefined;
+}
+
+function filePath(value: string, variable: string): string {
+  if (value.includes('\0')) throw new ConfigError(variable, `${variable} is not a file path`);
+  return value;
 }
 
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?$/;
@@ -53,6 +65,9 @@ export const WATCHER_DEFAULTS: WatcherSettings = {
   apiToken: undefined,
   resolveRegistries: [],
   policy: {},
+  verifySignatures: 'none',
+  verifyKeysFile: undefined,
+  verifyTrustedRoot: undefined,
 };
 
 /** A value checked by the annotation schema's own parser, so env and annotations agree. */
@@ -100,6 +115,18 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
         undefined,
       ),
     },
+    verifySignatures: c.read(
+      () =>
+        envOr(
+          env,
+          'VERIFY_SIGNATURES',
+          (v, n) => parseEnum(v, ['none', 'cosign'] as const, n),
+          WATCHER_DEFAULTS.verifySignatures,
+        ),
+      WATCHER_DEFAULTS.verifySignatures,
+    ),
+    verifyKeysFile: c.read(() => envOptional(env, 'VERIFY_KEYS_FILE', filePath), undefined),
+    verifyTrustedRoot: c.read(() => envOptional(env, 'VERIFY_TRUSTED_ROOT', filePath), undefined),
   };
   c.throwIfAny();
   return settings;

@@ -44,6 +44,7 @@ export class WatcherMetrics {
   private readonly checkDuration: Histogram;
   private readonly lastCheck: Gauge;
   private readonly checkErrors: Counter<'code'>;
+  private readonly signatureChecks: Counter<'result'>;
   private readonly leader: Gauge;
   private readonly held: Gauge<'namespace' | 'kind' | 'workload' | 'container' | 'reason'>;
   /** workload key -> container -> the reason its newer version is held (the series exported). */
@@ -111,6 +112,12 @@ export class WatcherMetrics {
       name: 'image_watcher_update_held',
       help: '1 while a newer version of the container waits for a policy rule (schedule, min-age, constraint, platform, signature).',
       labelNames: ['namespace', 'kind', 'workload', 'container', 'reason'],
+      registers,
+    });
+    this.signatureChecks = new Counter({
+      name: 'image_watcher_signature_checks_total',
+      help: 'Signature verifications of candidate digests (cached answers not counted), by result: verified or the failure code.',
+      labelNames: ['result'],
       registers,
     });
     this.leader = new Gauge({
@@ -214,6 +221,10 @@ export class WatcherMetrics {
   observeCheck(e: { seconds: number; finishedAt: Date }): void {
     this.checkDuration.observe(e.seconds);
     this.lastCheck.set(e.finishedAt.getTime() / 1000);
+  }
+
+  observeSignatureCheck(result: string): void {
+    this.signatureChecks.inc({ result });
   }
 
   observeCheckError(code: string): void {

@@ -9,6 +9,9 @@ t.test('watcher settings have defaults and validate their variables', (t) => {
     debounceMs: 500,
     resolveRegistries: [],
     policy: {},
+    verifySignatures: 'none',
+    verifyKeysFile: undefined,
+    verifyTrustedRoot: undefined,
   });
   t.throws(() => loadWatcherSettings({ REGISTRY_RATE_LIMIT: '0' }), ConfigError, 'a zero rate is refused');
   t.throws(
@@ -58,5 +61,22 @@ t.test('policy defaults: UPDATE_SCHEDULE, UPDATE_TIMEZONE, MIN_RELEASE_AGE', (t)
       'all three bad variables in one message',
     );
   }
+  t.end();
+});
+
+t.test('signature settings: VERIFY_SIGNATURES, VERIFY_KEYS_FILE, VERIFY_TRUSTED_ROOT', (t) => {
+  t.match(
+    loadWatcherSettings({
+      VERIFY_SIGNATURES: 'Cosign',
+      VERIFY_KEYS_FILE: '/etc/image-watcher/keys.pem',
+      VERIFY_TRUSTED_ROOT: '/etc/image-watcher/trusted_root.json',
+    }),
+    {
+      verifySignatures: 'cosign',
+      verifyKeysFile: '/etc/image-watcher/keys.pem',
+      verifyTrustedRoot: '/etc/image-watcher/trusted_root.json',
+    },
+  );
+  t.throws(() => loadWatcherSettings({ VERIFY_SIGNATURES: 'notary' }), /VERIFY_SIGNATURES.*none, cosign/);
   t.end();
 });

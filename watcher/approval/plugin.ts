@@ -33,6 +33,8 @@ export interface ApprovalInfo {
   releaseNotes?: { url?: string; summary?: string; excerpt?: string };
   /** A newer version waits for a policy rule (a window, the release age...): why and until when. */
   held?: HeldView;
+  /** Who signed the proposed version, when signature verification is on and it verified. */
+  signedBy?: string;
 }
 
 export interface UpdateOutcome {
@@ -291,6 +293,7 @@ function registerApproval(app: FastifyInstance, deps: ApprovalDeps): void {
           ...(info.newestVersion ? { newestVersion: info.newestVersion } : {}),
           ...(info.releaseNotes ? { releaseNotes: info.releaseNotes } : {}),
           ...(info.held ? { held: info.held } : {}),
+          ...(info.signedBy ? { signedBy: info.signedBy } : {}),
           expiresAt: check.expiresAt,
           form: {
             action: `${basePath}${approvalPath(t)}`,

@@ -6,6 +6,9 @@ export type {
   RegistryCallOptions,
   ImageManifestFacts,
   Platform,
+  RegistryArtifacts,
+  FetchedManifest,
+  Descriptor,
 } from './types.ts';
 export { noopRegistryObserver } from './types.ts';
 export { RegistryError } from './errors.ts';

@@ -441,3 +441,18 @@ t.test('the page says why a version is held and until when', async (t) => {
   const second = await open(h);
   t.match(second.res.body, '1.27.1 lacks linux/arm64 &lt;b&gt;. An approval cannot override this rule.');
 });
+
+t.test('the page shows who signed the proposed version, escaped', async (t) => {
+  const h = await harness(t);
+  h.info = {
+    ...h.info!,
+    signedBy: 'https://github.com/acme/<b>app</b> (issuer https://token.actions.githubusercontent.com)',
+  };
+  const { res } = await open(h);
+  t.match(
+    res.body,
+    /<dt>Signed by<\/dt><dd>https:\/\/github\.com\/acme\/&lt;b&gt;app&lt;\/b&gt; \(issuer https:\/\/token\.actions\.githubusercontent\.com\)<\/dd>/,
+  );
+  const unsigned = await harness(t);
+  t.notMatch((await open(unsigned)).res.body, /Signed by/, 'no row without a verified signature');
+});
