@@ -1,4 +1,6 @@
+import type { PolicyDefaults } from '../shared/annotations.ts';
 import type { Env } from '../shared/env.ts';
+import { parseSchedule, parseTimeZone } from '../shared/schedule.ts';
 import {
   ConfigError,
   ProblemCollector,
@@ -8,6 +10,7 @@ import {
   parseEnum,
   parseInteger,
   parseList,
+  parsePort,
 } from '../shared/env.ts';
 
 /** Watcher-only settings beyond shared/config.ts. */
@@ -20,6 +23,12 @@ export interface WatcherSettings {
   apiToken: string | undefined;
   /** RESOLVE_REGISTRIES: registries resolve may ask besides those of watched workloads. */
   resolveRegistries: string[];
+  /** REGISTRY_WEBHOOK_TOKEN: bearer token / HMAC secret of the registry push receivers (secret). Unset: no receiver. */
+  registryWebhookToken: string | undefined;
+  /** RECEIVER_PORT: the receivers (and /healthz) alone on this port; unset: on HTTP_PORT. */
+  receiverPort: number | undefined;
+  /** UPDATE_SCHEDULE, UPDATE_TIMEZONE, MIN_RELEASE_AGE: policy for workloads that set none. */
+  policy: PolicyDefaults;
   /** VERIFY_SIGNATURES: signature check for workloads without `image-watcher/verify` (`none` or `cosign`). */
   verifySignatures: 'none' | 'cosign';
   /** VERIFY_KEYS_FILE: PEM file of public keys trusted for every workload. */
@@ -60,10 +69,22 @@ export const WATCHER_DEFAULTS: WatcherSettings = {
   debounceMs: 2000,
   apiToken: undefined,
   resolveRegistries: [],
+  registryWebhookToken: undefined,
+  receiverPort: undefined,
+  policy: {},
   verifySignatures: 'none',
   verifyKeysFile: undefined,
   verifyTrustedRoot: undefined,
 };
+
+/** A value checked by the annotation schema's own parser, so env and annotations agree. */
+function viaSchema<T>(parse: (v: string) => { ok: true; value: T } | { ok: false; message: string }) {
+  return (value: string, variable: string): T => {
+    const r = parse(value.trim());
+    if (!r.ok) throw new ConfigError(variable, `${variable} ${r.message}`);
+    return r.value;
+  };
+}
 
 export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
   const c = new ProblemCollector();
@@ -90,6 +111,19 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
     ),
     apiToken: c.read(() => envOptional(env, 'API_TOKEN', apiToken), undefined),
     resolveRegistries: c.read(() => envOr(env, 'RESOLVE_REGISTRIES', registries, []), []),
+    registryWebhookToken: c.read(() => envOptional(env, 'REGISTRY_WEBHOOK_TOKEN', apiToken), undefined),
+    receiverPort: c.read(() => envOptional(env, 'RECEIVER_PORT', parsePort), undefined),
+    policy: {
+      schedule: c.read(() => envOptional(env, 'UPDATE_SCHEDULE', viaSchema(parseSchedule)), undefined),
+      timezone: c.read(() => envOptional(env, 'UPDATE_TIMEZONE', viaSchema(parseTimeZone)), undefined),
+      minAgeMs: c.read(
+        () =>
+          envOptional(env, 'MIN_RELEASE_AGE', (v, n) =>
+            parseDuration(v, n, { min: 0, max: 366 * 86_400_000 }),
+          ),
+        undefined,
+      ),
+    },
     verifySignatures: c.read(
       () =>
         envOr(
