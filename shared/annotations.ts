@@ -21,6 +21,8 @@ export const ANNOTATIONS = {
   include: 'image-watcher/include',
   exclude: 'image-watcher/exclude',
   containers: 'image-watcher/containers',
+  /** Which installation handles the workload (WATCHER_SCOPE); absent: the one without a scope. */
+  scope: 'image-watcher/scope',
   // managed by image-watcher
   lastUpdated: 'image-watcher/last-updated',
   lastUpdatedVersion: 'image-watcher/last-updated-version',
@@ -47,6 +49,7 @@ export interface WatchSettings {
   include: TagPattern | undefined;
   exclude: TagPattern | undefined;
   containers: string[] | undefined;
+  scope: string | undefined;
 }
 
 export interface AnnotationProblem {
@@ -177,6 +180,21 @@ function containers(value: string, opts: ParseOptions): Parsed<string[]> {
   return { ok: true, value: names };
 }
 
+/** A scope is a label value: at most 63 letters, digits, "-", "_" or ".", alphanumeric at both ends. */
+const SCOPE_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** Why `value` is not a scope (the annotation and WATCHER_SCOPE alike), or undefined. */
+export function scopeProblem(value: string): string | undefined {
+  return SCOPE_VALUE.test(value)
+    ? undefined
+    : 'is not a scope name (at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit)';
+}
+
+function scope(value: string): Parsed<string> {
+  const p = scopeProblem(value);
+  return p === undefined ? { ok: true, value } : { ok: false, message: p };
+}
+
 const USER_SCHEMA: { readonly [F in keyof WatchSettings]: UserKey<WatchSettings[F]> } = {
   mode: { key: ANNOTATIONS.mode, default: 'NOTIFICATION', parse: oneOf('mode', MODES) },
   strategy: { key: ANNOTATIONS.strategy, default: 'ALL', parse: oneOf('strategy', STRATEGIES) },
@@ -184,6 +202,7 @@ const USER_SCHEMA: { readonly [F in keyof WatchSettings]: UserKey<WatchSettings[
   include: { key: ANNOTATIONS.include, default: undefined, parse: pattern },
   exclude: { key: ANNOTATIONS.exclude, default: undefined, parse: pattern },
   containers: { key: ANNOTATIONS.containers, default: undefined, parse: containers },
+  scope: { key: ANNOTATIONS.scope, default: undefined, parse: scope },
 };
 
 const USER_FIELDS = Object.keys(USER_SCHEMA) as (keyof WatchSettings)[];
@@ -282,6 +301,18 @@ export function parseWatchSettings(
 
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, settings: settings as unknown as WatchSettings };
+}
+
+/**
+ * The workload's scope as the one parse reads it: the trimmed value when valid, else undefined
+ * (blank, absent, or invalid: an invalid value is reported by the watcher without a scope, which
+ * then refuses to act on the workload because its annotations are invalid).
+ */
+export function readScope(annotations: Readonly<Record<string, string>> | undefined): string | undefined {
+  const raw: unknown = annotations?.[ANNOTATIONS.scope];
+  if (typeof raw !== 'string') return undefined;
+  const value = raw.trim();
+  return value !== '' && scopeProblem(value) === undefined ? value : undefined;
 }
 
 function problem(key: string, value: string, reason: string, allowed?: readonly string[]): AnnotationProblem {

@@ -1147,6 +1147,13 @@ export class Controller {
       const w = await this.deps.gateway.getWorkload(req.kind, req.namespace, req.name);
       if (!w)
         throw new ManualUpdateError('E_NOT_FOUND', `${req.kind} ${req.namespace}/${req.name} does not exist`);
+      // Another installation's workload (WATCHER_SCOPE...) is not ours to update, even on request.
+      const admission = this.deps.watch.admits?.(w) ?? { ok: true };
+      if (!admission.ok)
+        throw new ManualUpdateError(
+          'E_NOT_FOUND',
+          `${req.kind} ${req.namespace}/${req.name} is not handled by this watcher: ${admission.reason ?? 'outside its selection'}`,
+        );
       this.upsertEntry(w);
     }
     return new Promise<ManualUpdateResult>((resolve, reject) => {

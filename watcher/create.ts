@@ -21,6 +21,7 @@ import { apiDeps } from './http/wiring.ts';
 import { ClientNodeGateway } from './kube/client.ts';
 import { KubeWorkloadWatch } from './kube/informers.ts';
 import { LeaseLeaderElector } from './kube/leader.ts';
+import { SelectedWorkloadWatch } from './kube/selected.ts';
 import type { KubeGateway, LeaderElector, WorkloadWatch } from './kube/types.ts';
 import { WatcherMetrics } from './metrics.ts';
 import type { NotifyConfig } from './notify/config.ts';
@@ -109,8 +110,21 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     ...io.registry,
   });
   const gateway = io.gateway ?? new ClientNodeGateway({ kubeConfig, logger, instance: config.podName });
-  const watch: WorkloadWatch & { isSynced?: () => boolean } =
-    io.watch ?? new KubeWorkloadWatch({ kubeConfig, logger, namespaces: config.watchNamespaces });
+  // WATCH_SELECTOR goes to the API server; annotated-only and the scope are judged on each snapshot.
+  const watch: WorkloadWatch & { isSynced?: () => boolean } = new SelectedWorkloadWatch(
+    io.watch ??
+      new KubeWorkloadWatch({
+        kubeConfig,
+        logger,
+        namespaces: config.watchNamespaces,
+        labelSelector: settings.watchSelector,
+      }),
+    {
+      selection: { annotatedOnly: settings.watchAnnotatedOnly, scope: settings.watcherScope },
+      labelSelector: settings.watchSelector,
+      logger,
+    },
+  );
   const leader =
     io.leader === null
       ? undefined

@@ -26,6 +26,7 @@ const defaults: WatchSettings = {
   include: undefined,
   exclude: undefined,
   containers: undefined,
+  scope: undefined,
 };
 
 function settingsOf(annotations: Record<string, string> | undefined, opts?: ParseOptions): WatchSettings {

@@ -16,6 +16,7 @@ const settings: WatchSettings = {
   include: undefined,
   exclude: undefined,
   containers: undefined,
+  scope: undefined,
 };
 
 function workload(
