@@ -42,6 +42,8 @@ import type {
 } from './kube/types.ts';
 import type {
   ContainerView,
+  PlanAction,
+  PlanRow,
   ManualErrorCode,
   ManualUpdateRequest,
   ManualUpdateResult,
@@ -81,6 +83,8 @@ export interface ControllerConfig {
   actionConcurrency?: number;
   /** A notice claim (`notice-pending`) older than this was left by a crash and is taken over. */
   noticeClaimTtlMs?: number;
+  /** Decide as always, then only record the plan: no write, no event, no notice (run --once --dry-run). */
+  dryRun?: boolean;
 }
 
 /** Per channel: how many notices it took and how many it failed (the dispatcher's report). */
@@ -115,6 +119,10 @@ interface Entry {
   containers: ContainerView[] | undefined;
   lastCheck: Date | undefined;
   lastError: string | undefined;
+  /** What the last reconcile did per container (the run --once plan). */
+  actions: Map<string, { action: PlanAction; to?: string }>;
+  /** The last reconcile threw (lastError says why): every container's plan row is an error. */
+  failed?: boolean;
 }
 
 /** A manual update or approval waiting for its workload's next reconcile. */
@@ -447,6 +455,7 @@ export class Controller {
       containers: prev?.containers,
       lastCheck: prev?.lastCheck,
       lastError: prev?.lastError,
+      actions: prev?.actions ?? new Map<string, { action: PlanAction; to?: string }>(),
     };
     this.entries.set(key, entry);
     return entry;
@@ -600,7 +609,10 @@ export class Controller {
   private onReconcileError(key: string, err: unknown): void {
     const e = this.entries.get(key);
     const { code, message } = toError(err);
-    if (e) e.lastError = `${code}: ${message}`;
+    if (e) {
+      e.lastError = `${code}: ${message}`;
+      e.failed = true;
+    }
     this.deps.metrics.observeCheckError(code);
     this.log.error({ workload: key, err }, 'reconcile failed; retrying with backoff');
     this.passDone(key);
@@ -635,6 +647,14 @@ export class Controller {
     const record = w.annotations[ANNOTATIONS.rollout];
     if (record !== undefined) {
       fail('E_CONFLICT', 'a rollout of this workload is in progress; retry when it has finished');
+      if (this.deps.config.dryRun) {
+        // Judging it could roll back or clear the record: writes a dry run never makes.
+        const parsed = parsePendingRollout(record);
+        for (const c of parsed.ok ? parsed.rollout.changes : [])
+          e.actions.set(c.container, { action: 'rollout', to: c.newVersion });
+        this.passDone(key);
+        return {};
+      }
       const r = leader ? await this.reconcileRollout(e, record) : {};
       this.passDone(key);
       return r;
@@ -725,7 +745,12 @@ export class Controller {
     const n = c.watched.length;
     const reverts = detectExternalReverts(c.watched, c.state, n);
     if (reverts.length > 0) {
-      await this.recordRevert(c, reverts);
+      this.note(
+        c.key,
+        reverts.map((r) => ({ container: r.container, newVersion: r.revertedVersion })),
+        'reverted',
+      );
+      if (!this.deps.config.dryRun) await this.recordRevert(c, reverts);
       return {};
     }
     const action = decideAction({
@@ -735,6 +760,7 @@ export class Controller {
       watchedCount: n,
     });
     if (action.kind === 'none') {
+      if (action.reason === 'already notified') this.note(c.key, c.candidates, 'notified');
       for (const cand of c.candidates) {
         this.log.info(
           {
@@ -749,8 +775,39 @@ export class Controller {
       }
       return {};
     }
+    this.note(c.key, action.candidates, action.kind);
+    if (this.deps.config.dryRun) {
+      for (const cand of action.candidates) {
+        this.log.info(
+          {
+            workload: labelsOf(w),
+            container: cand.container,
+            from: cand.currentVersion,
+            to: cand.newVersion,
+            decision: action.kind === 'notify' ? 'would_notify' : 'would_update',
+          },
+          'dry run: nothing written, nothing sent',
+        );
+      }
+      return {};
+    }
     if (action.kind === 'notify') return this.announce(c, action.candidates);
     return this.update(c, action.candidates);
+  }
+
+  /** Records what a reconcile did (or would do) per container, for the plan. */
+  private note(
+    key: string,
+    candidates: readonly { container: string; newVersion: string }[],
+    action: PlanAction,
+    opts: { keep?: boolean } = {},
+  ): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    for (const c of candidates) {
+      if (opts.keep && e.actions.has(c.container)) continue;
+      e.actions.set(c.container, { action, to: c.newVersion });
+    }
   }
 
   /**
@@ -898,6 +955,8 @@ export class Controller {
     );
     switch (verdict.kind) {
       case 'wait':
+        // Right after our own update the plan says `update`; a rollout found running says `rollout`.
+        this.note(workloadKey(w), candidates, 'rollout', { keep: true });
         log.debug({ reason: verdict.reason }, 'rollout in progress');
         return { requeueAfter: verdict.requeueAfterMs };
       case 'superseded':
@@ -954,6 +1013,7 @@ export class Controller {
             'rollout failed; rolled back',
           );
         }
+        this.note(workloadKey(w), candidates, 'rolled-back');
         this.deps.metrics.observeUpdate(labels, 'rolled_back');
         await recordEvent(
           { gateway: this.deps.gateway, logger: this.log },
@@ -1040,6 +1100,8 @@ export class Controller {
     if (!e) return; // deleted while being checked
     e.lastCheck = this.deps.now();
     e.lastError = c.error ? `${c.error.code}: ${c.error.message}` : undefined;
+    e.actions = new Map();
+    e.failed = false;
     if (c.error) this.deps.metrics.observeCheckError(c.error.code);
     e.containers = c.containers.map((s) => ({
       name: s.name,
@@ -1128,6 +1190,52 @@ export class Controller {
       lastCheck: e.lastCheck?.toISOString(),
       lastError: e.lastError ?? e.settingsError,
     }));
+  }
+
+  /**
+   * One row per watched container of every workload: what the last reconcile did or, in a dry
+   * run, would do (`image-watcher run --once`).
+   */
+  plan(): PlanRow[] {
+    const rows: PlanRow[] = [];
+    const keys = [...this.entries.keys()].sort();
+    const views = new Map(this.workloads().map((v) => [workloadKey(v), v.containers]));
+    for (const key of keys) {
+      const e = this.entries.get(key)!;
+      const w = e.snapshot;
+      const base = { namespace: w.namespace, kind: w.kind, name: w.name };
+      if (!e.settings || e.settings.mode === 'DISABLED') {
+        const shown = e.settings ? watchedContainers(w.containers, e.settings) : w.containers;
+        for (const c of shown) {
+          rows.push({
+            ...base,
+            container: c.name,
+            image: c.image,
+            current: safeRunning(c.image),
+            candidate: undefined,
+            action: e.settings ? 'disabled' : 'error',
+            error: e.settings ? undefined : e.settingsError,
+          });
+        }
+        continue;
+      }
+      for (const c of views.get(key) ?? []) {
+        const done = e.actions.get(c.name);
+        const failed =
+          e.lastError !== undefined &&
+          (e.failed === true || (done === undefined && c.latestVersion === undefined));
+        rows.push({
+          ...base,
+          container: c.name,
+          image: c.image,
+          current: c.currentVersion,
+          candidate: done?.to ?? (c.updateAvailable ? c.latestVersion : undefined),
+          action: failed ? 'error' : (done?.action ?? 'none'),
+          error: failed ? e.lastError : undefined,
+        });
+      }
+    }
+    return rows;
   }
 
   snapshot(kind: WorkloadKind, namespace: string, name: string): WorkloadSnapshot | undefined {
@@ -1322,5 +1430,13 @@ function changeBetween(from: string, to: string): UpdateNotice['change'] {
 }
 
 export { versionFor, ManualUpdateError };
-export type { ContainerView, ManualErrorCode, ManualUpdateResult, ReleaseNotesFn, WorkloadView };
+export type {
+  ContainerView,
+  ManualErrorCode,
+  ManualUpdateResult,
+  PlanAction,
+  PlanRow,
+  ReleaseNotesFn,
+  WorkloadView,
+};
 export type { WatchedContainer };

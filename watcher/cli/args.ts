@@ -12,13 +12,15 @@ export class UsageError extends ImageWatcherError {
   }
 }
 
-export type CommandName = 'check' | 'scan';
+export type CommandName = 'check' | 'scan' | 'run';
+const COMMANDS: readonly CommandName[] = ['check', 'scan', 'run'];
 
 export type Command =
   | { kind: 'help'; command?: CommandName | undefined }
   | { kind: 'version' }
   | { kind: 'check'; image: string; selection: TagSelection; json: boolean; labels: boolean }
-  | { kind: 'scan'; files: string[]; recursive: boolean; strategy: Strategy | undefined; json: boolean };
+  | { kind: 'scan'; files: string[]; recursive: boolean; strategy: Strategy | undefined; json: boolean }
+  | { kind: 'run'; dryRun: boolean; namespace: string | undefined; json: boolean };
 
 /** Exit codes of check and scan (README "CLI"). */
 export const EXIT_OK = 0;
@@ -26,6 +28,8 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 /** `scan` found no Deployment, StatefulSet, DaemonSet, CronJob or Pod in its files. */
 export const EXIT_NO_WORKLOADS = 4;
+/** `run --once`: updates are pending or were applied. */
+export const EXIT_PENDING = 3;
 
 const CHECK_HELP = `image-watcher check IMAGE [--strategy S] [--include RE] [--exclude RE] [--labels] [--json]
     Ask IMAGE's registry for the newest allowed version (IMAGE as in a pod spec, no scheme).`;
@@ -34,6 +38,11 @@ const SCAN_HELP = `image-watcher scan PATH... [-R] [--strategy S] [--json]
     and Pods in Kubernetes YAML files, honouring their image-watcher/* annotations. A folder
     means its .yaml, .yml and .json files; -R also reads its subfolders.`;
 
+const RUN_HELP = `image-watcher run --once [--dry-run] [--namespace NS] [--json]
+    One pass of the watcher against the current kubeconfig (KUBECONFIG, ~/.kube/config or
+    in-cluster), with the watcher's settings from the environment, then a plan per container:
+    current -> candidate and what was done. Rollouts it starts are not waited for.`;
+
 const OPTIONS = {
   strategy:
     '  -s, --strategy S   ALL, MAJOR, MINOR or PATCH (default ALL; for scan it overrides the annotations)',
@@ -41,6 +50,9 @@ const OPTIONS = {
   exclude: '  --exclude RE       a candidate tag must not match RE',
   recursive: '  -R, --recursive    scan: read the subfolders of a folder too',
   labels: '  --labels           check: also print the OCI labels of that version',
+  once: '  --once             run: one pass, then exit (required)',
+  dryRun: '  --dry-run          run: decide only; no change to the cluster, no notice sent',
+  namespace: '  -n, --namespace NS run: only this namespace (as WATCH_NAMESPACES)',
   json: '  --json             print JSON on stdout, errors too: {"error":{"code","message"}}',
 };
 
@@ -48,16 +60,23 @@ const ENVIRONMENT = `Environment:
   DOCKER_CONFIG        directory of the Docker config.json with credentials (default ~/.docker)
   INSECURE_REGISTRIES  comma list of host:port spoken to over plain HTTP (loopback always is)`;
 
+const RUN_ENVIRONMENT = `Environment:
+  KUBECONFIG           kubeconfig file (default ~/.kube/config, else the in-cluster service account)
+  WATCH_SELECTOR, WATCH_ANNOTATED_ONLY, WATCHER_SCOPE, IMAGE_WATCHER_MODE... as for the watcher
+  (see the README); notification channels are those of the watcher's environment too`;
+
 const EXIT_HELP = {
   check: 'Exit codes: 0 success, 1 the registry could not be asked, 2 bad arguments.',
   scan:
     'Exit codes: 0 success, 1 a container could not be checked, 2 bad arguments or an unreadable\n' +
     'or invalid file, 4 no workload in the files.',
+  run: 'Exit codes: 0 nothing pending, 3 updates pending or applied, 1 errors, 2 bad arguments or settings.',
 };
 
 export const USAGE = `Usage:
   ${CHECK_HELP.replace(/\n/g, '\n  ')}
   ${SCAN_HELP.replace(/\n/g, '\n  ')}
+  ${RUN_HELP.replace(/\n/g, '\n  ')}
   image-watcher COMMAND --help | --version
 
 Options:
@@ -66,7 +85,8 @@ ${Object.values(OPTIONS).join('\n')}
 ${ENVIRONMENT}
 
 Exit codes: 0 success, 1 a registry could not be asked (scan: a container could not be checked),
-2 bad arguments or an unreadable or invalid file, 4 scan found no workload.
+2 bad arguments or an unreadable or invalid file, 3 run: updates pending or applied,
+4 scan found no workload.
 Registry requests are tried 3 times, each within 15 s.`;
 
 /** Help of one command: its synopsis, only its options, its exit codes. */
@@ -74,8 +94,12 @@ export function commandUsage(command: CommandName): string {
   const options =
     command === 'check'
       ? [OPTIONS.strategy, OPTIONS.include, OPTIONS.exclude, OPTIONS.labels, OPTIONS.json]
-      : [OPTIONS.recursive, OPTIONS.strategy, OPTIONS.json];
-  return `Usage:\n  ${(command === 'check' ? CHECK_HELP : SCAN_HELP).replace(/\n/g, '\n  ')}\n\nOptions:\n${options.join('\n')}\n\n${ENVIRONMENT}\n\n${EXIT_HELP[command]}`;
+      : command === 'scan'
+        ? [OPTIONS.recursive, OPTIONS.strategy, OPTIONS.json]
+        : [OPTIONS.once, OPTIONS.dryRun, OPTIONS.namespace, OPTIONS.json];
+  const help = { check: CHECK_HELP, scan: SCAN_HELP, run: RUN_HELP }[command];
+  const environment = command === 'run' ? RUN_ENVIRONMENT : ENVIRONMENT;
+  return `Usage:\n  ${help.replace(/\n/g, '\n  ')}\n\nOptions:\n${options.join('\n')}\n\n${environment}\n\n${EXIT_HELP[command]}`;
 }
 
 function parseStrategy(value: string): Strategy {
@@ -102,12 +126,16 @@ const OPTION_TYPES = {
   strategy: 'string',
   include: 'string',
   exclude: 'string',
+  once: 'boolean',
+  'dry-run': 'boolean',
+  namespace: 'string',
 } as const;
 type OptionName = keyof typeof OPTION_TYPES;
 const VALUE_HINT: Partial<Record<OptionName, string>> = {
   strategy: `one of ${STRATEGIES.join(', ')}`,
   include: 'a regular expression',
   exclude: 'a regular expression',
+  namespace: 'a namespace name',
 };
 
 function isOptionName(name: string): name is OptionName {
@@ -142,6 +170,9 @@ function parseOptions(argv: readonly string[]): {
       strategy: { type: 'string', short: 's' },
       include: { type: 'string' },
       exclude: { type: 'string' },
+      once: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      namespace: { type: 'string', short: 'n' },
     },
   });
   const values: Partial<Record<OptionName, string | boolean>> = {};
@@ -171,7 +202,7 @@ export function parseCommand(argv: readonly string[]): Command {
   const { values, positionals } = parseOptions(argv);
   const [command, ...rest] = positionals;
   if (values.help) {
-    return { kind: 'help', command: command === 'check' || command === 'scan' ? command : undefined };
+    return { kind: 'help', command: COMMANDS.find((c) => c === command) };
   }
   if (values.version) return { kind: 'version' };
   const json = values.json === true;
@@ -182,6 +213,12 @@ export function parseCommand(argv: readonly string[]): Command {
   const strategy = text('strategy');
   const include = text('include');
   const exclude = text('exclude');
+  const namespace = text('namespace');
+  if (command !== 'run') {
+    const runOnly = (['once', 'dry-run', 'namespace'] as const).find((o) => values[o] !== undefined);
+    if (runOnly !== undefined && command !== undefined)
+      throw new UsageError(`--${runOnly} is an option of run, not of ${command}`);
+  }
   switch (command) {
     case 'check': {
       if (rest.length !== 1)
@@ -209,9 +246,24 @@ export function parseCommand(argv: readonly string[]): Command {
         json,
       };
     }
+    case 'run': {
+      if (values.once !== true)
+        throw new UsageError(
+          'run needs --once: image-watcher run --once [--dry-run] (the watcher process is the one that keeps running)',
+        );
+      if (rest.length > 0) throw new UsageError(`run takes no arguments, got ${JSON.stringify(rest[0])}`);
+      const other = (['strategy', 'include', 'exclude', 'recursive', 'labels'] as const).find(
+        (o) => values[o] !== undefined,
+      );
+      if (other !== undefined)
+        throw new UsageError(`--${other} is not an option of run: workloads say it in their annotations`);
+      if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace))
+        throw new UsageError(`--namespace ${JSON.stringify(namespace)} is not a namespace name`);
+      return { kind: 'run', dryRun: values['dry-run'] === true, namespace, json };
+    }
     case undefined:
-      throw new UsageError('missing command: check or scan');
+      throw new UsageError('missing command: check, scan or run');
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}: use check or scan`);
+      throw new UsageError(`unknown command ${JSON.stringify(command)}: use check, scan or run`);
   }
 }

@@ -1,7 +1,12 @@
 import { readFile } from 'node:fs/promises';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
 import { ImageWatcherError } from '../../shared/errors.ts';
 import { parseList } from '../../shared/env.ts';
 import { InvalidImageReferenceError } from '../../shared/image-ref.ts';
+import { createWatcher, loadWatcherConfig } from '../create.ts';
+import { loadKubeConfig } from '../kube/client.ts';
+import { runOnce } from '../once.ts';
 import { createRegistryClient } from '../registry/client.ts';
 import { credentialsFor, DockerConfigError, readDockerConfig } from '../registry/credentials.ts';
 import type { RegistryClient, RegistryCredentials } from '../registry/types.ts';
@@ -10,6 +15,7 @@ import {
   EXIT_FAILURE,
   EXIT_NO_WORKLOADS,
   EXIT_OK,
+  EXIT_PENDING,
   EXIT_USAGE,
   parseCommand,
   USAGE,
@@ -22,6 +28,7 @@ import type { CheckDeps } from './check.ts';
 import { findTargets, parseYamlDocuments } from './manifests.ts';
 import type { ScanProblem, ScanTarget } from './manifests.ts';
 import { expandPaths } from './paths.ts';
+import { formatPlan, planJson } from './plan.ts';
 import { disabledRows, formatTable, rowJson, scanTargets } from './scan.ts';
 
 export interface Writer {
@@ -36,9 +43,11 @@ export interface CliDeps {
   /** Injected in tests; built from the environment otherwise. */
   client?: RegistryClient;
   readFile?: (path: string) => Promise<string>;
+  /** run: injected in tests; loaded as the watcher does (KUBECONFIG, ~/.kube/config, in-cluster) otherwise. */
+  kubeConfig?: KubeConfig;
 }
 
-export { EXIT_FAILURE, EXIT_NO_WORKLOADS, EXIT_OK, EXIT_USAGE };
+export { EXIT_FAILURE, EXIT_NO_WORKLOADS, EXIT_OK, EXIT_PENDING, EXIT_USAGE };
 
 /** A failure that is not an exception: exit code, stable code and one line for people. */
 class Outcome extends ImageWatcherError {
@@ -136,6 +145,44 @@ async function runScan(cmd: Extract<Command, { kind: 'scan' }>, deps: CliDeps): 
   return EXIT_OK;
 }
 
+/**
+ * One pass of the production watcher (createWatcher) with the environment's settings, then the
+ * plan. No HTTP port, no leader election (a run is one process; writes stay guarded by JSON Patch
+ * tests), no wait for rollouts. Logs go to stderr (warnings only, unless LOG_LEVEL says more).
+ */
+async function runRun(cmd: Extract<Command, { kind: 'run' }>, deps: CliDeps): Promise<number> {
+  const env = { ...deps.env, ...(cmd.namespace !== undefined ? { WATCH_NAMESPACES: cmd.namespace } : {}) };
+  const wc = loadWatcherConfig(env);
+  const logger = pino(
+    { level: deps.env.LOG_LEVEL ? wc.config.logLevel : 'warn', base: { component: 'cli' } },
+    deps.stderr,
+  );
+  const kubeConfig = deps.kubeConfig ?? loadKubeConfig(env);
+  let dockerConfig: unknown;
+  try {
+    dockerConfig = await readDockerConfig(wc.config.dockerConfigDir);
+  } catch (err) {
+    logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'ignoring DOCKER_CONFIG');
+  }
+  const watcher = await createWatcher(wc, {
+    kubeConfig,
+    logger,
+    dockerConfig,
+    leader: null,
+    defaultMetrics: false,
+    dryRun: cmd.dryRun,
+    controller: { runOnBoot: false },
+  });
+  const result = await runOnce(watcher);
+  if (cmd.json) deps.stdout.write(`${JSON.stringify(planJson(result, cmd.dryRun), null, 2)}\n`);
+  else deps.stdout.write(`${formatPlan(result, cmd.dryRun)}\n`);
+  if (result.errors > 0) {
+    deps.stderr.write(`image-watcher: ${result.errors} of ${result.rows.length} containers had errors\n`);
+    return EXIT_FAILURE;
+  }
+  return result.pending > 0 ? EXIT_PENDING : EXIT_OK;
+}
+
 /** Exit code and stable code of an error; the message is the error's own. */
 function classify(err: unknown): { exitCode: number; code: string } {
   if (err instanceof Outcome) return { exitCode: err.exitCode, code: err.code };
@@ -159,6 +206,8 @@ export async function run(argv: readonly string[], deps: CliDeps): Promise<numbe
         return await runCheck(cmd, deps);
       case 'scan':
         return await runScan(cmd, deps);
+      case 'run':
+        return await runRun(cmd, deps);
     }
   } catch (err) {
     const { exitCode, code } = classify(err);

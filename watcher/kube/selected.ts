@@ -58,7 +58,7 @@ export class SelectedWorkloadWatch implements WorkloadWatch {
   on(event: 'upsert', fn: Upsert): void;
   on(event: 'delete', fn: Delete): void;
   on(event: 'upsert' | 'delete', fn: Upsert | Delete): void {
-    if (event === 'upsert') this.upserts.push(fn as Upsert);
+    if (event === 'upsert') this.upserts.push(fn);
     else this.deletes.push(fn as Delete);
   }
 
