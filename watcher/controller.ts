@@ -120,7 +120,7 @@ interface Entry {
   lastCheck: Date | undefined;
   lastError: string | undefined;
   /** What the last reconcile did per container (the run --once plan). */
-  actions: Map<string, { action: PlanAction; to?: string }>;
+  actions: Map<string, { action: PlanAction; from?: string; to?: string }>;
   /** The last reconcile threw (lastError says why): every container's plan row is an error. */
   failed?: boolean;
 }
@@ -455,7 +455,7 @@ export class Controller {
       containers: prev?.containers,
       lastCheck: prev?.lastCheck,
       lastError: prev?.lastError,
-      actions: prev?.actions ?? new Map<string, { action: PlanAction; to?: string }>(),
+      actions: prev?.actions ?? new Map<string, { action: PlanAction; from?: string; to?: string }>(),
     };
     this.entries.set(key, entry);
     return entry;
@@ -747,7 +747,11 @@ export class Controller {
     if (reverts.length > 0) {
       this.note(
         c.key,
-        reverts.map((r) => ({ container: r.container, newVersion: r.revertedVersion })),
+        reverts.map((r) => ({
+          container: r.container,
+          currentVersion: r.runningVersion,
+          newVersion: r.revertedVersion,
+        })),
         'reverted',
       );
       if (!this.deps.config.dryRun) await this.recordRevert(c, reverts);
@@ -760,7 +764,7 @@ export class Controller {
       watchedCount: n,
     });
     if (action.kind === 'none') {
-      if (action.reason === 'already notified') this.note(c.key, c.candidates, 'notified');
+      if (action.reason === 'already notified') this.note(c.key, c.candidates, 'notified', { keep: true });
       for (const cand of c.candidates) {
         this.log.info(
           {
@@ -798,7 +802,7 @@ export class Controller {
   /** Records what a reconcile did (or would do) per container, for the plan. */
   private note(
     key: string,
-    candidates: readonly { container: string; newVersion: string }[],
+    candidates: readonly { container: string; currentVersion?: string; newVersion: string }[],
     action: PlanAction,
     opts: { keep?: boolean } = {},
   ): void {
@@ -806,7 +810,11 @@ export class Controller {
     if (!e) return;
     for (const c of candidates) {
       if (opts.keep && e.actions.has(c.container)) continue;
-      e.actions.set(c.container, { action, to: c.newVersion });
+      e.actions.set(c.container, {
+        action,
+        to: c.newVersion,
+        ...(c.currentVersion !== undefined ? { from: c.currentVersion } : {}),
+      });
     }
   }
 
@@ -1100,7 +1108,15 @@ export class Controller {
     if (!e) return; // deleted while being checked
     e.lastCheck = this.deps.now();
     e.lastError = c.error ? `${c.error.code}: ${c.error.message}` : undefined;
-    e.actions = new Map();
+    // What this run did stays in the plan while it still holds: the re-check that follows our own
+    // write (notice stamped, image updated) must not turn `notify` into `notified` or `update` into `none`.
+    const kept = new Map<string, { action: PlanAction; from?: string; to?: string }>();
+    for (const s of c.containers) {
+      const a = e.actions.get(s.name);
+      if (a && (a.to === s.candidate?.newVersion || (a.action === 'update' && a.to === s.current)))
+        kept.set(s.name, a);
+    }
+    e.actions = kept;
     e.failed = false;
     if (c.error) this.deps.metrics.observeCheckError(c.error.code);
     e.containers = c.containers.map((s) => ({
@@ -1228,7 +1244,8 @@ export class Controller {
           ...base,
           container: c.name,
           image: c.image,
-          current: c.currentVersion,
+          // An update of this run: shown from the version it replaced.
+          current: done?.from ?? c.currentVersion,
           candidate: done?.to ?? (c.updateAvailable ? c.latestVersion : undefined),
           action: failed ? 'error' : (done?.action ?? 'none'),
           error: failed ? e.lastError : undefined,
