@@ -321,10 +321,10 @@ t.test('close() turns readiness off, finishes an in-flight review and closes idl
 
 t.test('image-watcher/scope: the webhook validates the value only', async (t) => {
   const hook = await startTestWebhook(t);
-  const review = (scope: string) => {
-    const r = structuredClone(fixture('deployment-create.json')) as Loose;
-    const annotations = (r.request.object.metadata.annotations ??= {}) as Record<string, string>;
-    annotations['image-watcher/scope'] = scope;
+  const review = (scope: string): object => {
+    const r: { request: { object: { metadata: { annotations?: Record<string, string> } } } } =
+      fixture('deployment-create.json');
+    (r.request.object.metadata.annotations ??= {})['image-watcher/scope'] = scope;
     return r;
   };
   const ok = await post(hook.url, hook.ca, review('team-a'));

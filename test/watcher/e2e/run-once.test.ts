@@ -183,7 +183,7 @@ t.test('run --help, and bad arguments of run', async (t) => {
     version: '0.0.0',
   };
   t.equal(await run(['run', '--help'], deps), 0);
-  t.match(out.join(''), /^Usage:\n  image-watcher run --once \[--dry-run\] \[--namespace NS\] \[--json\]/);
+  t.match(out.join(''), /^Usage:\n {2}image-watcher run --once \[--dry-run\] \[--namespace NS\] \[--json\]/);
   t.match(out.join(''), /Exit codes: 0 nothing pending, 3 updates pending or applied, 1 errors, 2 bad/);
   t.notMatch(out.join(''), /--strategy/, 'only the options of run');
   for (const [args, message] of [

@@ -67,7 +67,7 @@ t.test(
   },
 );
 
-t.test('an invalid WATCH_SELECTOR, WATCHER_SCOPE or boolean is refused at start, all at once', async (t) => {
+t.test('an invalid WATCH_SELECTOR, WATCHER_SCOPE or boolean is refused at start, all at once', (t) => {
   t.throws(
     () =>
       loadWatcherConfig({
@@ -82,6 +82,7 @@ t.test('an invalid WATCH_SELECTOR, WATCHER_SCOPE or boolean is refused at start,
         /4 invalid settings: WATCH_SELECTOR="tier in \(web" is not a label selector: unbalanced parentheses.*WATCH_ANNOTATED_ONLY.*WATCHER_SCOPE="team a" is not a scope name.*RUN_ONCE/,
     },
   );
+  t.end();
 });
 
 t.test('WATCH_ANNOTATED_ONLY: a workload without image-watcher/mode is not handled', async (t) => {
