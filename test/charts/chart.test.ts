@@ -101,6 +101,9 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
     'webhook.extraEnv': [{ name: 'LOG_FORMAT', value: 'json' }],
     'watcher.replicas': 1,
     'watcher.watchNamespaces': ['shop', 'blog'],
+    'watcher.watchSelector': 'tier in (web,edge)',
+    'watcher.watchAnnotatedOnly': true,
+    'watcher.scope': 'team-a',
     'watcher.publicUrl': 'https://iw.example.com',
     'watcher.extraEnv': [{ name: 'NOTIFY_DIGEST_THRESHOLD', value: '3' }],
     'watcher.nodeSelector': { 'kubernetes.io/os': 'linux' },
@@ -212,6 +215,9 @@ t.test('values reach the objects', (t) => {
   t.equal(env(webhook).WATCHER_SERVICE_ACCOUNT?.value, 'system:serviceaccount:tools:image-watcher-watcher');
   t.equal(env(webhook).LOG_FORMAT?.value, 'json');
   t.equal(env(watcher).WATCH_NAMESPACES?.value, 'shop,blog');
+  t.equal(env(watcher).WATCH_SELECTOR?.value, 'tier in (web,edge)');
+  t.equal(env(watcher).WATCH_ANNOTATED_ONLY?.value, 'TRUE');
+  t.equal(env(watcher).WATCHER_SCOPE?.value, 'team-a');
   t.equal(env(watcher).PUBLIC_URL?.value, 'https://iw.example.com');
   t.equal(env(watcher).NOTIFY_DIGEST_THRESHOLD?.value, '3');
   for (const k of ['APPROVAL_SECRET', 'GITHUB_TOKEN', 'SLACK_WEBHOOK_URL', 'SMTP_URL'])

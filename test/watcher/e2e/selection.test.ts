@@ -1,6 +1,8 @@
 // Selection end to end: WATCH_SELECTOR sent to the fake API server on list and watch,
 // WATCH_ANNOTATED_ONLY, and two installations (with and without WATCHER_SCOPE) on one cluster,
 // each acting only on its own workloads. The production wiring (createWatcher) throughout.
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import t from 'tap';
 import { loadWatcherConfig } from '../../../watcher/create.ts';
 import { buildImage } from '../../support/images.ts';
@@ -121,7 +123,21 @@ t.test('two installations, with and without WATCHER_SCOPE: each acts only on its
     deployment('team-b', web('1.0.0'), { ...AUTO, 'image-watcher/scope': 'team-b' }),
     deployment('bad-scope', web('1.0.0'), { ...AUTO, 'image-watcher/scope': 'not a scope!' }),
   );
-  const unscoped = await startWatcher(t.teardown.bind(t), kube);
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  const unscoped = await startWatcher(t.teardown.bind(t), kube, {
+    io: { logger: pino({ level: 'info' }, sink) },
+  });
+  t.match(
+    logs.find((l) => l.msg === 'workload selection applied'),
+    { selection: { annotatedOnly: false, scope: null }, listed: 4, handled: 2, skipped: { scoped: 2 } },
+    'the log says what the selection did',
+  );
   const scoped = await startWatcher(t.teardown.bind(t), kube, { env: { WATCHER_SCOPE: 'team-a' } });
   t.same(names(unscoped), ['bad-scope', 'plain'], 'without a scope: the unscoped (and the invalid one)');
   t.same(names(scoped), ['team-a'], 'team-a: only its own');
@@ -165,5 +181,13 @@ t.test('two installations, with and without WATCHER_SCOPE: each acts only on its
   await until('the selection to follow', () => names(scoped).length === 2 && names(unscoped).length === 1);
   t.same(names(scoped), ['plain', 'team-a']);
   t.same(names(unscoped), ['bad-scope']);
+  t.match(
+    logs.find((l) => String(l.msg).startsWith('workload left')),
+    {
+      msg: /^workload left this watcher's selection \(its image-watcher\/scope belongs to another installation/,
+      workload: { name: 'plain' },
+      reason: 'scoped',
+    },
+  );
   t.notMatch(await unscoped.metricsText(), /workload="plain"/, 'its series leave with it');
 });
