@@ -14,6 +14,7 @@ import { approvalPlugin } from './approval/plugin.ts';
 import { approvalUrlFor } from './approval/links.ts';
 import type { WatcherSettings } from './config.ts';
 import { loadWatcherSettings } from './config.ts';
+import type { CandidateGate } from './check/gates.ts';
 import type { ControllerConfig } from './controller.ts';
 import { Controller } from './controller.ts';
 import { approvalAdapter } from './http/approval.ts';
@@ -80,6 +81,8 @@ export interface WatcherIo {
   /** Replaces the informers or the gateway (rarely: tests of one piece). */
   watch?: WorkloadWatch;
   gateway?: KubeGateway;
+  /** Extra candidate gates (e.g. the signature gate), after the built-in policy gates. */
+  gates?: readonly CandidateGate[];
   /**
    * `run --once --dry-run`: the controller only plans, and as a second guard the gateway refuses
    * every write and the notifier every send (a slip would show as an error, never as a change).
@@ -187,6 +190,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
       : {}),
     logger,
     now,
+    gates: [...(io.gates ?? [])],
     ...(io.timers ? { timers: io.timers } : {}),
     config: {
       checkIntervalMs: config.checkIntervalMs,

@@ -21,8 +21,11 @@ export function summarize(rows: readonly PlanRow[]): OnceResult {
   return {
     rows: [...rows],
     errors: rows.filter((r) => r.action === 'error').length,
-    pending: rows.filter((r) => r.action !== 'error' && (PENDING.has(r.action) || r.candidate !== undefined))
-      .length,
+    // A held update waits for its window, age or approval: pending too.
+    pending: rows.filter(
+      (r) =>
+        r.action !== 'error' && (PENDING.has(r.action) || r.candidate !== undefined || r.held !== undefined),
+    ).length,
   };
 }
 

@@ -26,6 +26,10 @@ const defaults: WatchSettings = {
   include: undefined,
   exclude: undefined,
   containers: undefined,
+  schedule: undefined,
+  timezone: undefined,
+  minAgeMs: undefined,
+  constraint: undefined,
   scope: undefined,
 };
 
@@ -53,7 +57,19 @@ t.test('the key tables', (t) => {
   );
   t.same(
     [...USER_KEYS].sort(),
-    ['containers', 'exclude', 'include', 'mode', 'release-url', 'scope', 'strategy'].map((k) => PREFIX + k),
+    [
+      'constraint',
+      'containers',
+      'exclude',
+      'include',
+      'min-age',
+      'mode',
+      'release-url',
+      'schedule',
+      'scope',
+      'strategy',
+      'timezone',
+    ].map((k) => PREFIX + k),
     'the contract user keys',
   );
   for (const k of [
@@ -195,7 +211,7 @@ const invalid: { name: string; input: Record<string, string>; opts?: ParseOption
     name: 'a misspelt key suggests the closest known key',
     input: { 'image-watcher/strategie': 'MINOR' },
     want: [
-      'image-watcher/strategie (value "MINOR") is not a known image-watcher annotation; did you mean image-watcher/strategy? Known keys: image-watcher/mode, image-watcher/strategy, image-watcher/release-url, image-watcher/include, image-watcher/exclude, image-watcher/containers, image-watcher/scope (the other image-watcher/ keys are managed by image-watcher itself)',
+      'image-watcher/strategie (value "MINOR") is not a known image-watcher annotation; did you mean image-watcher/strategy? Known keys: image-watcher/mode, image-watcher/strategy, image-watcher/release-url, image-watcher/include, image-watcher/exclude, image-watcher/containers, image-watcher/schedule, image-watcher/timezone, image-watcher/min-age, image-watcher/constraint, image-watcher/scope (the other image-watcher/ keys are managed by image-watcher itself)',
     ],
   },
   {

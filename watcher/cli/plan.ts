@@ -30,6 +30,21 @@ export function describeAction(r: PlanRow, dryRun: boolean): string {
   }
 }
 
+/** `held (schedule) until ...: message` for a newer version that waits. */
+function describeHeld(r: PlanRow): string | undefined {
+  const h = r.held;
+  if (!h) return undefined;
+  const version = h.version !== undefined ? ` ${h.version}` : '';
+  const until = h.until !== undefined ? ` until ${h.until}` : '';
+  return `held${version} (${h.reason})${until}: ${h.message}`;
+}
+
+function describeRow(r: PlanRow, dryRun: boolean): string {
+  const held = describeHeld(r);
+  if (held === undefined) return describeAction(r, dryRun);
+  return r.action === 'none' ? held : `${describeAction(r, dryRun)}; ${held}`;
+}
+
 function versions(r: PlanRow): string {
   return r.candidate !== undefined && r.candidate !== r.current
     ? `${r.current} -> ${r.candidate}`
@@ -45,7 +60,7 @@ export function formatPlan(result: OnceResult, dryRun: boolean): string {
     `${result.errors} errors${dryRun ? ' (dry run: nothing was changed or sent)' : ''}`;
   if (rows.length === 0) return `no workload selected${dryRun ? ' (dry run)' : ''}`;
   const header = ['WORKLOAD', 'CONTAINER', 'VERSION', 'ACTION'];
-  const body = rows.map((r) => [workloadName(r), r.container, versions(r) || '-', describeAction(r, dryRun)]);
+  const body = rows.map((r) => [workloadName(r), r.container, versions(r) || '-', describeRow(r, dryRun)]);
   const all = [header, ...body];
   const widths = header.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
   const table = all
@@ -71,6 +86,7 @@ export function planJson(result: OnceResult, dryRun: boolean): unknown {
       candidate: r.candidate ?? null,
       action: r.action,
       error: r.error ?? null,
+      held: r.held ?? null,
     })),
   };
 }
