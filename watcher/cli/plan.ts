@@ -1,4 +1,5 @@
 // The plan of `image-watcher run --once`: pure formatting of the controller's plan rows.
+import { describeHeld } from '../../shared/policy.ts';
 import type { PlanRow } from '../api.ts';
 import type { OnceResult } from '../once.ts';
 
@@ -30,17 +31,15 @@ export function describeAction(r: PlanRow, dryRun: boolean): string {
   }
 }
 
-/** `held (schedule) until ...: message` for a newer version that waits. */
-function describeHeld(r: PlanRow): string | undefined {
-  const h = r.held;
-  if (!h) return undefined;
-  const version = h.version !== undefined ? ` ${h.version}` : '';
-  const until = h.until !== undefined ? ` until ${h.until}` : '';
-  return `held${version} (${h.reason})${until}: ${h.message}`;
+/** The shared wording of a held version (notices and logs say it the same way). */
+function heldText(r: PlanRow): string | undefined {
+  return r.held
+    ? `${r.held.version !== undefined ? `${r.held.version} ` : ''}${describeHeld(r.held)}`
+    : undefined;
 }
 
 function describeRow(r: PlanRow, dryRun: boolean): string {
-  const held = describeHeld(r);
+  const held = heldText(r);
   if (held === undefined) return describeAction(r, dryRun);
   return r.action === 'none' ? held : `${describeAction(r, dryRun)}; ${held}`;
 }
