@@ -43,6 +43,13 @@ t.test('run --once: dry run, real run, exit codes', async (t) => {
     deployment('current', `${registry.host}/shop/web:1.0.1`, { 'image-watcher/mode': 'AUTO_UPDATE' }),
     inNamespace('ops', deployment('api', `${registry.host}/shop/web:1.0.0`)),
     inNamespace('broken', deployment('gone', `127.0.0.1:${dead}/shop/web:1.0.0`)),
+    inNamespace(
+      'pinned',
+      deployment('old', `${registry.host}/shop/web:1.0.0`, {
+        'image-watcher/mode': 'AUTO_UPDATE',
+        'image-watcher/constraint': '<1.0.1',
+      }),
+    ),
   );
   const dir = await mkdtemp(join(tmpdir(), 'iw-once-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -147,6 +154,16 @@ t.test('run --once: dry run, real run, exit codes', async (t) => {
     plan: [{ workload: 'broken/Deployment/gone', action: 'error', error: /ECONNREFUSED/ }],
   });
   t.match(failing.stderr, /1 of 1 containers had errors/);
+
+  // A version the policy holds back is in the plan with its reason, and counts as pending.
+  const held = await inProcess(['run', '--once', '--dry-run', '--json', '--namespace', 'pinned']);
+  t.equal(held.code, 3, held.stderr);
+  t.match(JSON.parse(held.stdout), {
+    pending: 1,
+    plan: [
+      { workload: 'pinned/Deployment/old', action: 'none', held: { reason: 'constraint', version: '1.0.1' } },
+    ],
+  });
 
   const usage = await inProcess(['run', '--dry-run']);
   t.equal(usage.code, 2);
