@@ -1,4 +1,4 @@
-// `image-watcher run --once` and RUN_ONCE=TRUE as real processes against the fake API server and
+// `image-watcher run --once` (a real CLI process, and in-process) against the fake API server and
 // the real docker-registry: the dry run writes nothing (the API server's request log) and sends
 // nothing (a local webhook channel), the real run patches and notifies, exit codes 0/1/2/3.
 import { execFile } from 'node:child_process';
@@ -10,7 +10,6 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { run } from '../../../watcher/cli/run.ts';
 import { buildImage } from '../../support/images.ts';
-import { startEntryPoint } from '../../support/process.ts';
 import { freePort, pushImage, startRegistry } from '../../support/registry.ts';
 import { startServer } from '../release-notes/helpers.ts';
 import { annotationsOf, deployment, fakeKube, imageOf } from './support.ts';
@@ -79,7 +78,9 @@ t.test('run --once: dry run, real run, exit codes', async (t) => {
         stderr: e.stderr,
       }),
     );
-  // The later runs in-process (run() as main.ts calls it): the processes above prove the wiring.
+  const writes = () => kube.requests.filter((r) => !['GET', 'HEAD'].includes(r.method));
+
+  // One real CLI process proves the wiring; the other runs call run() in-process, as main.ts does.
   const inProcess = async (args: string[], extra: Record<string, string> = {}) => {
     const out: string[] = [];
     const err: string[] = [];
@@ -92,12 +93,7 @@ t.test('run --once: dry run, real run, exit codes', async (t) => {
     });
     return { code, stdout: out.join(''), stderr: err.join('') };
   };
-  const writes = () => kube.requests.filter((r) => !['GET', 'HEAD'].includes(r.method));
-
-  const [dry, dryOps] = await Promise.all([
-    cli(['run', '--once', '--dry-run', '--json', '--namespace', 'shop']),
-    cli(['run', '--once', '--dry-run', '--namespace', 'ops']),
-  ]);
+  const dry = await cli(['run', '--once', '--dry-run', '--json', '--namespace', 'shop']);
   t.equal(dry.code, 3, `updates pending: ${dry.stderr}`);
   const plan = JSON.parse(dry.stdout) as PlanJson;
   t.match(plan, {
@@ -116,6 +112,7 @@ t.test('run --once: dry run, real run, exit codes', async (t) => {
     ],
   });
   t.equal(plan.plan.length, 2, '--namespace: only shop');
+  const dryOps = await inProcess(['run', '--once', '--dry-run', '--namespace', 'ops']);
   t.equal(dryOps.code, 3);
   t.match(dryOps.stdout, /ops\/Deployment\/api\s+app\s+1\.0\.0 -> 1\.0\.1\s+would notify\n/);
   t.match(dryOps.stdout, /dry run: nothing was changed or sent/);
@@ -127,7 +124,7 @@ t.test('run --once: dry run, real run, exit codes', async (t) => {
   t.equal(hook.requests.length, 0, 'and no notice');
   t.equal(imageOf(kube.get('Deployment', 'shop', 'web')), `${registry.host}/shop/web:1.0.0`);
 
-  const real = await cli(['run', '--once', '--namespace', 'shop']);
+  const real = await inProcess(['run', '--once', '--namespace', 'shop']);
   t.equal(real.code, 3, real.stderr);
   t.match(real.stdout, /shop\/Deployment\/web\s+app\s+1\.0\.0 -> 1\.0\.1\s+updated, rollout started/);
   t.match(real.stdout, /shop\/Deployment\/current\s+app\s+1\.0\.1\s+up to date/);
@@ -172,24 +169,6 @@ t.test('run --once: dry run, real run, exit codes', async (t) => {
   const badEnv = await inProcess(['run', '--once', '--json'], { WATCH_SELECTOR: 'a in (' });
   t.equal(badEnv.code, 2);
   t.match(JSON.parse(badEnv.stdout), { error: { code: 'E_CONFIG', message: /WATCH_SELECTOR/ } });
-
-  // RUN_ONCE=TRUE: the watcher process does one pass and exits, 0 or 1 on errors.
-  const cron = startEntryPoint('watcher/main.ts', {
-    ...env,
-    RUN_ONCE: 'TRUE',
-    WATCH_NAMESPACES: 'shop',
-    LOG_LEVEL: 'INFO',
-  });
-  const cronBroken = startEntryPoint('watcher/main.ts', {
-    ...env,
-    RUN_ONCE: 'TRUE',
-    WATCH_NAMESPACES: 'broken',
-  });
-  const [cronCode, brokenCode] = await Promise.all([cron.exited, cronBroken.exited]);
-  t.equal(cronCode, 0, cron.stderr());
-  t.ok(cron.lines.some((l) => l.msg === 'run once: pass done; exiting' && l.errors === 0));
-  t.equal(brokenCode, 1);
-  t.ok(cronBroken.lines.some((l) => l.msg === 'run once: plan' && l.action === 'error'));
 });
 
 t.test('run --help, and bad arguments of run', async (t) => {
