@@ -8,6 +8,7 @@ import {
   envOptional,
   envOr,
   parseDuration,
+  parseEnum,
   parseInteger,
   parseList,
 } from '../shared/env.ts';
@@ -30,6 +31,17 @@ export interface WatcherSettings {
   watcherScope: string | undefined;
   /** RUN_ONCE: one pass, then exit (a CronJob). */
   runOnce: boolean;
+  /** VERIFY_SIGNATURES: signature check for workloads without `image-watcher/verify` (`none` or `cosign`). */
+  verifySignatures: 'none' | 'cosign';
+  /** VERIFY_KEYS_FILE: PEM file of public keys trusted for every workload. */
+  verifyKeysFile: string | undefined;
+  /** VERIFY_TRUSTED_ROOT: Sigstore trusted root JSON file for keyless bundles. */
+  verifyTrustedRoot: string | undefined;
+}
+
+function filePath(value: string, variable: string): string {
+  if (value.includes('\0')) throw new ConfigError(variable, `${variable} is not a file path`);
+  return value;
 }
 
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?$/;
@@ -81,6 +93,9 @@ export const WATCHER_DEFAULTS: WatcherSettings = {
   watchAnnotatedOnly: false,
   watcherScope: undefined,
   runOnce: false,
+  verifySignatures: 'none',
+  verifyKeysFile: undefined,
+  verifyTrustedRoot: undefined,
 };
 
 export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
@@ -112,6 +127,18 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
     watchAnnotatedOnly: c.read(() => envOr(env, 'WATCH_ANNOTATED_ONLY', parseBool, false), false),
     watcherScope: c.read(() => envOptional(env, 'WATCHER_SCOPE', scopeName), undefined),
     runOnce: c.read(() => envOr(env, 'RUN_ONCE', parseBool, false), false),
+    verifySignatures: c.read(
+      () =>
+        envOr(
+          env,
+          'VERIFY_SIGNATURES',
+          (v, n) => parseEnum(v, ['none', 'cosign'] as const, n),
+          WATCHER_DEFAULTS.verifySignatures,
+        ),
+      WATCHER_DEFAULTS.verifySignatures,
+    ),
+    verifyKeysFile: c.read(() => envOptional(env, 'VERIFY_KEYS_FILE', filePath), undefined),
+    verifyTrustedRoot: c.read(() => envOptional(env, 'VERIFY_TRUSTED_ROOT', filePath), undefined),
   };
   c.throwIfAny();
   return settings;

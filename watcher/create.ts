@@ -35,6 +35,8 @@ import type { RegistryClient } from './registry/index.ts';
 import { createRegistryClient, credentialsFor } from './registry/index.ts';
 import type { RegistryClientOptions } from './registry/client.ts';
 import { releaseNotesFromConfig } from './release-notes/index.ts';
+import type { ReadObject } from './verify/key-source.ts';
+import { signatureGateFromSettings } from './verify/wiring.ts';
 
 /** Notices decided within this time of the first one are dispatched together. */
 const NOTICE_BATCH_MS = 1000;
@@ -81,6 +83,8 @@ export interface WatcherIo {
   /** Replaces the informers or the gateway (rarely: tests of one piece). */
   watch?: WorkloadWatch;
   gateway?: KubeGateway;
+  /** Replaces the reader of verify-key Secrets and ConfigMaps (tests). */
+  readVerifyKeys?: ReadObject;
   /** Extra candidate gates (e.g. the signature gate), after the built-in policy gates. */
   gates?: readonly CandidateGate[];
   /**
@@ -160,6 +164,16 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
       ? { publicUrl: config.publicUrl, secret: config.approvalSecret }
       : undefined;
   const now = io.now ?? (() => new Date());
+  // VERIFY_*: files read now; the gate applies only to workloads with verification on.
+  const signatureGate = await signatureGateFromSettings({
+    settings,
+    registry,
+    kubeConfig,
+    ...(io.readVerifyKeys ? { readObject: io.readVerifyKeys } : {}),
+    now: () => now().getTime(),
+    metrics,
+    logger,
+  });
   const controller = new Controller({
     watch,
     gateway,
@@ -190,7 +204,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
       : {}),
     logger,
     now,
-    gates: [...(io.gates ?? [])],
+    gates: [...(io.gates ?? []), signatureGate],
     ...(io.timers ? { timers: io.timers } : {}),
     config: {
       checkIntervalMs: config.checkIntervalMs,
@@ -226,7 +240,13 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     approval: approvals
       ? {
           plugin: approvalPlugin,
-          options: { ...approvals, now: () => now().getTime(), ...approvalAdapter(controller) },
+          options: {
+            ...approvals,
+            now: () => now().getTime(),
+            ...approvalAdapter(controller, {
+              signerOf: (image, version) => signatureGate.signerOf(image, version),
+            }),
+          },
         }
       : undefined,
   });

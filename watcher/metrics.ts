@@ -44,6 +44,7 @@ export class WatcherMetrics {
   private readonly checkDuration: Histogram;
   private readonly lastCheck: Gauge;
   private readonly checkErrors: Counter<'code'>;
+  private readonly signatureChecks: Counter<'result'>;
   private readonly leader: Gauge;
   /** workload key -> container -> the label set currently exported. */
   private readonly series = new Map<string, Map<string, OutdatedLabels>>();
@@ -102,6 +103,12 @@ export class WatcherMetrics {
       name: 'image_watcher_check_errors_total',
       help: 'Workload checks that failed, by error code.',
       labelNames: ['code'],
+      registers,
+    });
+    this.signatureChecks = new Counter({
+      name: 'image_watcher_signature_checks_total',
+      help: 'Signature verifications of candidate digests (cached answers not counted), by result: verified or the failure code.',
+      labelNames: ['result'],
       registers,
     });
     this.leader = new Gauge({
@@ -175,6 +182,10 @@ export class WatcherMetrics {
   observeCheck(e: { seconds: number; finishedAt: Date }): void {
     this.checkDuration.observe(e.seconds);
     this.lastCheck.set(e.finishedAt.getTime() / 1000);
+  }
+
+  observeSignatureCheck(result: string): void {
+    this.signatureChecks.inc({ result });
   }
 
   observeCheckError(code: string): void {

@@ -84,6 +84,7 @@ t.test('RBAC: exactly what one pass needs; no Lease, no reviews', (t) => {
       `${cr} events.k8s.io events patch`,
       `${cr} core secrets get`,
       `${cr} core serviceaccounts get`,
+      `${cr} core configmaps get`,
     ].sort(),
   );
   t.same((find(objects, 'ClusterRoleBinding', NAME) as Json).subjects, [

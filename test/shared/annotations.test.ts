@@ -31,6 +31,9 @@ const defaults: WatchSettings = {
   minAgeMs: undefined,
   constraint: undefined,
   scope: undefined,
+  verify: undefined,
+  verifyKey: undefined,
+  verifyIdentity: undefined,
 };
 
 function settingsOf(annotations: Record<string, string> | undefined, opts?: ParseOptions): WatchSettings {
@@ -69,6 +72,9 @@ t.test('the key tables', (t) => {
       'scope',
       'strategy',
       'timezone',
+      'verify',
+      'verify-identity',
+      'verify-key',
     ].map((k) => PREFIX + k),
     'the contract user keys',
   );
@@ -211,7 +217,7 @@ const invalid: { name: string; input: Record<string, string>; opts?: ParseOption
     name: 'a misspelt key suggests the closest known key',
     input: { 'image-watcher/strategie': 'MINOR' },
     want: [
-      'image-watcher/strategie (value "MINOR") is not a known image-watcher annotation; did you mean image-watcher/strategy? Known keys: image-watcher/mode, image-watcher/strategy, image-watcher/release-url, image-watcher/include, image-watcher/exclude, image-watcher/containers, image-watcher/schedule, image-watcher/timezone, image-watcher/min-age, image-watcher/constraint, image-watcher/scope (the other image-watcher/ keys are managed by image-watcher itself)',
+      'image-watcher/strategie (value "MINOR") is not a known image-watcher annotation; did you mean image-watcher/strategy? Known keys: image-watcher/mode, image-watcher/strategy, image-watcher/release-url, image-watcher/include, image-watcher/exclude, image-watcher/containers, image-watcher/schedule, image-watcher/timezone, image-watcher/min-age, image-watcher/constraint, image-watcher/verify, image-watcher/verify-key, image-watcher/verify-identity, image-watcher/scope (the other image-watcher/ keys are managed by image-watcher itself)',
     ],
   },
   {

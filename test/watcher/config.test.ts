@@ -10,6 +10,9 @@ t.test('watcher settings have defaults and validate their variables', (t) => {
     resolveRegistries: [],
     watchAnnotatedOnly: false,
     runOnce: false,
+    verifySignatures: 'none',
+    verifyKeysFile: undefined,
+    verifyTrustedRoot: undefined,
   });
   t.same(
     loadWatcherSettings({
@@ -48,5 +51,22 @@ t.test('watcher settings have defaults and validate their variables', (t) => {
       'both problems in one message',
     );
   }
+  t.end();
+});
+
+t.test('signature settings: VERIFY_SIGNATURES, VERIFY_KEYS_FILE, VERIFY_TRUSTED_ROOT', (t) => {
+  t.match(
+    loadWatcherSettings({
+      VERIFY_SIGNATURES: 'Cosign',
+      VERIFY_KEYS_FILE: '/etc/image-watcher/keys.pem',
+      VERIFY_TRUSTED_ROOT: '/etc/image-watcher/trusted_root.json',
+    }),
+    {
+      verifySignatures: 'cosign',
+      verifyKeysFile: '/etc/image-watcher/keys.pem',
+      verifyTrustedRoot: '/etc/image-watcher/trusted_root.json',
+    },
+  );
+  t.throws(() => loadWatcherSettings({ VERIFY_SIGNATURES: 'notary' }), /VERIFY_SIGNATURES.*none, cosign/);
   t.end();
 });

@@ -22,6 +22,9 @@ const settings: WatchSettings = {
   minAgeMs: undefined,
   constraint: undefined,
   scope: undefined,
+  verify: undefined,
+  verifyKey: undefined,
+  verifyIdentity: undefined,
 };
 
 function workload(
