@@ -1,6 +1,8 @@
 import { scopeProblem } from '../shared/annotations.ts';
 import { labelSelectorProblem } from '../shared/label-selector.ts';
+import type { PolicyDefaults } from '../shared/annotations.ts';
 import type { Env } from '../shared/env.ts';
+import { parseSchedule, parseTimeZone } from '../shared/schedule.ts';
 import {
   ConfigError,
   ProblemCollector,
@@ -31,6 +33,8 @@ export interface WatcherSettings {
   watcherScope: string | undefined;
   /** RUN_ONCE: one pass, then exit (a CronJob). */
   runOnce: boolean;
+  /** UPDATE_SCHEDULE, UPDATE_TIMEZONE, MIN_RELEASE_AGE: policy for workloads that set none. */
+  policy: PolicyDefaults;
   /** VERIFY_SIGNATURES: signature check for workloads without `image-watcher/verify` (`none` or `cosign`). */
   verifySignatures: 'none' | 'cosign';
   /** VERIFY_KEYS_FILE: PEM file of public keys trusted for every workload. */
@@ -93,10 +97,20 @@ export const WATCHER_DEFAULTS: WatcherSettings = {
   watchAnnotatedOnly: false,
   watcherScope: undefined,
   runOnce: false,
+  policy: {},
   verifySignatures: 'none',
   verifyKeysFile: undefined,
   verifyTrustedRoot: undefined,
 };
+
+/** A value checked by the annotation schema's own parser, so env and annotations agree. */
+function viaSchema<T>(parse: (v: string) => { ok: true; value: T } | { ok: false; message: string }) {
+  return (value: string, variable: string): T => {
+    const r = parse(value.trim());
+    if (!r.ok) throw new ConfigError(variable, `${variable} ${r.message}`);
+    return r.value;
+  };
+}
 
 export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
   const c = new ProblemCollector();
@@ -127,6 +141,17 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
     watchAnnotatedOnly: c.read(() => envOr(env, 'WATCH_ANNOTATED_ONLY', parseBool, false), false),
     watcherScope: c.read(() => envOptional(env, 'WATCHER_SCOPE', scopeName), undefined),
     runOnce: c.read(() => envOr(env, 'RUN_ONCE', parseBool, false), false),
+    policy: {
+      schedule: c.read(() => envOptional(env, 'UPDATE_SCHEDULE', viaSchema(parseSchedule)), undefined),
+      timezone: c.read(() => envOptional(env, 'UPDATE_TIMEZONE', viaSchema(parseTimeZone)), undefined),
+      minAgeMs: c.read(
+        () =>
+          envOptional(env, 'MIN_RELEASE_AGE', (v, n) =>
+            parseDuration(v, n, { min: 0, max: 366 * 86_400_000 }),
+          ),
+        undefined,
+      ),
+    },
     verifySignatures: c.read(
       () =>
         envOr(

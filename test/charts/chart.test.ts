@@ -105,6 +105,9 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
     'watcher.watchAnnotatedOnly': true,
     'watcher.scope': 'team-a',
     'watcher.publicUrl': 'https://iw.example.com',
+    'watcher.updateSchedule': '* 2-4 * * 1-5',
+    'watcher.updateTimezone': 'Europe/Paris',
+    'watcher.minReleaseAge': '3d',
     'watcher.extraEnv': [{ name: 'NOTIFY_DIGEST_THRESHOLD', value: '3' }],
     'watcher.verify': { signatures: 'cosign', configMap: 'verify-keys', keysFile: true, trustedRoot: true },
     'watcher.nodeSelector': { 'kubernetes.io/os': 'linux' },
@@ -220,6 +223,9 @@ t.test('values reach the objects', (t) => {
   t.equal(env(watcher).WATCH_ANNOTATED_ONLY?.value, 'TRUE');
   t.equal(env(watcher).WATCHER_SCOPE?.value, 'team-a');
   t.equal(env(watcher).PUBLIC_URL?.value, 'https://iw.example.com');
+  t.equal(env(watcher).UPDATE_SCHEDULE?.value, '* 2-4 * * 1-5');
+  t.equal(env(watcher).UPDATE_TIMEZONE?.value, 'Europe/Paris');
+  t.equal(env(watcher).MIN_RELEASE_AGE?.value, '3d');
   t.equal(env(watcher).NOTIFY_DIGEST_THRESHOLD?.value, '3');
   t.equal(env(watcher).VERIFY_SIGNATURES?.value, 'cosign');
   t.equal(env(watcher).VERIFY_KEYS_FILE?.value, '/etc/image-watcher/verify/keys.pem');

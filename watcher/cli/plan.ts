@@ -1,5 +1,4 @@
 // The plan of `image-watcher run --once`: pure formatting of the controller's plan rows.
-import { describeHeld } from '../../shared/policy.ts';
 import type { PlanRow } from '../api.ts';
 import type { OnceResult } from '../once.ts';
 
@@ -31,11 +30,13 @@ export function describeAction(r: PlanRow, dryRun: boolean): string {
   }
 }
 
-/** The shared wording of a held version (notices and logs say it the same way). */
+/** `held 1.26.0 (min-age) until ...: message` for a newer version that waits. */
 function heldText(r: PlanRow): string | undefined {
-  return r.held
-    ? `${r.held.version !== undefined ? `${r.held.version} ` : ''}${describeHeld(r.held)}`
-    : undefined;
+  const h = r.held;
+  if (!h) return undefined;
+  const version = h.version !== undefined ? ` ${h.version}` : '';
+  const until = h.until !== undefined ? ` until ${h.until}` : '';
+  return `held${version} (${h.reason})${until}: ${h.message}`;
 }
 
 function describeRow(r: PlanRow, dryRun: boolean): string {
