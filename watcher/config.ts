@@ -13,6 +13,7 @@ import {
   parseEnum,
   parseInteger,
   parseList,
+  parsePort,
 } from '../shared/env.ts';
 
 /** Watcher-only settings beyond shared/config.ts. */
@@ -33,6 +34,10 @@ export interface WatcherSettings {
   watcherScope: string | undefined;
   /** RUN_ONCE: one pass, then exit (a CronJob). */
   runOnce: boolean;
+  /** REGISTRY_WEBHOOK_TOKEN: bearer token / HMAC secret of the registry push receivers (secret). Unset: no receiver. */
+  registryWebhookToken: string | undefined;
+  /** RECEIVER_PORT: the receivers (and /healthz) alone on this port; unset: on HTTP_PORT. */
+  receiverPort: number | undefined;
   /** UPDATE_SCHEDULE, UPDATE_TIMEZONE, MIN_RELEASE_AGE: policy for workloads that set none. */
   policy: PolicyDefaults;
   /** VERIFY_SIGNATURES: signature check for workloads without `image-watcher/verify` (`none` or `cosign`). */
@@ -97,6 +102,8 @@ export const WATCHER_DEFAULTS: WatcherSettings = {
   watchAnnotatedOnly: false,
   watcherScope: undefined,
   runOnce: false,
+  registryWebhookToken: undefined,
+  receiverPort: undefined,
   policy: {},
   verifySignatures: 'none',
   verifyKeysFile: undefined,
@@ -141,6 +148,8 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
     watchAnnotatedOnly: c.read(() => envOr(env, 'WATCH_ANNOTATED_ONLY', parseBool, false), false),
     watcherScope: c.read(() => envOptional(env, 'WATCHER_SCOPE', scopeName), undefined),
     runOnce: c.read(() => envOr(env, 'RUN_ONCE', parseBool, false), false),
+    registryWebhookToken: c.read(() => envOptional(env, 'REGISTRY_WEBHOOK_TOKEN', apiToken), undefined),
+    receiverPort: c.read(() => envOptional(env, 'RECEIVER_PORT', parsePort), undefined),
     policy: {
       schedule: c.read(() => envOptional(env, 'UPDATE_SCHEDULE', viaSchema(parseSchedule)), undefined),
       timezone: c.read(() => envOptional(env, 'UPDATE_TIMEZONE', viaSchema(parseTimeZone)), undefined),
