@@ -33,6 +33,8 @@ export const ANNOTATIONS = {
   timezone: 'image-watcher/timezone',
   minAge: 'image-watcher/min-age',
   constraint: 'image-watcher/constraint',
+  /** Which installation handles the workload (WATCHER_SCOPE); absent: the one without a scope. */
+  scope: 'image-watcher/scope',
   // managed by image-watcher
   lastUpdated: 'image-watcher/last-updated',
   lastUpdatedVersion: 'image-watcher/last-updated-version',
@@ -67,6 +69,7 @@ export interface WatchSettings {
   minAgeMs: number | undefined;
   /** Semver range a candidate must satisfy besides the strategy. */
   constraint: VersionConstraint | undefined;
+  scope: string | undefined;
   /** Signature gate: `cosign` verifies candidates; undefined leaves it to VERIFY_SIGNATURES. */
   verify: VerifyMode | undefined;
   /** Secret or ConfigMap in the workload's namespace holding PEM public keys. */
@@ -306,6 +309,21 @@ function minAge(value: string): Parsed<number> {
   }
 }
 
+/** A scope is a label value: at most 63 letters, digits, "-", "_" or ".", alphanumeric at both ends. */
+const SCOPE_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** Why `value` is not a scope (the annotation and WATCHER_SCOPE alike), or undefined. */
+export function scopeProblem(value: string): string | undefined {
+  return SCOPE_VALUE.test(value)
+    ? undefined
+    : 'is not a scope name (at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit)';
+}
+
+function scope(value: string): Parsed<string> {
+  const p = scopeProblem(value);
+  return p === undefined ? { ok: true, value } : { ok: false, message: p };
+}
+
 const USER_SCHEMA: { readonly [F in keyof WatchSettings]: UserKey<WatchSettings[F]> } = {
   mode: { key: ANNOTATIONS.mode, default: 'NOTIFICATION', parse: oneOf('mode', MODES) },
   strategy: { key: ANNOTATIONS.strategy, default: 'ALL', parse: oneOf('strategy', STRATEGIES) },
@@ -317,6 +335,7 @@ const USER_SCHEMA: { readonly [F in keyof WatchSettings]: UserKey<WatchSettings[
   timezone: { key: ANNOTATIONS.timezone, default: undefined, parse: parseTimeZone },
   minAgeMs: { key: ANNOTATIONS.minAge, default: undefined, parse: minAge },
   constraint: { key: ANNOTATIONS.constraint, default: undefined, parse: parseConstraint },
+  scope: { key: ANNOTATIONS.scope, default: undefined, parse: scope },
   verify: { key: ANNOTATIONS.verify, default: undefined, parse: oneOf('signature check', VERIFY_MODES) },
   verifyKey: { key: ANNOTATIONS.verifyKey, default: undefined, parse: verifyKey },
   verifyIdentity: { key: ANNOTATIONS.verifyIdentity, default: undefined, parse: verifyIdentity },
@@ -424,6 +443,18 @@ export function parseWatchSettings(
 
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, settings: settings as unknown as WatchSettings };
+}
+
+/**
+ * The workload's scope as the one parse reads it: the trimmed value when valid, else undefined
+ * (blank, absent, or invalid: an invalid value is reported by the watcher without a scope, which
+ * then refuses to act on the workload because its annotations are invalid).
+ */
+export function readScope(annotations: Readonly<Record<string, string>> | undefined): string | undefined {
+  const raw: unknown = annotations?.[ANNOTATIONS.scope];
+  if (typeof raw !== 'string') return undefined;
+  const value = raw.trim();
+  return value !== '' && scopeProblem(value) === undefined ? value : undefined;
 }
 
 function problem(key: string, value: string, reason: string, allowed?: readonly string[]): AnnotationProblem {

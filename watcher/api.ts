@@ -66,3 +66,28 @@ export interface ManualUpdateResult {
   status: 'updating' | 'success' | 'rolled_back';
   changes: { container: string; from: string; to: string }[];
 }
+
+/**
+ * What the last reconcile did about a container (in a dry run: would have done), for the plan of
+ * `image-watcher run --once`: `notify` announced, `notified` announced before and still pending,
+ * `update` image written and rollout started (not waited for), `rollout` one recorded earlier
+ * still in progress, `rolled-back`, `reverted` set back outside image-watcher, `none` nothing
+ * to do, `disabled`, `error`.
+ */
+export type PlanAction =
+  'none' | 'notify' | 'notified' | 'update' | 'rollout' | 'rolled-back' | 'reverted' | 'disabled' | 'error';
+
+export interface PlanRow {
+  namespace: string;
+  kind: WorkloadKind;
+  name: string;
+  container: string;
+  image: string;
+  current: string;
+  /** The version the action is about (newest allowed, announced, applied...). */
+  candidate: string | undefined;
+  action: PlanAction;
+  error: string | undefined;
+  /** A newer version that waits (schedule, min-age, constraint, platform...), as on the API. */
+  held?: ContainerView['held'];
+}

@@ -1,9 +1,12 @@
+import { scopeProblem } from '../shared/annotations.ts';
+import { labelSelectorProblem } from '../shared/label-selector.ts';
 import type { PolicyDefaults } from '../shared/annotations.ts';
 import type { Env } from '../shared/env.ts';
 import { parseSchedule, parseTimeZone } from '../shared/schedule.ts';
 import {
   ConfigError,
   ProblemCollector,
+  parseBool,
   envOptional,
   envOr,
   parseDuration,
@@ -23,6 +26,14 @@ export interface WatcherSettings {
   apiToken: string | undefined;
   /** RESOLVE_REGISTRIES: registries resolve may ask besides those of watched workloads. */
   resolveRegistries: string[];
+  /** WATCH_SELECTOR: label selector sent to the API server on every list and watch. */
+  watchSelector: string | undefined;
+  /** WATCH_ANNOTATED_ONLY: only workloads that carry image-watcher/mode. */
+  watchAnnotatedOnly: boolean;
+  /** WATCHER_SCOPE: handle only workloads whose image-watcher/scope is this; undefined: those without. */
+  watcherScope: string | undefined;
+  /** RUN_ONCE: one pass, then exit (a CronJob). */
+  runOnce: boolean;
   /** REGISTRY_WEBHOOK_TOKEN: bearer token / HMAC secret of the registry push receivers (secret). Unset: no receiver. */
   registryWebhookToken: string | undefined;
   /** RECEIVER_PORT: the receivers (and /healthz) alone on this port; unset: on HTTP_PORT. */
@@ -64,11 +75,33 @@ function registries(value: string, variable: string): string[] {
   return hosts;
 }
 
+function selector(value: string, variable: string): string | undefined {
+  const problem = labelSelectorProblem(value);
+  if (problem !== undefined) {
+    throw new ConfigError(
+      variable,
+      `${variable}=${JSON.stringify(value.slice(0, 200))} is not a label selector: ${problem}; use e.g. app=web,tier!=db or env in (prod,staging)`,
+    );
+  }
+  return value.trim() === '' ? undefined : value.trim();
+}
+
+function scopeName(value: string, variable: string): string {
+  const problem = scopeProblem(value);
+  if (problem !== undefined)
+    throw new ConfigError(variable, `${variable}=${JSON.stringify(value.slice(0, 100))} ${problem}`);
+  return value;
+}
+
 export const WATCHER_DEFAULTS: WatcherSettings = {
   registryRatePerSecond: 10,
   debounceMs: 2000,
   apiToken: undefined,
   resolveRegistries: [],
+  watchSelector: undefined,
+  watchAnnotatedOnly: false,
+  watcherScope: undefined,
+  runOnce: false,
   registryWebhookToken: undefined,
   receiverPort: undefined,
   policy: {},
@@ -111,6 +144,10 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
     ),
     apiToken: c.read(() => envOptional(env, 'API_TOKEN', apiToken), undefined),
     resolveRegistries: c.read(() => envOr(env, 'RESOLVE_REGISTRIES', registries, []), []),
+    watchSelector: c.read(() => envOr(env, 'WATCH_SELECTOR', selector, undefined), undefined),
+    watchAnnotatedOnly: c.read(() => envOr(env, 'WATCH_ANNOTATED_ONLY', parseBool, false), false),
+    watcherScope: c.read(() => envOptional(env, 'WATCHER_SCOPE', scopeName), undefined),
+    runOnce: c.read(() => envOr(env, 'RUN_ONCE', parseBool, false), false),
     registryWebhookToken: c.read(() => envOptional(env, 'REGISTRY_WEBHOOK_TOKEN', apiToken), undefined),
     receiverPort: c.read(() => envOptional(env, 'RECEIVER_PORT', parsePort), undefined),
     policy: {

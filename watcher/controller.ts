@@ -50,6 +50,8 @@ import type {
 } from './kube/types.ts';
 import type {
   ContainerView,
+  PlanAction,
+  PlanRow,
   ManualErrorCode,
   ManualUpdateRequest,
   ManualUpdateResult,
@@ -89,6 +91,8 @@ export interface ControllerConfig {
   actionConcurrency?: number;
   /** A notice claim (`notice-pending`) older than this was left by a crash and is taken over. */
   noticeClaimTtlMs?: number;
+  /** Decide as always, then only record the plan: no write, no event, no notice (run --once --dry-run). */
+  dryRun?: boolean;
   /** UPDATE_SCHEDULE, UPDATE_TIMEZONE, MIN_RELEASE_AGE for workloads that set none. */
   policyDefaults?: PolicyDefaults;
 }
@@ -127,6 +131,10 @@ interface Entry {
   containers: ContainerView[] | undefined;
   lastCheck: Date | undefined;
   lastError: string | undefined;
+  /** What the last reconcile did per container (the run --once plan). */
+  actions: Map<string, { action: PlanAction; from?: string; to?: string }>;
+  /** The last reconcile threw (lastError says why): every container's plan row is an error. */
+  failed?: boolean;
   /** The hold last logged per container (a hold is logged when it starts or changes). */
   held: Map<string, Held>;
 }
@@ -501,6 +509,7 @@ export class Controller {
       containers: prev?.containers,
       lastCheck: prev?.lastCheck,
       lastError: prev?.lastError,
+      actions: prev?.actions ?? new Map<string, { action: PlanAction; from?: string; to?: string }>(),
       held: prev?.held ?? new Map<string, Held>(),
     };
     this.entries.set(key, entry);
@@ -727,7 +736,10 @@ export class Controller {
   private onReconcileError(key: string, err: unknown): void {
     const e = this.entries.get(key);
     const { code, message } = toError(err);
-    if (e) e.lastError = `${code}: ${message}`;
+    if (e) {
+      e.lastError = `${code}: ${message}`;
+      e.failed = true;
+    }
     this.deps.metrics.observeCheckError(code);
     this.log.error({ workload: key, err }, 'reconcile failed; retrying with backoff');
     this.passDone(key);
@@ -762,6 +774,14 @@ export class Controller {
     const record = w.annotations[ANNOTATIONS.rollout];
     if (record !== undefined) {
       fail('E_CONFLICT', 'a rollout of this workload is in progress; retry when it has finished');
+      if (this.deps.config.dryRun) {
+        // Judging it could roll back or clear the record: writes a dry run never makes.
+        const parsed = parsePendingRollout(record);
+        for (const c of parsed.ok ? parsed.rollout.changes : [])
+          e.actions.set(c.container, { action: 'rollout', to: c.newVersion });
+        this.passDone(key);
+        return {};
+      }
       const r = leader ? await this.reconcileRollout(e, record) : {};
       this.passDone(key);
       return r;
@@ -990,7 +1010,16 @@ export class Controller {
     const n = c.watched.length;
     const reverts = detectExternalReverts(c.watched, c.state, n);
     if (reverts.length > 0) {
-      await this.recordRevert(c, reverts);
+      this.note(
+        c.key,
+        reverts.map((r) => ({
+          container: r.container,
+          currentVersion: r.runningVersion,
+          newVersion: r.revertedVersion,
+        })),
+        'reverted',
+      );
+      if (!this.deps.config.dryRun) await this.recordRevert(c, reverts);
       return {};
     }
     const action = decideAction({
@@ -1001,6 +1030,7 @@ export class Controller {
       watchedCount: n,
     });
     if (action.kind === 'none') {
+      if (action.reason === 'already notified') this.note(c.key, c.candidates, 'notified', { keep: true });
       for (const cand of c.candidates) {
         this.log.info(
           {
@@ -1015,8 +1045,43 @@ export class Controller {
       }
       return {};
     }
+    this.note(c.key, action.candidates, action.kind);
+    if (this.deps.config.dryRun) {
+      for (const cand of action.candidates) {
+        this.log.info(
+          {
+            workload: labelsOf(w),
+            container: cand.container,
+            from: cand.currentVersion,
+            to: cand.newVersion,
+            decision: action.kind === 'notify' ? 'would_notify' : 'would_update',
+          },
+          'dry run: nothing written, nothing sent',
+        );
+      }
+      return {};
+    }
     if (action.kind === 'notify') return this.announce(c, action.candidates);
     return this.update(c, action.candidates);
+  }
+
+  /** Records what a reconcile did (or would do) per container, for the plan. */
+  private note(
+    key: string,
+    candidates: readonly { container: string; currentVersion?: string; newVersion: string }[],
+    action: PlanAction,
+    opts: { keep?: boolean } = {},
+  ): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    for (const c of candidates) {
+      if (opts.keep && e.actions.has(c.container)) continue;
+      e.actions.set(c.container, {
+        action,
+        to: c.newVersion,
+        ...(c.currentVersion !== undefined ? { from: c.currentVersion } : {}),
+      });
+    }
   }
 
   /** The hold a notice for this candidate carries (a maintenance window). */
@@ -1172,6 +1237,8 @@ export class Controller {
     );
     switch (verdict.kind) {
       case 'wait':
+        // Right after our own update the plan says `update`; a rollout found running says `rollout`.
+        this.note(workloadKey(w), candidates, 'rollout', { keep: true });
         log.debug({ reason: verdict.reason }, 'rollout in progress');
         return { requeueAfter: verdict.requeueAfterMs };
       case 'superseded':
@@ -1228,6 +1295,7 @@ export class Controller {
             'rollout failed; rolled back',
           );
         }
+        this.note(workloadKey(w), candidates, 'rolled-back');
         this.deps.metrics.observeUpdate(labels, 'rolled_back');
         await recordEvent(
           { gateway: this.deps.gateway, logger: this.log },
@@ -1314,6 +1382,16 @@ export class Controller {
     if (!e) return; // deleted while being checked
     e.lastCheck = this.deps.now();
     e.lastError = c.error ? `${c.error.code}: ${c.error.message}` : undefined;
+    // What this run did stays in the plan while it still holds: the re-check that follows our own
+    // write (notice stamped, image updated) must not turn `notify` into `notified` or `update` into `none`.
+    const kept = new Map<string, { action: PlanAction; from?: string; to?: string }>();
+    for (const s of c.containers) {
+      const a = e.actions.get(s.name);
+      if (a && (a.to === s.candidate?.newVersion || (a.action === 'update' && a.to === s.current)))
+        kept.set(s.name, a);
+    }
+    e.actions = kept;
+    e.failed = false;
     if (c.error) this.deps.metrics.observeCheckError(c.error.code);
     e.containers = c.containers.map((s) => ({
       name: s.name,
@@ -1428,6 +1506,54 @@ export class Controller {
     }));
   }
 
+  /**
+   * One row per watched container of every workload: what the last reconcile did or, in a dry
+   * run, would do (`image-watcher run --once`).
+   */
+  plan(): PlanRow[] {
+    const rows: PlanRow[] = [];
+    const keys = [...this.entries.keys()].sort();
+    const views = new Map(this.workloads().map((v) => [workloadKey(v), v.containers]));
+    for (const key of keys) {
+      const e = this.entries.get(key)!;
+      const w = e.snapshot;
+      const base = { namespace: w.namespace, kind: w.kind, name: w.name };
+      if (!e.settings || e.settings.mode === 'DISABLED') {
+        const shown = e.settings ? watchedContainers(w.containers, e.settings) : w.containers;
+        for (const c of shown) {
+          rows.push({
+            ...base,
+            container: c.name,
+            image: c.image,
+            current: safeRunning(c.image),
+            candidate: undefined,
+            action: e.settings ? 'disabled' : 'error',
+            error: e.settings ? undefined : e.settingsError,
+          });
+        }
+        continue;
+      }
+      for (const c of views.get(key) ?? []) {
+        const done = e.actions.get(c.name);
+        const failed =
+          e.lastError !== undefined &&
+          (e.failed === true || (done === undefined && c.latestVersion === undefined));
+        rows.push({
+          ...base,
+          container: c.name,
+          image: c.image,
+          // An update of this run: shown from the version it replaced.
+          current: done?.from ?? c.currentVersion,
+          candidate: done?.to ?? (c.updateAvailable ? c.latestVersion : undefined),
+          action: failed ? 'error' : (done?.action ?? 'none'),
+          error: failed ? e.lastError : undefined,
+          ...(c.held ? { held: c.held } : {}),
+        });
+      }
+    }
+    return rows;
+  }
+
   snapshot(kind: WorkloadKind, namespace: string, name: string): WorkloadSnapshot | undefined {
     return this.entries.get(workloadKey({ kind, namespace, name }))?.snapshot;
   }
@@ -1445,6 +1571,13 @@ export class Controller {
       const w = await this.deps.gateway.getWorkload(req.kind, req.namespace, req.name);
       if (!w)
         throw new ManualUpdateError('E_NOT_FOUND', `${req.kind} ${req.namespace}/${req.name} does not exist`);
+      // Another installation's workload (WATCHER_SCOPE...) is not ours to update, even on request.
+      const admission = this.deps.watch.admits?.(w) ?? { ok: true };
+      if (!admission.ok)
+        throw new ManualUpdateError(
+          'E_NOT_FOUND',
+          `${req.kind} ${req.namespace}/${req.name} is not handled by this watcher: ${admission.reason ?? 'outside its selection'}`,
+        );
       this.upsertEntry(w);
     }
     return new Promise<ManualUpdateResult>((resolve, reject) => {
@@ -1701,5 +1834,13 @@ function changeBetween(from: string, to: string): UpdateNotice['change'] {
 }
 
 export { versionFor, ManualUpdateError };
-export type { ContainerView, ManualErrorCode, ManualUpdateResult, ReleaseNotesFn, WorkloadView };
+export type {
+  ContainerView,
+  ManualErrorCode,
+  ManualUpdateResult,
+  PlanAction,
+  PlanRow,
+  ReleaseNotesFn,
+  WorkloadView,
+};
 export type { WatchedContainer };

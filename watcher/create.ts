@@ -8,6 +8,7 @@ import type { Config } from '../shared/config.ts';
 import { loadConfig } from '../shared/config.ts';
 import type { Env } from '../shared/env.ts';
 import { ConfigError, ProblemCollector } from '../shared/env.ts';
+import { ImageWatcherError } from '../shared/errors.ts';
 import { listenError } from '../shared/listen.ts';
 import { approvalPlugin } from './approval/plugin.ts';
 import { approvalUrlFor } from './approval/links.ts';
@@ -23,6 +24,7 @@ import { apiDeps } from './http/wiring.ts';
 import { ClientNodeGateway } from './kube/client.ts';
 import { KubeWorkloadWatch } from './kube/informers.ts';
 import { LeaseLeaderElector } from './kube/leader.ts';
+import { SelectedWorkloadWatch } from './kube/selected.ts';
 import type { KubeGateway, LeaderElector, WorkloadWatch } from './kube/types.ts';
 import { WatcherMetrics } from './metrics.ts';
 import type { NotifyConfig } from './notify/config.ts';
@@ -98,6 +100,11 @@ export interface WatcherIo {
   readVerifyKeys?: ReadObject;
   /** Extra candidate gates (e.g. the signature gate), after the built-in policy gates. */
   gates?: readonly CandidateGate[];
+  /**
+   * `run --once --dry-run`: the controller only plans, and as a second guard the gateway refuses
+   * every write and the notifier every send (a slip would show as an error, never as a change).
+   */
+  dryRun?: boolean;
 }
 
 export interface Watcher {
@@ -132,9 +139,23 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
       dockerConfig === undefined ? undefined : credentialsFor(host, dockerConfig),
     ...io.registry,
   });
-  const gateway = io.gateway ?? new ClientNodeGateway({ kubeConfig, logger, instance: config.podName });
-  const watch: WorkloadWatch & { isSynced?: () => boolean } =
-    io.watch ?? new KubeWorkloadWatch({ kubeConfig, logger, namespaces: config.watchNamespaces });
+  const baseGateway = io.gateway ?? new ClientNodeGateway({ kubeConfig, logger, instance: config.podName });
+  const gateway = io.dryRun ? readOnlyGateway(baseGateway) : baseGateway;
+  // WATCH_SELECTOR goes to the API server; annotated-only and the scope are judged on each snapshot.
+  const watch: WorkloadWatch & { isSynced?: () => boolean } = new SelectedWorkloadWatch(
+    io.watch ??
+      new KubeWorkloadWatch({
+        kubeConfig,
+        logger,
+        namespaces: config.watchNamespaces,
+        labelSelector: settings.watchSelector,
+      }),
+    {
+      selection: { annotatedOnly: settings.watchAnnotatedOnly, scope: settings.watcherScope },
+      labelSelector: settings.watchSelector,
+      logger,
+    },
+  );
   const leader =
     io.leader === null
       ? undefined
@@ -149,9 +170,10 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
             })
           : undefined));
   // Channels plus NOTIFY_DIGEST_THRESHOLD, NOTIFY_TIMEOUT and NOTIFY_RETRIES.
-  const dispatcher = io.notify
-    ? undefined
-    : createNotificationDispatcher(notifyConfig, { observer: metrics, logger });
+  const dispatcher =
+    io.notify || io.dryRun
+      ? undefined
+      : createNotificationDispatcher(notifyConfig, { observer: metrics, logger });
   if (dispatcher) logger.info({ channels: describeChannels(notifyConfig) }, 'notification channels');
 
   const approvals =
@@ -178,10 +200,13 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     fallbackDockerConfig: dockerConfig,
     metrics,
     // Notices decided within a second of each other share a dispatch (and so a digest).
-    notify: batchNotices(io.notify ?? ((notices) => dispatcher!.dispatch(notices)), {
-      windowMs: NOTICE_BATCH_MS,
-      ...(io.timers ? { timers: io.timers } : {}),
-    }),
+    notify: batchNotices(
+      io.dryRun ? refuseNotices : (io.notify ?? ((notices) => dispatcher!.dispatch(notices))),
+      {
+        windowMs: NOTICE_BATCH_MS,
+        ...(io.timers ? { timers: io.timers } : {}),
+      },
+    ),
     releaseNotes: releaseNotesFromConfig({ registry, config, logger }),
     ...(approvals
       ? {
@@ -207,6 +232,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
       debounceMs: settings.debounceMs,
       policyDefaults: settings.policy,
       ...io.controller,
+      ...(io.dryRun ? { dryRun: true } : {}),
     },
   });
 
@@ -316,4 +342,23 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
       }
     },
   };
+}
+
+/** The gateway of a dry run: reads pass, writes fail loudly. */
+function readOnlyGateway(g: KubeGateway): KubeGateway {
+  const refuse = (what: string) =>
+    Promise.reject(new ImageWatcherError('E_DRY_RUN', `dry run: refusing to ${what}`));
+  return {
+    getWorkload: (kind, namespace, name) => g.getWorkload(kind, namespace, name),
+    getDockerConfigSecret: (namespace, name) => g.getDockerConfigSecret(namespace, name),
+    getServiceAccountPullSecrets: (namespace, name) => g.getServiceAccountPullSecrets(namespace, name),
+    patchWorkload: (kind, namespace, name) => refuse(`patch ${kind} ${namespace}/${name}`),
+    createEvent: (target) => refuse(`create an event on ${target.kind} ${target.namespace}/${target.name}`),
+  };
+}
+
+function refuseNotices(notices: UpdateNotice[]): Promise<unknown> {
+  return Promise.reject(
+    new ImageWatcherError('E_DRY_RUN', `dry run: refusing to send ${notices.length} notices`),
+  );
 }

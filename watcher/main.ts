@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { ImageWatcherError } from '../shared/errors.ts';
 import { createWatcher, loadWatcherConfig } from './create.ts';
 import { loadKubeConfig } from './kube/client.ts';
+import { runOnce } from './once.ts';
 import { readDockerConfig } from './registry/index.ts';
 
 async function main(): Promise<void> {
@@ -21,6 +22,38 @@ async function main(): Promise<void> {
   } catch (err) {
     // Not fatal: pull secrets still work; say which file is wrong.
     logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'ignoring DOCKER_CONFIG');
+  }
+  if (wc.settings.runOnce) {
+    // A CronJob: one pass without HTTP port or leader election (concurrencyPolicy: Forbid keeps
+    // runs apart), then exit 0, or 1 when a workload could not be checked or acted on.
+    const result = await runOnce(
+      await createWatcher(wc, {
+        kubeConfig,
+        logger,
+        dockerConfig,
+        leader: null,
+        controller: { runOnBoot: false },
+      }),
+    );
+    for (const row of result.rows) {
+      if (row.action === 'none') continue;
+      logger.info(
+        {
+          workload: { namespace: row.namespace, kind: row.kind, name: row.name },
+          container: row.container,
+          from: row.current,
+          to: row.candidate,
+          action: row.action,
+          ...(row.error !== undefined ? { error: row.error } : {}),
+        },
+        'run once: plan',
+      );
+    }
+    logger.info(
+      { containers: result.rows.length, pending: result.pending, errors: result.errors },
+      'run once: pass done; exiting',
+    );
+    process.exit(result.errors > 0 ? 1 : 0);
   }
   const watcher = await createWatcher(wc, { kubeConfig, logger, dockerConfig });
 

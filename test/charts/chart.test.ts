@@ -101,6 +101,9 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
     'webhook.extraEnv': [{ name: 'LOG_FORMAT', value: 'json' }],
     'watcher.replicas': 1,
     'watcher.watchNamespaces': ['shop', 'blog'],
+    'watcher.watchSelector': 'tier in (web,edge)',
+    'watcher.watchAnnotatedOnly': true,
+    'watcher.scope': 'team-a',
     'watcher.publicUrl': 'https://iw.example.com',
     'watcher.updateSchedule': '* 2-4 * * 1-5',
     'watcher.updateTimezone': 'Europe/Paris',
@@ -216,6 +219,9 @@ t.test('values reach the objects', (t) => {
   t.equal(env(webhook).WATCHER_SERVICE_ACCOUNT?.value, 'system:serviceaccount:tools:image-watcher-watcher');
   t.equal(env(webhook).LOG_FORMAT?.value, 'json');
   t.equal(env(watcher).WATCH_NAMESPACES?.value, 'shop,blog');
+  t.equal(env(watcher).WATCH_SELECTOR?.value, 'tier in (web,edge)');
+  t.equal(env(watcher).WATCH_ANNOTATED_ONLY?.value, 'TRUE');
+  t.equal(env(watcher).WATCHER_SCOPE?.value, 'team-a');
   t.equal(env(watcher).PUBLIC_URL?.value, 'https://iw.example.com');
   t.equal(env(watcher).UPDATE_SCHEDULE?.value, '* 2-4 * * 1-5');
   t.equal(env(watcher).UPDATE_TIMEZONE?.value, 'Europe/Paris');

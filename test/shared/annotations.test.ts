@@ -30,6 +30,7 @@ const defaults: WatchSettings = {
   timezone: undefined,
   minAgeMs: undefined,
   constraint: undefined,
+  scope: undefined,
   verify: undefined,
   verifyKey: undefined,
   verifyIdentity: undefined,
@@ -68,6 +69,7 @@ t.test('the key tables', (t) => {
       'mode',
       'release-url',
       'schedule',
+      'scope',
       'strategy',
       'timezone',
       'verify',
@@ -215,7 +217,7 @@ const invalid: { name: string; input: Record<string, string>; opts?: ParseOption
     name: 'a misspelt key suggests the closest known key',
     input: { 'image-watcher/strategie': 'MINOR' },
     want: [
-      'image-watcher/strategie (value "MINOR") is not a known image-watcher annotation; did you mean image-watcher/strategy? Known keys: image-watcher/mode, image-watcher/strategy, image-watcher/release-url, image-watcher/include, image-watcher/exclude, image-watcher/containers, image-watcher/schedule, image-watcher/timezone, image-watcher/min-age, image-watcher/constraint, image-watcher/verify, image-watcher/verify-key, image-watcher/verify-identity (the other image-watcher/ keys are managed by image-watcher itself)',
+      'image-watcher/strategie (value "MINOR") is not a known image-watcher annotation; did you mean image-watcher/strategy? Known keys: image-watcher/mode, image-watcher/strategy, image-watcher/release-url, image-watcher/include, image-watcher/exclude, image-watcher/containers, image-watcher/schedule, image-watcher/timezone, image-watcher/min-age, image-watcher/constraint, image-watcher/scope, image-watcher/verify, image-watcher/verify-key, image-watcher/verify-identity (the other image-watcher/ keys are managed by image-watcher itself)',
     ],
   },
   {

@@ -533,3 +533,55 @@ t.test('the status subresource, deletes, strategic deletes and unsupported patch
   await t.rejects(apps.listDeploymentForAllNamespaces(), 'a reset connection fails the call');
   t.throws(() => kube.get('Widget', 'default', 'x'), /unknown kind 'Widget'/);
 });
+
+t.test('a watch with a label selector sees objects leave and enter it, live and replayed', async (t) => {
+  const kube = await start(t, { autoRollout: 'off' });
+  const [seeded] = kube.seed(deployment('web'), deployment('other'));
+  const kc = kube.kubeConfig();
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const relabel = (labels: Record<string, string>) =>
+    apps.patchNamespacedDeployment(
+      { name: 'web', namespace: 'default', body: { metadata: { labels } } },
+      MERGE_PATCH,
+    );
+  type Seen = { type: string; name: string; tier: string | undefined; rv: string };
+  const watchFrom = async (resourceVersion: string, into: Seen[]) => {
+    const ctrl = await new k8s.Watch(kc).watch(
+      '/apis/apps/v1/deployments',
+      { labelSelector: 'tier=web', resourceVersion },
+      (type, obj: k8s.V1Deployment) =>
+        into.push({
+          type,
+          name: obj.metadata!.name!,
+          tier: obj.metadata?.labels?.tier,
+          rv: obj.metadata!.resourceVersion!,
+        }),
+      () => undefined,
+    );
+    t.teardown(() => ctrl.abort());
+  };
+  const live: Seen[] = [];
+  await watchFrom(seeded!.metadata.resourceVersion, live);
+  await relabel({ tier: 'web' }); // enters
+  await relabel({ tier: 'web', extra: 'x' }); // stays
+  const left = await relabel({ tier: 'db' }); // leaves
+  await relabel({ tier: 'db', extra: 'y' }); // outside: nothing
+  await relabel({ tier: 'web' }); // enters again
+  await waitFor('five events', () => live.length >= 4);
+  t.match(live, [
+    { type: 'ADDED', name: 'web', tier: 'web' },
+    { type: 'MODIFIED', name: 'web', tier: 'web' },
+    { type: 'DELETED', name: 'web', tier: 'web', rv: left.metadata!.resourceVersion },
+    { type: 'ADDED', name: 'web', tier: 'web' },
+  ]);
+  t.equal(live.length, 4, 'the change outside the selection is not sent, nor is the other object');
+  const replayed: Seen[] = [];
+  await watchFrom(seeded!.metadata.resourceVersion, replayed);
+  await waitFor('the replay', () => replayed.length >= 4);
+  t.same(replayed, live, 'a watch resumed from history sees the same events');
+  const listed = await apps.listDeploymentForAllNamespaces({ labelSelector: 'tier=web' });
+  t.same(
+    listed.items.map((i) => i.metadata?.name),
+    ['web'],
+  );
+});

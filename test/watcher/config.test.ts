@@ -8,11 +8,29 @@ t.test('watcher settings have defaults and validate their variables', (t) => {
     registryRatePerSecond: 50,
     debounceMs: 500,
     resolveRegistries: [],
+    watchAnnotatedOnly: false,
+    runOnce: false,
     policy: {},
     verifySignatures: 'none',
     verifyKeysFile: undefined,
     verifyTrustedRoot: undefined,
   });
+  t.same(
+    loadWatcherSettings({
+      WATCH_SELECTOR: ' tier=web,env in (prod,staging) ',
+      WATCH_ANNOTATED_ONLY: 'true',
+      WATCHER_SCOPE: 'team-a',
+      RUN_ONCE: 'TRUE',
+    }),
+    {
+      ...WATCHER_DEFAULTS,
+      watchSelector: 'tier=web,env in (prod,staging)',
+      watchAnnotatedOnly: true,
+      watcherScope: 'team-a',
+      runOnce: true,
+    },
+    'the selection and run-once settings',
+  );
   t.throws(() => loadWatcherSettings({ REGISTRY_RATE_LIMIT: '0' }), ConfigError, 'a zero rate is refused');
   t.throws(
     () => loadWatcherSettings({ REGISTRY_RATE_LIMIT: 'fast' }),

@@ -318,3 +318,21 @@ t.test('close() turns readiness off, finishes an in-flight review and closes idl
   await closed;
   await t.rejects(post(hook.url, hook.ca, fixture('deployment-create.json')), 'no longer accepting');
 });
+
+t.test('image-watcher/scope: the webhook validates the value only', async (t) => {
+  const hook = await startTestWebhook(t);
+  const review = (scope: string): object => {
+    const r: { request: { object: { metadata: { annotations?: Record<string, string> } } } } =
+      fixture('deployment-create.json');
+    (r.request.object.metadata.annotations ??= {})['image-watcher/scope'] = scope;
+    return r;
+  };
+  const ok = await post(hook.url, hook.ca, review('team-a'));
+  t.equal(ok.json.response.allowed, true, 'any valid scope is admitted, whatever this installation is');
+  const bad = await post(hook.url, hook.ca, review('team a!'));
+  t.equal(bad.json.response.allowed, false);
+  t.match(
+    bad.json.response.status.message,
+    /image-watcher\/scope: "team a!" is not a scope name \(at most 63/,
+  );
+});

@@ -12,7 +12,8 @@ export class UsageError extends ImageWatcherError {
   }
 }
 
-export type CommandName = 'check' | 'scan' | 'bump';
+export type CommandName = 'check' | 'scan' | 'bump' | 'run';
+const COMMANDS: readonly CommandName[] = ['check', 'scan', 'bump', 'run'];
 
 export type Command =
   | { kind: 'help'; command?: CommandName | undefined }
@@ -29,7 +30,8 @@ export type Command =
       exclude: TagPattern | undefined;
       write: boolean;
       json: boolean;
-    };
+    }
+  | { kind: 'run'; dryRun: boolean; namespace: string | undefined; json: boolean };
 
 /** Exit codes of check and scan (README "CLI"). */
 export const EXIT_OK = 0;
@@ -39,6 +41,8 @@ export const EXIT_USAGE = 2;
 export const EXIT_NO_WORKLOADS = 4;
 /** `bump` found versions to change (and wrote them with --write). */
 export const EXIT_CHANGES = 3;
+/** `run --once`: updates are pending or were applied. */
+export const EXIT_PENDING = 3;
 
 const CHECK_HELP = `image-watcher check IMAGE [--strategy S] [--include RE] [--exclude RE] [--labels] [--json]
     Ask IMAGE's registry for the newest allowed version (IMAGE as in a pod spec, no scheme).`;
@@ -51,6 +55,11 @@ const BUMP_HELP = `image-watcher bump PATH... [-R] [--strategy S] [--include RE]
     marked # image-watcher: NAMESPACE/NAME[/CONTAINER] [image=REPO], ask their registries and
     print the plan (file:line, from -> to); --write edits the files in place, only the version.`;
 
+const RUN_HELP = `image-watcher run --once [--dry-run] [--namespace NS] [--json]
+    One pass of the watcher against the current kubeconfig (KUBECONFIG, ~/.kube/config or
+    in-cluster), with the watcher's settings from the environment, then a plan per container:
+    current -> candidate and what was done. Rollouts it starts are not waited for.`;
+
 const OPTIONS = {
   strategy:
     '  -s, --strategy S   ALL, MAJOR, MINOR or PATCH (default ALL; for scan it overrides the annotations)',
@@ -59,12 +68,20 @@ const OPTIONS = {
   recursive: '  -R, --recursive    scan, bump: read the subfolders of a folder too',
   write: '  --write            bump: edit the files in place (atomically); without it only the plan',
   labels: '  --labels           check: also print the OCI labels of that version',
+  once: '  --once             run: one pass, then exit (required)',
+  dryRun: '  --dry-run          run: decide only; no change to the cluster, no notice sent',
+  namespace: '  -n, --namespace NS run: only this namespace (as WATCH_NAMESPACES)',
   json: '  --json             print JSON on stdout, errors too: {"error":{"code","message"}}',
 };
 
 const ENVIRONMENT = `Environment:
   DOCKER_CONFIG        directory of the Docker config.json with credentials (default ~/.docker)
   INSECURE_REGISTRIES  comma list of host:port spoken to over plain HTTP (loopback always is)`;
+
+const RUN_ENVIRONMENT = `Environment:
+  KUBECONFIG           kubeconfig file (default ~/.kube/config, else the in-cluster service account)
+  WATCH_SELECTOR, WATCH_ANNOTATED_ONLY, WATCHER_SCOPE, IMAGE_WATCHER_MODE... as for the watcher
+  (see the README); notification channels are those of the watcher's environment too`;
 
 const EXIT_HELP = {
   check: 'Exit codes: 0 success, 1 the registry could not be asked, 2 bad arguments.',
@@ -74,12 +91,14 @@ const EXIT_HELP = {
   bump:
     'Exit codes: 0 nothing to change, 3 changes pending (or written with --write), 1 a registry\n' +
     'could not be asked, 2 bad arguments or an unreadable, invalid or unsupported file.',
+  run: 'Exit codes: 0 nothing pending, 3 updates pending or applied, 1 errors, 2 bad arguments or settings.',
 };
 
 export const USAGE = `Usage:
   ${CHECK_HELP.replace(/\n/g, '\n  ')}
   ${SCAN_HELP.replace(/\n/g, '\n  ')}
   ${BUMP_HELP.replace(/\n/g, '\n  ')}
+  ${RUN_HELP.replace(/\n/g, '\n  ')}
   image-watcher COMMAND --help | --version
 
 Options:
@@ -88,7 +107,8 @@ ${Object.values(OPTIONS).join('\n')}
 ${ENVIRONMENT}
 
 Exit codes: 0 success, 1 a registry could not be asked (scan: a container could not be checked),
-2 bad arguments or an unreadable or invalid file, 4 scan found no workload, 3 bump has changes.
+2 bad arguments or an unreadable or invalid file, 3 bump has changes, run: updates pending or
+applied, 4 scan found no workload.
 Registry requests are tried 3 times, each within 15 s.`;
 
 /** Help of one command: its synopsis, only its options, its exit codes. */
@@ -98,9 +118,12 @@ export function commandUsage(command: CommandName): string {
       ? [OPTIONS.strategy, OPTIONS.include, OPTIONS.exclude, OPTIONS.labels, OPTIONS.json]
       : command === 'bump'
         ? [OPTIONS.recursive, OPTIONS.strategy, OPTIONS.include, OPTIONS.exclude, OPTIONS.write, OPTIONS.json]
-        : [OPTIONS.recursive, OPTIONS.strategy, OPTIONS.json];
-  const synopsis = command === 'check' ? CHECK_HELP : command === 'bump' ? BUMP_HELP : SCAN_HELP;
-  return `Usage:\n  ${synopsis.replace(/\n/g, '\n  ')}\n\nOptions:\n${options.join('\n')}\n\n${ENVIRONMENT}\n\n${EXIT_HELP[command]}`;
+        : command === 'scan'
+          ? [OPTIONS.recursive, OPTIONS.strategy, OPTIONS.json]
+          : [OPTIONS.once, OPTIONS.dryRun, OPTIONS.namespace, OPTIONS.json];
+  const synopsis = { check: CHECK_HELP, scan: SCAN_HELP, bump: BUMP_HELP, run: RUN_HELP }[command];
+  const environment = command === 'run' ? RUN_ENVIRONMENT : ENVIRONMENT;
+  return `Usage:\n  ${synopsis.replace(/\n/g, '\n  ')}\n\nOptions:\n${options.join('\n')}\n\n${environment}\n\n${EXIT_HELP[command]}`;
 }
 
 function parseStrategy(value: string): Strategy {
@@ -128,12 +151,16 @@ const OPTION_TYPES = {
   strategy: 'string',
   include: 'string',
   exclude: 'string',
+  once: 'boolean',
+  'dry-run': 'boolean',
+  namespace: 'string',
 } as const;
 type OptionName = keyof typeof OPTION_TYPES;
 const VALUE_HINT: Partial<Record<OptionName, string>> = {
   strategy: `one of ${STRATEGIES.join(', ')}`,
   include: 'a regular expression',
   exclude: 'a regular expression',
+  namespace: 'a namespace name',
 };
 
 function isOptionName(name: string): name is OptionName {
@@ -169,6 +196,9 @@ function parseOptions(argv: readonly string[]): {
       strategy: { type: 'string', short: 's' },
       include: { type: 'string' },
       exclude: { type: 'string' },
+      once: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      namespace: { type: 'string', short: 'n' },
     },
   });
   const values: Partial<Record<OptionName, string | boolean>> = {};
@@ -198,10 +228,7 @@ export function parseCommand(argv: readonly string[]): Command {
   const { values, positionals } = parseOptions(argv);
   const [command, ...rest] = positionals;
   if (values.help) {
-    return {
-      kind: 'help',
-      command: command === 'check' || command === 'scan' || command === 'bump' ? command : undefined,
-    };
+    return { kind: 'help', command: COMMANDS.find((c) => c === command) };
   }
   if (values.version) return { kind: 'version' };
   const json = values.json === true;
@@ -212,6 +239,12 @@ export function parseCommand(argv: readonly string[]): Command {
   const strategy = text('strategy');
   const include = text('include');
   const exclude = text('exclude');
+  const namespace = text('namespace');
+  if (command !== 'run') {
+    const runOnly = (['once', 'dry-run', 'namespace'] as const).find((o) => values[o] !== undefined);
+    if (runOnly !== undefined && command !== undefined)
+      throw new UsageError(`--${runOnly} is an option of run, not of ${command}`);
+  }
   if (values.write && command !== 'bump') throw new UsageError('--write is an option of bump');
   switch (command) {
     case 'check': {
@@ -240,6 +273,21 @@ export function parseCommand(argv: readonly string[]): Command {
         json,
       };
     }
+    case 'run': {
+      if (values.once !== true)
+        throw new UsageError(
+          'run needs --once: image-watcher run --once [--dry-run] (the watcher process is the one that keeps running)',
+        );
+      if (rest.length > 0) throw new UsageError(`run takes no arguments, got ${JSON.stringify(rest[0])}`);
+      const other = (['strategy', 'include', 'exclude', 'recursive', 'labels'] as const).find(
+        (o) => values[o] !== undefined,
+      );
+      if (other !== undefined)
+        throw new UsageError(`--${other} is not an option of run: workloads say it in their annotations`);
+      if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace))
+        throw new UsageError(`--namespace ${JSON.stringify(namespace)} is not a namespace name`);
+      return { kind: 'run', dryRun: values['dry-run'] === true, namespace, json };
+    }
     case 'bump': {
       if (values.labels) throw new UsageError('--labels is an option of check, not of bump');
       if (rest.length === 0)
@@ -258,8 +306,8 @@ export function parseCommand(argv: readonly string[]): Command {
       };
     }
     case undefined:
-      throw new UsageError('missing command: check, scan or bump');
+      throw new UsageError('missing command: check, scan, bump or run');
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}: use check, scan or bump`);
+      throw new UsageError(`unknown command ${JSON.stringify(command)}: use check, scan, bump or run`);
   }
 }

@@ -1,7 +1,12 @@
 import { readFile } from 'node:fs/promises';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
 import { ImageWatcherError } from '../../shared/errors.ts';
 import { parseList } from '../../shared/env.ts';
 import { InvalidImageReferenceError } from '../../shared/image-ref.ts';
+import { createWatcher, loadWatcherConfig } from '../create.ts';
+import { loadKubeConfig } from '../kube/client.ts';
+import { runOnce } from '../once.ts';
 import { createRegistryClient } from '../registry/client.ts';
 import { credentialsFor, DockerConfigError, readDockerConfig } from '../registry/credentials.ts';
 import type { RegistryClient, RegistryCredentials } from '../registry/types.ts';
@@ -12,6 +17,7 @@ import {
   EXIT_FAILURE,
   EXIT_NO_WORKLOADS,
   EXIT_OK,
+  EXIT_PENDING,
   EXIT_USAGE,
   parseCommand,
   USAGE,
@@ -25,6 +31,7 @@ import { findTargets, parseYamlDocuments } from './manifests.ts';
 import type { ScanProblem, ScanTarget } from './manifests.ts';
 import { applyBump, bumpRowJson, formatPlan, planBump, writeFileAtomic } from './bump.ts';
 import { expandPaths } from './paths.ts';
+import { formatPlan as formatRunPlan, planJson } from './plan.ts';
 import { disabledRows, formatTable, rowJson, scanTargets } from './scan.ts';
 
 export interface Writer {
@@ -39,11 +46,13 @@ export interface CliDeps {
   /** Injected in tests; built from the environment otherwise. */
   client?: RegistryClient;
   readFile?: (path: string) => Promise<string>;
+  /** run: injected in tests; loaded as the watcher does (KUBECONFIG, ~/.kube/config, in-cluster) otherwise. */
+  kubeConfig?: KubeConfig;
   /** bump --write; atomic (temp file + rename) by default. */
   writeFile?: (path: string, text: string) => Promise<void>;
 }
 
-export { EXIT_CHANGES, EXIT_FAILURE, EXIT_NO_WORKLOADS, EXIT_OK, EXIT_USAGE };
+export { EXIT_CHANGES, EXIT_FAILURE, EXIT_NO_WORKLOADS, EXIT_OK, EXIT_PENDING, EXIT_USAGE };
 
 /** A failure that is not an exception: exit code, stable code and one line for people. */
 class Outcome extends ImageWatcherError {
@@ -142,6 +151,44 @@ async function runScan(cmd: Extract<Command, { kind: 'scan' }>, deps: CliDeps): 
   return EXIT_OK;
 }
 
+/**
+ * One pass of the production watcher (createWatcher) with the environment's settings, then the
+ * plan. No HTTP port, no leader election (a run is one process; writes stay guarded by JSON Patch
+ * tests), no wait for rollouts. Logs go to stderr (warnings only, unless LOG_LEVEL says more).
+ */
+async function runRun(cmd: Extract<Command, { kind: 'run' }>, deps: CliDeps): Promise<number> {
+  const env = { ...deps.env, ...(cmd.namespace !== undefined ? { WATCH_NAMESPACES: cmd.namespace } : {}) };
+  const wc = loadWatcherConfig(env);
+  const logger = pino(
+    { level: deps.env.LOG_LEVEL ? wc.config.logLevel : 'warn', base: { component: 'cli' } },
+    deps.stderr,
+  );
+  const kubeConfig = deps.kubeConfig ?? loadKubeConfig(env);
+  let dockerConfig: unknown;
+  try {
+    dockerConfig = await readDockerConfig(wc.config.dockerConfigDir);
+  } catch (err) {
+    logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'ignoring DOCKER_CONFIG');
+  }
+  const watcher = await createWatcher(wc, {
+    kubeConfig,
+    logger,
+    dockerConfig,
+    leader: null,
+    defaultMetrics: false,
+    dryRun: cmd.dryRun,
+    controller: { runOnBoot: false },
+  });
+  const result = await runOnce(watcher);
+  if (cmd.json) deps.stdout.write(`${JSON.stringify(planJson(result, cmd.dryRun), null, 2)}\n`);
+  else deps.stdout.write(`${formatRunPlan(result, cmd.dryRun)}\n`);
+  if (result.errors > 0) {
+    deps.stderr.write(`image-watcher: ${result.errors} of ${result.rows.length} containers had errors\n`);
+    return EXIT_FAILURE;
+  }
+  return result.pending > 0 ? EXIT_PENDING : EXIT_OK;
+}
+
 async function readText(read: (p: string) => Promise<string>, file: string): Promise<string> {
   try {
     return await read(file);
@@ -216,6 +263,8 @@ export async function run(argv: readonly string[], deps: CliDeps): Promise<numbe
         return await runCheck(cmd, deps);
       case 'scan':
         return await runScan(cmd, deps);
+      case 'run':
+        return await runRun(cmd, deps);
       case 'bump':
         return await runBump(cmd, deps);
     }

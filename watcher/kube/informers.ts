@@ -20,6 +20,8 @@ export interface WorkloadWatchOptions {
   /** Namespaces to watch; undefined or empty: all namespaces. */
   namespaces?: readonly string[] | undefined;
   kinds?: readonly WorkloadKind[];
+  /** WATCH_SELECTOR: sent as `labelSelector` on every list and watch (the API server filters). */
+  labelSelector?: string | undefined;
   /** One backoff per stream. Default 1 s doubling to 30 s. */
   backoff?: () => Backoff;
   sleep?: Sleep;
@@ -51,26 +53,27 @@ interface ListPage {
 
 type ListFn = (namespace: string | undefined, limit: number, cont: string | undefined) => Promise<ListPage>;
 
-function listFunctions(kc: k8s.KubeConfig): Record<WorkloadKind, ListFn> {
+function listFunctions(kc: k8s.KubeConfig, labelSelector: string | undefined): Record<WorkloadKind, ListFn> {
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   const batch = kc.makeApiClient(k8s.BatchV1Api);
+  const sel = labelSelector === undefined ? {} : { labelSelector };
   return {
     Deployment: (namespace, limit, _continue) =>
       namespace === undefined
-        ? apps.listDeploymentForAllNamespaces({ limit, _continue })
-        : apps.listNamespacedDeployment({ namespace, limit, _continue }),
+        ? apps.listDeploymentForAllNamespaces({ limit, _continue, ...sel })
+        : apps.listNamespacedDeployment({ namespace, limit, _continue, ...sel }),
     StatefulSet: (namespace, limit, _continue) =>
       namespace === undefined
-        ? apps.listStatefulSetForAllNamespaces({ limit, _continue })
-        : apps.listNamespacedStatefulSet({ namespace, limit, _continue }),
+        ? apps.listStatefulSetForAllNamespaces({ limit, _continue, ...sel })
+        : apps.listNamespacedStatefulSet({ namespace, limit, _continue, ...sel }),
     DaemonSet: (namespace, limit, _continue) =>
       namespace === undefined
-        ? apps.listDaemonSetForAllNamespaces({ limit, _continue })
-        : apps.listNamespacedDaemonSet({ namespace, limit, _continue }),
+        ? apps.listDaemonSetForAllNamespaces({ limit, _continue, ...sel })
+        : apps.listNamespacedDaemonSet({ namespace, limit, _continue, ...sel }),
     CronJob: (namespace, limit, _continue) =>
       namespace === undefined
-        ? batch.listCronJobForAllNamespaces({ limit, _continue })
-        : batch.listNamespacedCronJob({ namespace, limit, _continue }),
+        ? batch.listCronJobForAllNamespaces({ limit, _continue, ...sel })
+        : batch.listNamespacedCronJob({ namespace, limit, _continue, ...sel }),
   };
 }
 
@@ -120,6 +123,7 @@ class Stream {
       relistIntervalMs: number;
       watchTimeoutSeconds: number;
       pageSize: number;
+      labelSelector: string | undefined;
     },
   ) {}
 
@@ -291,6 +295,8 @@ class Stream {
             resourceVersion: this.rv,
             allowWatchBookmarks: true,
             timeoutSeconds: this.deps.watchTimeoutSeconds,
+            // A workload whose labels change out of (into) the selection arrives as DELETED (ADDED).
+            ...(this.deps.labelSelector === undefined ? {} : { labelSelector: this.deps.labelSelector }),
           },
           onEvent,
           onDone,
@@ -356,7 +362,7 @@ export class KubeWorkloadWatch implements WorkloadWatch {
     const abort = new AbortController();
     this.abort = abort;
     const o = this.opts;
-    const lists = listFunctions(o.kubeConfig);
+    const lists = listFunctions(o.kubeConfig, o.labelSelector);
     const watch = new k8s.Watch(o.kubeConfig);
     const namespaces = o.namespaces && o.namespaces.length > 0 ? [...new Set(o.namespaces)] : [undefined];
     const sink: Sink = {
@@ -386,6 +392,7 @@ export class KubeWorkloadWatch implements WorkloadWatch {
             relistIntervalMs: o.relistIntervalMs ?? 30 * 60_000,
             watchTimeoutSeconds: o.watchTimeoutSeconds ?? 300,
             pageSize: o.pageSize ?? 500,
+            labelSelector: o.labelSelector,
           }),
         );
       }

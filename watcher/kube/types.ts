@@ -73,6 +73,11 @@ export interface WorkloadWatch {
   list(): WorkloadSnapshot[];
   on(event: 'upsert', fn: (w: WorkloadSnapshot, old: WorkloadSnapshot | undefined) => void): void;
   on(event: 'delete', fn: (w: WorkloadSnapshot) => void): void;
+  /**
+   * Whether a workload read from the API rather than the watch belongs to this installation's
+   * selection (WATCH_SELECTOR, WATCH_ANNOTATED_ONLY, WATCHER_SCOPE); absent: every workload does.
+   */
+  admits?(w: WorkloadSnapshot): { ok: boolean; reason?: string };
 }
 
 export interface LeaderElector {

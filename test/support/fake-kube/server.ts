@@ -639,11 +639,25 @@ export class FakeKube {
 
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
     res.flushHeaders();
-    const wanted = (e: StoredEvent) =>
-      e.resource === r &&
-      (namespace === undefined || e.object.metadata.namespace === namespace) &&
-      labelOk(e.object) &&
-      fieldOk(e.object);
+    const passes = (o: KubeObject) => labelOk(o) && fieldOk(o);
+    /**
+     * The event this watch sees, as the API server's watch cache decides it: a change that moves
+     * an object into the selection is ADDED, out of it DELETED (the previous content with the
+     * event's resourceVersion), else MODIFIED; undefined when neither side passes.
+     */
+    const seen = (e: StoredEvent): { type: string; object: KubeObject } | undefined => {
+      if (e.resource !== r || (namespace !== undefined && e.object.metadata.namespace !== namespace))
+        return undefined;
+      const now = passes(e.object);
+      if (e.type !== 'MODIFIED' || e.previous === undefined)
+        return now ? { type: e.type, object: e.object } : undefined;
+      const before = passes(e.previous);
+      if (now) return { type: before ? 'MODIFIED' : 'ADDED', object: e.object };
+      if (!before) return undefined;
+      const object = structuredClone(e.previous);
+      object.metadata.resourceVersion = e.object.metadata.resourceVersion;
+      return { type: 'DELETED', object };
+    };
 
     let sent = 0;
     const cleanups: (() => void)[] = [];
@@ -709,13 +723,21 @@ export class FakeKube {
         watch.close(false);
         return;
       }
-      for (const e of events) if (wanted(e)) write({ type: e.type, object: e.object });
+      for (const e of events) {
+        const event = seen(e);
+        if (event) write(event);
+      }
     }
     if (drop !== undefined && drop.afterEvents === undefined && drop.afterMs === undefined) {
       watch.close(true);
       return;
     }
-    cleanups.push(this.store.subscribe((e) => wanted(e) && write({ type: e.type, object: e.object })));
+    cleanups.push(
+      this.store.subscribe((e) => {
+        const event = seen(e);
+        if (event) write(event);
+      }),
+    );
     if (drop?.afterMs !== undefined) cleanups.push(this.timer(() => watch.close(true), drop.afterMs));
     const timeout = Number(query.timeoutSeconds ?? '0');
     if (timeout > 0) cleanups.push(this.timer(() => watch.close(false), timeout * 1000));

@@ -29,6 +29,8 @@ export interface StoredEvent {
   type: WatchEventType;
   resource: ResourceType;
   object: KubeObject;
+  /** MODIFIED: the object before the change (a watch with a selector needs both, as etcd's has). */
+  previous?: KubeObject;
 }
 
 /** Why a write was refused; mapped to a Kubernetes `Status` by the server. */
@@ -204,7 +206,7 @@ export class ObjectStore {
       }
     }
     if (isDeepStrictEqual(stripRv(next), stripRv(current))) return structuredClone(current); // no-op write: no new version
-    return this.commit(r, key, 'MODIFIED', next);
+    return this.commit(r, key, 'MODIFIED', next, current);
   }
 
   delete(r: ResourceType, namespace: string | undefined, name: string): KubeObject {
@@ -218,11 +220,23 @@ export class ObjectStore {
     return structuredClone(current);
   }
 
-  private commit(r: ResourceType, key: string, type: WatchEventType, obj: KubeObject): KubeObject {
+  private commit(
+    r: ResourceType,
+    key: string,
+    type: WatchEventType,
+    obj: KubeObject,
+    previous?: KubeObject,
+  ): KubeObject {
     this.rv += 1;
     obj.metadata.resourceVersion = String(this.rv);
     this.objects.set(key, obj);
-    this.record({ rv: this.rv, type, resource: r, object: structuredClone(obj) });
+    this.record({
+      rv: this.rv,
+      type,
+      resource: r,
+      object: structuredClone(obj),
+      ...(previous ? { previous: structuredClone(previous) } : {}),
+    });
     return structuredClone(obj);
   }
 

@@ -21,6 +21,7 @@ const settings: WatchSettings = {
   timezone: undefined,
   minAgeMs: undefined,
   constraint: undefined,
+  scope: undefined,
   verify: undefined,
   verifyKey: undefined,
   verifyIdentity: undefined,

@@ -206,3 +206,25 @@ t.test('wantsJson sees --json before --, even on a command line that does not pa
   t.notOk(wantsJson(['scan', '--', '--json']));
   t.end();
 });
+
+t.test('run --once: options, and its own help', (t) => {
+  t.same(parseCommand(['run', '--once']), { kind: 'run', dryRun: false, namespace: undefined, json: false });
+  t.same(parseCommand(['run', '--once', '--dry-run', '-n', 'shop', '--json']), {
+    kind: 'run',
+    dryRun: true,
+    namespace: 'shop',
+    json: true,
+  });
+  t.throws(() => parseCommand(['run']), /run needs --once/);
+  t.throws(
+    () => parseCommand(['run', '--once', '--namespace']),
+    /--namespace needs a value: a namespace name/,
+  );
+  t.throws(() => parseCommand(['scan', 'x.yaml', '--once']), /--once is an option of run, not of scan/);
+  t.same(parseCommand(['run', '--help']), { kind: 'help', command: 'run' });
+  const help = commandUsage('run');
+  t.match(help, /--dry-run\s+run: decide only/);
+  t.notMatch(help, /--include/);
+  t.match(USAGE, /image-watcher run --once \[--dry-run\]/);
+  t.end();
+});
