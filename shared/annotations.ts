@@ -21,6 +21,12 @@ export const ANNOTATIONS = {
   include: 'image-watcher/include',
   exclude: 'image-watcher/exclude',
   containers: 'image-watcher/containers',
+  writeBack: 'image-watcher/write-back',
+  gitRepo: 'image-watcher/git-repo',
+  gitBranch: 'image-watcher/git-branch',
+  gitPath: 'image-watcher/git-path',
+  gitSecret: 'image-watcher/git-secret',
+  gitPush: 'image-watcher/git-push',
   // managed by image-watcher
   lastUpdated: 'image-watcher/last-updated',
   lastUpdatedVersion: 'image-watcher/last-updated-version',
@@ -34,7 +40,18 @@ export const ANNOTATIONS = {
   rollout: 'image-watcher/rollout',
   /** Versions whose notice is being sent: written before the send, removed with the stamp after it. */
   noticePending: 'image-watcher/notice-pending',
+  /** JSON: versions written to Git and not yet seen live (see watcher/gitops/state.ts). */
+  gitPending: 'image-watcher/git-pending',
+  /** Versions last written to Git: never written again (a restart never pushes twice). */
+  lastPushedVersion: 'image-watcher/last-pushed-version',
 } as const;
+
+/** Where an AUTO_UPDATE goes: the live object (default) or the Git repository it is synced from. */
+export type WriteBack = 'live' | 'git';
+export const WRITE_BACKS: readonly WriteBack[] = ['live', 'git'];
+/** How a Git write-back lands: on the branch, on a branch per update, or as a pull/merge request. */
+export type GitPush = 'direct' | 'branch' | 'pull-request';
+export const GIT_PUSHES: readonly GitPush[] = ['direct', 'branch', 'pull-request'];
 
 export type Mode = 'AUTO_UPDATE' | 'NOTIFICATION' | 'DISABLED';
 export const MODES: readonly Mode[] = ['AUTO_UPDATE', 'NOTIFICATION', 'DISABLED'];
@@ -47,6 +64,13 @@ export interface WatchSettings {
   include: TagPattern | undefined;
   exclude: TagPattern | undefined;
   containers: string[] | undefined;
+  /** Optional so settings written before the GitOps keys stay valid; parseWatchSettings sets them. */
+  writeBack?: WriteBack;
+  gitRepo?: string | undefined;
+  gitBranch?: string | undefined;
+  gitPath?: string | undefined;
+  gitSecret?: string | undefined;
+  gitPush?: GitPush;
 }
 
 export interface AnnotationProblem {
@@ -177,16 +201,81 @@ function containers(value: string, opts: ParseOptions): Parsed<string[]> {
   return { ok: true, value: names };
 }
 
-const USER_SCHEMA: { readonly [F in keyof WatchSettings]: UserKey<WatchSettings[F]> } = {
+/** https://host/path, ssh://[user@]host[:port]/path or scp-like user@host:path (no credentials). */
+const SCP_LIKE = /^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?!\/\/)[^\s]+$/;
+
+function gitRepo(value: string): Parsed<string> {
+  const example = 'e.g. https://github.com/org/deploy.git or ssh://git@github.com/org/deploy.git';
+  if (value.length > MAX_URL_LENGTH)
+    return { ok: false, message: `is longer than ${MAX_URL_LENGTH} characters` };
+  if (/[\s\x00-\x1f]/.test(value) || value.startsWith('-')) {
+    return { ok: false, message: `is not a Git repository URL (${example})` };
+  }
+  if (SCP_LIKE.test(value)) return { ok: true, value };
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return { ok: false, message: `is not a Git repository URL (${example})` };
+  }
+  // http only for hosts in GIT_INSECURE_HOSTS (checked by the watcher, like INSECURE_REGISTRIES).
+  if (!['https:', 'ssh:', 'http:'].includes(url.protocol) || url.hostname === '') {
+    return { ok: false, message: `is not an https or ssh URL (${example})` };
+  }
+  if (url.password !== '' || (url.protocol !== 'ssh:' && url.username !== '')) {
+    return {
+      ok: false,
+      message: 'must not contain credentials; put them in the Secret named by image-watcher/git-secret',
+    };
+  }
+  if (url.search !== '' || url.hash !== '' || url.pathname.length <= 1) {
+    return { ok: false, message: `must name a repository path without query or fragment (${example})` };
+  }
+  return { ok: true, value };
+}
+
+/** A branch name git check-ref-format accepts (the common subset), never an option. */
+const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock(\/|$))[A-Za-z0-9._\/-]{1,200}(?<![./])$/;
+
+function gitBranch(value: string): Parsed<string> {
+  return BRANCH.test(value) && !value.startsWith('/')
+    ? { ok: true, value }
+    : { ok: false, message: 'is not a valid Git branch name (letters, digits, "/", ".", "_", "-")' };
+}
+
+function gitPath(value: string): Parsed<string> {
+  const parts = value.split('/').filter((p) => p !== '' && p !== '.');
+  if (value.length > 1024 || value.startsWith('/') || parts.includes('..') || /[\x00-\x1f\\]/.test(value)) {
+    return { ok: false, message: 'must be a relative path inside the repository (no "..", no leading "/")' };
+  }
+  return { ok: true, value: parts.length === 0 ? '.' : parts.join('/') };
+}
+
+/** Kubernetes Secret names are DNS-1123 subdomains. */
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+function secretName(value: string): Parsed<string> {
+  return SECRET_NAME.test(value)
+    ? { ok: true, value }
+    : { ok: false, message: 'is not a Secret name (lower-case letters, digits, "-" and ".")' };
+}
+
+const USER_SCHEMA: { readonly [F in keyof Required<WatchSettings>]: UserKey<WatchSettings[F]> } = {
   mode: { key: ANNOTATIONS.mode, default: 'NOTIFICATION', parse: oneOf('mode', MODES) },
   strategy: { key: ANNOTATIONS.strategy, default: 'ALL', parse: oneOf('strategy', STRATEGIES) },
   releaseUrl: { key: ANNOTATIONS.releaseUrl, default: undefined, parse: releaseUrl },
   include: { key: ANNOTATIONS.include, default: undefined, parse: pattern },
   exclude: { key: ANNOTATIONS.exclude, default: undefined, parse: pattern },
   containers: { key: ANNOTATIONS.containers, default: undefined, parse: containers },
+  writeBack: { key: ANNOTATIONS.writeBack, default: 'live', parse: oneOf('write-back', WRITE_BACKS) },
+  gitRepo: { key: ANNOTATIONS.gitRepo, default: undefined, parse: gitRepo },
+  gitBranch: { key: ANNOTATIONS.gitBranch, default: undefined, parse: gitBranch },
+  gitPath: { key: ANNOTATIONS.gitPath, default: undefined, parse: gitPath },
+  gitSecret: { key: ANNOTATIONS.gitSecret, default: undefined, parse: secretName },
+  gitPush: { key: ANNOTATIONS.gitPush, default: 'direct', parse: oneOf('git-push', GIT_PUSHES) },
 };
 
-const USER_FIELDS = Object.keys(USER_SCHEMA) as (keyof WatchSettings)[];
+const USER_FIELDS = Object.keys(USER_SCHEMA) as (keyof Required<WatchSettings>)[];
 
 /** Keys users may set. */
 export const USER_KEYS: readonly string[] = USER_FIELDS.map((f) => USER_SCHEMA[f].key);
@@ -207,9 +296,11 @@ export interface ManagedState {
   rollout?: string;
   /** Versions (as in last-notified-version) whose notice was decided and not yet confirmed sent. */
   noticePending?: string;
+  gitPending?: string;
+  lastPushedVersion?: string;
 }
 
-type ValueKind = 'timestamp' | 'versions' | 'token' | 'rollout';
+type ValueKind = 'timestamp' | 'versions' | 'token' | 'rollout' | 'json';
 
 const MANAGED_SCHEMA: { readonly [F in keyof Required<ManagedState>]: { key: string; kind: ValueKind } } = {
   lastUpdated: { key: ANNOTATIONS.lastUpdated, kind: 'timestamp' },
@@ -223,6 +314,8 @@ const MANAGED_SCHEMA: { readonly [F in keyof Required<ManagedState>]: { key: str
   lastCheck: { key: ANNOTATIONS.lastCheck, kind: 'timestamp' },
   rollout: { key: ANNOTATIONS.rollout, kind: 'rollout' },
   noticePending: { key: ANNOTATIONS.noticePending, kind: 'versions' },
+  gitPending: { key: ANNOTATIONS.gitPending, kind: 'json' },
+  lastPushedVersion: { key: ANNOTATIONS.lastPushedVersion, kind: 'versions' },
 };
 
 const MANAGED_FIELDS = Object.keys(MANAGED_SCHEMA) as (keyof ManagedState)[];
@@ -405,6 +498,8 @@ export function checkManagedValues(
     } else if (kind === 'rollout') {
       const parsed = parsePendingRollout(value);
       if (!parsed.ok) problems.push(problem(key, value, parsed.reason));
+    } else if (kind === 'json' && !isJsonObject(value)) {
+      problems.push(problem(key, value, 'is not a JSON object'));
     } else if (kind === 'token' && !TOKEN.test(value)) {
       problems.push({
         key,
@@ -414,6 +509,15 @@ export function checkManagedValues(
     }
   }
   return problems;
+}
+
+function isJsonObject(value: string): boolean {
+  try {
+    const v: unknown = JSON.parse(value);
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
+  }
 }
 
 /** RFC 3339 UTC timestamp for managed annotations, without milliseconds. */
