@@ -32,6 +32,13 @@ module.exports = {
       to: { path: '^webhook/' },
     },
     {
+      name: 'approval-not-notify',
+      severity: 'error',
+      comment: 'notify/ uses approval/ (signed links); the way back would make the two folders a cycle.',
+      from: { path: '^watcher/approval/' },
+      to: { path: '^watcher/notify/' },
+    },
+    {
       name: 'sources-not-tests',
       severity: 'error',
       from: { path: '^(shared|webhook|watcher)/' },

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import * as k8s from '@kubernetes/client-node';
 import { startFakeKube, type FakeKube, type FakeKubeOptions } from '../support/fake-kube/index.ts';
+import { until } from '../support/until.ts';
 
 const JSON_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
@@ -46,17 +47,7 @@ function imageOf(o: { spec?: unknown } | undefined): string | undefined {
   return (o?.spec as k8s.V1DeploymentSpec | undefined)?.template.spec?.containers[0]?.image;
 }
 
-function waitFor(what: string, cond: () => boolean, ms = 3000): Promise<void> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - started > ms) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
+const waitFor = (what: string, cond: () => boolean, ms = 3000) => until(what, cond, ms, 5);
 
 t.test('get, list, create and replace work through AppsV1Api', async (t) => {
   const kube = await start(t);

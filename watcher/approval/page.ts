@@ -1,7 +1,7 @@
 // Server-rendered HTML of the approval pages: pure functions of their input, every value escaped,
 // one inline stylesheet allowed by its hash, no scripts and no external assets.
 import { createHash } from 'node:crypto';
-import { escapeHtml, safeHttpUrl } from '../notify/format.ts';
+import { escapeHtml, safeHttpUrl } from '../html.ts';
 
 export interface WorkloadRef {
   kind: string;

@@ -173,6 +173,9 @@ export class ClientNodeGateway implements KubeGateway {
         );
         seen.count += 1;
         seen.lastAt = now.getTime();
+        // Most recently seen last, so forgetOldEvents can stop at the first fresh one.
+        this.recentEvents.delete(key);
+        this.recentEvents.set(key, seen);
         return;
       } catch (err) {
         // Expired or deleted meanwhile: fall through and create a fresh one.
@@ -262,8 +265,10 @@ export class ClientNodeGateway implements KubeGateway {
   }
 
   private forgetOldEvents(nowMs: number): void {
+    // Ordered by last sighting: drop from the front until a fresh one (amortised O(1) per event).
     for (const [key, ev] of this.recentEvents) {
-      if (nowMs - ev.lastAt > AGGREGATE_WINDOW_MS) this.recentEvents.delete(key);
+      if (nowMs - ev.lastAt <= AGGREGATE_WINDOW_MS) break;
+      this.recentEvents.delete(key);
     }
   }
 }

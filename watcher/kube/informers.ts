@@ -40,6 +40,8 @@ export interface WorkloadWatchStats {
   errors: number;
   stalls: number;
   gone: number;
+  /** BOOKMARK events received (they keep a quiet watch alive). */
+  bookmarks: number;
 }
 
 interface ListPage {
@@ -250,6 +252,8 @@ class Stream {
         if (type === 'ADDED' || type === 'MODIFIED') {
           const snap = toSnapshot(this.kind, obj);
           if (snap) this.deps.sink.apply(snap);
+        } else if (type === 'BOOKMARK') {
+          this.deps.stats.bookmarks += 1;
         } else if (type === 'DELETED') {
           const meta = (obj as { metadata?: { namespace?: string; name?: string } } | undefined)?.metadata;
           if (meta?.namespace && meta.name) this.deps.sink.remove(this.kind, meta.namespace, meta.name);
@@ -307,7 +311,14 @@ export class KubeWorkloadWatch implements WorkloadWatch {
   private readonly upsertFns: ((w: WorkloadSnapshot, old: WorkloadSnapshot | undefined) => void)[] = [];
   private readonly deleteFns: ((w: WorkloadSnapshot) => void)[] = [];
   private readonly log: Logger;
-  private readonly statsData: WorkloadWatchStats = { relists: 0, watches: 0, errors: 0, stalls: 0, gone: 0 };
+  private readonly statsData: WorkloadWatchStats = {
+    relists: 0,
+    watches: 0,
+    errors: 0,
+    stalls: 0,
+    gone: 0,
+    bookmarks: 0,
+  };
   private abort: AbortController | undefined;
   private running: Promise<void>[] = [];
   private synced = false;

@@ -1,5 +1,7 @@
 // Pure message text shared by every channel, so Slack, Teams, Discord and email say the same thing.
 import type { NoticeEvent, UpdateNotice, VersionChange } from './types.ts';
+// The HTML helpers live in ../html.ts (the approval page uses them too); notifiers import them here.
+export { escapeHtml, safeHttpUrl } from '../html.ts';
 
 export interface Field {
   label: string;
@@ -116,28 +118,4 @@ export function truncate(text: string, max: number): string {
   const chars = [...text];
   if (chars.length <= max) return text;
   return chars.slice(0, Math.max(0, max - 1)).join('') + '…';
-}
-
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-/** Escape text for HTML element content and quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
-}
-
-/** Only http(s) links are rendered as links: a `javascript:` URL from release notes must never be clickable. */
-export function safeHttpUrl(url: string | undefined): string | undefined {
-  if (!url) return undefined;
-  try {
-    const u = new URL(url);
-    return u.protocol === 'https:' || u.protocol === 'http:' ? u.toString() : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -180,7 +180,7 @@ export class OciRegistryClient implements RegistryClient {
       random: opts.random ?? Math.random,
       timeoutMs: opts.timeoutMs ?? 30_000,
       maxAttempts: Math.max(1, opts.maxAttempts ?? 4),
-      backoff: { baseMs: opts.backoffBaseMs ?? 500, capMs: opts.backoffCapMs ?? 30_000 },
+      backoff: { initialMs: opts.backoffBaseMs ?? 500, maxMs: opts.backoffCapMs ?? 30_000, jitter: 1 },
       maxRetryAfterMs: opts.maxRetryAfterMs ?? 60_000,
       concurrency: opts.concurrency ?? 4,
       ratePerSecond: opts.ratePerSecond ?? 10,

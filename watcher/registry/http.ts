@@ -7,8 +7,9 @@ import { abortedError, RegistryError } from './errors.ts';
 import { ByteBudget } from './budget.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { parseRetryAfter } from '../../shared/retry-after.ts';
-import { backoffDelay, isRetryableStatus } from './retry.ts';
-import type { BackoffPolicy } from './retry.ts';
+import { backoffDelay } from '../../shared/backoff.ts';
+import type { BackoffRule } from '../../shared/backoff.ts';
+import { isRetryableStatus } from './retry.ts';
 import type { RegistryRequestObserver } from './types.ts';
 
 export interface HttpOptions {
@@ -20,7 +21,8 @@ export interface HttpOptions {
   random: () => number;
   timeoutMs: number;
   maxAttempts: number;
-  backoff: BackoffPolicy;
+  /** Retry `attempt` (from 0) waits backoffDelay(attempt + 1, backoff); use jitter 1 (full jitter). */
+  backoff: BackoffRule;
   maxRetryAfterMs: number;
   concurrency: number;
   ratePerSecond: number;
@@ -241,7 +243,7 @@ export class RegistryHttp {
             `cannot reach registry ${req.registry} for ${req.what}: ${networkCode(err)} (${o.maxAttempts} attempts)`,
           );
         }
-        await o.sleep(backoffDelay(attempt, o.backoff, o.random));
+        await o.sleep(retryDelay(attempt, o));
         continue;
       }
       o.observer.observeRegistryRequest({
@@ -251,7 +253,7 @@ export class RegistryHttp {
         seconds: (performance.now() - started) / 1000,
       });
       if (!isRetryableStatus(res.status) || last) return res;
-      let delay = backoffDelay(attempt, o.backoff, o.random);
+      let delay = retryDelay(attempt, o);
       if (res.status === 429 || res.status === 503) {
         const retryAfter = parseRetryAfter(res.headers.get('retry-after'), o.now());
         // A registry asking for a longer pause than we are willing to wait: give up now rather than hammer it.
@@ -370,4 +372,9 @@ export class RegistryHttp {
     if (REDIRECTS.has(res.status)) await res.body?.cancel().catch(() => undefined);
     return { status: res.status, headers: res.headers, body, url: url.href };
   }
+}
+
+/** Full jitter: a random wait in [0, min(cap, base * 2^attempt)], so clients do not retry in step. */
+export function retryDelay(attempt: number, o: Pick<HttpOptions, 'backoff' | 'random'>): number {
+  return backoffDelay(attempt + 1, o.backoff, () => 1 - o.random());
 }

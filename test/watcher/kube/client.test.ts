@@ -181,6 +181,34 @@ t.test('createEvent records an event on the workload and aggregates repeats', as
   t.ok((await rejection(gw.createEvent(web, { ...e, reason: 'Other' }))) instanceof KubeApiError);
 });
 
+t.test(
+  'createEvent aggregates within ten minutes of the last sighting, then starts a new event',
+  async (t) => {
+    const { kube, gw, clock } = await setup(t);
+    kube.seed(deployment('web'));
+    const web = (await gw.getWorkload('Deployment', 'shop', 'web'))!;
+    const a = { type: 'Normal' as const, reason: 'A', message: 'seen often' };
+    const b = { type: 'Normal' as const, reason: 'B', message: 'seen once' };
+    const at = (min: number) => (clock.now = new Date(Date.UTC(2026, 0, 1, 0, min)));
+    at(0);
+    await gw.createEvent(web, b);
+    await gw.createEvent(web, a);
+    // A is seen again every 6 minutes: it stays aggregated; B, first in line, expires at 10 minutes.
+    for (const min of [6, 12, 18]) {
+      at(min);
+      await gw.createEvent(web, a);
+    }
+    await gw.createEvent(web, b);
+    const events = kube.list('Event', 'shop');
+    t.equal(events.filter((x) => x.reason === 'A').length, 1, 'A is one event');
+    t.equal(events.find((x) => x.reason === 'A')!.count, 4);
+    t.equal(events.filter((x) => x.reason === 'B').length, 2, 'B after its window is a new event');
+    at(40);
+    await gw.createEvent(web, a);
+    t.equal(kube.list('Event', 'shop').filter((x) => x.reason === 'A').length, 2, 'A after its window too');
+  },
+);
+
 t.test('pull secrets and service accounts', async (t) => {
   const { kube, gw } = await setup(t);
   const dockerConfig = { auths: { 'ghcr.io': { auth: Buffer.from('u:p').toString('base64') } } };

@@ -4,6 +4,7 @@ import { startFakeKube, type FakeKubeOptions } from '../../support/fake-kube/ind
 import { KubeWorkloadWatch, watchPath, type WorkloadWatchOptions } from '../../../watcher/kube/informers.ts';
 import { exponentialBackoff } from '../../../watcher/kube/backoff.ts';
 import type { WorkloadKind, WorkloadWatch } from '../../../watcher/kube/types.ts';
+import { until } from '../../support/until.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -35,17 +36,7 @@ function workload(
   };
 }
 
-function waitFor(what: string, cond: () => boolean, ms = 4000): Promise<void> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - started > ms) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
+const waitFor = (what: string, cond: () => boolean, ms = 4000) => until(what, cond, ms, 5);
 
 async function setup(
   t: Test,
@@ -287,8 +278,10 @@ t.test('bookmarks keep a quiet watch alive', async (t) => {
     { autoRollout: 'off', bookmarkIntervalMs: 30 },
   );
   await watch.start();
-  await new Promise((r) => setTimeout(r, 400));
+  // Ten bookmarks 30 ms apart span two stall timeouts: without them the watchdog would have fired.
+  await waitFor('ten bookmarks', () => watch.stats().bookmarks >= 10);
   t.equal(watch.stats().stalls, 0);
+  t.equal(watch.stats().watches, 1, 'the first watch is still the one open');
 });
 
 t.test('a periodic relist repairs what a watch missed', async (t) => {

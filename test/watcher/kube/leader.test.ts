@@ -3,20 +3,11 @@ import { pino } from 'pino';
 import { startFakeKube, type FakeKube } from '../../support/fake-kube/index.ts';
 import { LeaseLeaderElector, type LeaderElectorOptions } from '../../../watcher/kube/leader.ts';
 import type { LeaderElector } from '../../../watcher/kube/types.ts';
+import { until } from '../../support/until.ts';
 
 const logger = pino({ level: 'silent' });
 
-function waitFor(what: string, cond: () => boolean, ms = 4000): Promise<void> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - started > ms) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
+const waitFor = (what: string, cond: () => boolean, ms = 4000) => until(what, cond, ms, 5);
 
 async function fake(t: Test): Promise<FakeKube> {
   const kube = await startFakeKube();

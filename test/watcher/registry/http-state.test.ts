@@ -11,7 +11,7 @@ function http(fetchImpl: typeof fetch, concurrency = 2): RegistryHttp {
     random: () => 0.5,
     timeoutMs: 1000,
     maxAttempts: 1,
-    backoff: { baseMs: 1, capMs: 2 },
+    backoff: { initialMs: 1, maxMs: 2, jitter: 1 },
     maxRetryAfterMs: 1000,
     concurrency,
     ratePerSecond: 1000,

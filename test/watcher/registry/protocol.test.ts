@@ -4,7 +4,8 @@ import { parseNextLink, parseWwwAuthenticate } from '../../../watcher/registry/c
 import { isLoopback, registryBaseUrl } from '../../../watcher/registry/endpoint.ts';
 import { labelsFromConfig, parseManifest, pickPlatform } from '../../../watcher/registry/manifest.ts';
 import { parseRetryAfter } from '../../../shared/retry-after.ts';
-import { backoffDelay, isRetryableStatus } from '../../../watcher/registry/retry.ts';
+import { retryDelay } from '../../../watcher/registry/http.ts';
+import { isRetryableStatus } from '../../../watcher/registry/retry.ts';
 
 t.test('WWW-Authenticate challenges', (t) => {
   const cases = [
@@ -82,21 +83,18 @@ t.test('Link headers', (t) => {
 });
 
 t.test('Retry-After and backoff', (t) => {
+  const rule = { initialMs: 100, maxMs: 1000, jitter: 1 };
   const now = Date.parse('2026-03-01T12:00:00Z');
   t.equal(parseRetryAfter('30', now), 30_000, 'seconds');
   t.equal(parseRetryAfter('Sun, 01 Mar 2026 12:00:10 GMT', now), 10_000, 'an HTTP date');
   t.equal(parseRetryAfter('Sun, 01 Mar 2026 11:00:00 GMT', now), 0, 'a date in the past means now');
   t.equal(parseRetryAfter('soon', now), undefined, 'garbage is ignored');
   t.same(
-    [0, 1, 2, 3, 4, 10].map((a) => backoffDelay(a, { baseMs: 100, capMs: 1000 }, () => 0.5)),
+    [0, 1, 2, 3, 4, 10].map((a) => retryDelay(a, { backoff: rule, random: () => 0.5 })),
     [50, 100, 200, 400, 500, 500],
     'half of min(cap, base * 2^attempt)',
   );
-  t.equal(
-    backoffDelay(3, { baseMs: 100, capMs: 1000 }, () => 0),
-    0,
-    'full jitter starts at zero',
-  );
+  t.equal(retryDelay(3, { backoff: rule, random: () => 0 }), 0, 'full jitter starts at zero');
   t.same([429, 500, 502, 503, 408].map(isRetryableStatus), [true, true, true, true, true]);
   t.same([200, 401, 404, 501].map(isRetryableStatus), [false, false, false, false]);
   t.end();
