@@ -40,7 +40,7 @@ export const ANNOTATIONS = {
   rollout: 'image-watcher/rollout',
   /** Versions whose notice is being sent: written before the send, removed with the stamp after it. */
   noticePending: 'image-watcher/notice-pending',
-  /** JSON: versions written to Git and not yet seen live (see watcher/gitops/state.ts). */
+  /** JSON as `rollout`, plus the Git target: versions written to Git, not yet seen live (watcher/gitops/state.ts). */
   gitPending: 'image-watcher/git-pending',
   /** Versions last written to Git: never written again (a restart never pushes twice). */
   lastPushedVersion: 'image-watcher/last-pushed-version',
@@ -204,11 +204,20 @@ function containers(value: string, opts: ParseOptions): Parsed<string[]> {
 /** https://host/path, ssh://[user@]host[:port]/path or scp-like user@host:path (no credentials). */
 const SCP_LIKE = /^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?!\/\/)[^\s]+$/;
 
+/** Control characters (C0 and DEL) have no place in URLs, branches or paths. */
+function hasControl(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 function gitRepo(value: string): Parsed<string> {
   const example = 'e.g. https://github.com/org/deploy.git or ssh://git@github.com/org/deploy.git';
   if (value.length > MAX_URL_LENGTH)
     return { ok: false, message: `is longer than ${MAX_URL_LENGTH} characters` };
-  if (/[\s\x00-\x1f]/.test(value) || value.startsWith('-')) {
+  if (/\s/.test(value) || hasControl(value) || value.startsWith('-')) {
     return { ok: false, message: `is not a Git repository URL (${example})` };
   }
   if (SCP_LIKE.test(value)) return { ok: true, value };
@@ -235,7 +244,7 @@ function gitRepo(value: string): Parsed<string> {
 }
 
 /** A branch name git check-ref-format accepts (the common subset), never an option. */
-const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock(\/|$))[A-Za-z0-9._\/-]{1,200}(?<![./])$/;
+const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock(\/|$))[A-Za-z0-9._/-]{1,200}(?<![./])$/;
 
 function gitBranch(value: string): Parsed<string> {
   return BRANCH.test(value) && !value.startsWith('/')
@@ -245,7 +254,13 @@ function gitBranch(value: string): Parsed<string> {
 
 function gitPath(value: string): Parsed<string> {
   const parts = value.split('/').filter((p) => p !== '' && p !== '.');
-  if (value.length > 1024 || value.startsWith('/') || parts.includes('..') || /[\x00-\x1f\\]/.test(value)) {
+  if (
+    value.length > 1024 ||
+    value.startsWith('/') ||
+    parts.includes('..') ||
+    hasControl(value) ||
+    value.includes('\\')
+  ) {
     return { ok: false, message: 'must be a relative path inside the repository (no "..", no leading "/")' };
   }
   return { ok: true, value: parts.length === 0 ? '.' : parts.join('/') };
@@ -300,7 +315,7 @@ export interface ManagedState {
   lastPushedVersion?: string;
 }
 
-type ValueKind = 'timestamp' | 'versions' | 'token' | 'rollout' | 'json';
+type ValueKind = 'timestamp' | 'versions' | 'token' | 'rollout';
 
 const MANAGED_SCHEMA: { readonly [F in keyof Required<ManagedState>]: { key: string; kind: ValueKind } } = {
   lastUpdated: { key: ANNOTATIONS.lastUpdated, kind: 'timestamp' },
@@ -314,7 +329,7 @@ const MANAGED_SCHEMA: { readonly [F in keyof Required<ManagedState>]: { key: str
   lastCheck: { key: ANNOTATIONS.lastCheck, kind: 'timestamp' },
   rollout: { key: ANNOTATIONS.rollout, kind: 'rollout' },
   noticePending: { key: ANNOTATIONS.noticePending, kind: 'versions' },
-  gitPending: { key: ANNOTATIONS.gitPending, kind: 'json' },
+  gitPending: { key: ANNOTATIONS.gitPending, kind: 'rollout' },
   lastPushedVersion: { key: ANNOTATIONS.lastPushedVersion, kind: 'versions' },
 };
 
@@ -498,8 +513,6 @@ export function checkManagedValues(
     } else if (kind === 'rollout') {
       const parsed = parsePendingRollout(value);
       if (!parsed.ok) problems.push(problem(key, value, parsed.reason));
-    } else if (kind === 'json' && !isJsonObject(value)) {
-      problems.push(problem(key, value, 'is not a JSON object'));
     } else if (kind === 'token' && !TOKEN.test(value)) {
       problems.push({
         key,
@@ -509,15 +522,6 @@ export function checkManagedValues(
     }
   }
   return problems;
-}
-
-function isJsonObject(value: string): boolean {
-  try {
-    const v: unknown = JSON.parse(value);
-    return typeof v === 'object' && v !== null && !Array.isArray(v);
-  } catch {
-    return false;
-  }
 }
 
 /** RFC 3339 UTC timestamp for managed annotations, without milliseconds. */

@@ -82,7 +82,7 @@ function email(value: string, variable: string): string {
 }
 
 function personName(value: string, variable: string): string {
-  if (/[<>\n\r\x00]/.test(value) || value.length > 200) {
+  if (/[<>\n\r]/.test(value) || value.includes('\u0000') || value.length > 200) {
     throw new ConfigError(variable, `${variable} must be a name without <, > or line breaks`);
   }
   return value;

@@ -19,6 +19,15 @@ export interface ImageStatus {
 
 export type UpdateResult = 'success' | 'failed' | 'rolled_back';
 
+export type GitPushResult = 'pushed' | 'unchanged' | 'rejected' | 'refused' | 'failed';
+export const GIT_PUSH_RESULTS: readonly GitPushResult[] = [
+  'pushed',
+  'unchanged',
+  'rejected',
+  'refused',
+  'failed',
+];
+
 type OutdatedLabels = WorkloadLabels & {
   container: string;
   image: string;
@@ -44,6 +53,7 @@ export class WatcherMetrics {
   private readonly checkDuration: Histogram;
   private readonly lastCheck: Gauge;
   private readonly checkErrors: Counter<'code'>;
+  private readonly gitPushes: Counter<'result'>;
   private readonly leader: Gauge;
   /** workload key -> container -> the label set currently exported. */
   private readonly series = new Map<string, Map<string, OutdatedLabels>>();
@@ -104,6 +114,14 @@ export class WatcherMetrics {
       labelNames: ['code'],
       registers,
     });
+    this.gitPushes = new Counter({
+      name: 'image_watcher_git_pushes_total',
+      help: 'Git write-backs, by result: pushed, unchanged (Git already held it), rejected (non-fast-forward, retried), refused (file not editable), failed.',
+      labelNames: ['result'],
+      registers,
+    });
+    // Every result from the start, so rate() and alerts see a 0 before the first push.
+    for (const r of GIT_PUSH_RESULTS) this.gitPushes.inc({ result: r }, 0);
     this.leader = new Gauge({
       name: 'image_watcher_leader',
       help: '1 when this replica holds the leader lease and acts, else 0.',
@@ -159,6 +177,10 @@ export class WatcherMetrics {
     this.series.delete(key);
     for (const result of this.updateResults.get(key) ?? []) this.updates.remove({ ...w, result });
     this.updateResults.delete(key);
+  }
+
+  observeGitPush(result: GitPushResult): void {
+    this.gitPushes.inc({ result });
   }
 
   observeUpdate(w: WorkloadLabels, result: UpdateResult): void {

@@ -7,8 +7,10 @@ import type { Logger } from 'pino';
 import type { GitPush } from '../../shared/annotations.ts';
 import { ImageWatcherError } from '../../shared/errors.ts';
 import type { ImageReference } from '../../shared/image-ref.ts';
+import type { EditRequest } from './edit/index.ts';
 import { parseImageReference } from '../../shared/image-ref.ts';
 import type { VersionChange } from '../../shared/version.ts';
+import type { GitPushResult } from '../metrics.ts';
 import type { Timers } from '../reconcile/queue.ts';
 import { realTimers } from '../reconcile/queue.ts';
 import type { GitClient, GitCredentials, GitIdentity, GitWorkspace } from './git.ts';
@@ -16,14 +18,7 @@ import { GitError, safeUrl } from './git.ts';
 import type { PullRequestClient } from './pull-request.ts';
 import { commitUrl } from './urls.ts';
 
-/** The editor's request (watcher/gitops/edit): which container's image to set to which version. */
-export interface EditRequest {
-  workload: { kind: string; namespace: string; name: string };
-  container: string;
-  image: ImageReference;
-  to: { tag: string; digest?: string };
-}
-/** The editor: the one file changed and its new text; throws an ImageWatcherError when refused. */
+/** The editor (edit/index.ts editFiles): the one file changed; throws EditError when refused. */
 export type EditFiles = (
   files: ReadonlyMap<string, string>,
   req: EditRequest,
@@ -59,7 +54,7 @@ export interface WriteBackRequest {
   reason?: string | undefined;
 }
 
-export type GitPushResult = 'pushed' | 'unchanged' | 'rejected' | 'refused' | 'failed';
+export type { GitPushResult };
 
 export type WriteBackResult =
   | {
