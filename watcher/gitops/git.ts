@@ -130,7 +130,7 @@ export class GitCli implements GitClient {
     credentials?: GitCredentials;
   }): Promise<GitWorkspace> {
     const { host, protocol } = gitHost(o.url);
-    const insecure = (this.opts.insecureHosts ?? []).includes(host);
+    const insecure = (this.opts.insecureHosts ?? []).some((h) => h === host || h.replace(/:\d+$/, '') === host);
     if (protocol === 'http' && !insecure) {
       throw new GitError(
         'E_GIT_BLOCKED',
