@@ -532,6 +532,7 @@ export class Controller {
     for (const k of this.digestBaselines.keys()) if (k.startsWith(`${key}|`)) this.digestBaselines.delete(k);
     for (const k of this.digestSightings.keys()) if (k.startsWith(`${key}|`)) this.digestSightings.delete(k);
     for (const k of this.lastNotes.keys()) if (k.startsWith(`${key}|`)) this.lastNotes.delete(k);
+    for (const k of this.gitFailed.keys()) if (k.startsWith(`${key}|`)) this.gitFailed.delete(k);
     for (const i of this.intents.get(key) ?? []) {
       i.reject(new ManualUpdateError('E_NOT_FOUND', `${w.kind} ${w.namespace}/${w.name} was deleted`));
     }
@@ -1206,6 +1207,8 @@ export class Controller {
   }
 
   private readonly gitInFlight = new Set<string>();
+  /** Versions whose Git write failed, by `key|container=version`: tried again in the next pass. */
+  private readonly gitFailed = new Map<string, { pass: number; error: string }>();
 
   /**
    * Writes candidates to Git: claim (git-pending, before the push, so a crash cannot lose or
@@ -1224,9 +1227,24 @@ export class Controller {
     const labels = labelsOf(w);
     const log = this.log.child({ workload: labels });
     const names = c.watched.map((x) => x.info.name);
-    const todo = manual ? candidates : notYetPushed(w, candidates, names.length);
+    const passId = this.pass?.id ?? 0;
+    const failKey = (cand: Candidate) => `${key}|${cand.container}=${cand.newVersion}`;
+    const todo = manual
+      ? candidates
+      : notYetPushed(w, candidates, names.length).filter(
+          (cand) => this.gitFailed.get(failKey(cand))?.pass !== passId,
+        );
     if (todo.length === 0) {
-      log.info({ decision: 'held_back' }, 'held back: already written to Git; waiting for the sync');
+      // The failure of this pass stays visible on the API until the next pass tries again.
+      const failed = candidates
+        .map((cand) => this.gitFailed.get(failKey(cand)))
+        .find((f) => f?.pass === passId);
+      const entry = this.entries.get(key);
+      if (failed && entry) entry.lastError = failed.error;
+      log.info(
+        { decision: 'held_back' },
+        'held back: written to Git (waiting for the sync) or failed in this pass',
+      );
       return {};
     }
     const now = this.deps.now();
@@ -1269,6 +1287,8 @@ export class Controller {
         if (!isPatchConflict(err)) throw err;
       }
       if (entry) entry.lastError = `${res.code}: ${res.reason}`;
+      for (const cand of todo)
+        this.gitFailed.set(failKey(cand), { pass: passId, error: `${res.code}: ${res.reason}` });
       this.deps.metrics.observeUpdate(labels, 'failed');
       log.warn({ code: res.code, reason: res.reason, decision: 'failed' }, 'cannot write the update to Git');
       await recordEvent(
@@ -1283,6 +1303,7 @@ export class Controller {
       );
       return {};
     }
+    for (const cand of todo) this.gitFailed.delete(failKey(cand));
     const done: GitPending = {
       ...pending,
       branch: res.branch,

@@ -32,6 +32,13 @@ import type { RegistryClient } from './registry/index.ts';
 import { createRegistryClient, credentialsFor } from './registry/index.ts';
 import type { RegistryClientOptions } from './registry/client.ts';
 import { releaseNotesFromConfig } from './release-notes/index.ts';
+import { gitCredentialsOf } from './gitops/credentials.ts';
+import { editFiles } from './gitops/edit/index.ts';
+import type { GitClient } from './gitops/git.ts';
+import { GitCli } from './gitops/git.ts';
+import type { PullRequestClient } from './gitops/pull-request.ts';
+import { RestPullRequests } from './gitops/pull-request.ts';
+import { GitWriteBack } from './gitops/writeback.ts';
 
 /** Notices decided within this time of the first one are dispatched together. */
 const NOTICE_BATCH_MS = 1000;
@@ -78,6 +85,11 @@ export interface WatcherIo {
   /** Replaces the informers or the gateway (rarely: tests of one piece). */
   watch?: WorkloadWatch;
   gateway?: KubeGateway;
+  /** Replaces the git CLI client or the pull-request client (tests wrap or fake a forge). */
+  git?: GitClient;
+  pullRequests?: PullRequestClient;
+  /** Requests due within this time share one commit (default 1 s, tests shorter). */
+  gitWindowMs?: number;
 }
 
 export interface Watcher {
@@ -135,6 +147,27 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
       ? { publicUrl: config.publicUrl, secret: config.approvalSecret }
       : undefined;
   const now = io.now ?? (() => new Date());
+  // Git credentials come from Secrets by name (get only, as pull secrets; see the RBAC).
+  const secrets =
+    gateway instanceof ClientNodeGateway
+      ? gateway
+      : new ClientNodeGateway({ kubeConfig, logger, instance: config.podName });
+  const git = settings.git;
+  const writeBack = new GitWriteBack({
+    git: io.git ?? new GitCli({ insecureHosts: git.insecureHosts }),
+    edit: editFiles,
+    credentials: async (namespace, name) => {
+      const data = await secrets.getSecretData(namespace, name);
+      return data === undefined ? undefined : gitCredentialsOf(data, `${namespace}/${name}`);
+    },
+    identity: { name: git.authorName, email: git.authorEmail },
+    commitPerWorkload: git.commitPerWorkload,
+    pullRequests: io.pullRequests ?? new RestPullRequests({ trustedHosts: git.insecureHosts }),
+    metrics,
+    logger,
+    ...(io.timers ? { timers: io.timers } : {}),
+    windowMs: io.gitWindowMs ?? NOTICE_BATCH_MS,
+  });
   const controller = new Controller({
     watch,
     gateway,
@@ -160,6 +193,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
             }),
         }
       : {}),
+    gitops: { writeBack, defaults: { repo: git.repo, secret: git.secret } },
     logger,
     now,
     ...(io.timers ? { timers: io.timers } : {}),
