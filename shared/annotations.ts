@@ -1,4 +1,9 @@
+import type { VersionConstraint } from './constraint.ts';
+import { parseConstraint } from './constraint.ts';
+import { ConfigError, formatDuration, parseDuration } from './env.ts';
 import { compileUserPattern, InvalidPatternError } from './regex.ts';
+import type { Schedule } from './schedule.ts';
+import { parseSchedule, parseTimeZone } from './schedule.ts';
 import type { TagPattern } from './regex.ts';
 import { parsePendingRollout } from './pending-rollout.ts';
 import { showText } from './show.ts';
@@ -21,6 +26,10 @@ export const ANNOTATIONS = {
   include: 'image-watcher/include',
   exclude: 'image-watcher/exclude',
   containers: 'image-watcher/containers',
+  schedule: 'image-watcher/schedule',
+  timezone: 'image-watcher/timezone',
+  minAge: 'image-watcher/min-age',
+  constraint: 'image-watcher/constraint',
   writeBack: 'image-watcher/write-back',
   gitRepo: 'image-watcher/git-repo',
   gitBranch: 'image-watcher/git-branch',
@@ -64,6 +73,14 @@ export interface WatchSettings {
   include: TagPattern | undefined;
   exclude: TagPattern | undefined;
   containers: string[] | undefined;
+  /** Maintenance window (with `timezone`); undefined: any time (or the cluster's UPDATE_SCHEDULE). */
+  schedule: Schedule | undefined;
+  /** IANA zone of `schedule`; undefined: UPDATE_TIMEZONE, else UTC. */
+  timezone: string | undefined;
+  /** Minimum release age in ms (`min-age`, else MIN_RELEASE_AGE); undefined or 0: none. */
+  minAgeMs: number | undefined;
+  /** Semver range a candidate must satisfy besides the strategy. */
+  constraint: VersionConstraint | undefined;
   /** Optional so settings written before the GitOps keys stay valid; parseWatchSettings sets them. */
   writeBack?: WriteBack;
   gitRepo?: string | undefined;
@@ -71,6 +88,13 @@ export interface WatchSettings {
   gitPath?: string | undefined;
   gitSecret?: string | undefined;
   gitPush?: GitPush;
+}
+
+/** Cluster-wide policy defaults (UPDATE_SCHEDULE, UPDATE_TIMEZONE, MIN_RELEASE_AGE) for unset keys. */
+export interface PolicyDefaults {
+  schedule?: Schedule | undefined;
+  timezone?: string | undefined;
+  minAgeMs?: number | undefined;
 }
 
 export interface AnnotationProblem {
@@ -92,6 +116,8 @@ export interface ParseOptions {
   /** Names of the workload's containers and init containers; `containers` must name only these. */
   containerNames?: readonly string[];
   overrides?: Overrides;
+  /** Used for policy keys a workload does not set. */
+  defaults?: PolicyDefaults;
 }
 
 // --- user keys: one row per key -------------------------------------------------------------------------
@@ -275,6 +301,21 @@ function secretName(value: string): Parsed<string> {
     : { ok: false, message: 'is not a Secret name (lower-case letters, digits, "-" and ".")' };
 }
 
+/** Longest minimum release age: a year (beyond that nothing would ever be eligible). */
+const MAX_MIN_AGE_MS = 366 * 86_400_000;
+
+function minAge(value: string): Parsed<number> {
+  try {
+    return { ok: true, value: parseDuration(value, 'min-age', { min: 0, max: MAX_MIN_AGE_MS }) };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return {
+      ok: false,
+      message: `is not a duration from 0s to ${formatDuration(MAX_MIN_AGE_MS)} (e.g. 72h, 7d, 1d12h)`,
+    };
+  }
+}
+
 const USER_SCHEMA: { readonly [F in keyof Required<WatchSettings>]: UserKey<WatchSettings[F]> } = {
   mode: { key: ANNOTATIONS.mode, default: 'NOTIFICATION', parse: oneOf('mode', MODES) },
   strategy: { key: ANNOTATIONS.strategy, default: 'ALL', parse: oneOf('strategy', STRATEGIES) },
@@ -282,6 +323,10 @@ const USER_SCHEMA: { readonly [F in keyof Required<WatchSettings>]: UserKey<Watc
   include: { key: ANNOTATIONS.include, default: undefined, parse: pattern },
   exclude: { key: ANNOTATIONS.exclude, default: undefined, parse: pattern },
   containers: { key: ANNOTATIONS.containers, default: undefined, parse: containers },
+  schedule: { key: ANNOTATIONS.schedule, default: undefined, parse: parseSchedule },
+  timezone: { key: ANNOTATIONS.timezone, default: undefined, parse: parseTimeZone },
+  minAgeMs: { key: ANNOTATIONS.minAge, default: undefined, parse: minAge },
+  constraint: { key: ANNOTATIONS.constraint, default: undefined, parse: parseConstraint },
   writeBack: { key: ANNOTATIONS.writeBack, default: 'live', parse: oneOf('write-back', WRITE_BACKS) },
   gitRepo: { key: ANNOTATIONS.gitRepo, default: undefined, parse: gitRepo },
   gitBranch: { key: ANNOTATIONS.gitBranch, default: undefined, parse: gitBranch },
@@ -387,6 +432,12 @@ export function parseWatchSettings(
   // The one place where environment overrides apply.
   if (opts.overrides?.mode !== undefined) settings.mode = opts.overrides.mode;
   if (opts.overrides?.strategy !== undefined) settings.strategy = opts.overrides.strategy;
+  const defaults = opts.defaults;
+  if (defaults) {
+    settings.schedule ??= defaults.schedule;
+    settings.timezone ??= defaults.timezone;
+    settings.minAgeMs ??= defaults.minAgeMs;
+  }
 
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, settings: settings as unknown as WatchSettings };

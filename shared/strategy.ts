@@ -48,7 +48,40 @@ export function findLatestTag(
   currentTag: string,
   tags: Iterable<string>,
   sel: TagSelection,
+  accept?: (candidate: ParsedTag) => boolean,
 ): LatestTag | undefined {
+  const found = scan(currentTag, tags, sel, false, accept);
+  const best = found?.list[0];
+  return best === undefined ? undefined : { tag: best.raw, change: classifyChange(found!.current, best) };
+}
+
+/**
+ * Every tag findLatestTag could choose, newest first (at most `max`): the candidates to fall back on
+ * when a newer one is held by a policy rule. `accept` is an extra rule (a semver constraint).
+ */
+export function findAllowedTags(
+  currentTag: string,
+  tags: Iterable<string>,
+  sel: TagSelection,
+  max: number,
+  accept?: (candidate: ParsedTag) => boolean,
+): LatestTag[] {
+  const found = scan(currentTag, tags, sel, true, accept);
+  if (!found) return [];
+  const sorted = found.list.sort((a, b) => (isBetter(a, b) ? -1 : isBetter(b, a) ? 1 : 0));
+  return sorted
+    .slice(0, Math.max(0, max))
+    .map((t) => ({ tag: t.raw, change: classifyChange(found.current, t) }));
+}
+
+/** The one pass over a tag list: the best candidate only, or all of them (`all`). */
+function scan(
+  currentTag: string,
+  tags: Iterable<string>,
+  sel: TagSelection,
+  all: boolean,
+  accept: ((candidate: ParsedTag) => boolean) | undefined,
+): { current: ParsedTag; list: ParsedTag[] } | undefined {
   // Checked first: silently treating a typo as ALL could propose a major upgrade nobody asked for.
   if (!isStrategy(sel.strategy)) throw new InvalidStrategyError(sel.strategy);
   const current = parseTag(currentTag);
@@ -59,11 +92,13 @@ export function findLatestTag(
   const variantMark = current.variant === undefined ? undefined : `-${current.variant}`;
 
   let best: ParsedTag | undefined;
+  const list: ParsedTag[] = [];
+  const seen = all ? new Set<string>() : undefined;
   for (const tag of tags) {
     if (
       typeof tag !== 'string' ||
       tag === currentTag ||
-      !mayMatch(tag, current, fixed, variantMark, best ?? current)
+      !mayMatch(tag, current, fixed, variantMark, all ? current : (best ?? current))
     )
       continue;
     const candidate = parseTag(tag);
@@ -71,13 +106,19 @@ export function findLatestTag(
     if (candidate.prerelease !== undefined && !allowPrerelease) continue;
     if (!sharesLeadingParts(candidate, current, fixed)) continue;
     if (compareTags(candidate, current) <= 0) continue;
-    if (best !== undefined && !isBetter(candidate, best)) continue;
+    if (!all && best !== undefined && !isBetter(candidate, best)) continue;
     // Last: user patterns are the costliest check (linear, but in the pattern's size too).
     if (include !== undefined && !include.test(tag)) continue;
     if (exclude !== undefined && exclude.test(tag)) continue;
-    best = candidate;
+    if (accept !== undefined && !accept(candidate)) continue;
+    if (seen) {
+      if (seen.has(tag)) continue;
+      seen.add(tag);
+      list.push(candidate);
+    } else best = candidate;
   }
-  return best === undefined ? undefined : { tag: best.raw, change: classifyChange(current, best) };
+  if (!all && best !== undefined) list.push(best);
+  return { current, list };
 }
 
 const DIGIT_0 = 48;

@@ -2,6 +2,7 @@
 // manual update error, apart from the controller so those modules never import the core.
 import { ImageWatcherError } from '../shared/errors.ts';
 import type { Mode } from '../shared/annotations.ts';
+import type { HeldReason } from '../shared/policy.ts';
 import type { WorkloadKind, WorkloadSnapshot } from './kube/types.ts';
 import type { UpdateNotice } from './notify/types.ts';
 
@@ -19,6 +20,8 @@ export interface ContainerView {
   currentVersion: string;
   latestVersion: string | undefined;
   updateAvailable: boolean;
+  /** A newer version waits for a policy rule: why, which, until when (RFC 3339) when known. */
+  held?: { reason: HeldReason; version?: string; until?: string; message: string };
 }
 
 export interface WorkloadView {

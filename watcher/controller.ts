@@ -12,9 +12,13 @@ import { ANNOTATIONS, USER_KEYS, formatProblems, parseWatchSettings } from '../s
 import { ImageWatcherError } from '../shared/errors.ts';
 import type { ImageReference } from '../shared/image-ref.ts';
 import { imageWithTag, parseImageReference } from '../shared/image-ref.ts';
+import { canonicalName } from '../shared/image-ref.ts';
 import { parsePendingRollout } from '../shared/pending-rollout.ts';
+import type { Held } from '../shared/policy.ts';
 import { classifyChange, compareTags, parseTag, sameShape } from '../shared/version.ts';
 import type {
+  CandidateChooser,
+  CandidateChoice,
   CheckerDeps,
   DigestSighting,
   RepoResult,
@@ -23,6 +27,7 @@ import type {
 } from './check/checker.ts';
 import { CredentialResolver, evaluate, prepare, repositoriesOf } from './check/checker.ts';
 import type { Candidate } from './check/decide.ts';
+import type { CandidateGate, GateResult, GateSubject } from './check/gates.ts';
 import {
   decideAction,
   detectExternalReverts,
@@ -118,6 +123,8 @@ export interface ControllerDeps {
   approvalUrl?: (w: WorkloadSnapshot, c: Candidate) => string | undefined;
   logger: Logger;
   now: () => Date;
+  /** Policy gates a candidate must pass (min-age, platform, signature); none by default. */
+  gates?: readonly CandidateGate[];
   /** Timers for the queue, the debounce and the interval (tests pass a manual clock). */
   timers?: Timers;
   config: ControllerConfig;
@@ -207,6 +214,8 @@ type Lookup<T> = {
 class PassLookups {
   readonly tags = new Map<string, Lookup<RepoResult>>();
   readonly digests = new Map<string, Lookup<string | { code: string; message: string }>>();
+  /** Gate answers being asked, by gate, digest and gate key. */
+  readonly gates = new Map<string, Lookup<GateResult>>();
   readonly credentials: CredentialResolver;
   readonly signal: AbortSignal;
   constructor(
@@ -223,7 +232,7 @@ class PassLookups {
     signal.addEventListener(
       'abort',
       () => {
-        for (const map of [this.tags, this.digests] as Map<string, Lookup<unknown>>[]) {
+        for (const map of [this.tags, this.digests, this.gates] as Map<string, Lookup<unknown>>[]) {
           for (const l of map.values()) l.ctrl.abort(signal.reason);
         }
       },
@@ -292,9 +301,25 @@ class PassLookups {
     );
   }
 
+  /** One gate's answer for one candidate digest; a failing check holds the candidate (fails closed). */
+  gate(
+    key: string,
+    gate: CandidateGate,
+    registry: string,
+    waiter: string,
+    run: (signal: AbortSignal) => Promise<GateResult>,
+  ) {
+    return this.lookup(this.gates, key, waiter, registry, (signal) =>
+      run(signal).catch((err: unknown): GateResult => ({
+        ok: false,
+        held: { reason: gate.reason, message: `cannot check: ${toError(err).message}` },
+      })),
+    );
+  }
+
   /** A deleted workload no longer waits; a request nobody waits for is aborted. */
   drop(key: string): void {
-    for (const map of [this.tags, this.digests] as Map<string, Lookup<unknown>>[]) {
+    for (const map of [this.tags, this.digests, this.gates] as Map<string, Lookup<unknown>>[]) {
       for (const l of map.values()) {
         if (l.waiters.delete(key) && l.waiters.size === 0 && !l.done) l.ctrl.abort();
       }
@@ -328,6 +353,8 @@ interface Pass {
 }
 
 const DEFAULT_CLAIM_TTL_MS = 5 * 60_000;
+/** Gate answers kept across passes (a few per candidate digest). */
+const MAX_GATE_ANSWERS = 4096;
 
 export class Controller {
   private readonly deps: ControllerDeps;
@@ -341,6 +368,8 @@ export class Controller {
     for (const k of waiters) if (this.entries.has(k)) this.queue.add(k);
   };
   private readonly digestBaselines = new Map<string, string>();
+  /** Gate answers by gate, digest and key; bounded (oldest dropped first). */
+  private readonly gateAnswers = new Map<string, { result: GateResult; pass: number }>();
   private readonly digestSightings = new Map<string, DigestSighting>();
   /** Release notes per image and release-url, for one pass. */
   private notesMemo = new Map<string, Promise<UpdateNotice['releaseNotes'] | undefined>>();
@@ -454,7 +483,10 @@ export class Controller {
 
   private waitingLookups(p: Pass): Promise<unknown>[] {
     const out: Promise<unknown>[] = [];
-    for (const map of [p.lookups.tags, p.lookups.digests] as Map<string, Lookup<unknown>>[]) {
+    for (const map of [p.lookups.tags, p.lookups.digests, p.lookups.gates] as Map<
+      string,
+      Lookup<unknown>
+    >[]) {
       for (const l of map.values()) if (!l.done) out.push(l.promise);
     }
     return out;
@@ -721,7 +753,7 @@ export class Controller {
     const check = this.checkFromPass(key, e, e.settings, pass);
     if (check === undefined) return {}; // queued again when the registry has answered
     this.record(check);
-    const r = await this.act(check);
+    const r = withHeldRequeue(await this.act(check), check, this.deps.now());
     // A conflict looks again at once: the pass counts the workload when that run is done.
     if (r.requeueAfter !== 0) this.passDone(key);
     return r;
@@ -762,11 +794,114 @@ export class Controller {
       results.set(r.repoKey, { ok: true, tags: value.tags, digests });
     }
     if (pending) return undefined;
-    return evaluate(p, results, {
+    const check = evaluate(p, results, {
       digestBaselines: this.digestBaselines,
       digestSightings: this.digestSightings,
       pass: pass.id,
+      choose: this.chooser(pass, key),
     });
+    return check.pending ? undefined : check;
+  }
+
+  /**
+   * The policy gates' choice among a container's allowed candidates, from the pass's lookups: the
+   * newest that passes every gate that applies. A workload no gate applies to costs no request.
+   */
+  private chooser(pass: Pass, waiter: string): CandidateChooser {
+    return ({ target, container, candidates }): CandidateChoice => {
+      const gates = (this.deps.gates ?? []).filter((g) => g.applies(target.settings));
+      if (gates.length === 0) return { pending: false, candidate: candidates[0], held: undefined };
+      const { ref } = container;
+      const repoKey = canonicalName(ref);
+      const creds: Creds = () => pass.lookups.credentials.forWorkload(target.snapshot, ref.registry);
+      let held: Held | undefined;
+      for (const cand of candidates) {
+        const at = cand.newVersion.indexOf('@');
+        const tag = at < 0 ? cand.newVersion : cand.newVersion.slice(0, at);
+        let digest: string;
+        if (at >= 0) digest = cand.newVersion.slice(at + 1);
+        else {
+          const d = pass.lookups.digest(repoKey, ref, tag, creds, waiter);
+          if (!d.done) return { pending: true };
+          if (typeof d.value !== 'string') {
+            held ??= {
+              reason: gates[0]!.reason,
+              version: cand.newVersion,
+              message: `cannot read the digest of ${tag}: ${d.value!.message}`,
+            };
+            continue;
+          }
+          digest = d.value;
+        }
+        const subject: GateSubject = {
+          ref,
+          tag,
+          digest,
+          current: { tag: ref.tag, digest: ref.digest },
+          namespace: target.snapshot.namespace,
+          settings: target.settings,
+        };
+        let waiting = false;
+        let stop: Held | undefined;
+        for (const g of gates) {
+          const r = this.gateAnswer(g, subject, repoKey, pass, waiter, creds);
+          if (r === undefined) waiting = true;
+          else if (!r.ok) {
+            stop = { ...r.held, version: cand.newVersion };
+            break;
+          }
+        }
+        if (stop) {
+          held ??= stop;
+          continue;
+        }
+        if (waiting) return { pending: true };
+        return { pending: false, candidate: cand, held };
+      }
+      return { pending: false, candidate: undefined, held };
+    };
+  }
+
+  /**
+   * A gate's answer: cached by digest (a pass result forever, a hold with `until` until then,
+   * other holds for this pass only), else asked; undefined while asking.
+   */
+  private gateAnswer(
+    gate: CandidateGate,
+    subject: GateSubject,
+    repoKey: string,
+    pass: Pass,
+    waiter: string,
+    creds: Creds,
+  ): GateResult | undefined {
+    const key = `${gate.reason}|${repoKey}@${subject.digest}|${gate.key(subject)}`;
+    const now = this.deps.now().getTime();
+    const cached = this.gateAnswers.get(key);
+    if (cached) {
+      const r = cached.result;
+      const until = r.ok ? undefined : r.held.until;
+      if (r.ok || (until !== undefined ? now < Date.parse(until) : cached.pass === pass.id)) return r;
+      this.gateAnswers.delete(key);
+      pass.lookups.gates.delete(key); // asked again, also within this pass
+    }
+    const l = pass.lookups.gate(key, gate, subject.ref.registry, waiter, async (signal) =>
+      gate.check(subject, {
+        registry: this.deps.registry,
+        credentials: await creds(),
+        signal,
+        now: this.deps.now,
+      }),
+    );
+    if (!l.done) return undefined;
+    const result = l.value!;
+    if (!this.gateAnswers.has(key)) {
+      if (this.gateAnswers.size >= MAX_GATE_ANSWERS) {
+        const oldest = this.gateAnswers.keys().next().value;
+        if (oldest !== undefined) this.gateAnswers.delete(oldest);
+      }
+      this.gateAnswers.set(key, { result, pass: pass.id });
+    }
+    return result;
   }
 
   /** Acts on a checked workload: record a revert, announce, or update. */
@@ -1107,6 +1242,7 @@ export class Controller {
       currentVersion: s.current,
       latestVersion: s.latest,
       updateAvailable: s.candidate !== undefined,
+      ...(s.held ? { held: publicHeld(s.held) } : {}),
     }));
     const labels = labelsOf(c.snapshot);
     for (const s of c.containers) {
@@ -1749,6 +1885,29 @@ function gitLink(g: {
 }): string {
   if (g.url) return g.url;
   return `${safeUrl(g.repo)}${g.branch ? ` ${g.branch}` : ''}${g.commit ? ` ${g.commit.slice(0, 12)}` : ''}`;
+}
+
+/** What the API shows of a hold. */
+function publicHeld(h: Held): NonNullable<ContainerView['held']> {
+  return {
+    reason: h.reason,
+    ...(h.version !== undefined ? { version: h.version } : {}),
+    ...(h.until !== undefined ? { until: h.until } : {}),
+    message: h.message,
+  };
+}
+
+/** A hold that ends at a known time (a window start, a release coming of age) is looked at again then. */
+function withHeldRequeue(r: ReconcileResult, c: WorkloadCheck, now: Date): ReconcileResult {
+  let at: number | undefined;
+  for (const s of c.containers) {
+    const until = s.held?.until === undefined ? NaN : Date.parse(s.held.until);
+    if (Number.isFinite(until) && (at === undefined || until < at)) at = until;
+  }
+  if (at === undefined) return r;
+  // At least a second: a clock a little behind the registry's must not spin the queue.
+  const ms = Math.max(1000, at - now.getTime());
+  return r.requeueAfter === undefined || ms < r.requeueAfter ? { ...r, requeueAfter: ms } : r;
 }
 
 /** A dispatcher report in which every channel failed and none delivered. */

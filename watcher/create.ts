@@ -13,6 +13,7 @@ import { approvalPlugin } from './approval/plugin.ts';
 import { approvalUrlFor } from './approval/links.ts';
 import type { WatcherSettings } from './config.ts';
 import { loadWatcherSettings } from './config.ts';
+import type { CandidateGate } from './check/gates.ts';
 import type { ControllerConfig } from './controller.ts';
 import { Controller } from './controller.ts';
 import { approvalAdapter } from './http/approval.ts';
@@ -85,6 +86,8 @@ export interface WatcherIo {
   /** Replaces the informers or the gateway (rarely: tests of one piece). */
   watch?: WorkloadWatch;
   gateway?: KubeGateway;
+  /** Extra candidate gates (e.g. the signature gate), after the built-in policy gates. */
+  gates?: readonly CandidateGate[];
   /** Replaces the git CLI client or the pull-request client (tests wrap or fake a forge). */
   git?: GitClient;
   pullRequests?: PullRequestClient;
@@ -196,6 +199,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     gitops: { writeBack, defaults: { repo: git.repo, secret: git.secret } },
     logger,
     now,
+    gates: [...(io.gates ?? [])],
     ...(io.timers ? { timers: io.timers } : {}),
     config: {
       checkIntervalMs: config.checkIntervalMs,

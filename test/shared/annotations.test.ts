@@ -26,6 +26,10 @@ const defaults: WatchSettings = {
   include: undefined,
   exclude: undefined,
   containers: undefined,
+  schedule: undefined,
+  timezone: undefined,
+  minAgeMs: undefined,
+  constraint: undefined,
   writeBack: 'live',
   gitRepo: undefined,
   gitBranch: undefined,
@@ -59,6 +63,7 @@ t.test('the key tables', (t) => {
   t.same(
     [...USER_KEYS].sort(),
     [
+      'constraint',
       'containers',
       'exclude',
       'git-branch',
@@ -67,9 +72,12 @@ t.test('the key tables', (t) => {
       'git-repo',
       'git-secret',
       'include',
+      'min-age',
       'mode',
       'release-url',
+      'schedule',
       'strategy',
+      'timezone',
       'write-back',
     ].map((k) => PREFIX + k),
     'the contract user keys',
@@ -213,7 +221,7 @@ const invalid: { name: string; input: Record<string, string>; opts?: ParseOption
     name: 'a misspelt key suggests the closest known key',
     input: { 'image-watcher/strategie': 'MINOR' },
     want: [
-      'image-watcher/strategie (value "MINOR") is not a known image-watcher annotation; did you mean image-watcher/strategy? Known keys: image-watcher/mode, image-watcher/strategy, image-watcher/release-url, image-watcher/include, image-watcher/exclude, image-watcher/containers, image-watcher/write-back, image-watcher/git-repo, image-watcher/git-branch, image-watcher/git-path, image-watcher/git-secret, image-watcher/git-push (the other image-watcher/ keys are managed by image-watcher itself)',
+      'image-watcher/strategie (value "MINOR") is not a known image-watcher annotation; did you mean image-watcher/strategy? Known keys: image-watcher/mode, image-watcher/strategy, image-watcher/release-url, image-watcher/include, image-watcher/exclude, image-watcher/containers, image-watcher/schedule, image-watcher/timezone, image-watcher/min-age, image-watcher/constraint, image-watcher/write-back, image-watcher/git-repo, image-watcher/git-branch, image-watcher/git-path, image-watcher/git-secret, image-watcher/git-push (the other image-watcher/ keys are managed by image-watcher itself)',
     ],
   },
   {

@@ -5,7 +5,8 @@ import { readManagedState } from '../../shared/annotations.ts';
 import { ImageWatcherError } from '../../shared/errors.ts';
 import type { ImageReference } from '../../shared/image-ref.ts';
 import { canonicalName, parseImageReference } from '../../shared/image-ref.ts';
-import { parseTag } from '../../shared/version.ts';
+import type { Held } from '../../shared/policy.ts';
+import { compareTags, parseTag } from '../../shared/version.ts';
 import type { ContainerInfo, KubeGateway, WorkloadSnapshot } from '../kube/types.ts';
 import type { RegistryClient, RegistryCredentials } from '../registry/types.ts';
 import type { Candidate } from './decide.ts';
@@ -14,6 +15,7 @@ import {
   runningVersion,
   skippedVersions,
   tagCandidate,
+  tagCandidates,
   watchedContainers,
 } from './decide.ts';
 
@@ -36,7 +38,25 @@ export interface ContainerStatus {
   latest: string | undefined;
   candidate: Candidate | undefined;
   error: { code: string; message: string } | undefined;
+  /** Why a newer allowed version than `candidate` waits (the newest held one), when one does. */
+  held?: Held | undefined;
 }
+
+/**
+ * Policy gates' say on one container's allowed candidates (newest first): the first that passes,
+ * the newest held one, or `pending` while an answer is still coming (never awaited in evaluate).
+ */
+export type CandidateChoice =
+  { pending: true } | { pending: false; candidate: Candidate | undefined; held: Held | undefined };
+
+export type CandidateChooser = (input: {
+  target: CheckTarget;
+  container: WatchedContainer;
+  candidates: readonly Candidate[];
+}) => CandidateChoice;
+
+/** Allowed candidates a container may fall back on when newer ones are held. */
+export const MAX_FALLBACK_CANDIDATES = 5;
 
 export interface WorkloadCheck {
   key: string;
@@ -48,6 +68,8 @@ export interface WorkloadCheck {
   candidates: Candidate[];
   /** First error of any container, for the API's `lastError`. */
   error: { code: string; message: string } | undefined;
+  /** Some gate answer is still coming: the check is not final (the key is queued again). */
+  pending?: boolean;
 }
 
 export interface CheckerDeps {
@@ -283,12 +305,17 @@ export function repositoriesOf(
 export function evaluate(
   p: Prepared,
   results: ReadonlyMap<string, RepoResult>,
-  deps: Pick<CheckerDeps, 'digestBaselines' | 'digestSightings' | 'pass'>,
+  deps: Pick<CheckerDeps, 'digestBaselines' | 'digestSightings' | 'pass'> & {
+    /** Policy gates; without it the newest allowed candidate is chosen. */
+    choose?: CandidateChooser | undefined;
+  },
 ): WorkloadCheck {
   const { target, state, watched } = p;
   const n = watched.length;
   const containers: ContainerStatus[] = [...p.invalid];
-  for (const { info, ref } of watched) {
+  let pending = false;
+  for (const w of watched) {
+    const { info, ref } = w;
     const status: ContainerStatus = {
       name: info.name,
       image: info.image,
@@ -306,14 +333,20 @@ export function evaluate(
     }
     const skip = skippedVersions(state, info.name, n);
     const isVersion = ref.tag !== undefined && parseTag(ref.tag) !== undefined;
+    let allowed: Candidate[];
+    let outside: Candidate | undefined;
     if (isVersion || target.settings.strategy !== 'ALL' || ref.tag === undefined) {
-      status.candidate = tagCandidate({
-        container: info,
-        ref,
-        tags: r.tags,
-        settings: target.settings,
-        skip,
-      });
+      const input = { container: info, ref, tags: r.tags, settings: target.settings, skip };
+      allowed = deps.choose ? tagCandidates(input, MAX_FALLBACK_CANDIDATES) : [];
+      if (!deps.choose) {
+        const c = tagCandidate(input);
+        if (c) allowed.push(c);
+      }
+      if (target.settings.constraint !== undefined) {
+        // The newest the strategy alone allows: when the constraint excludes it, it is held visibly.
+        const free = tagCandidate({ ...input, settings: { ...target.settings, constraint: undefined } });
+        if (free && !isSameOrOlder(free.newVersion, allowed[0]?.newVersion)) outside = free;
+      }
     } else {
       const d = r.digests.get(ref.tag);
       if (d === undefined || typeof d !== 'string') {
@@ -324,9 +357,26 @@ export function evaluate(
       const known = ref.digest ?? deps.digestBaselines.get(baselineKey) ?? notifiedDigest(state, ref.tag);
       if (known === undefined) deps.digestBaselines.set(baselineKey, d);
       else if (!deps.digestBaselines.has(baselineKey)) deps.digestBaselines.set(baselineKey, known);
-      status.candidate = digestSettled(deps, baselineKey, d, known)
+      const c = digestSettled(deps, baselineKey, d, known)
         ? digestCandidate({ container: info, ref, registryDigest: d, knownDigest: known, skip })
         : undefined;
+      allowed = c ? [c] : [];
+    }
+    if (deps.choose && allowed.length > 0) {
+      const choice = deps.choose({ target, container: w, candidates: allowed });
+      if (choice.pending) {
+        pending = true;
+        continue;
+      }
+      status.candidate = choice.candidate;
+      status.held = choice.held;
+    } else status.candidate = allowed[0];
+    if (outside) {
+      status.held = {
+        reason: 'constraint',
+        version: outside.newVersion,
+        message: `${outside.newVersion} is outside the constraint ${target.settings.constraint?.source ?? ''}`,
+      };
     }
     status.latest = status.candidate?.newVersion ?? status.current;
   }
@@ -341,7 +391,16 @@ export function evaluate(
     containers,
     candidates,
     error,
+    ...(pending ? { pending } : {}),
   };
+}
+
+/** Whether tag `a` is not newer than `b` (both of one shape; undefined `b`: nothing to compare). */
+function isSameOrOlder(a: string, b: string | undefined): boolean {
+  if (b === undefined) return false;
+  const x = parseTag(a);
+  const y = parseTag(b);
+  return x !== undefined && y !== undefined && compareTags(x, y) <= 0;
 }
 
 /**

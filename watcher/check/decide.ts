@@ -11,7 +11,7 @@ import { encodePendingRollout } from '../../shared/pending-rollout.ts';
 import type { ImageReference } from '../../shared/image-ref.ts';
 import { imageWithTag } from '../../shared/image-ref.ts';
 import type { VersionChange } from '../../shared/version.ts';
-import { newestAllowed } from '../../shared/candidate.ts';
+import { allowedCandidates, newestAllowed } from '../../shared/candidate.ts';
 import { parseTag } from '../../shared/version.ts';
 import type { ContainerInfo, JsonPatchOp, WorkloadSnapshot } from '../kube/types.ts';
 
@@ -69,7 +69,8 @@ export interface TagCandidateInput {
   container: ContainerInfo;
   ref: ImageReference;
   tags: readonly string[];
-  settings: Pick<WatchSettings, 'strategy' | 'include' | 'exclude'>;
+  settings: Pick<WatchSettings, 'strategy' | 'include' | 'exclude'> &
+    Partial<Pick<WatchSettings, 'constraint'>>;
   /** Versions never to propose again (failed rollouts, external reverts). */
   skip: ReadonlySet<string>;
 }
@@ -79,10 +80,23 @@ export interface TagCandidateInput {
  * Returns undefined for non-version tags (see {@link digestCandidate}) and digest-only refs.
  */
 export function tagCandidate(input: TagCandidateInput): Candidate | undefined {
-  const { container, ref } = input;
+  const { ref } = input;
   if (ref.tag === undefined) return undefined;
   const latest = newestAllowed(ref.tag, input.tags, { ...input.settings, failed: input.skip });
-  if (!latest) return undefined;
+  return latest ? toCandidate(input, latest) : undefined;
+}
+
+/** Every allowed candidate, newest first, at most `max` (to fall back on when policy holds one). */
+export function tagCandidates(input: TagCandidateInput, max: number): Candidate[] {
+  const { ref } = input;
+  if (ref.tag === undefined) return [];
+  return allowedCandidates(ref.tag, input.tags, { ...input.settings, failed: input.skip }, max).map((t) =>
+    toCandidate(input, t),
+  );
+}
+
+function toCandidate(input: TagCandidateInput, latest: { tag: string; change: VersionChange }): Candidate {
+  const { container, ref } = input;
   return {
     container: container.name,
     imagePath: container.imagePath,

@@ -1,8 +1,9 @@
 import { imageWithTag, parseImageReference } from '../../shared/image-ref.ts';
 import type { ImageReference } from '../../shared/image-ref.ts';
 import { newestAllowed } from '../../shared/candidate.ts';
+import type { CandidateRule } from '../../shared/candidate.ts';
 import { parseTag } from '../../shared/strategy.ts';
-import type { TagSelection, VersionChange } from '../../shared/strategy.ts';
+import type { VersionChange } from '../../shared/strategy.ts';
 import type { RegistryClient, RegistryCredentials } from '../registry/types.ts';
 import { UsageError } from './args.ts';
 
@@ -40,7 +41,7 @@ export function currentTagOf(ref: ImageReference): string {
 export async function checkImage(
   deps: CheckDeps,
   image: string | ImageReference,
-  selection: TagSelection,
+  selection: CandidateRule,
 ): Promise<CheckResult> {
   const ref = typeof image === 'string' ? parseImageReference(image) : image;
   const current = currentTagOf(ref);

@@ -1,8 +1,9 @@
 import { parseAllDocuments } from 'yaml';
-import { formatProblems, parseWatchSettings } from '../../shared/annotations.ts';
+import { formatProblems, parseWatchSettings, readManagedState } from '../../shared/annotations.ts';
 import type { Overrides, WatchSettings } from '../../shared/annotations.ts';
 import { podContainers, podSpecOf } from '../../shared/pod-spec.ts';
 import { UsageError } from './args.ts';
+import { skippedVersions } from '../check/decide.ts';
 
 export const SCANNED_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Pod'] as const;
 export type ScannedKind = (typeof SCANNED_KINDS)[number];
@@ -17,6 +18,8 @@ export interface ScanTarget {
   init: boolean;
   image: string;
   settings: WatchSettings;
+  /** Versions the watcher must not propose again (`last-failed-version` in the manifest). */
+  failed: ReadonlySet<string>;
 }
 
 export interface ScanProblem {
@@ -109,8 +112,9 @@ export function findTargets(
       continue;
     }
     const settings = parsed.settings;
-    for (const c of containers) {
-      if (settings.containers && !settings.containers.includes(c.name)) continue;
+    const state = readManagedState(annotationsOf(obj));
+    const watched = containers.filter((c) => !settings.containers || settings.containers.includes(c.name));
+    for (const c of watched) {
       (settings.mode === 'DISABLED' ? disabled : targets).push({
         file,
         kind: k,
@@ -120,6 +124,7 @@ export function findTargets(
         init: c.init,
         image: c.image,
         settings,
+        failed: skippedVersions(state, c.name, watched.length),
       });
     }
   }

@@ -58,6 +58,7 @@ export async function scanTargets(
             strategy: t.settings.strategy,
             include: t.settings.include,
             exclude: t.settings.exclude,
+            failed: t.failed,
           });
           return {
             ...base,

@@ -8,6 +8,7 @@ import type { CheckerDeps } from '../../../watcher/check/checker.ts';
 import type { WorkloadSnapshot } from '../../../watcher/kube/types.ts';
 import { credentialsFor } from '../../../watcher/registry/credentials.ts';
 import type { RegistryClient, RegistryCredentials } from '../../../watcher/registry/types.ts';
+import { snapshotOf } from '../../support/snapshot.ts';
 
 const settings: WatchSettings = {
   mode: 'NOTIFICATION',
@@ -16,6 +17,10 @@ const settings: WatchSettings = {
   include: undefined,
   exclude: undefined,
   containers: undefined,
+  schedule: undefined,
+  timezone: undefined,
+  minAgeMs: undefined,
+  constraint: undefined,
 };
 
 function workload(
@@ -25,32 +30,14 @@ function workload(
   secrets: string[] = [],
   sa = 'default',
 ): WorkloadSnapshot {
-  return {
-    kind: 'Deployment',
-    namespace,
+  return snapshotOf({
     name,
+    namespace,
     uid: name,
-    resourceVersion: '1',
-    annotations: {},
-    hasAnnotations: true,
-    containers: images.map((image, i) => ({
-      name: `c${i}`,
-      image,
-      init: false,
-      imagePath: `/spec/template/spec/containers/${i}/image`,
-    })),
+    containers: images.map((image, i) => ({ name: `c${i}`, image })),
     imagePullSecrets: secrets,
     serviceAccountName: sa,
-    rollout: {
-      generation: 1,
-      observedGeneration: 1,
-      replicas: 1,
-      updatedReplicas: 1,
-      availableReplicas: 1,
-      readyReplicas: 1,
-      conditions: [],
-    },
-  };
+  });
 }
 
 const dockerConfig = (host: string, user: string) => ({

@@ -22,6 +22,7 @@ import {
   watchedContainers,
 } from '../../../watcher/check/decide.ts';
 import type { ContainerInfo, WorkloadSnapshot } from '../../../watcher/kube/types.ts';
+import { snapshotOf } from '../../support/snapshot.ts';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
@@ -34,27 +35,7 @@ function snapshot(
   annotations: Record<string, string> = {},
   containers = [container('app', 'nginx:1.25.0')],
 ): WorkloadSnapshot {
-  return {
-    kind: 'Deployment',
-    namespace: 'shop',
-    name: 'web',
-    uid: 'u1',
-    resourceVersion: '42',
-    annotations,
-    hasAnnotations: true,
-    containers,
-    imagePullSecrets: [],
-    serviceAccountName: 'default',
-    rollout: {
-      generation: 1,
-      observedGeneration: 1,
-      replicas: 1,
-      updatedReplicas: 1,
-      availableReplicas: 1,
-      readyReplicas: 1,
-      conditions: [],
-    },
-  };
+  return snapshotOf({ uid: 'u1', resourceVersion: '42', annotations, containers });
 }
 
 const nginxTags = [

@@ -355,6 +355,24 @@ t.test('the real CLI process exits 0, 1 and 2', async (t) => {
   );
 });
 
+t.test(
+  'scan never proposes a version the manifest records as failed, nor anything older of that shape',
+  async (t) => {
+    const host = registries.anonymous.host;
+    const file = join(dir, 'failed.yaml');
+    const deployment = (name: string, failed: string) =>
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\n  annotations:\n    image-watcher/strategy: MINOR\n` +
+      `    image-watcher/last-failed-version: ${failed}\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ${host}/app:1.2.3\n`;
+    await writeFile(file, [deployment('a', '1.10.1'), deployment('b', '1.2.4')].join('---\n'));
+    const r = await cli(['scan', file, '--json']);
+    t.equal(r.code, 0, r.err);
+    t.match(JSON.parse(r.out), [
+      { workload: 'default/Deployment/a', latest: '1.2.3', updateAvailable: false },
+      { workload: 'default/Deployment/b', latest: '1.10.1', updateAvailable: true },
+    ]);
+  },
+);
+
 t.test('scan reads folders as kubectl does: the files in them, subfolders with -R', async (t) => {
   const host = registries.anonymous.host;
   const top = join(dir, 'k8s');

@@ -11,6 +11,7 @@ import { kubeIdentityReviewer } from '../../../watcher/http/kube-review.ts';
 import type { WorkloadKind, WorkloadSnapshot } from '../../../watcher/kube/types.ts';
 import { WatcherMetrics } from '../../../watcher/metrics.ts';
 import { startFakeKube } from '../../support/fake-kube/index.ts';
+import { snapshotOf } from '../../support/snapshot.ts';
 
 class CountingReviewer implements IdentityReviewer {
   tokenCalls = 0;
@@ -135,34 +136,12 @@ const WORKLOAD_TOKEN = 'tok_0123456789abcdef';
 const API_TOKEN = 'api_0123456789abcdef';
 
 function snapshot(namespace: string, name: string): WorkloadSnapshot {
-  return {
-    kind: 'Deployment',
+  return snapshotOf({
     namespace,
     name,
     uid: name,
-    resourceVersion: '1',
     annotations: { 'image-watcher/token-update': WORKLOAD_TOKEN },
-    hasAnnotations: true,
-    containers: [
-      {
-        name: 'app',
-        image: 'nginx:1.25.0',
-        init: false,
-        imagePath: '/spec/template/spec/containers/0/image',
-      },
-    ],
-    imagePullSecrets: [],
-    serviceAccountName: 'default',
-    rollout: {
-      generation: 1,
-      observedGeneration: 1,
-      replicas: 1,
-      updatedReplicas: 1,
-      availableReplicas: 1,
-      readyReplicas: 1,
-      conditions: [],
-    },
-  };
+  });
 }
 
 class Api implements WatcherApi {

@@ -10,39 +10,13 @@ import { build, tokensMatch } from '../../../watcher/http/app.ts';
 import type { WorkloadKind, WorkloadSnapshot } from '../../../watcher/kube/types.ts';
 import { WatcherMetrics } from '../../../watcher/metrics.ts';
 import { RegistryError } from '../../../watcher/registry/errors.ts';
+import { snapshotOf } from '../../support/snapshot.ts';
 
 const TOKEN = 'tok_0123456789abcdef';
 const API_TOKEN = 'api_0123456789abcdef';
 
 function snapshot(name: string, annotations: Record<string, string>): WorkloadSnapshot {
-  return {
-    kind: 'Deployment',
-    namespace: 'shop',
-    name,
-    uid: name,
-    resourceVersion: '1',
-    annotations,
-    hasAnnotations: true,
-    containers: [
-      {
-        name: 'app',
-        image: 'nginx:1.25.0',
-        init: false,
-        imagePath: '/spec/template/spec/containers/0/image',
-      },
-    ],
-    imagePullSecrets: [],
-    serviceAccountName: 'default',
-    rollout: {
-      generation: 1,
-      observedGeneration: 1,
-      replicas: 1,
-      updatedReplicas: 1,
-      availableReplicas: 1,
-      readyReplicas: 1,
-      conditions: [],
-    },
-  };
+  return snapshotOf({ name, uid: name, annotations });
 }
 
 class FakeApi implements WatcherApi {

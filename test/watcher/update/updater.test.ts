@@ -6,6 +6,7 @@ import { KubeApiError, PatchConflictError } from '../../../watcher/kube/errors.t
 import type { JsonPatchOp, KubeGateway, WorkloadSnapshot } from '../../../watcher/kube/types.ts';
 import type { UpdateResult } from '../../../watcher/metrics.ts';
 import { rollBack, writeUpdate } from '../../../watcher/update/updater.ts';
+import { snapshotOf } from '../../support/snapshot.ts';
 
 const cand: Candidate = {
   container: 'app',
@@ -24,27 +25,7 @@ const watched = [
 ];
 
 function snap(image: string, annotations: Record<string, string> = {}): WorkloadSnapshot {
-  return {
-    kind: 'Deployment',
-    namespace: 'shop',
-    name: 'web',
-    uid: 'u',
-    resourceVersion: '2',
-    annotations,
-    hasAnnotations: true,
-    containers: [{ name: 'app', image, init: false, imagePath: cand.imagePath }],
-    imagePullSecrets: [],
-    serviceAccountName: 'default',
-    rollout: {
-      generation: 2,
-      observedGeneration: 2,
-      replicas: 1,
-      updatedReplicas: 1,
-      availableReplicas: 1,
-      readyReplicas: 1,
-      conditions: [],
-    },
-  };
+  return snapshotOf({ uid: 'u', resourceVersion: '2', generation: 2, annotations, containers: [image] });
 }
 
 function setup(patchResult: Error | WorkloadSnapshot, afterwards: WorkloadSnapshot | Error) {

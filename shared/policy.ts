@@ -1,0 +1,29 @@
+// Update policy facts shared by the watcher, its API and the notices: why a newer version waits.
+// Pure: no I/O.
+
+/** Why a newer allowed version is not (yet) the one chosen. */
+export type HeldReason = 'schedule' | 'min-age' | 'constraint' | 'platform' | 'signature';
+
+export const HELD_REASONS: readonly HeldReason[] = Object.freeze([
+  'schedule',
+  'min-age',
+  'constraint',
+  'platform',
+  'signature',
+] as const);
+
+/** A newer version that waits, with the reason, until when (when known) and words for people. */
+export interface Held {
+  reason: HeldReason;
+  /** The version that waits (a tag, or `tag@sha256:...`). */
+  version?: string | undefined;
+  /** RFC 3339: when the rule may let it through (a window start, the day it comes of age). */
+  until?: string | undefined;
+  message: string;
+}
+
+/** `Held` as one line for notices and logs: "held (schedule) until 2026-03-30T02:00:00Z: ...". */
+export function describeHeld(held: Held): string {
+  const until = held.until === undefined ? '' : ` until ${held.until}`;
+  return `held (${held.reason})${until}: ${held.message}`;
+}
