@@ -39,6 +39,8 @@ export interface GitServer {
   /** `http://127.0.0.1:PORT/<name>.git` */
   url(name: string): string;
   root: string;
+  /** The bare repository's directory (for SSH URLs). */
+  path(name: string): string;
   /** A bare repository `<name>.git` on branch main holding `files` in one commit. */
   createRepo(name: string, files: Record<string, string>): Promise<string>;
   /** A file on a branch as the remote has it. */
@@ -159,6 +161,7 @@ export async function startGitServer(
     root,
     requests,
     url: (name) => `${base}/${name}.git`,
+    path: bare,
     async createRepo(name, files) {
       await git(root, 'init', '--quiet', '--bare', '-b', 'main', bare(name));
       await git(bare(name), 'config', 'http.receivepack', 'true');

@@ -130,7 +130,9 @@ export class GitCli implements GitClient {
     credentials?: GitCredentials;
   }): Promise<GitWorkspace> {
     const { host, protocol } = gitHost(o.url);
-    const insecure = (this.opts.insecureHosts ?? []).some((h) => h === host || h.replace(/:\d+$/, '') === host);
+    const insecure = (this.opts.insecureHosts ?? []).some(
+      (h) => h === host || h.replace(/:\d+$/, '') === host,
+    );
     if (protocol === 'http' && !insecure) {
       throw new GitError(
         'E_GIT_BLOCKED',
@@ -243,7 +245,14 @@ function tail(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('hint:'));
+    .filter((l) => l !== '' && !l.startsWith('hint:'))
+    // git's boilerplate after an ssh failure hides the line that says why.
+    .filter(
+      (l) =>
+        !/^(fatal: Could not read from remote repository|Please make sure you have|and the repository exists)/.test(
+          l,
+        ),
+    );
   return lines.slice(-3).join(' | ').slice(0, 500);
 }
 
