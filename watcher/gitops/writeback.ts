@@ -232,9 +232,23 @@ export class GitWriteBack {
         const applied = await this.applyAll(ws, items, outcome);
         if (applied.length === 0) break;
         const commit = await ws.commit(commitMessage(applied.map((p) => p.req)), this.deps.identity);
+        const openRequest = async (): Promise<string | undefined> => {
+          if (first.target.push !== 'pull-request' || !this.deps.pullRequests) return undefined;
+          const message = commitMessage(applied.map((p) => p.req));
+          const pr = await this.deps.pullRequests.openOrUpdate({
+            repo: first.target.repo,
+            head: branch,
+            base,
+            title: message.split('\n')[0]!,
+            body: message,
+            ...(credentials ? { credentials } : {}),
+          });
+          return pr.url;
+        };
         if (commit === undefined) {
-          for (const p of applied)
-            outcome.set(p, { result: 'unchanged', branch, commit: undefined, url: undefined });
+          // Already in Git (a retry): the request must still exist.
+          const url = await openRequest();
+          for (const p of applied) outcome.set(p, { result: 'unchanged', branch, commit: undefined, url });
           this.deps.metrics?.observeGitPush('unchanged');
           log.info(
             { workloads: applied.map((p) => who(p.req.workload)) },
@@ -244,18 +258,7 @@ export class GitWriteBack {
         }
         const pushed = await ws.push(branch);
         if (pushed === 'pushed') {
-          let url = commitUrl(first.target.repo, commit);
-          if (first.target.push === 'pull-request' && this.deps.pullRequests) {
-            const pr = await this.deps.pullRequests.openOrUpdate({
-              repo: first.target.repo,
-              head: branch,
-              base,
-              title: commitMessage(applied.map((p) => p.req)).split('\n')[0]!,
-              body: commitMessage(applied.map((p) => p.req)),
-              ...(credentials ? { credentials } : {}),
-            });
-            url = pr.url;
-          }
+          const url = (await openRequest()) ?? commitUrl(first.target.repo, commit);
           for (const p of applied) outcome.set(p, { result: 'pushed', branch, commit, url });
           this.deps.metrics?.observeGitPush('pushed');
           log.info(
