@@ -129,6 +129,8 @@ interface UserKey<T> {
   default: T;
   /** `value` is trimmed and non-empty (an empty value means "use the default"). */
   parse(value: string, opts: ParseOptions): Parsed<T>;
+  /** The value as a problem shows it (a URL's password is never echoed). */
+  shown?: (value: string) => string;
 }
 
 /** Longest release-url accepted; URLs in annotations are short, this only stops abuse. */
@@ -269,6 +271,11 @@ function gitRepo(value: string): Parsed<string> {
   return { ok: true, value };
 }
 
+/** `https://user:pass@host/...` shown as `https://***@host/...`. */
+function withoutUserInfo(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@');
+}
+
 /** A branch name git check-ref-format accepts (the common subset), never an option. */
 const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock(\/|$))[A-Za-z0-9._/-]{1,200}(?<![./])$/;
 
@@ -328,7 +335,7 @@ const USER_SCHEMA: { readonly [F in keyof Required<WatchSettings>]: UserKey<Watc
   minAgeMs: { key: ANNOTATIONS.minAge, default: undefined, parse: minAge },
   constraint: { key: ANNOTATIONS.constraint, default: undefined, parse: parseConstraint },
   writeBack: { key: ANNOTATIONS.writeBack, default: 'live', parse: oneOf('write-back', WRITE_BACKS) },
-  gitRepo: { key: ANNOTATIONS.gitRepo, default: undefined, parse: gitRepo },
+  gitRepo: { key: ANNOTATIONS.gitRepo, default: undefined, parse: gitRepo, shown: withoutUserInfo },
   gitBranch: { key: ANNOTATIONS.gitBranch, default: undefined, parse: gitBranch },
   gitPath: { key: ANNOTATIONS.gitPath, default: undefined, parse: gitPath },
   gitSecret: { key: ANNOTATIONS.gitSecret, default: undefined, parse: secretName },
@@ -421,7 +428,7 @@ export function parseWatchSettings(
     if (value === '') continue;
     const parsed = spec.parse(value, opts);
     if (parsed.ok) settings[field] = parsed.value;
-    else problems.push(problem(spec.key, raw, parsed.message, parsed.allowed));
+    else problems.push(problem(spec.key, spec.shown ? spec.shown(raw) : raw, parsed.message, parsed.allowed));
   }
 
   for (const key of Object.keys(source).sort()) {
