@@ -105,8 +105,9 @@ export async function startForge(
       if (m && r.method === (kind === 'github' ? 'PATCH' : 'PUT')) {
         const p = open.find((x) => x.id === Number(m[1]));
         if (!p) return send(404, { message: 'Not Found' });
-        p.title = String(body?.title ?? p.title);
-        p.body = String((kind === 'github' ? body?.body : body?.description) ?? p.body);
+        p.title = typeof body?.title === 'string' ? body.title : p.title;
+        const text = kind === 'github' ? body?.body : body?.description;
+        p.body = typeof text === 'string' ? text : p.body;
         return send(200, view(p));
       }
       return send(404, { message: 'Not Found' });

@@ -332,7 +332,8 @@ t.test('the GitOps annotations are validated at admission, through the real serv
       ...review.request.object.metadata.annotations,
       ...annotations,
     };
-    return (await app.inject({ method: 'POST', url: '/mutate', payload: review })).json().response as Loose;
+    const res = await app.inject({ method: 'POST', url: '/mutate', payload: review });
+    return res.json<{ response: { allowed: boolean; status?: { message?: string } } }>().response;
   };
   const ok = await send({
     'image-watcher/write-back': 'git',
@@ -347,7 +348,7 @@ t.test('the GitOps annotations are validated at admission, through the real serv
     'image-watcher/git-push': 'force',
   });
   t.equal(denied.allowed, false);
-  const message = String(denied.status.message);
+  const message = denied.status?.message ?? '';
   t.match(message, /^3 invalid image-watcher annotations/);
   t.match(
     message,

@@ -259,7 +259,8 @@ export class ClientNodeGateway implements KubeGateway {
       throw toKubeError(err, `reading secret ${namespace}/${name}`);
     }
     const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(secret.data ?? {})) out[k] = Buffer.from(v, 'base64').toString('utf8');
+    for (const [k, v] of Object.entries(secret.data ?? {}))
+      out[k] = Buffer.from(v, 'base64').toString('utf8');
     for (const [k, v] of Object.entries(secret.stringData ?? {})) out[k] = v;
     return out;
   }

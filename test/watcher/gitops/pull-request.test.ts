@@ -6,7 +6,7 @@ import pino from 'pino';
 import { editFiles } from '../../../watcher/gitops/edit/index.ts';
 import { GitCli } from '../../../watcher/gitops/git.ts';
 import { RestPullRequests, providerOf } from '../../../watcher/gitops/pull-request.ts';
-import type { EditFiles, WriteBackRequest } from '../../../watcher/gitops/writeback.ts';
+import type { WriteBackRequest } from '../../../watcher/gitops/writeback.ts';
 import { GitWriteBack } from '../../../watcher/gitops/writeback.ts';
 import { startForge } from '../../support/forge.ts';
 import { startGitServer } from '../../support/git-server.ts';
@@ -41,7 +41,7 @@ for (const kind of ['github', 'gitlab'] as const) {
     const repo = await srv.createRepo('deploy', { 'web.yaml': manifest('1.0.0') });
     const wb = new GitWriteBack({
       git: new GitCli({ insecureHosts: ['127.0.0.1'], timeoutMs: 30_000 }),
-      edit: editFiles as EditFiles,
+      edit: editFiles,
       credentials: () => Promise.resolve({ token: TOKEN }),
       identity: { name: 'Image Watcher', email: 'iw@example.com' },
       commitPerWorkload: false,
@@ -101,7 +101,7 @@ t.test('a wrong token: the push lands, the request fails with the answer', async
   const repo = await srv.createRepo('deploy', { 'web.yaml': manifest('1.0.0') });
   const wb = new GitWriteBack({
     git: new GitCli({ insecureHosts: ['127.0.0.1'] }),
-    edit: editFiles as EditFiles,
+    edit: editFiles,
     credentials: () => Promise.resolve({ token: TOKEN }),
     identity: { name: 'Image Watcher', email: 'iw@example.com' },
     commitPerWorkload: false,

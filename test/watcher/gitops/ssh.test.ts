@@ -4,7 +4,7 @@ import t from 'tap';
 import pino from 'pino';
 import { GitCli } from '../../../watcher/gitops/git.ts';
 import type { GitCredentials } from '../../../watcher/gitops/git.ts';
-import type { EditFiles, WriteBackRequest } from '../../../watcher/gitops/writeback.ts';
+import type { WriteBackRequest } from '../../../watcher/gitops/writeback.ts';
 import { GitWriteBack } from '../../../watcher/gitops/writeback.ts';
 import { editFiles } from '../../../watcher/gitops/edit/index.ts';
 import { startGitServer } from '../../support/git-server.ts';
@@ -46,7 +46,7 @@ function request(repo: string): WriteBackRequest {
 function writer(creds: GitCredentials) {
   return new GitWriteBack({
     git: new GitCli({ insecureHosts: ['127.0.0.1'], timeoutMs: 30_000 }),
-    edit: editFiles as EditFiles,
+    edit: editFiles,
     credentials: () => Promise.resolve(creds),
     identity: { name: 'Image Watcher', email: 'iw@example.com' },
     commitPerWorkload: false,
