@@ -12,13 +12,24 @@ export class UsageError extends ImageWatcherError {
   }
 }
 
-export type CommandName = 'check' | 'scan';
+export type CommandName = 'check' | 'scan' | 'bump';
 
 export type Command =
   | { kind: 'help'; command?: CommandName | undefined }
   | { kind: 'version' }
   | { kind: 'check'; image: string; selection: TagSelection; json: boolean; labels: boolean }
-  | { kind: 'scan'; files: string[]; recursive: boolean; strategy: Strategy | undefined; json: boolean };
+  | { kind: 'scan'; files: string[]; recursive: boolean; strategy: Strategy | undefined; json: boolean }
+  | {
+      kind: 'bump';
+      files: string[];
+      recursive: boolean;
+      /** Flags given on the command line; unset ones come from a workload's annotations, else ALL. */
+      strategy: Strategy | undefined;
+      include: TagPattern | undefined;
+      exclude: TagPattern | undefined;
+      write: boolean;
+      json: boolean;
+    };
 
 /** Exit codes of check and scan (README "CLI"). */
 export const EXIT_OK = 0;
@@ -26,6 +37,8 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 /** `scan` found no Deployment, StatefulSet, DaemonSet, CronJob or Pod in its files. */
 export const EXIT_NO_WORKLOADS = 4;
+/** `bump` found versions to change (and wrote them with --write). */
+export const EXIT_CHANGES = 3;
 
 const CHECK_HELP = `image-watcher check IMAGE [--strategy S] [--include RE] [--exclude RE] [--labels] [--json]
     Ask IMAGE's registry for the newest allowed version (IMAGE as in a pod spec, no scheme).`;
@@ -33,13 +46,18 @@ const SCAN_HELP = `image-watcher scan PATH... [-R] [--strategy S] [--json]
     Report every container image of the Deployments, StatefulSets, DaemonSets, CronJobs
     and Pods in Kubernetes YAML files, honouring their image-watcher/* annotations. A folder
     means its .yaml, .yml and .json files; -R also reads its subfolders.`;
+const BUMP_HELP = `image-watcher bump PATH... [-R] [--strategy S] [--include RE] [--exclude RE] [--write] [--json]
+    Find the images of kustomization images:, Kubernetes manifests, compose files and lines
+    marked # image-watcher: NAMESPACE/NAME[/CONTAINER] [image=REPO], ask their registries and
+    print the plan (file:line, from -> to); --write edits the files in place, only the version.`;
 
 const OPTIONS = {
   strategy:
     '  -s, --strategy S   ALL, MAJOR, MINOR or PATCH (default ALL; for scan it overrides the annotations)',
   include: '  --include RE       a candidate tag must match RE (RE2 syntax, at most 256 characters)',
   exclude: '  --exclude RE       a candidate tag must not match RE',
-  recursive: '  -R, --recursive    scan: read the subfolders of a folder too',
+  recursive: '  -R, --recursive    scan, bump: read the subfolders of a folder too',
+  write: '  --write            bump: edit the files in place (atomically); without it only the plan',
   labels: '  --labels           check: also print the OCI labels of that version',
   json: '  --json             print JSON on stdout, errors too: {"error":{"code","message"}}',
 };
@@ -53,11 +71,15 @@ const EXIT_HELP = {
   scan:
     'Exit codes: 0 success, 1 a container could not be checked, 2 bad arguments or an unreadable\n' +
     'or invalid file, 4 no workload in the files.',
+  bump:
+    'Exit codes: 0 nothing to change, 3 changes pending (or written with --write), 1 a registry\n' +
+    'could not be asked, 2 bad arguments or an unreadable, invalid or unsupported file.',
 };
 
 export const USAGE = `Usage:
   ${CHECK_HELP.replace(/\n/g, '\n  ')}
   ${SCAN_HELP.replace(/\n/g, '\n  ')}
+  ${BUMP_HELP.replace(/\n/g, '\n  ')}
   image-watcher COMMAND --help | --version
 
 Options:
@@ -66,7 +88,7 @@ ${Object.values(OPTIONS).join('\n')}
 ${ENVIRONMENT}
 
 Exit codes: 0 success, 1 a registry could not be asked (scan: a container could not be checked),
-2 bad arguments or an unreadable or invalid file, 4 scan found no workload.
+2 bad arguments or an unreadable or invalid file, 4 scan found no workload, 3 bump has changes.
 Registry requests are tried 3 times, each within 15 s.`;
 
 /** Help of one command: its synopsis, only its options, its exit codes. */
@@ -74,8 +96,11 @@ export function commandUsage(command: CommandName): string {
   const options =
     command === 'check'
       ? [OPTIONS.strategy, OPTIONS.include, OPTIONS.exclude, OPTIONS.labels, OPTIONS.json]
-      : [OPTIONS.recursive, OPTIONS.strategy, OPTIONS.json];
-  return `Usage:\n  ${(command === 'check' ? CHECK_HELP : SCAN_HELP).replace(/\n/g, '\n  ')}\n\nOptions:\n${options.join('\n')}\n\n${ENVIRONMENT}\n\n${EXIT_HELP[command]}`;
+      : command === 'bump'
+        ? [OPTIONS.recursive, OPTIONS.strategy, OPTIONS.include, OPTIONS.exclude, OPTIONS.write, OPTIONS.json]
+        : [OPTIONS.recursive, OPTIONS.strategy, OPTIONS.json];
+  const synopsis = command === 'check' ? CHECK_HELP : command === 'bump' ? BUMP_HELP : SCAN_HELP;
+  return `Usage:\n  ${synopsis.replace(/\n/g, '\n  ')}\n\nOptions:\n${options.join('\n')}\n\n${ENVIRONMENT}\n\n${EXIT_HELP[command]}`;
 }
 
 function parseStrategy(value: string): Strategy {
@@ -99,6 +124,7 @@ const OPTION_TYPES = {
   json: 'boolean',
   recursive: 'boolean',
   labels: 'boolean',
+  write: 'boolean',
   strategy: 'string',
   include: 'string',
   exclude: 'string',
@@ -139,6 +165,7 @@ function parseOptions(argv: readonly string[]): {
       json: { type: 'boolean' },
       recursive: { type: 'boolean', short: 'R' },
       labels: { type: 'boolean' },
+      write: { type: 'boolean' },
       strategy: { type: 'string', short: 's' },
       include: { type: 'string' },
       exclude: { type: 'string' },
@@ -171,7 +198,10 @@ export function parseCommand(argv: readonly string[]): Command {
   const { values, positionals } = parseOptions(argv);
   const [command, ...rest] = positionals;
   if (values.help) {
-    return { kind: 'help', command: command === 'check' || command === 'scan' ? command : undefined };
+    return {
+      kind: 'help',
+      command: command === 'check' || command === 'scan' || command === 'bump' ? command : undefined,
+    };
   }
   if (values.version) return { kind: 'version' };
   const json = values.json === true;
@@ -182,11 +212,12 @@ export function parseCommand(argv: readonly string[]): Command {
   const strategy = text('strategy');
   const include = text('include');
   const exclude = text('exclude');
+  if (values.write && command !== 'bump') throw new UsageError('--write is an option of bump');
   switch (command) {
     case 'check': {
       if (rest.length !== 1)
         throw new UsageError('check needs exactly one IMAGE, e.g. image-watcher check nginx:1.25.3');
-      if (values.recursive) throw new UsageError('--recursive is an option of scan, not of check');
+      if (values.recursive) throw new UsageError('--recursive is an option of scan and bump, not of check');
       const selection: TagSelection = { strategy: strategy === undefined ? 'ALL' : parseStrategy(strategy) };
       if (include !== undefined) selection.include = parsePattern('include', include);
       if (exclude !== undefined) selection.exclude = parsePattern('exclude', exclude);
@@ -209,9 +240,26 @@ export function parseCommand(argv: readonly string[]): Command {
         json,
       };
     }
+    case 'bump': {
+      if (values.labels) throw new UsageError('--labels is an option of check, not of bump');
+      if (rest.length === 0)
+        throw new UsageError(
+          'bump needs at least one FILE or folder (manifests, kustomization, compose, values)',
+        );
+      return {
+        kind: 'bump',
+        files: rest,
+        recursive: values.recursive === true,
+        strategy: strategy === undefined ? undefined : parseStrategy(strategy),
+        include: include === undefined ? undefined : parsePattern('include', include),
+        exclude: exclude === undefined ? undefined : parsePattern('exclude', exclude),
+        write: values.write === true,
+        json,
+      };
+    }
     case undefined:
-      throw new UsageError('missing command: check or scan');
+      throw new UsageError('missing command: check, scan or bump');
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}: use check or scan`);
+      throw new UsageError(`unknown command ${JSON.stringify(command)}: use check, scan or bump`);
   }
 }

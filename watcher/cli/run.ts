@@ -5,8 +5,10 @@ import { InvalidImageReferenceError } from '../../shared/image-ref.ts';
 import { createRegistryClient } from '../registry/client.ts';
 import { credentialsFor, DockerConfigError, readDockerConfig } from '../registry/credentials.ts';
 import type { RegistryClient, RegistryCredentials } from '../registry/types.ts';
+import { EditError, findImageSites } from '../gitops/edit/index.ts';
 import {
   commandUsage,
+  EXIT_CHANGES,
   EXIT_FAILURE,
   EXIT_NO_WORKLOADS,
   EXIT_OK,
@@ -21,6 +23,7 @@ import { checkImage, checkJson, formatCheck, formatLabels, withLabels } from './
 import type { CheckDeps } from './check.ts';
 import { findTargets, parseYamlDocuments } from './manifests.ts';
 import type { ScanProblem, ScanTarget } from './manifests.ts';
+import { applyBump, bumpRowJson, formatPlan, planBump, writeFileAtomic } from './bump.ts';
 import { expandPaths } from './paths.ts';
 import { disabledRows, formatTable, rowJson, scanTargets } from './scan.ts';
 
@@ -36,9 +39,11 @@ export interface CliDeps {
   /** Injected in tests; built from the environment otherwise. */
   client?: RegistryClient;
   readFile?: (path: string) => Promise<string>;
+  /** bump --write; atomic (temp file + rename) by default. */
+  writeFile?: (path: string, text: string) => Promise<void>;
 }
 
-export { EXIT_FAILURE, EXIT_NO_WORKLOADS, EXIT_OK, EXIT_USAGE };
+export { EXIT_CHANGES, EXIT_FAILURE, EXIT_NO_WORKLOADS, EXIT_OK, EXIT_USAGE };
 
 /** A failure that is not an exception: exit code, stable code and one line for people. */
 class Outcome extends ImageWatcherError {
@@ -57,6 +62,7 @@ function isUsageError(err: unknown): boolean {
     err instanceof UsageError ||
     err instanceof InvalidImageReferenceError ||
     err instanceof DockerConfigError ||
+    err instanceof EditError ||
     (err instanceof ImageWatcherError && (err.code === 'E_CONFIG' || err.code === 'E_REGEX'))
   );
 }
@@ -136,6 +142,57 @@ async function runScan(cmd: Extract<Command, { kind: 'scan' }>, deps: CliDeps): 
   return EXIT_OK;
 }
 
+async function readText(read: (p: string) => Promise<string>, file: string): Promise<string> {
+  try {
+    return await read(file);
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+async function runBump(cmd: Extract<Command, { kind: 'bump' }>, deps: CliDeps): Promise<number> {
+  const read = deps.readFile ?? ((p: string) => readFile(p, 'utf8'));
+  const write = deps.writeFile ?? writeFileAtomic;
+  const named = new Set(cmd.files);
+  const files: { file: string; text: string }[] = [];
+  for (const file of new Set(await expandPaths(cmd.files, cmd.recursive))) {
+    const text = await readText(read, file);
+    try {
+      findImageSites(file, text);
+    } catch (err) {
+      // A folder may hold Helm templates and other non-YAML .yaml files: noted, not fatal.
+      if (named.has(file) || !(err instanceof EditError)) throw err;
+      deps.stderr.write(`image-watcher: note: skipped ${err.message}\n`);
+      continue;
+    }
+    files.push({ file, text });
+  }
+  if (files.length === 0) throw new UsageError(`no YAML file in ${cmd.files.join(', ')}`);
+  const rows = await planBump(await checkDeps(deps), files, cmd);
+  let written = false;
+  if (cmd.write) {
+    // Every file is edited in memory first: a site that cannot be rewritten stops before any write.
+    for (const [file, text] of applyBump(files, rows)) {
+      await write(file, text);
+      written = true;
+    }
+  }
+  const updates = rows.filter((r) => r.status === 'update').length;
+  const errors = rows.filter((r) => r.status === 'error').length;
+  if (cmd.json) {
+    deps.stdout.write(
+      `${JSON.stringify({ written, changes: updates, errors, sites: rows.map(bumpRowJson) }, null, 2)}\n`,
+    );
+  } else {
+    deps.stdout.write(`${formatPlan(rows, written)}\n`);
+  }
+  if (errors > 0) {
+    deps.stderr.write(`image-watcher: ${errors} of ${rows.length} images could not be checked\n`);
+    return EXIT_FAILURE;
+  }
+  return updates > 0 ? EXIT_CHANGES : EXIT_OK;
+}
+
 /** Exit code and stable code of an error; the message is the error's own. */
 function classify(err: unknown): { exitCode: number; code: string } {
   if (err instanceof Outcome) return { exitCode: err.exitCode, code: err.code };
@@ -159,6 +216,8 @@ export async function run(argv: readonly string[], deps: CliDeps): Promise<numbe
         return await runCheck(cmd, deps);
       case 'scan':
         return await runScan(cmd, deps);
+      case 'bump':
+        return await runBump(cmd, deps);
     }
   } catch (err) {
     const { exitCode, code } = classify(err);

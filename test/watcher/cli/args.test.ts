@@ -53,6 +53,48 @@ t.test('valid command lines', (t) => {
       input: ['scan', 'k8s', '--recursive', '-s', 'major'],
       want: { kind: 'scan', files: ['k8s'], recursive: true, strategy: 'MAJOR' },
     },
+    {
+      name: 'bump defaults: no strategy (annotations, else ALL), plan only',
+      input: ['bump', 'deploy/'],
+      want: {
+        kind: 'bump',
+        files: ['deploy/'],
+        recursive: false,
+        strategy: undefined,
+        include: undefined,
+        exclude: undefined,
+        write: false,
+        json: false,
+      },
+    },
+    {
+      name: 'bump -R --write --json with a strategy and patterns',
+      input: [
+        'bump',
+        '-R',
+        'a',
+        'b.yaml',
+        '--write',
+        '--json',
+        '-s',
+        'patch',
+        '--include',
+        '^v',
+        '--exclude',
+        'rc',
+      ],
+      want: {
+        kind: 'bump',
+        files: ['a', 'b.yaml'],
+        recursive: true,
+        strategy: 'PATCH',
+        include: { source: '^v' },
+        exclude: { source: 'rc' },
+        write: true,
+        json: true,
+      },
+    },
+    { name: 'bump --help', input: ['bump', '--help'], want: { kind: 'help', command: 'bump' } },
   ];
   for (const c of cases) t.match(parseCommand(c.input), c.want, c.name);
   t.end();
@@ -71,6 +113,11 @@ t.test('include and exclude become regular expressions', (t) => {
 t.test('bad command lines are usage errors with one clear line', (t) => {
   const cases = [
     { name: 'no command', input: [], want: /missing command/ },
+    { name: 'bump without a path', input: ['bump'], want: /bump needs at least one FILE/ },
+    { name: 'bump --labels', input: ['bump', 'a', '--labels'], want: /--labels is an option of check/ },
+    { name: 'bump with a bad pattern', input: ['bump', 'a', '--include', '(?<=x)'], want: /--include/ },
+    { name: '--write on check', input: ['check', 'a:1', '--write'], want: /--write is an option of bump/ },
+    { name: '--write with a value', input: ['bump', 'a', '--write=yes'], want: /--write takes no value/ },
     { name: 'unknown command', input: ['chek', 'x'], want: /unknown command "chek"/ },
     { name: 'check without an image', input: ['check'], want: /exactly one IMAGE/ },
     { name: 'check with two images', input: ['check', 'a', 'b'], want: /exactly one IMAGE/ },
@@ -141,6 +188,13 @@ t.test('per-command help lists only that command and its options', (t) => {
   t.match(scan, /-R, --recursive/);
   t.notMatch(scan, /--include/);
   t.match(scan, /4 no workload in the files/);
+  const bump = commandUsage('bump');
+  t.match(bump, /image-watcher bump PATH\.\.\. \[-R\]/);
+  t.match(bump, /--write/);
+  t.match(bump, /--include RE/);
+  t.notMatch(bump, /--labels/);
+  t.match(bump, /0 nothing to change, 3 changes pending/);
+  t.match(USAGE, /image-watcher bump PATH/);
   t.match(USAGE, /-s, --strategy S/, 'the general help lists the short option users may meet');
   t.match(USAGE, /tried 3 times/);
   t.end();

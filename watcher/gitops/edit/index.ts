@@ -163,7 +163,7 @@ function applyKustomization(text: string, l: Located, to: EditRequest['to']): st
     if (!insert?.block) {
       throw new EditError(
         'E_EDIT_UNSUPPORTED',
-        `${site.file}:${site.line}: the images entry ${site.name ?? ''} is a flow map without newTag; write it as a block map`,
+        `${site.file}:${site.line}: the images entry ${site.name ?? ''} is a flow map: ${inserts.map((l) => l.split(':')[0]).join(' and ')} cannot be added; write it as a block map`,
       );
     }
     const eol = text.includes('\r\n') ? '\r\n' : '\n';
@@ -220,15 +220,33 @@ export function editFiles(
   return { file, text: apply(files.get(file)!, hit, req.to), site: hit.site };
 }
 
+function sameSite(l: Located, site: ImageSite): boolean {
+  return l.site.line === site.line && l.site.kind === site.kind && l.site.image === site.image;
+}
+
 /**
  * Sets one site found by findImageSites (same file, line, kind and value) to a new version; for
  * `bump`, which picks sites itself. Throws EditError when the site is no longer there.
  */
 export function setSiteVersion(text: string, site: ImageSite, to: EditRequest['to']): string {
-  const hit = locateSites(site.file, text).find(
-    (l) => l.site.line === site.line && l.site.kind === site.kind && l.site.image === site.image,
-  );
-  if (!hit)
-    throw new EditError('E_EDIT_NOT_FOUND', `${site.file}:${site.line}: ${site.image} is no longer there`);
-  return apply(text, hit, to);
+  return setSiteVersions(site.file, text, [{ site, to }]);
+}
+
+/** Several sites of one file in one pass (the file is parsed once); same rules as setSiteVersion. */
+export function setSiteVersions(
+  file: string,
+  text: string,
+  edits: readonly { site: ImageSite; to: EditRequest['to'] }[],
+): string {
+  const located = locateSites(file, text);
+  const planned = edits.map(({ site, to }) => {
+    const hit = located.find((l) => sameSite(l, site));
+    if (!hit)
+      throw new EditError('E_EDIT_NOT_FOUND', `${file}:${site.line}: ${site.image} is no longer there`);
+    return { hit, to };
+  });
+  // Sites do not overlap: editing from the end backwards keeps the earlier offsets valid.
+  const offset = (l: Located): number => l.span?.start ?? l.digestSpan?.start ?? l.insert?.at ?? 0;
+  planned.sort((a, b) => offset(b.hit) - offset(a.hit));
+  return planned.reduce((t, p) => apply(t, p.hit, p.to), text);
 }

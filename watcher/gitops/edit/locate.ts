@@ -61,15 +61,28 @@ export interface Located {
   insert?: EntryInsert | undefined;
 }
 
+/** `# image-watcher: NAMESPACE/NAME[/CONTAINER] [image=REPO]`, in Kubernetes names (DNS labels). */
 const MARKER =
-  /#\s*image-watcher:\s*([^\s/#]+)\/([^\s/#]+)(?:\/([^\s/#]+))?((?:[ \t]+[a-z]+=[^\s#]+)*)[ \t]*$/;
+  /#[ \t]*image-watcher:[ \t]*([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)(?:\/([a-z0-9](?:[-a-z0-9]*[a-z0-9])?))?((?:[ \t]+[a-z]+=[^\s#]+)*)[ \t]*$/;
 const KUSTOMIZATION_FILE = /(^|[\\/])(kustomization\.ya?ml|Kustomization)$/;
 const WORKLOAD_KINDS: readonly PodSpecKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Pod'];
 
-export function lineOf(text: string, offset: number): number {
-  let line = 1;
-  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) line++;
-  return line;
+/** 1-based line numbers of offsets, from one scan of the text (files with thousands of sites). */
+export class LineIndex {
+  readonly #starts: number[] = [0];
+  constructor(text: string) {
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) this.#starts.push(i + 1);
+  }
+  of(offset: number): number {
+    let lo = 0;
+    let hi = this.#starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.#starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  }
 }
 
 function lineStart(text: string, offset: number): number {
@@ -135,11 +148,18 @@ function yamlError(file: string, doc: Document.Parsed): EditError | undefined {
   );
 }
 
-function manifestSites(file: string, text: string, doc: Document, object: unknown, out: Located[]): void {
+function manifestSites(
+  file: string,
+  text: string,
+  lines: LineIndex,
+  doc: Document,
+  object: unknown,
+  out: Located[],
+): void {
   const kind = stringOf(doc, object, 'kind');
   if (kind === 'List') {
     const items = child(doc, object, 'items');
-    if (isSeq(items)) for (const item of items.items) manifestSites(file, text, doc, item, out);
+    if (isSeq(items)) for (const item of items.items) manifestSites(file, text, lines, doc, item, out);
     return;
   }
   if (kind === undefined || !(WORKLOAD_KINDS as readonly string[]).includes(kind)) return;
@@ -164,7 +184,7 @@ function manifestSites(file: string, text: string, doc: Document, object: unknow
         site: {
           file,
           kind: 'manifest',
-          line: lineOf(text, span.start),
+          line: lines.of(span.start),
           image: span.value,
           name: refName(span.value),
           workload: { kind, namespace, name },
@@ -176,7 +196,14 @@ function manifestSites(file: string, text: string, doc: Document, object: unknow
   }
 }
 
-function composeSites(file: string, text: string, doc: Document, root: unknown, out: Located[]): void {
+function composeSites(
+  file: string,
+  text: string,
+  lines: LineIndex,
+  doc: Document,
+  root: unknown,
+  out: Located[],
+): void {
   const services = child(doc, root, 'services');
   if (!isMap(services)) return;
   for (const pair of services.items) {
@@ -188,7 +215,7 @@ function composeSites(file: string, text: string, doc: Document, root: unknown, 
       site: {
         file,
         kind: 'compose',
-        line: lineOf(text, span.start),
+        line: lines.of(span.start),
         image: span.value,
         name: refName(span.value),
         workload: { name: service },
@@ -211,7 +238,14 @@ function entryInsert(text: string, entry: YAMLMap): EntryInsert | undefined {
   return { at: lineEnd(text, lastEnd - 1 < keyStart ? keyStart : lastEnd - 1), indent, block: !entry.flow };
 }
 
-function kustomizationSites(file: string, text: string, doc: Document, root: unknown, out: Located[]): void {
+function kustomizationSites(
+  file: string,
+  text: string,
+  lines: LineIndex,
+  doc: Document,
+  root: unknown,
+  out: Located[],
+): void {
   const images = child(doc, root, 'images');
   if (!isSeq(images)) return;
   for (const item of images.items) {
@@ -228,7 +262,7 @@ function kustomizationSites(file: string, text: string, doc: Document, root: unk
     const site: ImageSite = {
       file,
       kind: 'kustomization',
-      line: lineOf(text, span?.start ?? nameNode.range[0]),
+      line: lines.of(span?.start ?? nameNode.range[0]),
       image: span?.value ?? '',
       name,
     };
@@ -313,7 +347,7 @@ function refName(value: string): string | undefined {
 }
 
 /** Helm's `image: {registry, repository, tag}`: the marked tag's name from its siblings. */
-function siblingName(doc: Document, text: string, span: ScalarSpan): string | undefined {
+function siblingName(doc: Document, span: ScalarSpan): string | undefined {
   let found: string | undefined;
   const walk = (node: unknown): void => {
     if (found !== undefined) return;
@@ -333,11 +367,16 @@ function siblingName(doc: Document, text: string, span: ScalarSpan): string | un
     }
   };
   walk(doc.contents);
-  void text;
   return found;
 }
 
-function markerSites(file: string, text: string, docs: readonly Document[], out: Located[]): void {
+function markerSites(
+  file: string,
+  text: string,
+  lines: LineIndex,
+  docs: readonly Document[],
+  out: Located[],
+): void {
   const scalars = docs.flatMap((d) => valueScalars(d, text).map((s) => ({ doc: d, span: s })));
   const ranges = docs.flatMap((d) => allScalarRanges(d));
   let offset = 0;
@@ -360,12 +399,12 @@ function markerSites(file: string, text: string, docs: readonly Document[], out:
     const site: ImageSite = {
       file,
       kind: 'marker',
-      line: lineOf(text, hit.span.start),
+      line: lines.of(hit.span.start),
       image: value,
       workload: { namespace: namespace!, name: name! },
     };
     if (container !== undefined) site.container = container;
-    const imageName = opts.image ?? (bare ? siblingName(hit.doc, text, hit.span) : refName(value));
+    const imageName = opts.image ?? (bare ? siblingName(hit.doc, hit.span) : refName(value));
     if (imageName !== undefined) site.name = imageName;
     if (bare && value.includes('@')) site.digest = value.slice(value.indexOf('@') + 1);
     out.push({ site, span: hit.span });
@@ -381,20 +420,21 @@ export function locateSites(file: string, text: string): Located[] {
     if (err) throw err;
   }
   const out: Located[] = [];
+  const lines = new LineIndex(text);
   const kustomizationFile = KUSTOMIZATION_FILE.test(file);
   for (const doc of list) {
     const root = doc.contents;
     const kind = stringOf(doc, root, 'kind');
     if (kind === 'Kustomization' || (kustomizationFile && kind === undefined)) {
-      kustomizationSites(file, text, doc, root, out);
+      kustomizationSites(file, text, lines, doc, root, out);
     } else if (kind !== undefined) {
-      manifestSites(file, text, doc, root, out);
+      manifestSites(file, text, lines, doc, root, out);
     } else {
-      composeSites(file, text, doc, root, out);
+      composeSites(file, text, lines, doc, root, out);
     }
   }
   const markers: Located[] = [];
-  markerSites(file, text, list, markers);
+  if (text.includes('image-watcher:')) markerSites(file, text, lines, list, markers);
   // A marked scalar is the marker's site: the marker says which workload it belongs to.
   const marked = new Set(markers.map((m) => m.span?.start));
   const all = [...out.filter((l) => l.span === undefined || !marked.has(l.span.start)), ...markers];
