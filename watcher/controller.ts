@@ -155,6 +155,8 @@ interface Entry {
   git?: GitWriteView | undefined;
   /** Why updates of this workload are only announced (a GitOps owner without a Git target). */
   blocked?: string | undefined;
+  /** The last Git write-back failure, shown until a write succeeds (checks do not clear it). */
+  gitError?: string | undefined;
 }
 
 /** A manual update or approval waiting for its workload's next reconcile. */
@@ -520,6 +522,7 @@ export class Controller {
       lastError: prev?.lastError,
       git: gitViewOf(w) ?? (prev?.git ? { ...prev.git, pending: false } : undefined),
       blocked: prev?.blocked,
+      gitError: prev?.gitError,
     };
     this.entries.set(key, entry);
     return entry;
@@ -1344,7 +1347,7 @@ export class Controller {
 
   private readonly gitInFlight = new Set<string>();
   /** Versions whose Git write failed, by `key|container=version`: tried again in the next pass. */
-  private readonly gitFailed = new Map<string, { pass: number; error: string }>();
+  private readonly gitFailed = new Map<string, number>();
 
   /**
    * Writes candidates to Git: claim (git-pending, before the push, so a crash cannot lose or
@@ -1368,15 +1371,9 @@ export class Controller {
     const todo = manual
       ? candidates
       : notYetPushed(w, candidates, names.length).filter(
-          (cand) => this.gitFailed.get(failKey(cand))?.pass !== passId,
+          (cand) => this.gitFailed.get(failKey(cand)) !== passId,
         );
     if (todo.length === 0) {
-      // The failure of this pass stays visible on the API until the next pass tries again.
-      const failed = candidates
-        .map((cand) => this.gitFailed.get(failKey(cand)))
-        .find((f) => f?.pass === passId);
-      const entry = this.entries.get(key);
-      if (failed && entry) entry.lastError = failed.error;
       log.info(
         { decision: 'held_back' },
         'held back: written to Git (waiting for the sync) or failed in this pass',
@@ -1413,7 +1410,6 @@ export class Controller {
     } finally {
       this.gitInFlight.delete(key);
     }
-    const entry = this.entries.get(key);
     if (res.result === 'failed') {
       try {
         this.adopt(
@@ -1422,9 +1418,9 @@ export class Controller {
       } catch (err) {
         if (!isPatchConflict(err)) throw err;
       }
-      if (entry) entry.lastError = `${res.code}: ${res.reason}`;
-      for (const cand of todo)
-        this.gitFailed.set(failKey(cand), { pass: passId, error: `${res.code}: ${res.reason}` });
+      const fresh = this.entries.get(key); // adopting the drop replaced the entry
+      if (fresh) fresh.gitError = `${res.code}: ${res.reason}`;
+      for (const cand of todo) this.gitFailed.set(failKey(cand), passId);
       this.deps.metrics.observeUpdate(labels, 'failed');
       log.warn({ code: res.code, reason: res.reason, decision: 'failed' }, 'cannot write the update to Git');
       await recordEvent(
@@ -1456,7 +1452,10 @@ export class Controller {
       log.warn('the Git record changed while pushing; not stamping');
     }
     const after = this.entries.get(key);
-    if (after) after.git = gitViewOf(after.snapshot) ?? after.git;
+    if (after) {
+      after.git = gitViewOf(after.snapshot) ?? after.git;
+      after.gitError = undefined;
+    }
     const link = gitLink({ repo: target.repo, branch: res.branch, commit: res.commit, url: res.url });
     for (const cand of todo) {
       log.info(
@@ -1576,7 +1575,8 @@ export class Controller {
     const detail = `written to Git (${gitLink(p)}) but not live within ROLLOUT_TIMEOUT: is the GitOps controller syncing ${safeUrl(p.repo)}? The version will not be written again.`;
     log.warn({ decision: 'failed', commit: p.commit }, detail);
     this.deps.metrics.observeUpdate(labelsOf(w), 'failed');
-    e.lastError = `E_GIT_NOT_SYNCED: ${detail}`;
+    const entry = this.entries.get(key);
+    if (entry) entry.gitError = `E_GIT_NOT_SYNCED: ${detail}`;
     await this.deps.notify(noticesFor('failed', w, p.changes, { detail }));
     return {};
   }
@@ -1676,7 +1676,7 @@ export class Controller {
           }),
         ),
       lastCheck: e.lastCheck?.toISOString(),
-      lastError: e.lastError ?? e.settingsError,
+      lastError: e.lastError ?? e.gitError ?? e.settingsError,
       ...(e.settings?.writeBack === 'git' || e.git || e.blocked
         ? {
             writeBack: {

@@ -250,3 +250,68 @@ t.test('a wrong Git credential: the update fails with the reason, the password i
   t.match(w.controller.workloads()[0]?.lastError, /^E_GIT_AUTH: /);
   t.match(await w.metricsText(), /image_watcher_git_pushes_total\{result="failed"\} 1/);
 });
+
+t.test(
+  'a claim left by a crash is written again, idempotently; a manual update goes through Git',
+  async (t) => {
+    const url = await git.createRepo('crashed', { 'apps/web.yaml': manifest('web', '1.0.0') });
+    const kube = await fakeKube(t.teardown.bind(t));
+    kube.seed(secret(AUTH.password));
+    // The last run claimed 1.0.1 and stopped before it could say whether it pushed.
+    const claim = JSON.stringify({
+      deadline: '2099-01-01T00:00:00Z',
+      changes: [
+        {
+          container: 'app',
+          imagePath: '/spec/template/spec/containers/0/image',
+          image: img('web', '1.0.0'),
+          newImage: img('web', '1.0.1'),
+          currentVersion: '1.0.0',
+          newVersion: '1.0.1',
+          change: 'patch',
+        },
+      ],
+      git: { repo: url, push: 'direct', pushed: false },
+    });
+    kube.seed(synced('web', '1.0.0', { ...gitAnnotations(url), 'image-watcher/git-pending': claim }));
+    const w = await startWatcher(t.teardown.bind(t), kube, { env: ENV, io: { gitWindowMs: 10 } });
+    await w.controller.runCycle();
+    await w.controller.idle();
+    t.same(await git.log('crashed', 'main'), ['Update shop/web app 1.0.0 -> 1.0.1', 'Initial manifests']);
+    const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+    t.match(JSON.parse(a['image-watcher/git-pending'] ?? '{}'), { git: { pushed: true } });
+    t.equal(a['image-watcher/last-pushed-version'], '1.0.1');
+
+    // Already in Git: a manual update of the same version commits nothing and still answers.
+    const r = await w.controller.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web' });
+    t.match(r, { status: 'updating', changes: [{ container: 'app', from: '1.0.0', to: '1.0.1' }] });
+    t.equal((await git.log('crashed', 'main')).length, 2, 'no second commit');
+    t.match(await w.metricsText(), /image_watcher_git_pushes_total\{result="unchanged"\} 1/);
+    t.equal(imagePatches(kube, 'web'), 0);
+  },
+);
+
+t.test('written to Git but never synced: reported once as failed, not written again', async (t) => {
+  const url = await git.createRepo('unsynced', { 'apps/web.yaml': manifest('web', '1.0.0') });
+  const kube = await fakeKube(t.teardown.bind(t));
+  kube.seed(secret(AUTH.password));
+  kube.seed(synced('web', '1.0.0', gitAnnotations(url)));
+  const w = await startWatcher(t.teardown.bind(t), kube, {
+    env: ENV,
+    io: { gitWindowMs: 10 },
+    config: { rolloutTimeoutMs: 300 },
+  });
+  await w.controller.runCycle();
+  await w.controller.idle();
+  await until('the sync time-out', () => w.notices.some((n) => n.event === 'failed'), 10_000);
+  await w.controller.idle();
+  t.match(w.notices, [{ event: 'failed', newVersion: '1.0.1', detail: /not live within ROLLOUT_TIMEOUT/ }]);
+  const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+  t.equal(a['image-watcher/git-pending'], undefined);
+  t.equal(a['image-watcher/last-pushed-version'], '1.0.1');
+  t.match(w.controller.workloads()[0]?.lastError, /^E_GIT_NOT_SYNCED/);
+  await w.controller.runCycle();
+  await w.controller.idle();
+  t.equal((await git.log('unsynced', 'main')).length, 2, 'one commit only');
+  t.equal(w.notices.filter((n) => n.event === 'failed').length, 1);
+});
