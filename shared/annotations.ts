@@ -26,6 +26,9 @@ export const ANNOTATIONS = {
   include: 'image-watcher/include',
   exclude: 'image-watcher/exclude',
   containers: 'image-watcher/containers',
+  verify: 'image-watcher/verify',
+  verifyKey: 'image-watcher/verify-key',
+  verifyIdentity: 'image-watcher/verify-identity',
   schedule: 'image-watcher/schedule',
   timezone: 'image-watcher/timezone',
   minAge: 'image-watcher/min-age',
@@ -88,6 +91,26 @@ export interface WatchSettings {
   gitPath?: string | undefined;
   gitSecret?: string | undefined;
   gitPush?: GitPush;
+  /** Signature gate: `cosign` verifies candidates; undefined leaves it to VERIFY_SIGNATURES. */
+  verify: VerifyMode | undefined;
+  /** Secret or ConfigMap in the workload's namespace holding PEM public keys. */
+  verifyKey: VerifyKeySource | undefined;
+  /** Keyless signers accepted (certificate issuer and subject, whole-string RE2 matches). */
+  verifyIdentity: IdentityRule[] | undefined;
+}
+
+export type VerifyMode = 'cosign';
+export const VERIFY_MODES: readonly VerifyMode[] = ['cosign'];
+
+export interface VerifyKeySource {
+  kind: 'Secret' | 'ConfigMap';
+  name: string;
+}
+
+/** A keyless signer rule: both patterns must match the whole issuer / subject. */
+export interface IdentityRule {
+  issuer: TagPattern;
+  subject: TagPattern;
 }
 
 /** Cluster-wide policy defaults (UPDATE_SCHEDULE, UPDATE_TIMEZONE, MIN_RELEASE_AGE) for unset keys. */
@@ -308,6 +331,71 @@ function secretName(value: string): Parsed<string> {
     : { ok: false, message: 'is not a Secret name (lower-case letters, digits, "-" and ".")' };
 }
 
+/** DNS-1123 subdomain: Secret and ConfigMap names. */
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+function verifyKey(value: string): Parsed<VerifyKeySource> {
+  const slash = value.indexOf('/');
+  const kindText = slash < 0 ? 'secret' : value.slice(0, slash).toLowerCase();
+  const name = slash < 0 ? value : value.slice(slash + 1);
+  const kind = kindText === 'secret' ? 'Secret' : kindText === 'configmap' ? 'ConfigMap' : undefined;
+  if (kind === undefined || !OBJECT_NAME.test(name)) {
+    return {
+      ok: false,
+      message:
+        "is not secret/NAME or configmap/NAME (a Secret or ConfigMap in the workload's namespace holding PEM public keys)",
+    };
+  }
+  return { ok: true, value: { kind, name } };
+}
+
+/** Whole-string match: an identity rule that matched a substring would let look-alikes in. */
+function anchored(source: string): TagPattern {
+  const compiled = compileUserPattern(`^(?:${source})$`);
+  return { source, test: (text) => compiled.test(text) };
+}
+
+const MAX_IDENTITY_RULES = 16;
+
+function verifyIdentity(value: string): Parsed<IdentityRule[]> {
+  const format = 'want "issuer=REGEX subject=REGEX", several rules separated by ";"';
+  const rules: IdentityRule[] = [];
+  const parts = value
+    .split(';')
+    .map((r) => r.trim())
+    .filter((r) => r !== '');
+  if (parts.length > MAX_IDENTITY_RULES) {
+    return { ok: false, message: `has more than ${MAX_IDENTITY_RULES} rules` };
+  }
+  for (const part of parts) {
+    const fields = new Map<string, string>();
+    for (const field of part.split(/\s+/)) {
+      const eq = field.indexOf('=');
+      if (eq <= 0) return { ok: false, message: `has ${showText(field, 40)}; ${format}` };
+      fields.set(field.slice(0, eq), field.slice(eq + 1));
+    }
+    const issuer = fields.get('issuer');
+    const subject = fields.get('subject');
+    if (
+      issuer === undefined ||
+      subject === undefined ||
+      fields.size !== 2 ||
+      issuer === '' ||
+      subject === ''
+    ) {
+      return { ok: false, message: `has a rule without both issuer and subject; ${format}` };
+    }
+    try {
+      rules.push({ issuer: anchored(issuer), subject: anchored(subject) });
+    } catch (err) {
+      if (err instanceof InvalidPatternError) return { ok: false, message: `is not allowed: ${err.reason}` };
+      throw err;
+    }
+  }
+  if (rules.length === 0) return { ok: false, message: `has no rule; ${format}` };
+  return { ok: true, value: rules };
+}
+
 /** Longest minimum release age: a year (beyond that nothing would ever be eligible). */
 const MAX_MIN_AGE_MS = 366 * 86_400_000;
 
@@ -334,6 +422,9 @@ const USER_SCHEMA: { readonly [F in keyof Required<WatchSettings>]: UserKey<Watc
   timezone: { key: ANNOTATIONS.timezone, default: undefined, parse: parseTimeZone },
   minAgeMs: { key: ANNOTATIONS.minAge, default: undefined, parse: minAge },
   constraint: { key: ANNOTATIONS.constraint, default: undefined, parse: parseConstraint },
+  verify: { key: ANNOTATIONS.verify, default: undefined, parse: oneOf('signature check', VERIFY_MODES) },
+  verifyKey: { key: ANNOTATIONS.verifyKey, default: undefined, parse: verifyKey },
+  verifyIdentity: { key: ANNOTATIONS.verifyIdentity, default: undefined, parse: verifyIdentity },
   writeBack: { key: ANNOTATIONS.writeBack, default: 'live', parse: oneOf('write-back', WRITE_BACKS) },
   gitRepo: { key: ANNOTATIONS.gitRepo, default: undefined, parse: gitRepo, shown: withoutUserInfo },
   gitBranch: { key: ANNOTATIONS.gitBranch, default: undefined, parse: gitBranch },

@@ -7,6 +7,7 @@ import {
   envOptional,
   envOr,
   parseDuration,
+  parseEnum,
   parseInteger,
   parseList,
 } from '../shared/env.ts';
@@ -21,6 +22,12 @@ export interface WatcherSettings {
   apiToken: string | undefined;
   /** RESOLVE_REGISTRIES: registries resolve may ask besides those of watched workloads. */
   resolveRegistries: string[];
+  /** VERIFY_SIGNATURES: signature check for workloads without `image-watcher/verify` (`none` or `cosign`). */
+  verifySignatures: 'none' | 'cosign';
+  /** VERIFY_KEYS_FILE: PEM file of public keys trusted for every workload. */
+  verifyKeysFile: string | undefined;
+  /** VERIFY_TRUSTED_ROOT: Sigstore trusted root JSON file for keyless bundles. */
+  verifyTrustedRoot: string | undefined;
   /** The Git write-back's defaults and commit identity (see watcher/gitops/). */
   git: GitSettings;
 }
@@ -37,6 +44,11 @@ export interface GitSettings {
   commitPerWorkload: boolean;
   /** GIT_INSECURE_HOSTS: hosts spoken to over plain http and allowed on private addresses. */
   insecureHosts: string[];
+}
+
+function filePath(value: string, variable: string): string {
+  if (value.includes('\0')) throw new ConfigError(variable, `${variable} is not a file path`);
+  return value;
 }
 
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?$/;
@@ -102,6 +114,9 @@ export const WATCHER_DEFAULTS: WatcherSettings = {
   debounceMs: 2000,
   apiToken: undefined,
   resolveRegistries: [],
+  verifySignatures: 'none',
+  verifyKeysFile: undefined,
+  verifyTrustedRoot: undefined,
   git: GIT_DEFAULTS,
 };
 
@@ -130,6 +145,18 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
     ),
     apiToken: c.read(() => envOptional(env, 'API_TOKEN', apiToken), undefined),
     resolveRegistries: c.read(() => envOr(env, 'RESOLVE_REGISTRIES', registries, []), []),
+    verifySignatures: c.read(
+      () =>
+        envOr(
+          env,
+          'VERIFY_SIGNATURES',
+          (v, n) => parseEnum(v, ['none', 'cosign'] as const, n),
+          WATCHER_DEFAULTS.verifySignatures,
+        ),
+      WATCHER_DEFAULTS.verifySignatures,
+    ),
+    verifyKeysFile: c.read(() => envOptional(env, 'VERIFY_KEYS_FILE', filePath), undefined),
+    verifyTrustedRoot: c.read(() => envOptional(env, 'VERIFY_TRUSTED_ROOT', filePath), undefined),
     git: {
       repo: c.read(() => envOptional(env, 'GIT_REPO', gitRepoUrl), undefined),
       secret: c.read(() => envOptional(env, 'GIT_SECRET', secretName), undefined),

@@ -859,6 +859,9 @@ export class Controller {
           continue;
         }
         if (waiting) return { pending: true };
+        if (at < 0 && gates.some((g) => g.pinsDigest === true)) {
+          return { pending: false, candidate: { ...cand, newImage: imageWithTag(ref, tag, digest) }, held };
+        }
         return { pending: false, candidate: cand, held };
       }
       return { pending: false, candidate: undefined, held };

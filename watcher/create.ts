@@ -40,6 +40,8 @@ import { GitCli } from './gitops/git.ts';
 import type { PullRequestClient } from './gitops/pull-request.ts';
 import { RestPullRequests } from './gitops/pull-request.ts';
 import { GitWriteBack } from './gitops/writeback.ts';
+import type { ReadObject } from './verify/key-source.ts';
+import { signatureGateFromSettings } from './verify/wiring.ts';
 
 /** Notices decided within this time of the first one are dispatched together. */
 const NOTICE_BATCH_MS = 1000;
@@ -86,6 +88,8 @@ export interface WatcherIo {
   /** Replaces the informers or the gateway (rarely: tests of one piece). */
   watch?: WorkloadWatch;
   gateway?: KubeGateway;
+  /** Replaces the reader of verify-key Secrets and ConfigMaps (tests). */
+  readVerifyKeys?: ReadObject;
   /** Extra candidate gates (e.g. the signature gate), after the built-in policy gates. */
   gates?: readonly CandidateGate[];
   /** Replaces the git CLI client or the pull-request client (tests wrap or fake a forge). */
@@ -171,6 +175,16 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     ...(io.timers ? { timers: io.timers } : {}),
     windowMs: io.gitWindowMs ?? NOTICE_BATCH_MS,
   });
+  // VERIFY_*: files read now; the gate applies only to workloads with verification on.
+  const signatureGate = await signatureGateFromSettings({
+    settings,
+    registry,
+    kubeConfig,
+    ...(io.readVerifyKeys ? { readObject: io.readVerifyKeys } : {}),
+    now: () => now().getTime(),
+    metrics,
+    logger,
+  });
   const controller = new Controller({
     watch,
     gateway,
@@ -199,7 +213,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     gitops: { writeBack, defaults: { repo: git.repo, secret: git.secret } },
     logger,
     now,
-    gates: [...(io.gates ?? [])],
+    gates: [...(io.gates ?? []), signatureGate],
     ...(io.timers ? { timers: io.timers } : {}),
     config: {
       checkIntervalMs: config.checkIntervalMs,
@@ -234,7 +248,13 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     approval: approvals
       ? {
           plugin: approvalPlugin,
-          options: { ...approvals, now: () => now().getTime(), ...approvalAdapter(controller) },
+          options: {
+            ...approvals,
+            now: () => now().getTime(),
+            ...approvalAdapter(controller, {
+              signerOf: (image, version) => signatureGate.signerOf(image, version),
+            }),
+          },
         }
       : undefined,
   });

@@ -54,6 +54,7 @@ export class WatcherMetrics {
   private readonly lastCheck: Gauge;
   private readonly checkErrors: Counter<'code'>;
   private readonly gitPushes: Counter<'result'>;
+  private readonly signatureChecks: Counter<'result'>;
   private readonly leader: Gauge;
   /** workload key -> container -> the label set currently exported. */
   private readonly series = new Map<string, Map<string, OutdatedLabels>>();
@@ -122,6 +123,12 @@ export class WatcherMetrics {
     });
     // Every result from the start, so rate() and alerts see a 0 before the first push.
     for (const r of GIT_PUSH_RESULTS) this.gitPushes.inc({ result: r }, 0);
+    this.signatureChecks = new Counter({
+      name: 'image_watcher_signature_checks_total',
+      help: 'Signature verifications of candidate digests (cached answers not counted), by result: verified or the failure code.',
+      labelNames: ['result'],
+      registers,
+    });
     this.leader = new Gauge({
       name: 'image_watcher_leader',
       help: '1 when this replica holds the leader lease and acts, else 0.',
@@ -197,6 +204,10 @@ export class WatcherMetrics {
   observeCheck(e: { seconds: number; finishedAt: Date }): void {
     this.checkDuration.observe(e.seconds);
     this.lastCheck.set(e.finishedAt.getTime() / 1000);
+  }
+
+  observeSignatureCheck(result: string): void {
+    this.signatureChecks.inc({ result });
   }
 
   observeCheckError(code: string): void {

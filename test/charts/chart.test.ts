@@ -103,6 +103,7 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
     'watcher.watchNamespaces': ['shop', 'blog'],
     'watcher.publicUrl': 'https://iw.example.com',
     'watcher.extraEnv': [{ name: 'NOTIFY_DIGEST_THRESHOLD', value: '3' }],
+    'watcher.verify': { signatures: 'cosign', configMap: 'verify-keys', keysFile: true, trustedRoot: true },
     'watcher.nodeSelector': { 'kubernetes.io/os': 'linux' },
     'watcher.tolerations': [{ key: 'dedicated', operator: 'Equal', value: 'tools', effect: 'NoSchedule' }],
     'watcher.affinity': {
@@ -214,6 +215,14 @@ t.test('values reach the objects', (t) => {
   t.equal(env(watcher).WATCH_NAMESPACES?.value, 'shop,blog');
   t.equal(env(watcher).PUBLIC_URL?.value, 'https://iw.example.com');
   t.equal(env(watcher).NOTIFY_DIGEST_THRESHOLD?.value, '3');
+  t.equal(env(watcher).VERIFY_SIGNATURES?.value, 'cosign');
+  t.equal(env(watcher).VERIFY_KEYS_FILE?.value, '/etc/image-watcher/verify/keys.pem');
+  t.equal(env(watcher).VERIFY_TRUSTED_ROOT?.value, '/etc/image-watcher/verify/trusted_root.json');
+  t.same(
+    (podSpec(watcher).volumes as Json[]).find((v) => v.name === 'verify'),
+    { name: 'verify', configMap: { name: 'verify-keys' } },
+    'the verify ConfigMap is mounted',
+  );
   for (const k of ['APPROVAL_SECRET', 'GITHUB_TOKEN', 'SLACK_WEBHOOK_URL', 'SMTP_URL'])
     t.same(env(watcher)[k]?.valueFrom.secretKeyRef, { name: 'image-watcher', key: k, optional: true }, k);
   t.same((find(objects, 'Secret', 'image-watcher') as Json).stringData, {

@@ -332,6 +332,8 @@ t.test('RBAC grants the watcher exactly its allow-list and the webhook nothing',
     `${cr} events.k8s.io events patch *`,
     `${cr} core secrets get *`,
     `${cr} core serviceaccounts get *`,
+    // verify-key ConfigMaps, by name.
+    `${cr} core configmaps get *`,
     // The HTTP API's callers: TokenReview and SubjectAccessReview, nothing more.
     `${cr} authentication.k8s.io tokenreviews create *`,
     `${cr} authorization.k8s.io subjectaccessreviews create *`,

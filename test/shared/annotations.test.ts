@@ -30,6 +30,9 @@ const defaults: WatchSettings = {
   timezone: undefined,
   minAgeMs: undefined,
   constraint: undefined,
+  verify: undefined,
+  verifyKey: undefined,
+  verifyIdentity: undefined,
   writeBack: 'live',
   gitRepo: undefined,
   gitBranch: undefined,
@@ -78,6 +81,9 @@ t.test('the key tables', (t) => {
       'schedule',
       'strategy',
       'timezone',
+      'verify',
+      'verify-identity',
+      'verify-key',
       'write-back',
     ].map((k) => PREFIX + k),
     'the contract user keys',
@@ -221,7 +227,7 @@ const invalid: { name: string; input: Record<string, string>; opts?: ParseOption
     name: 'a misspelt key suggests the closest known key',
     input: { 'image-watcher/strategie': 'MINOR' },
     want: [
-      'image-watcher/strategie (value "MINOR") is not a known image-watcher annotation; did you mean image-watcher/strategy? Known keys: image-watcher/mode, image-watcher/strategy, image-watcher/release-url, image-watcher/include, image-watcher/exclude, image-watcher/containers, image-watcher/schedule, image-watcher/timezone, image-watcher/min-age, image-watcher/constraint, image-watcher/write-back, image-watcher/git-repo, image-watcher/git-branch, image-watcher/git-path, image-watcher/git-secret, image-watcher/git-push (the other image-watcher/ keys are managed by image-watcher itself)',
+      'image-watcher/strategie (value "MINOR") is not a known image-watcher annotation; did you mean image-watcher/strategy? Known keys: image-watcher/mode, image-watcher/strategy, image-watcher/release-url, image-watcher/include, image-watcher/exclude, image-watcher/containers, image-watcher/schedule, image-watcher/timezone, image-watcher/min-age, image-watcher/constraint, image-watcher/verify, image-watcher/verify-key, image-watcher/verify-identity, image-watcher/write-back, image-watcher/git-repo, image-watcher/git-branch, image-watcher/git-path, image-watcher/git-secret, image-watcher/git-push (the other image-watcher/ keys are managed by image-watcher itself)',
     ],
   },
   {

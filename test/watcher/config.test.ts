@@ -37,6 +37,9 @@ t.test('watcher settings have defaults and validate their variables', (t) => {
     registryRatePerSecond: 50,
     debounceMs: 500,
     resolveRegistries: [],
+    verifySignatures: 'none',
+    verifyKeysFile: undefined,
+    verifyTrustedRoot: undefined,
     git: WATCHER_DEFAULTS.git,
   });
   t.throws(() => loadWatcherSettings({ REGISTRY_RATE_LIMIT: '0' }), ConfigError, 'a zero rate is refused');
@@ -60,5 +63,22 @@ t.test('watcher settings have defaults and validate their variables', (t) => {
       'both problems in one message',
     );
   }
+  t.end();
+});
+
+t.test('signature settings: VERIFY_SIGNATURES, VERIFY_KEYS_FILE, VERIFY_TRUSTED_ROOT', (t) => {
+  t.match(
+    loadWatcherSettings({
+      VERIFY_SIGNATURES: 'Cosign',
+      VERIFY_KEYS_FILE: '/etc/image-watcher/keys.pem',
+      VERIFY_TRUSTED_ROOT: '/etc/image-watcher/trusted_root.json',
+    }),
+    {
+      verifySignatures: 'cosign',
+      verifyKeysFile: '/etc/image-watcher/keys.pem',
+      verifyTrustedRoot: '/etc/image-watcher/trusted_root.json',
+    },
+  );
+  t.throws(() => loadWatcherSettings({ VERIFY_SIGNATURES: 'notary' }), /VERIFY_SIGNATURES.*none, cosign/);
   t.end();
 });

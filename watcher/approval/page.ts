@@ -82,6 +82,8 @@ export interface ApprovalView {
   /** Newest allowed version now, when newer than the link's: the link still updates to its own. */
   newestVersion?: string;
   releaseNotes?: { url?: string; summary?: string; excerpt?: string };
+  /** Who signed the proposed version (signature verification). */
+  signedBy?: string;
   expiresAt: number;
   form: { action: string; fields: Record<string, string> };
 }
@@ -93,6 +95,7 @@ export function renderApprovalPage(view: ApprovalView): string {
   if (view.images.length > 0)
     rows.push([view.images.length > 1 ? 'Images' : 'Image', view.images.join(', ')]);
   rows.push(['Current version', view.currentVersion], ['Proposed version', view.proposedVersion]);
+  if (view.signedBy) rows.push(['Signed by', view.signedBy]);
   const notesText = (view.releaseNotes?.summary ?? view.releaseNotes?.excerpt)?.trim();
   const notesUrl = safeHttpUrl(view.releaseNotes?.url);
   const notes =

@@ -30,6 +30,8 @@ export interface ApprovalInfo {
   /** Versions of this container that failed or were reverted (`last-failed-version`). */
   failedVersions?: string[];
   releaseNotes?: { url?: string; summary?: string; excerpt?: string };
+  /** Who signed the proposed version, when signature verification is on and it verified. */
+  signedBy?: string;
 }
 
 export interface UpdateOutcome {
@@ -287,6 +289,7 @@ function registerApproval(app: FastifyInstance, deps: ApprovalDeps): void {
           proposedVersion: t.version,
           ...(info.newestVersion ? { newestVersion: info.newestVersion } : {}),
           ...(info.releaseNotes ? { releaseNotes: info.releaseNotes } : {}),
+          ...(info.signedBy ? { signedBy: info.signedBy } : {}),
           expiresAt: check.expiresAt,
           form: {
             action: `${basePath}${approvalPath(t)}`,

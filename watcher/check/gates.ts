@@ -40,4 +40,9 @@ export interface CandidateGate {
    */
   key(subject: GateSubject): string;
   check(subject: GateSubject, ctx: GateContext): Promise<GateResult>;
+  /**
+   * The candidate is applied as `tag@digest`, the digest this gate judged: a tag moved after the
+   * check must not bring in an image the gate never saw (the signature gate).
+   */
+  pinsDigest?: boolean;
 }

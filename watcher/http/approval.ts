@@ -7,17 +7,23 @@ import type { WorkloadKind, WorkloadSnapshot } from '../kube/types.ts';
 import type { UpdateNotice } from '../notify/types.ts';
 
 /** The approval page's view of the controller: what a link would change, and doing it. */
-export function approvalAdapter(controller: {
-  workloads(): WorkloadView[];
-  manualUpdate(req: ManualUpdateRequest): Promise<ManualUpdateResult>;
-  releaseNotesFor(
-    kind: WorkloadKind,
-    namespace: string,
-    name: string,
-    version: string,
-  ): UpdateNotice['releaseNotes'] | undefined;
-  snapshot(kind: WorkloadKind, namespace: string, name: string): WorkloadSnapshot | undefined;
-}): Pick<ApprovalDeps, 'lookup' | 'update'> {
+export function approvalAdapter(
+  controller: {
+    workloads(): WorkloadView[];
+    manualUpdate(req: ManualUpdateRequest): Promise<ManualUpdateResult>;
+    releaseNotesFor(
+      kind: WorkloadKind,
+      namespace: string,
+      name: string,
+      version: string,
+    ): UpdateNotice['releaseNotes'] | undefined;
+    snapshot(kind: WorkloadKind, namespace: string, name: string): WorkloadSnapshot | undefined;
+  },
+  extra: {
+    /** Who signed a version of an image (the signature gate), shown on the page. */
+    signerOf?: (image: string, version: string) => string | undefined;
+  } = {},
+): Pick<ApprovalDeps, 'lookup' | 'update'> {
   return {
     lookup(namespace: string, kind: WorkloadKind, name: string, version: string): ApprovalInfo | undefined {
       const w = controller
@@ -31,6 +37,7 @@ export function approvalAdapter(controller: {
       const annotations = controller.snapshot(kind, namespace, name)?.annotations ?? {};
       const failed = versionFor(annotations[ANNOTATIONS.lastFailedVersion], c.name, w.containers.length);
       const lastUpdated = annotations[ANNOTATIONS.lastUpdated];
+      const signedBy = extra.signerOf?.(c.image, version);
       return {
         workload: { kind, namespace, name },
         containers: w.containers.map((x) => x.name),
@@ -40,6 +47,7 @@ export function approvalAdapter(controller: {
         ...(releaseNotes ? { releaseNotes } : {}),
         ...(lastUpdated !== undefined ? { lastUpdated } : {}),
         ...(failed !== undefined ? { failedVersions: [failed] } : {}),
+        ...(signedBy !== undefined ? { signedBy } : {}),
       };
     },
     async update(

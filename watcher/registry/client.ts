@@ -14,8 +14,11 @@ import { abortedError, RegistryError } from './errors.ts';
 import { RegistryHttp } from './http.ts';
 import type { HttpResponse } from './http.ts';
 import { labelsFromConfig, parseManifest, pickPlatform } from './manifest.ts';
-import { MANIFEST_ACCEPT } from './media-types.ts';
+import { MANIFEST_ACCEPT, OCI_INDEX } from './media-types.ts';
 import type {
+  Descriptor,
+  FetchedManifest,
+  RegistryArtifacts,
   RegistryCallOptions,
   RegistryClient,
   RegistryCredentials,
@@ -148,8 +151,27 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+function parseDescriptor(v: unknown): Descriptor | undefined {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const d = v as Record<string, unknown>;
+  if (typeof d.mediaType !== 'string' || typeof d.digest !== 'string' || !CONTENT_DIGEST.test(d.digest)) {
+    return undefined;
+  }
+  const annotations: Record<string, string> = {};
+  if (d.annotations && typeof d.annotations === 'object') {
+    for (const [k, val] of Object.entries(d.annotations)) if (typeof val === 'string') annotations[k] = val;
+  }
+  return {
+    mediaType: d.mediaType,
+    digest: d.digest,
+    size: typeof d.size === 'number' ? d.size : 0,
+    artifactType: typeof d.artifactType === 'string' ? d.artifactType : undefined,
+    annotations,
+  };
+}
+
 /** OCI distribution (registry v2) client: tags, digests and labels, gentle on registries. */
-export class OciRegistryClient implements RegistryClient {
+export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
   readonly #http: RegistryHttp;
   readonly #auth: Authenticator;
   readonly #tags: CycleCache<TagList>;
@@ -279,6 +301,109 @@ export class OciRegistryClient implements RegistryClient {
     const creds = this.#credentials(ref, opts);
     const key = `${ref.registry}/${ref.repository}:${reference}|${credentialsKey(creds)}`;
     return this.#labels.get(key, () => this.#fetchLabels(ref, reference, creds)).then((l) => ({ ...l }));
+  }
+
+  async getManifest(
+    ref: ImageReference,
+    reference: string,
+    opts?: RegistryCallOptions,
+  ): Promise<FetchedManifest> {
+    const what = `the manifest ${ref.repository}:${reference}`;
+    const res = await this.#request(ref, this.#credentials(ref, opts), {
+      method: 'GET',
+      url: `${this.#base(ref)}/v2/${ref.repository}/manifests/${reference}`,
+      accept: MANIFEST_ACCEPT,
+      maxBytes: this.#maxManifestBytes,
+      what,
+      notFound: `${reference} of repository ${ref.repository} not found on ${ref.registry}`,
+      signal: opts?.signal,
+    });
+    this.#verify(ref, reference, res.body, what);
+    const body = parseJson(res.body);
+    const declared =
+      body && typeof body === 'object' && typeof (body as { mediaType?: unknown }).mediaType === 'string'
+        ? (body as { mediaType: string }).mediaType
+        : undefined;
+    return {
+      digest: CONTENT_DIGEST.test(reference) ? reference : sha256(res.body),
+      mediaType: declared ?? res.headers.get('content-type')?.split(';')[0]?.trim(),
+      body: res.body,
+    };
+  }
+
+  async getBlob(
+    ref: ImageReference,
+    digest: string,
+    opts?: RegistryCallOptions & { maxBytes?: number },
+  ): Promise<Buffer> {
+    if (!CONTENT_DIGEST.test(digest)) {
+      throw new RegistryError('E_REGISTRY_RESPONSE', `invalid blob digest for ${ref.repository}`);
+    }
+    const what = `the blob ${ref.repository}@${digest}`;
+    const res = await this.#request(ref, this.#credentials(ref, opts), {
+      method: 'GET',
+      url: `${this.#base(ref)}/v2/${ref.repository}/blobs/${digest}`,
+      accept: '*/*',
+      maxBytes: opts?.maxBytes ?? this.#maxConfigBytes,
+      what,
+      notFound: `${what} is missing on ${ref.registry}`,
+      signal: opts?.signal,
+    });
+    this.#verify(ref, digest, res.body, what);
+    return res.body;
+  }
+
+  async getReferrers(
+    ref: ImageReference,
+    digest: string,
+    opts?: RegistryCallOptions & { artifactType?: string },
+  ): Promise<{ descriptors: Descriptor[]; via: 'api' | 'tag' }> {
+    if (!CONTENT_DIGEST.test(digest)) {
+      throw new RegistryError('E_REGISTRY_RESPONSE', `invalid subject digest for ${ref.repository}`);
+    }
+    const creds = this.#credentials(ref, opts);
+    const type = opts?.artifactType;
+    const what = `the referrers of ${ref.repository}@${digest}`;
+    const query = type === undefined ? '' : `?artifactType=${encodeURIComponent(type)}`;
+    let body: unknown;
+    let via: 'api' | 'tag' = 'api';
+    try {
+      const res = await this.#request(ref, creds, {
+        method: 'GET',
+        url: `${this.#base(ref)}/v2/${ref.repository}/referrers/${digest}${query}`,
+        accept: OCI_INDEX,
+        maxBytes: this.#maxManifestBytes,
+        what,
+        notFound: `no referrers API on ${ref.registry}`,
+        signal: opts?.signal,
+      });
+      body = parseJson(res.body);
+    } catch (err) {
+      // A registry without the API answers 404: the referrers tag schema is the documented fallback.
+      if (!(err instanceof RegistryError) || err.code !== 'E_REGISTRY_NOT_FOUND') throw err;
+      via = 'tag';
+      const tag = digest.replace(':', '-');
+      try {
+        body = parseJson((await this.getManifest(ref, tag, opts)).body);
+      } catch (e) {
+        if (e instanceof RegistryError && e.code === 'E_REGISTRY_NOT_FOUND') return { descriptors: [], via };
+        throw e;
+      }
+    }
+    const manifests = (body as { manifests?: unknown } | undefined)?.manifests;
+    if (!body || typeof body !== 'object' || !Array.isArray(manifests)) {
+      throw new RegistryError(
+        'E_REGISTRY_RESPONSE',
+        `registry ${ref.registry} answered ${what} with something that is not an image index`,
+      );
+    }
+    const descriptors: Descriptor[] = [];
+    for (const m of manifests as unknown[]) {
+      const d = parseDescriptor(m);
+      // The tag schema has no server-side filter, and a filter is only a hint: check it here.
+      if (d && (type === undefined || d.artifactType === type)) descriptors.push(d);
+    }
+    return { descriptors, via };
   }
 
   #credentials(ref: ImageReference, opts: RegistryCallOptions | undefined): RegistryCredentials | undefined {
@@ -619,6 +744,6 @@ export class OciRegistryClient implements RegistryClient {
   }
 }
 
-export function createRegistryClient(opts: RegistryClientOptions = {}): RegistryClient {
+export function createRegistryClient(opts: RegistryClientOptions = {}): RegistryClient & RegistryArtifacts {
   return new OciRegistryClient(opts);
 }

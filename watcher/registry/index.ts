@@ -4,6 +4,9 @@ export type {
   RegistryCredentials,
   RegistryRequestObserver,
   RegistryCallOptions,
+  RegistryArtifacts,
+  FetchedManifest,
+  Descriptor,
 } from './types.ts';
 export { noopRegistryObserver } from './types.ts';
 export { RegistryError } from './errors.ts';

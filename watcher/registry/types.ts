@@ -38,5 +38,42 @@ export interface RegistryClient {
   newCycle(): void;
 }
 
+/** A manifest fetched as is (bytes checked against the digest when asked by digest). */
+export interface FetchedManifest {
+  digest: string;
+  mediaType: string | undefined;
+  body: Buffer;
+}
+
+/** An OCI descriptor as listed by the referrers API or a referrers-tag index. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string | undefined;
+  annotations?: Record<string, string> | undefined;
+}
+
+/** Raw artefact access (signature verification): same limits, auth and address guard as the rest. */
+export interface RegistryArtifacts {
+  /** A manifest by tag or digest; E_REGISTRY_NOT_FOUND when there is none. */
+  getManifest(ref: ImageReference, reference: string, opts?: RegistryCallOptions): Promise<FetchedManifest>;
+  /** A blob by digest, its bytes checked against the digest; at most `maxBytes` (default 4 MiB). */
+  getBlob(
+    ref: ImageReference,
+    digest: string,
+    opts?: RegistryCallOptions & { maxBytes?: number },
+  ): Promise<Buffer>;
+  /**
+   * Manifests that refer to `digest` (OCI 1.1 referrers API), filtered by artifact type; from the
+   * referrers tag `sha256-<hex>` on registries without the API. Empty when there are none.
+   */
+  getReferrers(
+    ref: ImageReference,
+    digest: string,
+    opts?: RegistryCallOptions & { artifactType?: string },
+  ): Promise<{ descriptors: Descriptor[]; via: 'api' | 'tag' }>;
+}
+
 /** Observer that records nothing (CLI without metrics, tests). */
 export const noopRegistryObserver: RegistryRequestObserver = { observeRegistryRequest: () => undefined };

@@ -416,3 +416,18 @@ t.test('a failing lookup shows a generic error page', async (t) => {
   t.notMatch(res.body, /10\.0\.0\.1/);
   t.equal(res.headers['x-frame-options'], 'DENY');
 });
+
+t.test('the page shows who signed the proposed version, escaped', async (t) => {
+  const h = await harness(t);
+  h.info = {
+    ...h.info!,
+    signedBy: 'https://github.com/acme/<b>app</b> (issuer https://token.actions.githubusercontent.com)',
+  };
+  const { res } = await open(h);
+  t.match(
+    res.body,
+    /<dt>Signed by<\/dt><dd>https:\/\/github\.com\/acme\/&lt;b&gt;app&lt;\/b&gt; \(issuer https:\/\/token\.actions\.githubusercontent\.com\)<\/dd>/,
+  );
+  const unsigned = await harness(t);
+  t.notMatch((await open(unsigned)).res.body, /Signed by/, 'no row without a verified signature');
+});

@@ -21,6 +21,9 @@ const settings: WatchSettings = {
   timezone: undefined,
   minAgeMs: undefined,
   constraint: undefined,
+  verify: undefined,
+  verifyKey: undefined,
+  verifyIdentity: undefined,
 };
 
 function workload(

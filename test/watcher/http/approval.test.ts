@@ -74,3 +74,28 @@ t.test('the lookup reports the last update stamp and the failed version from the
     failedVersions: ['1.26.0'],
   });
 });
+
+t.test('the lookup asks the signature gate who signed the link version of the image', async (t) => {
+  const asked: string[] = [];
+  const a = approvalAdapter(
+    {
+      workloads: () => [view],
+      manualUpdate: () => Promise.reject(new Error('not used')),
+      snapshot: () => undefined,
+      releaseNotesFor: () => undefined,
+    },
+    {
+      signerOf: (image, version) => {
+        asked.push(`${image} ${version}`);
+        return version === '1.26.0' ? 'key Secret shop/cosign-pub (cosign.pub)' : undefined;
+      },
+    },
+  );
+  t.match(await a.lookup('shop', 'Deployment', 'web', '1.26.0'), {
+    signedBy: 'key Secret shop/cosign-pub (cosign.pub)',
+  });
+  const other = await a.lookup('shop', 'Deployment', 'web', '1.25.9');
+  t.notOk(other && 'signedBy' in other);
+  t.same(asked, ['nginx:1.25.0 1.26.0', 'nginx:1.25.0 1.25.9']);
+  t.end();
+});
