@@ -21,9 +21,3 @@ export interface Held {
   until?: string | undefined;
   message: string;
 }
-
-/** `Held` as one line for notices and logs: "held (schedule) until 2026-03-30T02:00:00Z: ...". */
-export function describeHeld(held: Held): string {
-  const until = held.until === undefined ? '' : ` until ${held.until}`;
-  return `held (${held.reason})${until}: ${held.message}`;
-}

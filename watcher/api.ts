@@ -54,6 +54,8 @@ export type ManualErrorCode =
   | 'E_DISABLED'
   | 'E_BAD_VERSION'
   | 'E_NO_UPDATE'
+  /** Held by a rule a person cannot override: constraint, platform or signature. */
+  | 'E_HELD'
   | 'E_CONFLICT'
   | 'E_UPDATE_FAILED'
   | 'E_BAD_ANNOTATIONS';

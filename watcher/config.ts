@@ -1,5 +1,7 @@
 import { ANNOTATIONS, parseWatchSettings } from '../shared/annotations.ts';
+import type { PolicyDefaults } from '../shared/annotations.ts';
 import type { Env } from '../shared/env.ts';
+import { parseSchedule, parseTimeZone } from '../shared/schedule.ts';
 import {
   ConfigError,
   parseBool,
@@ -22,6 +24,8 @@ export interface WatcherSettings {
   apiToken: string | undefined;
   /** RESOLVE_REGISTRIES: registries resolve may ask besides those of watched workloads. */
   resolveRegistries: string[];
+  /** UPDATE_SCHEDULE, UPDATE_TIMEZONE, MIN_RELEASE_AGE: policy for workloads that set none. */
+  policy: PolicyDefaults;
   /** VERIFY_SIGNATURES: signature check for workloads without `image-watcher/verify` (`none` or `cosign`). */
   verifySignatures: 'none' | 'cosign';
   /** VERIFY_KEYS_FILE: PEM file of public keys trusted for every workload. */
@@ -114,11 +118,21 @@ export const WATCHER_DEFAULTS: WatcherSettings = {
   debounceMs: 2000,
   apiToken: undefined,
   resolveRegistries: [],
+  policy: {},
   verifySignatures: 'none',
   verifyKeysFile: undefined,
   verifyTrustedRoot: undefined,
   git: GIT_DEFAULTS,
 };
+
+/** A value checked by the annotation schema's own parser, so env and annotations agree. */
+function viaSchema<T>(parse: (v: string) => { ok: true; value: T } | { ok: false; message: string }) {
+  return (value: string, variable: string): T => {
+    const r = parse(value.trim());
+    if (!r.ok) throw new ConfigError(variable, `${variable} ${r.message}`);
+    return r.value;
+  };
+}
 
 export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
   const c = new ProblemCollector();
@@ -145,6 +159,17 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
     ),
     apiToken: c.read(() => envOptional(env, 'API_TOKEN', apiToken), undefined),
     resolveRegistries: c.read(() => envOr(env, 'RESOLVE_REGISTRIES', registries, []), []),
+    policy: {
+      schedule: c.read(() => envOptional(env, 'UPDATE_SCHEDULE', viaSchema(parseSchedule)), undefined),
+      timezone: c.read(() => envOptional(env, 'UPDATE_TIMEZONE', viaSchema(parseTimeZone)), undefined),
+      minAgeMs: c.read(
+        () =>
+          envOptional(env, 'MIN_RELEASE_AGE', (v, n) =>
+            parseDuration(v, n, { min: 0, max: 366 * 86_400_000 }),
+          ),
+        undefined,
+      ),
+    },
     verifySignatures: c.read(
       () =>
         envOr(

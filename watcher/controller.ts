@@ -7,14 +7,17 @@
 import pLimit from 'p-limit';
 import type { LimitFunction } from 'p-limit';
 import type { Logger } from 'pino';
-import type { Overrides, WatchSettings } from '../shared/annotations.ts';
+import type { Overrides, PolicyDefaults, WatchSettings } from '../shared/annotations.ts';
 import { ANNOTATIONS, USER_KEYS, formatProblems, parseWatchSettings } from '../shared/annotations.ts';
 import { ImageWatcherError } from '../shared/errors.ts';
 import type { ImageReference } from '../shared/image-ref.ts';
 import { imageWithTag, parseImageReference } from '../shared/image-ref.ts';
+import { satisfiesConstraint } from '../shared/constraint.ts';
 import { canonicalName } from '../shared/image-ref.ts';
 import { parsePendingRollout } from '../shared/pending-rollout.ts';
 import type { Held } from '../shared/policy.ts';
+import type { UpdateWindow } from '../shared/schedule.ts';
+import { describeWindow, windowState } from '../shared/schedule.ts';
 import { classifyChange, compareTags, parseTag, sameShape } from '../shared/version.ts';
 import type {
   CandidateChooser,
@@ -101,6 +104,8 @@ export interface ControllerConfig {
   actionConcurrency?: number;
   /** A notice claim (`notice-pending`) older than this was left by a crash and is taken over. */
   noticeClaimTtlMs?: number;
+  /** UPDATE_SCHEDULE, UPDATE_TIMEZONE, MIN_RELEASE_AGE for workloads that set none. */
+  policyDefaults?: PolicyDefaults;
 }
 
 /** Per channel: how many notices it took and how many it failed (the dispatcher's report). */
@@ -157,6 +162,8 @@ interface Entry {
   blocked?: string | undefined;
   /** The last Git write-back failure, shown until a write succeeds (checks do not clear it). */
   gitError?: string | undefined;
+  /** The hold last logged per container (a hold is logged when it starts or changes). */
+  held: Map<string, Held>;
 }
 
 /** A manual update or approval waiting for its workload's next reconcile. */
@@ -483,13 +490,16 @@ export class Controller {
     }
   }
 
-  private waitingLookups(p: Pass): Promise<unknown>[] {
+  /** Registry answers still coming (only those `waiter` waits for, when given). */
+  private waitingLookups(p: Pass, waiter?: string): Promise<unknown>[] {
     const out: Promise<unknown>[] = [];
     for (const map of [p.lookups.tags, p.lookups.digests, p.lookups.gates] as Map<
       string,
       Lookup<unknown>
     >[]) {
-      for (const l of map.values()) if (!l.done) out.push(l.promise);
+      for (const l of map.values()) {
+        if (!l.done && (waiter === undefined || l.waiters.has(waiter))) out.push(l.promise);
+      }
     }
     return out;
   }
@@ -512,6 +522,7 @@ export class Controller {
     const parsed = parseWatchSettings(w.annotations, {
       containerNames: w.containers.map((c) => c.name),
       overrides: this.deps.config.overrides,
+      ...(this.deps.config.policyDefaults ? { defaults: this.deps.config.policyDefaults } : {}),
     });
     const entry: Entry = {
       snapshot: w,
@@ -523,6 +534,7 @@ export class Controller {
       git: gitViewOf(w) ?? (prev?.git ? { ...prev.git, pending: false } : undefined),
       blocked: prev?.blocked,
       gitError: prev?.gitError,
+      held: prev?.held ?? new Map<string, Held>(),
     };
     this.entries.set(key, entry);
     return entry;
@@ -755,8 +767,9 @@ export class Controller {
     const pass = this.currentPass();
     const check = this.checkFromPass(key, e, e.settings, pass);
     if (check === undefined) return {}; // queued again when the registry has answered
+    const closed = this.closedWindow(check);
     this.record(check);
-    const r = withHeldRequeue(await this.act(check), check, this.deps.now());
+    const r = withHeldRequeue(await this.act(check, closed), check, this.deps.now());
     // A conflict looks again at once: the pass counts the workload when that run is done.
     if (r.requeueAfter !== 0) this.passDone(key);
     return r;
@@ -810,9 +823,14 @@ export class Controller {
    * The policy gates' choice among a container's allowed candidates, from the pass's lookups: the
    * newest that passes every gate that applies. A workload no gate applies to costs no request.
    */
-  private chooser(pass: Pass, waiter: string): CandidateChooser {
+  private chooser(pass: Pass, waiter: string, manual = false): CandidateChooser {
     return ({ target, container, candidates }): CandidateChoice => {
-      const gates = (this.deps.gates ?? []).filter((g) => g.applies(target.settings));
+      // A manual update or approval is an update (platform applies whatever the mode) and a
+      // person's decision: it overrides the release age, never platform or signature.
+      const settings: WatchSettings = manual ? { ...target.settings, mode: 'AUTO_UPDATE' } : target.settings;
+      const gates = (this.deps.gates ?? []).filter(
+        (g) => g.applies(settings) && !(manual && g.reason === 'min-age'),
+      );
       if (gates.length === 0) return { pending: false, candidate: candidates[0], held: undefined };
       const { ref } = container;
       const repoKey = canonicalName(ref);
@@ -842,7 +860,7 @@ export class Controller {
           digest,
           current: { tag: ref.tag, digest: ref.digest },
           namespace: target.snapshot.namespace,
-          settings: target.settings,
+          settings,
         };
         let waiting = false;
         let stop: Held | undefined;
@@ -910,8 +928,34 @@ export class Controller {
     return result;
   }
 
+  /**
+   * AUTO_UPDATE outside its maintenance window: the candidates are held (reason `schedule`) until
+   * the next window start. Undefined when the window is open or there is none.
+   */
+  private closedWindow(c: WorkloadCheck): { until: string | undefined; message: string } | undefined {
+    const { schedule, timezone } = c.settings;
+    if (c.settings.mode !== 'AUTO_UPDATE' || schedule === undefined || c.candidates.length === 0)
+      return undefined;
+    const win: UpdateWindow = { schedule, timezone: timezone ?? 'UTC' };
+    const state = windowState(win, this.deps.now());
+    if (state.open) return undefined;
+    const until = state.nextStart?.toISOString();
+    const message =
+      `outside the maintenance window (${describeWindow(win)}); ` +
+      (until === undefined
+        ? 'no window start within a year'
+        : `will be applied at the window start ${until}`);
+    for (const s of c.containers) {
+      if (s.candidate) s.held = { reason: 'schedule', version: s.candidate.newVersion, until, message };
+    }
+    return { until, message };
+  }
+
   /** Acts on a checked workload: record a revert, announce, or update. */
-  private async act(c: WorkloadCheck): Promise<ReconcileResult> {
+  private async act(
+    c: WorkloadCheck,
+    closed?: { until: string | undefined; message: string },
+  ): Promise<ReconcileResult> {
     const w = c.snapshot;
     const n = c.watched.length;
     const reverts = detectExternalReverts(c.watched, c.state, n);
@@ -920,7 +964,8 @@ export class Controller {
       return {};
     }
     const action = decideAction({
-      mode: c.settings.mode,
+      // Outside the window AUTO_UPDATE only announces (once per version), as NOTIFICATION does.
+      mode: closed ? 'NOTIFICATION' : c.settings.mode,
       candidates: c.candidates,
       state: c.state,
       watchedCount: n,
@@ -947,6 +992,12 @@ export class Controller {
     if (plan.kind === 'git') return this.writeToGit(c, action.candidates, plan.target);
     if (plan.kind === 'blocked') return this.announceBlocked(c, action.candidates, plan.reason);
     return this.update(c, action.candidates);
+  }
+
+  /** The hold a notice for this candidate carries (a maintenance window). */
+  private heldFor(c: WorkloadCheck, cand: Candidate): Held | undefined {
+    const h = c.containers.find((s) => s.name === cand.container)?.held;
+    return h?.reason === 'schedule' && h.version === cand.newVersion ? h : undefined;
   }
 
   /**
@@ -984,11 +1035,13 @@ export class Controller {
         'newer version available; notifying',
       );
       const approvalUrl = this.deps.approvalUrl?.(w, cand);
+      const held = this.heldFor(c, cand);
       notices.push(
         ...noticesFor('available', w, [cand], {
           ...(detail !== undefined ? { detail } : {}),
           ...(await this.notes(c, cand)),
           ...(approvalUrl ? { approvalUrl } : {}),
+          ...(held ? { held } : {}),
         }),
       );
     }
@@ -1260,6 +1313,29 @@ export class Controller {
         latestVersion: s.latest,
         outdated: s.candidate !== undefined,
       });
+    }
+    for (const s of c.containers) {
+      if (s.latest === undefined && s.held === undefined) continue; // unknown: keep the last known
+      this.deps.metrics.setHeld(labels, s.name, s.held?.reason);
+      const was = e.held.get(s.name);
+      if (
+        s.held &&
+        (was?.reason !== s.held.reason || was.version !== s.held.version || was.until !== s.held.until)
+      ) {
+        this.log.info(
+          {
+            workload: labels,
+            container: s.name,
+            version: s.held.version,
+            reason: s.held.reason,
+            until: s.held.until,
+            decision: 'held',
+          },
+          `update held (${s.held.reason}): ${s.held.message}`,
+        );
+      }
+      if (s.held) e.held.set(s.name, s.held);
+      else e.held.delete(s.name);
     }
     this.deps.metrics.retainContainers(labels, new Set(c.containers.map((s) => s.name)));
   }
@@ -1770,14 +1846,23 @@ export class Controller {
         results.set(r.repoKey, { ok: false, error: toError(err) });
       }
     }
-    const check = evaluate(p, results, { digestBaselines: this.digestBaselines });
+    const check = await this.manualCheck(p, results, key);
     if (check.error && check.candidates.length === 0 && intent.version === undefined) {
       throw new ManualUpdateError('E_UPDATE_FAILED', `cannot ask the registry: ${check.error.message}`);
     }
     const candidates =
-      intent.version === undefined ? check.candidates : await this.explicitCandidates(check, intent.version);
-    if (candidates.length === 0)
+      intent.version === undefined
+        ? check.candidates
+        : await this.gatedExplicit(check, await this.explicitCandidates(check, intent.version), key);
+    if (candidates.length === 0) {
+      const held = check.containers.find((s) => s.held && s.held.reason !== 'min-age')?.held;
+      if (held)
+        throw new ManualUpdateError(
+          'E_HELD',
+          `${held.version ?? 'the newer version'} is held (${held.reason}): ${held.message}`,
+        );
       throw new ManualUpdateError('E_NO_UPDATE', 'already at the newest allowed version');
+    }
     const changes = candidates.map((c) => ({
       container: c.container,
       from: c.currentVersion,
@@ -1824,6 +1909,55 @@ export class Controller {
     return this.judgeNow(outcome.snapshot);
   }
 
+  /** A manual request's check: the gates that a person cannot override, awaited here. */
+  private async manualCheck(
+    p: ReturnType<typeof prepare>,
+    results: ReadonlyMap<string, RepoResult>,
+    key: string,
+  ): Promise<WorkloadCheck> {
+    const pass = this.currentPass();
+    for (;;) {
+      const check = evaluate(p, results, {
+        digestBaselines: this.digestBaselines,
+        choose: this.chooser(pass, key, true),
+      });
+      if (!check.pending) return check;
+      await Promise.allSettled(this.waitingLookups(pass, key));
+    }
+  }
+
+  /** An explicit version passes the same gates; a hold is refused with its reason. */
+  private async gatedExplicit(
+    check: WorkloadCheck,
+    candidates: Candidate[],
+    key: string,
+  ): Promise<Candidate[]> {
+    const pass = this.currentPass();
+    const choose = this.chooser(pass, key, true);
+    const target = { key, snapshot: check.snapshot, settings: check.settings };
+    const out: Candidate[] = [];
+    for (const cand of candidates) {
+      const container = check.watched.find((x) => x.info.name === cand.container)!;
+      for (;;) {
+        const choice = choose({ target, container, candidates: [cand] });
+        if (choice.pending) {
+          await Promise.allSettled(this.waitingLookups(pass, key));
+          continue;
+        }
+        if (!choice.candidate) {
+          const h = choice.held;
+          throw new ManualUpdateError(
+            'E_HELD',
+            `${cand.newVersion} is held for container ${cand.container} (${h?.reason ?? 'policy'}): ${h?.message ?? ''}`,
+          );
+        }
+        out.push(choice.candidate);
+        break;
+      }
+    }
+    return out;
+  }
+
   /** Candidates for an explicit `?version=`: containers whose repository has that tag. */
   private async explicitCandidates(check: WorkloadCheck, version: string): Promise<Candidate[]> {
     const wanted = parseTag(version);
@@ -1846,6 +1980,13 @@ export class Controller {
         );
       }
       if (current && compareTags(wanted, current) === 0) continue;
+      const constraint = check.settings.constraint;
+      if (constraint && !satisfiesConstraint(wanted, constraint)) {
+        throw new ManualUpdateError(
+          'E_HELD',
+          `${version} is outside the constraint ${constraint.source} of container ${info.name} (image-watcher/constraint)`,
+        );
+      }
       out.push({
         container: info.name,
         imagePath: info.imagePath,

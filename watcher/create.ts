@@ -14,6 +14,7 @@ import { approvalUrlFor } from './approval/links.ts';
 import type { WatcherSettings } from './config.ts';
 import { loadWatcherSettings } from './config.ts';
 import type { CandidateGate } from './check/gates.ts';
+import { policyGates } from './check/policy-gates.ts';
 import type { ControllerConfig } from './controller.ts';
 import { Controller } from './controller.ts';
 import { approvalAdapter } from './http/approval.ts';
@@ -213,7 +214,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     gitops: { writeBack, defaults: { repo: git.repo, secret: git.secret } },
     logger,
     now,
-    gates: [...(io.gates ?? []), signatureGate],
+    gates: [...policyGates(), ...(io.gates ?? []), signatureGate],
     ...(io.timers ? { timers: io.timers } : {}),
     config: {
       checkIntervalMs: config.checkIntervalMs,
@@ -222,6 +223,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
       rolloutTimeoutMs: config.rolloutTimeoutMs,
       registryConcurrency: config.registryConcurrency,
       debounceMs: settings.debounceMs,
+      policyDefaults: settings.policy,
       ...io.controller,
     },
   });

@@ -56,6 +56,9 @@ export class WatcherMetrics {
   private readonly gitPushes: Counter<'result'>;
   private readonly signatureChecks: Counter<'result'>;
   private readonly leader: Gauge;
+  private readonly held: Gauge<'namespace' | 'kind' | 'workload' | 'container' | 'reason'>;
+  /** workload key -> container -> the reason its newer version is held (the series exported). */
+  private readonly heldSeries = new Map<string, Map<string, string>>();
   /** workload key -> container -> the label set currently exported. */
   private readonly series = new Map<string, Map<string, OutdatedLabels>>();
   /** workload key -> update results seen, so their counters can be removed with the workload. */
@@ -123,6 +126,12 @@ export class WatcherMetrics {
     });
     // Every result from the start, so rate() and alerts see a 0 before the first push.
     for (const r of GIT_PUSH_RESULTS) this.gitPushes.inc({ result: r }, 0);
+    this.held = new Gauge({
+      name: 'image_watcher_update_held',
+      help: '1 while a newer version of the container waits for a policy rule (schedule, min-age, constraint, platform, signature).',
+      labelNames: ['namespace', 'kind', 'workload', 'container', 'reason'],
+      registers,
+    });
     this.signatureChecks = new Counter({
       name: 'image_watcher_signature_checks_total',
       help: 'Signature verifications of candidate digests (cached answers not counted), by result: verified or the failure code.',
@@ -158,8 +167,34 @@ export class WatcherMetrics {
     this.outdated.set(labels, s.outdated ? 1 : 0);
   }
 
+  /** The container's hold: one series with its reason, or none when nothing waits. */
+  setHeld(w: WorkloadLabels, container: string, reason: string | undefined): void {
+    const key = workloadKey(w);
+    let containers = this.heldSeries.get(key);
+    const old = containers?.get(container);
+    if (old === reason) return;
+    if (old !== undefined) {
+      this.held.remove({ ...w, container, reason: old });
+      containers?.delete(container);
+    }
+    if (reason === undefined) return;
+    if (!containers) {
+      containers = new Map();
+      this.heldSeries.set(key, containers);
+    }
+    containers.set(container, reason);
+    this.held.set({ ...w, container, reason }, 1);
+  }
+
+  private retainHeld(w: WorkloadLabels, names: ReadonlySet<string>): void {
+    for (const name of [...(this.heldSeries.get(workloadKey(w))?.keys() ?? [])]) {
+      if (!names.has(name)) this.setHeld(w, name, undefined);
+    }
+  }
+
   /** Drops the series of containers no longer watched in a workload that still exists. */
   retainContainers(w: WorkloadLabels, names: ReadonlySet<string>): void {
+    this.retainHeld(w, names);
     const containers = this.series.get(workloadKey(w));
     if (!containers) return;
     for (const [name, labels] of containers) {
@@ -176,12 +211,16 @@ export class WatcherMetrics {
   clearImageStatus(): void {
     this.outdated.reset();
     this.series.clear();
+    this.held.reset();
+    this.heldSeries.clear();
   }
 
   removeWorkload(w: WorkloadLabels): void {
     const key = workloadKey(w);
     for (const labels of this.series.get(key)?.values() ?? []) this.outdated.remove(labels);
     this.series.delete(key);
+    this.retainHeld(w, new Set());
+    this.heldSeries.delete(key);
     for (const result of this.updateResults.get(key) ?? []) this.updates.remove({ ...w, result });
     this.updateResults.delete(key);
   }

@@ -102,6 +102,9 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
     'watcher.replicas': 1,
     'watcher.watchNamespaces': ['shop', 'blog'],
     'watcher.publicUrl': 'https://iw.example.com',
+    'watcher.updateSchedule': '* 2-4 * * 1-5',
+    'watcher.updateTimezone': 'Europe/Paris',
+    'watcher.minReleaseAge': '3d',
     'watcher.extraEnv': [{ name: 'NOTIFY_DIGEST_THRESHOLD', value: '3' }],
     'watcher.verify': { signatures: 'cosign', configMap: 'verify-keys', keysFile: true, trustedRoot: true },
     'watcher.nodeSelector': { 'kubernetes.io/os': 'linux' },
@@ -214,6 +217,9 @@ t.test('values reach the objects', (t) => {
   t.equal(env(webhook).LOG_FORMAT?.value, 'json');
   t.equal(env(watcher).WATCH_NAMESPACES?.value, 'shop,blog');
   t.equal(env(watcher).PUBLIC_URL?.value, 'https://iw.example.com');
+  t.equal(env(watcher).UPDATE_SCHEDULE?.value, '* 2-4 * * 1-5');
+  t.equal(env(watcher).UPDATE_TIMEZONE?.value, 'Europe/Paris');
+  t.equal(env(watcher).MIN_RELEASE_AGE?.value, '3d');
   t.equal(env(watcher).NOTIFY_DIGEST_THRESHOLD?.value, '3');
   t.equal(env(watcher).VERIFY_SIGNATURES?.value, 'cosign');
   t.equal(env(watcher).VERIFY_KEYS_FILE?.value, '/etc/image-watcher/verify/keys.pem');

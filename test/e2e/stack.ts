@@ -185,7 +185,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     log(`registry ${registry.url}`);
 
     // web notifies (MINOR: 1.2.0), api updates itself to 1.2.0, ledger is up to date,
-    // gateway notifies about a new major (ALL: 2.0.0).
+    // gateway notifies about a new major (ALL: 2.0.0), catalog is held below 1.2 by its constraint
+    // (the held-updates panel).
     const kube = await startFakeKube();
     stoppers.push(() => kube.close());
     kube.seed(
@@ -201,6 +202,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       }),
       deployment('ledger', image('2.0.0'), { 'image-watcher/mode': 'NOTIFICATION' }, 'payments'),
       deployment('gateway', image('1.2.0'), { 'image-watcher/mode': 'NOTIFICATION' }, 'payments'),
+      deployment(
+        'catalog',
+        image('1.0.0'),
+        { 'image-watcher/mode': 'NOTIFICATION', 'image-watcher/constraint': '<1.2' },
+        'payments',
+      ),
     );
     const kubeconfigFile = join(dir, 'kubeconfig.json');
     await writeFile(kubeconfigFile, kube.kubeconfig.exportConfig());

@@ -21,6 +21,7 @@ const CONTRACT_METRICS = [
   'image_watcher_registry_request_duration_seconds_bucket',
   'image_watcher_check_duration_seconds_bucket',
   'image_watcher_last_check_timestamp_seconds',
+  'image_watcher_update_held',
   'image_watcher_admission_requests_total',
   'image_watcher_admission_duration_seconds_bucket',
 ];
@@ -60,6 +61,7 @@ t.test('the panels the issue asks for are there', (t) => {
     /Admission latency/,
     /Admission denials/,
     /Last check age/,
+    /Held updates by reason/,
   ]) {
     t.ok(
       titles.some((title) => want.test(title)),

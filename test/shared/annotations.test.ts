@@ -566,3 +566,47 @@ t.test('the GitOps keys', (t) => {
   );
   t.end();
 });
+
+t.test('policy keys: schedule, timezone, min-age, constraint', (t) => {
+  const s = settingsOf({
+    'image-watcher/schedule': '* 2-4 * * 1-5;30 22 * * 6',
+    'image-watcher/timezone': 'Europe/Paris',
+    'image-watcher/min-age': '7d',
+    'image-watcher/constraint': '^3 || ^4',
+  });
+  t.same(s.schedule?.expressions, ['* 2-4 * * 1-5', '30 22 * * 6']);
+  t.equal(s.timezone, 'Europe/Paris');
+  t.equal(s.minAgeMs, 7 * 86_400_000);
+  t.equal(s.constraint?.source, '^3 || ^4');
+  t.equal(settingsOf({ 'image-watcher/min-age': '72h' }).minAgeMs, 72 * 3_600_000);
+
+  const defaults = { schedule: s.schedule, timezone: 'Asia/Tokyo', minAgeMs: 1000 };
+  const unset = settingsOf({}, { defaults });
+  t.same(
+    [unset.schedule, unset.timezone, unset.minAgeMs],
+    [s.schedule, 'Asia/Tokyo', 1000],
+    'cluster defaults',
+  );
+  const own = settingsOf({ 'image-watcher/min-age': '0s', 'image-watcher/timezone': 'UTC' }, { defaults });
+  t.same([own.minAgeMs, own.timezone], [0, 'UTC'], 'annotations win over the defaults; 0s turns min-age off');
+
+  const problems = problemsOf({
+    'image-watcher/schedule': '61 * * * *',
+    'image-watcher/timezone': 'Nowhere/Special',
+    'image-watcher/min-age': '400d',
+    'image-watcher/constraint': '>=1.2 <=banana',
+  });
+  t.same(
+    problems.map((p) => p.key),
+    ['image-watcher/schedule', 'image-watcher/timezone', 'image-watcher/min-age', 'image-watcher/constraint'],
+    'every bad key reported at once, with its key',
+  );
+  t.match(
+    problems[0]?.message,
+    /"61 \* \* \* \*" has an invalid cron expression '61 \* \* \* \*': Invalid value for minute/,
+  );
+  t.match(problems[1]?.message, /"Nowhere\/Special" is not an IANA time zone name/);
+  t.match(problems[2]?.message, /"400d" is not a duration from 0s to 366d/);
+  t.match(problems[3]?.message, /">=1\.2 <=banana" is not an npm semver range/);
+  t.end();
+});

@@ -29,6 +29,7 @@ export interface BuiltImage {
 export interface Platform {
   os: string;
   architecture: string;
+  variant?: string;
 }
 
 export function makeBlob(bytes: Buffer, mediaType: string): Blob {
@@ -54,12 +55,15 @@ export function makeConfig(opts: {
   platform?: Platform;
   mediaType?: string;
   layer: Blob;
+  /** The config's `created`; null leaves it out. Default 2026-01-01T00:00:00Z. */
+  created?: string | null;
 }): Blob {
   return json(
     {
       architecture: opts.platform?.architecture ?? 'amd64',
       os: opts.platform?.os ?? 'linux',
-      created: '2026-01-01T00:00:00Z',
+      ...(opts.platform?.variant ? { variant: opts.platform.variant } : {}),
+      ...(opts.created === null ? {} : { created: opts.created ?? '2026-01-01T00:00:00Z' }),
       config: { Labels: opts.labels ?? {} },
       rootfs: { type: 'layers', diff_ids: [opts.layer.digest] },
     },
@@ -69,7 +73,12 @@ export function makeConfig(opts: {
 
 /** A single-platform image, OCI or Docker v2 schema 2. */
 export function buildImage(
-  opts: { labels?: Record<string, string>; platform?: Platform; format?: 'oci' | 'docker' } = {},
+  opts: {
+    labels?: Record<string, string>;
+    platform?: Platform;
+    format?: 'oci' | 'docker';
+    created?: string | null;
+  } = {},
 ): BuiltImage {
   const docker = opts.format === 'docker';
   const layer = makeLayer(docker ? MEDIA.dockerLayer : MEDIA.ociLayer);
@@ -78,6 +87,7 @@ export function buildImage(
     ...(opts.labels ? { labels: opts.labels } : {}),
     ...(opts.platform ? { platform: opts.platform } : {}),
     mediaType: docker ? MEDIA.dockerConfig : MEDIA.ociConfig,
+    ...(opts.created !== undefined ? { created: opts.created } : {}),
   });
   const mediaType = docker ? MEDIA.dockerManifest : MEDIA.ociManifest;
   const manifest = json(
@@ -97,12 +107,14 @@ export function buildIndex(opts: {
   platforms: Platform[];
   labels?: (p: Platform) => Record<string, string>;
   format?: 'oci' | 'docker';
+  created?: (p: Platform) => string | null;
 }): BuiltImage {
   const images = opts.platforms.map((platform) =>
     buildImage({
       platform,
       ...(opts.labels ? { labels: opts.labels(platform) } : {}),
       format: opts.format ?? 'oci',
+      ...(opts.created ? { created: opts.created(platform) } : {}),
     }),
   );
   const mediaType = opts.format === 'docker' ? MEDIA.dockerList : MEDIA.ociIndex;

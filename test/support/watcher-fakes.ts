@@ -16,7 +16,7 @@ import type {
 import { PatchConflictError } from '../../watcher/kube/errors.ts';
 import { toSnapshot } from '../../watcher/kube/workloads.ts';
 import { RegistryError } from '../../watcher/registry/errors.ts';
-import type { RegistryClient } from '../../watcher/registry/types.ts';
+import type { ImageManifestFacts, RegistryClient } from '../../watcher/registry/types.ts';
 
 export interface Obj {
   kind: WorkloadKind;
@@ -255,6 +255,22 @@ export class FakeRegistry implements RegistryClient {
   }
   getImageLabels(): Promise<Record<string, string>> {
     return Promise.resolve({});
+  }
+  /** `repo:reference` -> what the manifest is; absent: a plain image. */
+  manifests = new Map<string, ImageManifestFacts>();
+  /** `repo:reference` -> config `created`. */
+  created = new Map<string, string>();
+  /** Manifest and config requests made, as `GET repo:reference`. */
+  factCalls: string[] = [];
+  getManifestFacts(ref: ImageReference, reference: string): Promise<ImageManifestFacts> {
+    const key = `${canonicalName(ref)}:${reference}`;
+    this.factCalls.push(`manifest ${key}`);
+    return Promise.resolve(this.manifests.get(key) ?? { kind: 'image' });
+  }
+  getImageCreated(ref: ImageReference, reference: string): Promise<string | undefined> {
+    const key = `${canonicalName(ref)}:${reference}`;
+    this.factCalls.push(`config ${key}`);
+    return Promise.resolve(this.created.get(key));
   }
   newCycle(): void {}
 }

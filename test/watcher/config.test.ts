@@ -37,6 +37,7 @@ t.test('watcher settings have defaults and validate their variables', (t) => {
     registryRatePerSecond: 50,
     debounceMs: 500,
     resolveRegistries: [],
+    policy: {},
     verifySignatures: 'none',
     verifyKeysFile: undefined,
     verifyTrustedRoot: undefined,
@@ -61,6 +62,33 @@ t.test('watcher settings have defaults and validate their variables', (t) => {
       (err as Error).message,
       /REGISTRY_RATE_LIMIT[\s\S]*CHECK_DEBOUNCE/,
       'both problems in one message',
+    );
+  }
+  t.end();
+});
+
+t.test('policy defaults: UPDATE_SCHEDULE, UPDATE_TIMEZONE, MIN_RELEASE_AGE', (t) => {
+  const s = loadWatcherSettings({
+    UPDATE_SCHEDULE: '* 2-4 * * 1-5; 30 22 * * 6',
+    UPDATE_TIMEZONE: 'Europe/Paris',
+    MIN_RELEASE_AGE: '3d',
+  });
+  t.same(s.policy.schedule?.expressions, ['* 2-4 * * 1-5', '30 22 * * 6'], 'expressions split on ;');
+  t.equal(s.policy.timezone, 'Europe/Paris');
+  t.equal(s.policy.minAgeMs, 3 * 86_400_000);
+  try {
+    loadWatcherSettings({
+      UPDATE_SCHEDULE: '* 25 * * *',
+      UPDATE_TIMEZONE: 'Mars/Olympus',
+      MIN_RELEASE_AGE: '3',
+    });
+    t.fail('should throw');
+  } catch (err) {
+    t.type(err, ConfigError);
+    t.match(
+      (err as Error).message,
+      /UPDATE_SCHEDULE[\s\S]*UPDATE_TIMEZONE[\s\S]*MIN_RELEASE_AGE/,
+      'all three bad variables in one message',
     );
   }
   t.end();

@@ -76,3 +76,34 @@ t.test('the remaining contract metrics have their names and labels', async (t) =
     t.ok(body.includes(line), line);
   }
 });
+
+t.test('image_watcher_update_held: one series per held container, cleared when no longer held', async (t) => {
+  const m = new WatcherMetrics({ defaultMetrics: false });
+  const held = async () =>
+    (await m.render()).body.split('\n').filter((l) => l.startsWith('image_watcher_update_held{'));
+  m.setHeld(web, 'app', 'schedule');
+  m.setHeld(web, 'sidecar', 'platform');
+  t.same(await held(), [
+    'image_watcher_update_held{namespace="shop",kind="Deployment",workload="web",container="app",reason="schedule"} 1',
+    'image_watcher_update_held{namespace="shop",kind="Deployment",workload="web",container="sidecar",reason="platform"} 1',
+  ]);
+  m.setHeld(web, 'app', 'min-age');
+  t.same(
+    await held(),
+    [
+      'image_watcher_update_held{namespace="shop",kind="Deployment",workload="web",container="sidecar",reason="platform"} 1',
+      'image_watcher_update_held{namespace="shop",kind="Deployment",workload="web",container="app",reason="min-age"} 1',
+    ],
+    'a new reason replaces the old series',
+  );
+  m.setHeld(web, 'app', undefined);
+  t.equal((await held()).length, 1, 'no longer held: its series goes');
+  m.retainContainers(web, new Set(['app']));
+  t.same(await held(), [], 'a container no longer watched loses its series');
+  m.setHeld(web, 'app', 'constraint');
+  m.removeWorkload(web);
+  t.same(await held(), [], 'a deleted workload loses its series');
+  m.setHeld(web, 'app', 'constraint');
+  m.clearImageStatus();
+  t.same(await held(), [], 'a replica that loses the lease drops them');
+});

@@ -73,6 +73,26 @@ function formatTime(unixSeconds: number): string {
     .replace(/:\d\d\.\d+Z$/, ' UTC');
 }
 
+/** A policy hold as the page shows it. */
+export interface HeldView {
+  reason: string;
+  version?: string;
+  until?: string;
+  message: string;
+}
+
+/** Why a version waits, and whether approving overrides it (a window or the age) or not. */
+function heldNote(h: HeldView | undefined): string {
+  if (!h) return '';
+  const until = h.until === undefined ? '' : ` until ${h.until}`;
+  const override =
+    h.reason === 'schedule' || h.reason === 'min-age'
+      ? 'Approving applies it now anyway.'
+      : 'An approval cannot override this rule.';
+  const what = h.version === undefined ? 'An update' : `<code>${escapeHtml(h.version)}</code>`;
+  return `<p class="note">${what} is held (${escapeHtml(h.reason)})${escapeHtml(until)}: ${escapeHtml(h.message)}. ${override}</p>`;
+}
+
 export interface ApprovalView {
   workload: WorkloadRef;
   containers: string[];
@@ -82,6 +102,7 @@ export interface ApprovalView {
   /** Newest allowed version now, when newer than the link's: the link still updates to its own. */
   newestVersion?: string;
   releaseNotes?: { url?: string; summary?: string; excerpt?: string };
+  held?: HeldView;
   /** Who signed the proposed version (signature verification). */
   signedBy?: string;
   expiresAt: number;
@@ -118,6 +139,7 @@ ${notesUrl ? `<p><a href="${escapeHtml(notesUrl)}" rel="noopener noreferrer">Ful
     `<h1>Update ${escapeHtml(view.workload.name)} to ${escapeHtml(view.proposedVersion)}?</h1>
 ${workloadList(view.workload, rows)}
 ${newer}
+${heldNote(view.held)}
 ${notes}
 <form method="post" action="${escapeHtml(view.form.action)}">
 ${hidden}

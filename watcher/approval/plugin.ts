@@ -16,6 +16,7 @@ import { compareTags, parseTag, sameShape } from '../../shared/version.ts';
 import type { WorkloadKind } from '../kube/types.ts';
 import { approvalPath, verifyApproval, type ApprovalTarget } from './links.ts';
 import { CONTENT_SECURITY_POLICY, renderApprovalPage, renderMessagePage, renderRefusedPage } from './page.ts';
+import type { HeldView } from './page.ts';
 
 export interface ApprovalInfo {
   workload: { kind: WorkloadKind; namespace: string; name: string };
@@ -30,6 +31,8 @@ export interface ApprovalInfo {
   /** Versions of this container that failed or were reverted (`last-failed-version`). */
   failedVersions?: string[];
   releaseNotes?: { url?: string; summary?: string; excerpt?: string };
+  /** A newer version waits for a policy rule (a window, the release age...): why and until when. */
+  held?: HeldView;
   /** Who signed the proposed version, when signature verification is on and it verified. */
   signedBy?: string;
 }
@@ -289,6 +292,7 @@ function registerApproval(app: FastifyInstance, deps: ApprovalDeps): void {
           proposedVersion: t.version,
           ...(info.newestVersion ? { newestVersion: info.newestVersion } : {}),
           ...(info.releaseNotes ? { releaseNotes: info.releaseNotes } : {}),
+          ...(info.held ? { held: info.held } : {}),
           ...(info.signedBy ? { signedBy: info.signedBy } : {}),
           expiresAt: check.expiresAt,
           form: {

@@ -59,6 +59,7 @@ export async function scanTargets(
             include: t.settings.include,
             exclude: t.settings.exclude,
             failed: t.failed,
+            constraint: t.settings.constraint,
           });
           return {
             ...base,

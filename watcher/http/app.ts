@@ -319,6 +319,7 @@ export async function build(deps: AppDeps): Promise<FastifyInstance> {
             E_DISABLED: 409,
             E_BAD_VERSION: 400,
             E_NO_UPDATE: 409,
+            E_HELD: 409,
             E_CONFLICT: 409,
             E_UPDATE_FAILED: 502,
             E_BAD_ANNOTATIONS: 409,

@@ -47,6 +47,7 @@ export function approvalAdapter(
         ...(releaseNotes ? { releaseNotes } : {}),
         ...(lastUpdated !== undefined ? { lastUpdated } : {}),
         ...(failed !== undefined ? { failedVersions: [failed] } : {}),
+        ...(c.held ? { held: c.held } : {}),
         ...(signedBy !== undefined ? { signedBy } : {}),
       };
     },

@@ -66,6 +66,7 @@ export function noticeFields(n: UpdateNotice): Field[] {
     { label: 'Step', value: changeLabel(n.change) },
   ];
   if (n.detail) fields.push({ label: 'Detail', value: n.detail });
+  if (n.held) fields.push({ label: 'Held', value: heldText(n) });
   return fields;
 }
 
@@ -76,9 +77,17 @@ export function releaseNotesText(n: UpdateNotice): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
+/** Why the version waits and until when: "schedule until 2026-03-30T00:00:00Z: outside ...". */
+export function heldText(n: UpdateNotice): string {
+  const h = n.held;
+  if (!h) return '';
+  return `${h.reason}${h.until === undefined ? '' : ` until ${h.until}`}: ${h.message}`;
+}
+
 /** One line per notice, used by digests and plain-text bodies. */
 export function noticeLine(n: UpdateNotice): string {
-  return `${EVENT_VERB[n.event]}: ${workloadLabel(n)} ${n.container} ${versionStep(n)} (${changeLabel(n.change)})`;
+  const held = n.held ? ` [held: ${heldText(n)}]` : '';
+  return `${EVENT_VERB[n.event]}: ${workloadLabel(n)} ${n.container} ${versionStep(n)} (${changeLabel(n.change)})${held}`;
 }
 
 export function digestTitle(batch: readonly UpdateNotice[]): string {

@@ -1,4 +1,5 @@
 import { ImageWatcherError } from '../../shared/errors.ts';
+import type { Held } from '../../shared/policy.ts';
 import type { VersionChange } from '../../shared/version.ts';
 import type { WorkloadKind } from '../kube/types.ts';
 
@@ -24,6 +25,8 @@ export interface UpdateNotice {
   releaseNotes?: { url?: string; excerpt?: string; summary?: string };
   approvalUrl?: string;
   detail?: string;
+  /** The version waits for a policy rule (a maintenance window): why and until when. */
+  held?: Held;
 }
 
 export interface NotificationObserver {

@@ -13,11 +13,20 @@ import { ByteBudget } from './budget.ts';
 import { abortedError, RegistryError } from './errors.ts';
 import { RegistryHttp } from './http.ts';
 import type { HttpResponse } from './http.ts';
-import { labelsFromConfig, parseManifest, pickPlatform } from './manifest.ts';
+import {
+  createdFromConfig,
+  labelsFromConfig,
+  parseManifest,
+  pickPlatform,
+  samePlatform,
+} from './manifest.ts';
+import type { ParsedManifest } from './manifest.ts';
 import { MANIFEST_ACCEPT, OCI_INDEX } from './media-types.ts';
 import type {
   Descriptor,
   FetchedManifest,
+  ImageManifestFacts,
+  Platform,
   RegistryArtifacts,
   RegistryCallOptions,
   RegistryClient,
@@ -181,6 +190,7 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
   readonly #listTimeoutMs: number;
   readonly #digests: CycleCache<string>;
   readonly #labels: CycleCache<Record<string, string>>;
+  readonly #manifests: CycleCache<ImageManifestFacts>;
   readonly #insecure: readonly string[];
   readonly #defaultCredentials: (registry: string) => RegistryCredentials | undefined;
   readonly #logger: Logger | undefined;
@@ -234,6 +244,7 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
     // Digests and labels are only shared within a cycle: a moved `latest` must be seen next cycle.
     this.#digests = new CycleCache({ ttlMs: 0, now, maxAgeMs: 5 * 60_000 });
     this.#labels = new CycleCache({ ttlMs: 0, now, maxAgeMs: 5 * 60_000 });
+    this.#manifests = new CycleCache({ ttlMs: 0, now, maxAgeMs: 5 * 60_000 });
     this.#insecure = opts.insecureRegistries ?? [];
     this.#defaultCredentials = opts.defaultCredentials ?? (() => undefined);
     this.#logger = opts.logger;
@@ -249,6 +260,7 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
     this.#tags.newCycle();
     this.#digests.newCycle();
     this.#labels.newCycle();
+    this.#manifests.newCycle();
   }
 
   /** Estimated heap bytes of the cached tag lists (tests, metrics). */
@@ -301,6 +313,39 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
     const creds = this.#credentials(ref, opts);
     const key = `${ref.registry}/${ref.repository}:${reference}|${credentialsKey(creds)}`;
     return this.#labels.get(key, () => this.#fetchLabels(ref, reference, creds)).then((l) => ({ ...l }));
+  }
+
+  getManifestFacts(
+    ref: ImageReference,
+    reference: string,
+    opts?: RegistryCallOptions,
+  ): Promise<ImageManifestFacts> {
+    const creds = this.#credentials(ref, opts);
+    const key = `${ref.registry}/${ref.repository}:${reference}|${credentialsKey(creds)}`;
+    return this.#manifests.get(key, async () => {
+      const m = await this.#fetchManifest(ref, reference, creds, opts?.signal);
+      return m.kind === 'index'
+        ? {
+            kind: 'index',
+            platforms: m.manifests.flatMap((x) =>
+              x.os === undefined || x.architecture === undefined || x.os === 'unknown'
+                ? [] // attestation manifests (buildx) carry unknown/unknown
+                : [{ os: x.os, architecture: x.architecture, ...(x.variant ? { variant: x.variant } : {}) }],
+            ),
+          }
+        : { kind: 'image' };
+    });
+  }
+
+  async getImageCreated(
+    ref: ImageReference,
+    reference: string,
+    platform?: Platform,
+    opts?: RegistryCallOptions,
+  ): Promise<string | undefined> {
+    const creds = this.#credentials(ref, opts);
+    const config = await this.#fetchConfig(ref, reference, creds, platform, opts?.signal);
+    return config === undefined ? undefined : createdFromConfig(config);
   }
 
   async getManifest(
@@ -607,37 +652,66 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
     reference: string,
     creds: RegistryCredentials | undefined,
   ): Promise<Record<string, string>> {
-    const base = this.#base(ref);
-    const getManifest = async (r: string) => {
-      const res = await this.#request(ref, creds, {
-        method: 'GET',
-        url: `${base}/v2/${ref.repository}/manifests/${r}`,
-        accept: MANIFEST_ACCEPT,
-        maxBytes: this.#maxManifestBytes,
-        what: `the manifest ${ref.repository}:${r}`,
-        notFound: `${r} of repository ${ref.repository} not found on ${ref.registry}`,
-      });
-      this.#verify(ref, r, res.body, `the manifest ${ref.repository}@${r}`);
-      const parsed = parseManifest(parseJson(res.body), res.headers.get('content-type') ?? undefined);
-      if (!parsed) {
-        throw new RegistryError(
-          'E_REGISTRY_RESPONSE',
-          `registry ${ref.registry} answered with an unsupported manifest for ${ref.repository}:${r}`,
-        );
+    const config = await this.#fetchConfig(ref, reference, creds, undefined, undefined);
+    return config === undefined ? {} : labelsFromConfig(config);
+  }
+
+  /** One manifest or index (GET), checked against its digest when asked by digest. */
+  async #fetchManifest(
+    ref: ImageReference,
+    r: string,
+    creds: RegistryCredentials | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<ParsedManifest> {
+    const res = await this.#request(ref, creds, {
+      method: 'GET',
+      url: `${this.#base(ref)}/v2/${ref.repository}/manifests/${r}`,
+      accept: MANIFEST_ACCEPT,
+      maxBytes: this.#maxManifestBytes,
+      what: `the manifest ${ref.repository}:${r}`,
+      notFound: `${r} of repository ${ref.repository} not found on ${ref.registry}`,
+      ...(signal ? { signal } : {}),
+    });
+    this.#verify(ref, r, res.body, `the manifest ${ref.repository}@${r}`);
+    const parsed = parseManifest(parseJson(res.body), res.headers.get('content-type') ?? undefined);
+    if (!parsed) {
+      throw new RegistryError(
+        'E_REGISTRY_RESPONSE',
+        `registry ${ref.registry} answered with an unsupported manifest for ${ref.repository}:${r}`,
+      );
+    }
+    if (parsed.kind === 'index') {
+      for (const m of parsed.manifests) {
+        if (!CONTENT_DIGEST.test(m.digest)) {
+          throw new RegistryError(
+            'E_REGISTRY_RESPONSE',
+            `registry ${ref.registry} answered with an index naming an invalid digest for ${ref.repository}:${r}`,
+          );
+        }
       }
-      return parsed;
-    };
-    let manifest = await getManifest(reference);
+    }
+    return parsed;
+  }
+
+  /**
+   * The image config (JSON) behind a reference: for an index, of `platform` (else linux/amd64 or
+   * the first entry); undefined when an index has no such platform.
+   */
+  async #fetchConfig(
+    ref: ImageReference,
+    reference: string,
+    creds: RegistryCredentials | undefined,
+    platform: Platform | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    let manifest = await this.#fetchManifest(ref, reference, creds, signal);
     if (manifest.kind === 'index') {
-      const digest = pickPlatform(manifest.manifests);
-      if (!digest) return {};
-      if (!CONTENT_DIGEST.test(digest)) {
-        throw new RegistryError(
-          'E_REGISTRY_RESPONSE',
-          `registry ${ref.registry} answered with an index naming an invalid digest for ${ref.repository}:${reference}`,
-        );
-      }
-      manifest = await getManifest(digest);
+      const digest =
+        platform === undefined
+          ? pickPlatform(manifest.manifests)
+          : manifest.manifests.find((m) => samePlatform(m, platform))?.digest;
+      if (!digest) return undefined;
+      manifest = await this.#fetchManifest(ref, digest, creds, signal);
       if (manifest.kind !== 'image') {
         throw new RegistryError(
           'E_REGISTRY_RESPONSE',
@@ -654,14 +728,15 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
     }
     const res = await this.#request(ref, creds, {
       method: 'GET',
-      url: `${base}/v2/${ref.repository}/blobs/${configDigest}`,
+      url: `${this.#base(ref)}/v2/${ref.repository}/blobs/${configDigest}`,
       accept: '*/*',
       maxBytes: this.#maxConfigBytes,
       what: `the image config of ${ref.repository}:${reference}`,
       notFound: `the image config of ${ref.repository}:${reference} is missing on ${ref.registry}`,
+      ...(signal ? { signal } : {}),
     });
     this.#verify(ref, configDigest, res.body, `the image config of ${ref.repository}:${reference}`);
-    return labelsFromConfig(parseJson(res.body));
+    return parseJson(res.body);
   }
 
   /** One registry call with the auth dance; maps failures to RegistryError. */

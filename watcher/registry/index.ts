@@ -4,6 +4,8 @@ export type {
   RegistryCredentials,
   RegistryRequestObserver,
   RegistryCallOptions,
+  ImageManifestFacts,
+  Platform,
   RegistryArtifacts,
   FetchedManifest,
   Descriptor,

@@ -4,7 +4,12 @@ import { isIndexMediaType } from './media-types.ts';
 export type ParsedManifest =
   | {
       kind: 'index';
-      manifests: { digest: string; os?: string | undefined; architecture?: string | undefined }[];
+      manifests: {
+        digest: string;
+        os?: string | undefined;
+        architecture?: string | undefined;
+        variant?: string | undefined;
+      }[];
     }
   | { kind: 'image'; configDigest: string };
 
@@ -26,6 +31,7 @@ export function parseManifest(body: unknown, contentType: string | undefined): P
         digest: m.digest,
         os: typeof platform.os === 'string' ? platform.os : undefined,
         architecture: typeof platform.architecture === 'string' ? platform.architecture : undefined,
+        variant: typeof platform.variant === 'string' ? platform.variant : undefined,
       });
     }
     return { kind: 'index', manifests };
@@ -50,4 +56,18 @@ export function labelsFromConfig(body: unknown): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(body.config.Labels)) if (typeof v === 'string') labels[k] = v;
   return labels;
+}
+
+/** Same os, architecture and variant (an absent variant matches only an absent one). */
+export function samePlatform(
+  a: { os?: string | undefined; architecture?: string | undefined; variant?: string | undefined },
+  b: { os?: string | undefined; architecture?: string | undefined; variant?: string | undefined },
+): boolean {
+  return a.os === b.os && a.architecture === b.architecture && (a.variant ?? '') === (b.variant ?? '');
+}
+
+/** The config's `created` (RFC 3339) when it is a valid date; undefined otherwise. */
+export function createdFromConfig(body: unknown): string | undefined {
+  if (!isRecord(body) || typeof body.created !== 'string') return undefined;
+  return Number.isFinite(Date.parse(body.created)) ? body.created : undefined;
 }

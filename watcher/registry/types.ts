@@ -19,6 +19,15 @@ export interface RegistryCallOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** An image platform as an index lists it. */
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string | undefined;
+}
+
+export type ImageManifestFacts = { kind: 'index'; platforms: Platform[] } | { kind: 'image' };
+
 export interface RegistryClient {
   /**
    * Every valid tag of the repository (distribution grammar, at most 128 characters; others are
@@ -34,6 +43,22 @@ export interface RegistryClient {
     reference: string,
     opts?: RegistryCallOptions,
   ): Promise<Record<string, string>>;
+  /** What a manifest is: an index and its platforms (attestations left out), or an image. One GET. */
+  getManifestFacts(
+    ref: ImageReference,
+    reference: string,
+    opts?: RegistryCallOptions,
+  ): Promise<ImageManifestFacts>;
+  /**
+   * The OCI config `created` of an image (for an index, of `platform`, else linux/amd64 or the
+   * first); undefined when absent, not a date, or the index lacks the platform.
+   */
+  getImageCreated(
+    ref: ImageReference,
+    reference: string,
+    platform?: Platform,
+    opts?: RegistryCallOptions,
+  ): Promise<string | undefined>;
   /** Forget per-cycle memos: the next listTags asks the registry unless the TTL cache still holds it. */
   newCycle(): void;
 }

@@ -38,7 +38,7 @@ export function noticesFor(
   event: UpdateNotice['event'],
   w: Pick<WorkloadSnapshot, 'kind' | 'namespace' | 'name'>,
   candidates: readonly Candidate[],
-  extra: Partial<Pick<UpdateNotice, 'detail' | 'releaseNotes' | 'approvalUrl'>> = {},
+  extra: Partial<Pick<UpdateNotice, 'detail' | 'releaseNotes' | 'approvalUrl' | 'held'>> = {},
 ): UpdateNotice[] {
   return candidates.map((c) => ({
     event,

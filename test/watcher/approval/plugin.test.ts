@@ -417,6 +417,31 @@ t.test('a failing lookup shows a generic error page', async (t) => {
   t.equal(res.headers['x-frame-options'], 'DENY');
 });
 
+t.test('the page says why a version is held and until when', async (t) => {
+  const h = await harness(t);
+  h.info = {
+    ...h.info!,
+    held: {
+      reason: 'schedule',
+      version: '1.26.0',
+      until: '2026-11-24T01:00:00.000Z',
+      message: 'outside the maintenance window (Every minute, between 02:00 and 04:59 (Europe/Paris))',
+    },
+  };
+  const { res } = await open(h);
+  t.equal(res.statusCode, 200);
+  t.match(
+    res.body,
+    '<code>1.26.0</code> is held (schedule) until 2026-11-24T01:00:00.000Z: outside the maintenance window (Every minute, between 02:00 and 04:59 (Europe/Paris)). Approving applies it now anyway.',
+  );
+  h.info = {
+    ...h.info,
+    held: { reason: 'platform', version: '1.27.1', message: '1.27.1 lacks linux/arm64 <b>' },
+  };
+  const second = await open(h);
+  t.match(second.res.body, '1.27.1 lacks linux/arm64 &lt;b&gt;. An approval cannot override this rule.');
+});
+
 t.test('the page shows who signed the proposed version, escaped', async (t) => {
   const h = await harness(t);
   h.info = {

@@ -58,6 +58,8 @@ function deps(over: Partial<CheckerDeps> = {}) {
     },
     getDigest: () => Promise.reject(new Error('unused')),
     getImageLabels: () => Promise.resolve({}),
+    getManifestFacts: () => Promise.reject(new Error('unused')),
+    getImageCreated: () => Promise.reject(new Error('unused')),
     newCycle: () => undefined,
   };
   const d: CheckerDeps = {

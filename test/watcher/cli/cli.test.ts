@@ -491,3 +491,18 @@ t.test('check --help and scan --help print the help of that command', async (t) 
   const all = await cli(['--help']);
   t.match(all.out, /image-watcher check IMAGE[\s\S]*image-watcher scan PATH/);
 });
+
+t.test('scan applies the manifest constraint through the one candidate rule', async (t) => {
+  const host = registries.anonymous.host;
+  const file = join(dir, 'constraint.yaml');
+  await writeFile(
+    file,
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: pinned\n  annotations:\n    image-watcher/constraint: '<1.10'\n` +
+      `spec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ${host}/app:1.2.3\n`,
+  );
+  const r = await cli(['scan', file, '--json']);
+  t.equal(r.code, 0, r.err);
+  t.match(JSON.parse(r.out), [
+    { workload: 'default/Deployment/pinned', latest: '1.3.0', updateAvailable: true },
+  ]);
+});

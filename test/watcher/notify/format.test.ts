@@ -2,6 +2,8 @@ import t from 'tap';
 import {
   batchTitle,
   changeLabel,
+  noticeFields,
+  noticeLine,
   escapeHtml,
   noticeTitle,
   plainText,
@@ -78,5 +80,28 @@ t.test('helpers', (t) => {
   t.equal(parseRetryAfter('Mon, 23 Nov 2026 12:00:30 GMT', now), 30_000);
   t.equal(parseRetryAfter('soon', now), undefined);
   t.equal(parseRetryAfter(null, now), undefined);
+  t.end();
+});
+
+t.test('a held notice says why and until when, in fields and in digest lines', (t) => {
+  const n = availableNotice({
+    held: {
+      reason: 'schedule',
+      version: '1.26.0',
+      until: '2026-06-01T00:00:00.000Z',
+      message: 'outside the maintenance window; will be applied at the window start 2026-06-01T00:00:00.000Z',
+    },
+  });
+  t.same(noticeFields(n).at(-1), {
+    label: 'Held',
+    value:
+      'schedule until 2026-06-01T00:00:00.000Z: outside the maintenance window; will be applied at the window start 2026-06-01T00:00:00.000Z',
+  });
+  t.match(noticeLine(n), / \[held: schedule until 2026-06-01T00:00:00\.000Z: outside the maintenance window/);
+  t.match(plainText([n]), /\nHeld: schedule until 2026-06-01T00:00:00\.000Z/);
+  t.notOk(
+    noticeFields(availableNotice()).some((f) => f.label === 'Held'),
+    'no hold, no field',
+  );
   t.end();
 });
