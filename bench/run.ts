@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const all = ['versions.ts', 'patterns.ts', 'webhook.ts', 'watcher.ts'];
+const all = ['versions.ts', 'patterns.ts', 'webhook.ts', 'watcher.ts', 'push.ts'];
 const wanted = process.argv.slice(2);
 const selected = wanted.length > 0 ? all.filter((b) => wanted.some((w) => b.startsWith(w))) : all;
 

@@ -12,6 +12,7 @@ import {
   parseEnum,
   parseInteger,
   parseList,
+  parsePort,
 } from '../shared/env.ts';
 
 /** Watcher-only settings beyond shared/config.ts. */
@@ -24,6 +25,10 @@ export interface WatcherSettings {
   apiToken: string | undefined;
   /** RESOLVE_REGISTRIES: registries resolve may ask besides those of watched workloads. */
   resolveRegistries: string[];
+  /** REGISTRY_WEBHOOK_TOKEN: bearer token / HMAC secret of the registry push receivers (secret). Unset: no receiver. */
+  registryWebhookToken: string | undefined;
+  /** RECEIVER_PORT: the receivers (and /healthz) alone on this port; unset: on HTTP_PORT. */
+  receiverPort: number | undefined;
   /** UPDATE_SCHEDULE, UPDATE_TIMEZONE, MIN_RELEASE_AGE: policy for workloads that set none. */
   policy: PolicyDefaults;
   /** VERIFY_SIGNATURES: signature check for workloads without `image-watcher/verify` (`none` or `cosign`). */
@@ -118,6 +123,8 @@ export const WATCHER_DEFAULTS: WatcherSettings = {
   debounceMs: 2000,
   apiToken: undefined,
   resolveRegistries: [],
+  registryWebhookToken: undefined,
+  receiverPort: undefined,
   policy: {},
   verifySignatures: 'none',
   verifyKeysFile: undefined,
@@ -159,6 +166,8 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
     ),
     apiToken: c.read(() => envOptional(env, 'API_TOKEN', apiToken), undefined),
     resolveRegistries: c.read(() => envOr(env, 'RESOLVE_REGISTRIES', registries, []), []),
+    registryWebhookToken: c.read(() => envOptional(env, 'REGISTRY_WEBHOOK_TOKEN', apiToken), undefined),
+    receiverPort: c.read(() => envOptional(env, 'RECEIVER_PORT', parsePort), undefined),
     policy: {
       schedule: c.read(() => envOptional(env, 'UPDATE_SCHEDULE', viaSchema(parseSchedule)), undefined),
       timezone: c.read(() => envOptional(env, 'UPDATE_TIMEZONE', viaSchema(parseTimeZone)), undefined),

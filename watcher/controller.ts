@@ -227,6 +227,8 @@ class PassLookups {
   readonly gates = new Map<string, Lookup<GateResult>>();
   readonly credentials: CredentialResolver;
   readonly signal: AbortSignal;
+  /** Repositories a push event named in this pass: their digests are asked past the cycle memo. */
+  readonly pushed = new Set<string>();
   constructor(
     private readonly registry: RegistryClient,
     resolver: CredentialResolver,
@@ -305,7 +307,13 @@ class PassLookups {
   digest(repoKey: string, ref: ImageReference, tag: string, creds: Creds, waiter: string) {
     return this.lookup(this.digests, `${repoKey}:${tag}`, waiter, ref.registry, (signal) =>
       creds()
-        .then((c) => this.registry.getDigest(ref, tag, withSignal(c, signal)))
+        .then((c) =>
+          this.registry.getDigest(ref, tag, {
+            ...withSignal(c, signal),
+            // A pushed repository: the tag may point elsewhere now (a re-pushed `latest`).
+            ...(this.pushed.has(repoKey) ? { fresh: true } : {}),
+          }),
+        )
         .catch((err: unknown) => toError(err)),
     );
   }
@@ -377,6 +385,9 @@ export class Controller {
     for (const k of waiters) if (this.entries.has(k)) this.queue.add(k);
   };
   private readonly digestBaselines = new Map<string, string>();
+  /** Canonical repository -> keys of the workloads watching it (push events, watcher/push/). */
+  private readonly byRepository = new Map<string, Set<string>>();
+  private readonly repositoriesOfKey = new Map<string, readonly string[]>();
   /** Gate answers by gate, digest and key; bounded (oldest dropped first). */
   private readonly gateAnswers = new Map<string, { result: GateResult; pass: number }>();
   private readonly digestSightings = new Map<string, DigestSighting>();
@@ -537,7 +548,78 @@ export class Controller {
       held: prev?.held ?? new Map<string, Held>(),
     };
     this.entries.set(key, entry);
+    this.indexRepositories(key, entry);
     return entry;
+  }
+
+  /** Keeps `byRepository` to the watched containers of the entry (none when DISABLED or invalid). */
+  private indexRepositories(key: string, e: Entry | undefined): void {
+    const repos = new Set<string>();
+    if (e?.settings && e.settings.mode !== 'DISABLED') {
+      for (const c of watchedContainers(e.snapshot.containers, e.settings)) {
+        try {
+          repos.add(canonicalName(parseImageReference(c.image)));
+        } catch {
+          // an image that does not parse is reported by its check
+        }
+      }
+    }
+    for (const r of this.repositoriesOfKey.get(key) ?? []) {
+      if (repos.has(r)) continue;
+      const keys = this.byRepository.get(r);
+      keys?.delete(key);
+      if (keys?.size === 0) this.byRepository.delete(r);
+    }
+    for (const r of repos) {
+      let keys = this.byRepository.get(r);
+      if (!keys) {
+        keys = new Set();
+        this.byRepository.set(r, keys);
+      }
+      keys.add(key);
+    }
+    if (repos.size === 0) this.repositoriesOfKey.delete(key);
+    else this.repositoriesOfKey.set(key, [...repos]);
+  }
+
+  /** Workloads whose watched containers use the canonical repository (push events). */
+  workloadsUsing(repository: string): WorkloadSnapshot[] {
+    const out: WorkloadSnapshot[] = [];
+    for (const k of this.byRepository.get(repository) ?? []) {
+      const e = this.entries.get(k);
+      if (e) out.push(e.snapshot);
+    }
+    return out;
+  }
+
+  /**
+   * A push event's verified, fresh tag list: the pass's answer for that repository is replaced
+   * (and its digests asked again), and only the workloads using it are queued. Returns how many.
+   */
+  applyTags(repository: string, tags: readonly string[]): number {
+    if (this.stopped || !this.isLeader()) return 0;
+    const pass = this.currentPass();
+    const ctrl = new AbortController();
+    const value: RepoResult = { ok: true, tags: [...tags], digests: new Map() };
+    pass.lookups.tags.set(repository, {
+      promise: Promise.resolve(value),
+      value,
+      done: true,
+      ctrl,
+      waiters: new Set(),
+    });
+    for (const k of pass.lookups.digests.keys()) {
+      if (k.startsWith(`${repository}:`)) pass.lookups.digests.delete(k);
+    }
+    pass.lookups.pushed.add(repository);
+    const keys = [...(this.byRepository.get(repository) ?? [])];
+    for (const k of keys) this.queue.add(k);
+    return keys.length;
+  }
+
+  /** Pull credentials a workload's reconcile would use for a registry. */
+  credentialsFor(w: WorkloadSnapshot, registry: string): Promise<RegistryCredentials | undefined> {
+    return this.currentPass().lookups.credentials.forWorkload(w, registry);
   }
 
   private onUpsert(w: WorkloadSnapshot, old: WorkloadSnapshot | undefined): void {
@@ -570,6 +652,7 @@ export class Controller {
   private onDelete(w: WorkloadSnapshot): void {
     const key = workloadKey(w);
     this.entries.delete(key);
+    this.indexRepositories(key, undefined);
     const t = this.debounces.get(key);
     if (t !== undefined) this.timers.clearTimeout(t.handle);
     this.debounces.delete(key);

@@ -41,6 +41,10 @@ import { GitCli } from './gitops/git.ts';
 import type { PullRequestClient } from './gitops/pull-request.ts';
 import { RestPullRequests } from './gitops/pull-request.ts';
 import { GitWriteBack } from './gitops/writeback.ts';
+import type { ReceiverOptions } from './push/receiver.ts';
+import { buildReceiverApp } from './push/receiver.ts';
+import { PushTrigger } from './push/trigger.ts';
+import { realTimers } from './reconcile/queue.ts';
 import type { ReadObject } from './verify/key-source.ts';
 import { signatureGateFromSettings } from './verify/wiring.ts';
 
@@ -63,6 +67,14 @@ export function loadWatcherConfig(env: Env = process.env): WatcherConfig {
   const config = c.read(() => loadConfig(env), undefined);
   const settings = c.read(() => loadWatcherSettings(env), undefined);
   const notify = c.read(() => loadNotifyConfig(env), undefined);
+  // RECEIVER_PORT without a token is allowed (the manifests set the port, the Secret may lack the
+  // token): the receivers are simply off.
+  if (settings?.receiverPort !== undefined && config && settings.receiverPort === config.httpPort) {
+    c.add(
+      'RECEIVER_PORT',
+      `RECEIVER_PORT must differ from HTTP_PORT (${config.httpPort}); unset it to serve the receivers on HTTP_PORT`,
+    );
+  }
   c.throwIfAny();
   if (!config || !settings || !notify) throw new ConfigError('environment', 'invalid configuration');
   return { config, settings, notify };
@@ -107,6 +119,10 @@ export interface Watcher {
   watch: WorkloadWatch & { isSynced?: () => boolean };
   leader: LeaderElector | undefined;
   app: FastifyInstance;
+  /** Registry push events (REGISTRY_WEBHOOK_TOKEN set), else undefined. */
+  push: PushTrigger | undefined;
+  /** The receivers' own server on RECEIVER_PORT, when set. */
+  receiverApp: FastifyInstance | undefined;
   /** Leader election, informers, the reconcile queue; then the HTTP port when `listen`. */
   start(opts?: { listen?: boolean }): Promise<void>;
   stop(): Promise<void>;
@@ -228,8 +244,38 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     },
   });
 
+  // Push events: only the workloads of the pushed repository, with one fresh tag list per burst.
+  const push = settings.registryWebhookToken
+    ? new PushTrigger({
+        targets: {
+          workloadsUsing: (r) => controller.workloadsUsing(r),
+          applyTags: (r, tags) => controller.applyTags(r, tags),
+        },
+        registry,
+        credentials: (w, host) => controller.credentialsFor(w, host),
+        timers: io.timers ?? realTimers,
+        observe: (source, result) => metrics.observeRegistryEvent(source, result),
+        logger,
+      })
+    : undefined;
+  const receiver: ReceiverOptions | undefined =
+    push && settings.registryWebhookToken
+      ? {
+          token: settings.registryWebhookToken,
+          trigger: push,
+          isLeader: () => controller.isLeader(),
+          observe: (source, result) => metrics.observeRegistryEvent(source, result),
+        }
+      : undefined;
+  if (!receiver) logger.info('registry push receivers off: REGISTRY_WEBHOOK_TOKEN is not set');
+  const receiverApp =
+    receiver && settings.receiverPort !== undefined
+      ? await buildReceiverApp({ ...receiver, logger })
+      : undefined;
+
   const app = await build({
     api: controller,
+    receiver: receiverApp ? undefined : receiver,
     // API resolves: own registry client and queue, RBAC or API_TOKEN callers (watcher/http/wiring.ts).
     ...apiDeps({
       kubeConfig,
@@ -269,12 +315,21 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     watch,
     leader,
     app,
+    push,
+    receiverApp,
     async start(opts = {}) {
       started = true;
       if (opts.listen !== false) {
         await app.listen({ port: config.httpPort, host: config.listenAddress }).catch((err: unknown) => {
           throw listenError(err, { HTTP_PORT: config.httpPort });
         });
+        if (receiverApp && settings.receiverPort !== undefined) {
+          const port = settings.receiverPort;
+          await receiverApp.listen({ port, host: config.listenAddress }).catch((err: unknown) => {
+            throw listenError(err, { RECEIVER_PORT: port });
+          });
+          logger.info({ port }, 'registry push receivers listening');
+        }
         // Logged now, not after the first list: against an unreachable API server that never comes.
         logger.info({ port: config.httpPort, host: config.listenAddress }, 'watcher started');
       }
@@ -285,6 +340,8 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     async stop() {
       try {
         await app.close();
+        await receiverApp?.close();
+        push?.stop();
         if (started) await controller.stop();
         if (!io.leader) await leader?.stop();
       } finally {

@@ -56,6 +56,7 @@ export class WatcherMetrics {
   private readonly gitPushes: Counter<'result'>;
   private readonly signatureChecks: Counter<'result'>;
   private readonly leader: Gauge;
+  private readonly registryEvents: Counter<'source' | 'result'>;
   private readonly held: Gauge<'namespace' | 'kind' | 'workload' | 'container' | 'reason'>;
   /** workload key -> container -> the reason its newer version is held (the series exported). */
   private readonly heldSeries = new Map<string, Map<string, string>>();
@@ -143,6 +144,16 @@ export class WatcherMetrics {
       help: '1 when this replica holds the leader lease and acts, else 0.',
       registers,
     });
+    this.registryEvents = new Counter({
+      name: 'image_watcher_registry_events_total',
+      help: 'Registry push events received, by source and result (accepted, duplicate, stale, unverified...).',
+      labelNames: ['source', 'result'],
+      registers,
+    });
+  }
+
+  observeRegistryEvent(source: string, result: string): void {
+    this.registryEvents.inc({ source, result });
   }
 
   setImageStatus(w: WorkloadLabels, s: ImageStatus): void {

@@ -33,6 +33,7 @@ t.test('kubectl kustomize renders every expected object', (t) => {
     'Issuer/image-watcher-selfsigned',
     'MutatingWebhookConfiguration/image-watcher',
     'Namespace/image-watcher',
+    'NetworkPolicy/image-watcher-receiver',
     'NetworkPolicy/image-watcher-watcher',
     'NetworkPolicy/image-watcher-webhook',
     'PodDisruptionBudget/image-watcher-watcher',
@@ -40,6 +41,7 @@ t.test('kubectl kustomize renders every expected object', (t) => {
     'PrometheusRule/image-watcher',
     'Role/image-watcher-watcher-leader-election',
     'RoleBinding/image-watcher-watcher-leader-election',
+    'Service/image-watcher-receiver',
     'Service/image-watcher-watcher',
     'Service/image-watcher-webhook',
     'ServiceAccount/image-watcher-watcher',
@@ -444,6 +446,25 @@ t.test('ServiceMonitors scrape both components with their own labels', (t) => {
     );
     t.same(sm.endpoints, [{ port, path: '/metrics', interval: '30s', honorLabels: true }]);
   }
+  t.end();
+});
+
+t.test('the push receivers have their own port, Service and NetworkPolicy (for an Ingress)', (t) => {
+  const w = find(objects, 'Deployment', 'image-watcher-watcher');
+  const c = container(w);
+  const port = (c.ports as Json[]).find((p) => p.name === 'receiver');
+  t.equal(env(c).RECEIVER_PORT?.value, String(port?.containerPort), 'RECEIVER_PORT is the receiver port');
+  t.match(env(c).REGISTRY_WEBHOOK_TOKEN, {
+    valueFrom: { secretKeyRef: { key: 'REGISTRY_WEBHOOK_TOKEN', optional: true } },
+  });
+  const svc = find(objects, 'Service', 'image-watcher-receiver');
+  t.same(
+    (spec(svc).ports as Json[]).map((p) => p.targetPort),
+    ['receiver'],
+    'the Service reaches the receiver port only, never the API port',
+  );
+  const np = find(objects, 'NetworkPolicy', 'image-watcher-receiver');
+  t.same(spec(np).ingress, [{ ports: [{ port: port?.containerPort, protocol: 'TCP' }] }]);
   t.end();
 });
 

@@ -77,7 +77,36 @@ async function waitReady(url: string, child: ChildProcess, output: () => string)
   throw new Error(`docker-registry did not become ready: ${output()}`);
 }
 
-export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Promise<RunningRegistry> {
+/** One `notifications.endpoints` entry: the registry POSTs its event envelopes there. */
+export interface NotificationEndpoint {
+  url: string;
+  headers?: Record<string, string>;
+  /** Events per envelope is 1..threshold; the registry retries a failed delivery after `backoff`. */
+  threshold?: number;
+  backoff?: string;
+}
+
+function notificationsYaml(endpoints: readonly NotificationEndpoint[]): string {
+  if (endpoints.length === 0) return '';
+  const lines = ['notifications:', '  endpoints:'];
+  endpoints.forEach((e, i) => {
+    lines.push(`    - name: endpoint${i}`, `      url: ${JSON.stringify(e.url)}`, '      timeout: 2s');
+    lines.push(`      threshold: ${e.threshold ?? 5}`, `      backoff: ${e.backoff ?? '1s'}`);
+    const headers = Object.entries(e.headers ?? {});
+    if (headers.length > 0) {
+      lines.push('      headers:');
+      for (const [k, v] of headers) lines.push(`        ${k}: [${JSON.stringify(v)}]`);
+    }
+    // Pulls and blob uploads are not pushes of a tag: the registry need not send them at all.
+    lines.push('      ignore:', '        actions: [pull]');
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+export async function startRegistry(
+  auth: RegistryAuth = { kind: 'none' },
+  opts: { notifications?: readonly NotificationEndpoint[] } = {},
+): Promise<RunningRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'iw-registry-'));
   const port = await freePort();
   const htpasswdPath = join(dir, 'htpasswd');
@@ -86,7 +115,8 @@ export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Prom
     `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n` +
     `storage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\n` +
     `http:\n  addr: 127.0.0.1:${port}\n` +
-    authYaml(auth, htpasswdPath);
+    authYaml(auth, htpasswdPath) +
+    notificationsYaml(opts.notifications ?? []);
   const configPath = join(dir, 'config.yml');
   await writeFile(configPath, config);
   const child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type {
   FastifyBaseLogger,
   FastifyInstance,
@@ -22,6 +22,8 @@ import type { WorkloadKind, WorkloadSnapshot } from '../kube/types.ts';
 import { WORKLOAD_KINDS } from '../kube/types.ts';
 import type { RegistryClient, RegistryCredentials } from '../registry/types.ts';
 import { RegistryError } from '../registry/errors.ts';
+import type { ReceiverOptions } from '../push/receiver.ts';
+import { RECEIVER_BODY_LIMIT, isReceiverRequest, receiverRoutes } from '../push/receiver.ts';
 import type { ResourceAccess } from './access.ts';
 import { ApiAccess, bearerToken, tokensMatch } from './access.ts';
 import { WATCHER_LIMITS } from './limits.ts';
@@ -67,6 +69,8 @@ export interface AppDeps {
   logger?: FastifyBaseLogger | false;
   /** The approval page plugin (watcher/approval), registered when configured. */
   approval?: { plugin: FastifyPluginAsync<never>; options: unknown } | undefined;
+  /** The registry push receivers on this port (REGISTRY_WEBHOOK_TOKEN set, RECEIVER_PORT unset). */
+  receiver?: ReceiverOptions | undefined;
 }
 
 const errorSchema = {
@@ -118,7 +122,11 @@ function parseKind(value: string): WorkloadKind | undefined {
 export async function build(deps: AppDeps): Promise<FastifyInstance> {
   const limits = { ...WATCHER_LIMITS, ...deps.limits };
   const now = deps.now ?? Date.now;
-  const serverOptions = { ...fastifyLimitOptions(limits), http: nodeServerOptions(limits) };
+  const serverOptions = {
+    ...fastifyLimitOptions(limits),
+    http: nodeServerOptions(limits),
+    logController: new LogController({ disableRequestLogging: isReceiverRequest }),
+  };
   // fastify 5 takes a ready pino instance as `loggerInstance`, options as `logger`.
   const app = deps.logger
     ? Fastify({ loggerInstance: deps.logger, ...serverOptions })
@@ -127,7 +135,8 @@ export async function build(deps: AppDeps): Promise<FastifyInstance> {
   app.server.headersTimeout = nodeServerOptions(limits).headersTimeout;
   limitBufferedBodies(app, {
     budget: new ByteBudget(limits.bodyBudget),
-    bodyLimit: limits.bodyLimit,
+    // The receivers take larger bodies than the API routes.
+    bodyLimit: deps.receiver ? Math.max(limits.bodyLimit, RECEIVER_BODY_LIMIT) : limits.bodyLimit,
     refuse: (_req, reply) =>
       reply.code(503).header('retry-after', '1').send({ error: 'too many requests in flight; retry' }),
   });
@@ -334,5 +343,6 @@ export async function build(deps: AppDeps): Promise<FastifyInstance> {
   );
 
   if (deps.approval) await app.register(deps.approval.plugin, deps.approval.options as never);
+  if (deps.receiver) await app.register(receiverRoutes, deps.receiver);
   return app;
 }

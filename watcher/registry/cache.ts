@@ -56,9 +56,11 @@ export class CycleCache<T> {
     this.#entries.delete(key);
   }
 
-  get(key: string, load: () => Promise<T>): Promise<T> {
+  /** `fresh`: load again whatever is kept (a push event said the answer changed); the new answer is kept. */
+  get(key: string, load: () => Promise<T>, opts?: { fresh?: boolean }): Promise<T> {
     const found = this.#entries.get(key);
-    if (found) {
+    if (found && opts?.fresh === true) this.#delete(key);
+    else if (found) {
       const age = found.fetchedAt === undefined ? 0 : this.#now() - found.fetchedAt;
       if (found.cycle === this.#cycle && age < this.#maxAgeMs) return found.promise;
       if (found.fetchedAt !== undefined && age < this.#ttlMs) {

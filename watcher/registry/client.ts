@@ -271,13 +271,17 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
   listTags(ref: ImageReference, opts?: RegistryCallOptions): Promise<string[]> {
     const creds = this.#credentials(ref, opts);
     const key = `${ref.registry}/${ref.repository}|${credentialsKey(creds)}`;
-    const shared = this.#tags.get(key, () => {
-      const job: ListJob = { controller: new AbortController(), waiters: 0, pinned: false };
-      this.#jobs.set(key, job);
-      return this.#fetchTags(ref, creds, job.controller.signal).finally(() => {
-        if (this.#jobs.get(key) === job) this.#jobs.delete(key);
-      });
-    });
+    const shared = this.#tags.get(
+      key,
+      () => {
+        const job: ListJob = { controller: new AbortController(), waiters: 0, pinned: false };
+        this.#jobs.set(key, job);
+        return this.#fetchTags(ref, creds, job.controller.signal).finally(() => {
+          if (this.#jobs.get(key) === job) this.#jobs.delete(key);
+        });
+      },
+      { fresh: opts?.fresh === true },
+    );
     // Callers get their own copy: the cached list must not be mutated.
     const copy = shared.then((list) => [...list.tags]);
     const job = this.#jobs.get(key); // undefined when the cache answered
@@ -302,7 +306,9 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
   getDigest(ref: ImageReference, reference: string, opts?: RegistryCallOptions): Promise<string> {
     const creds = this.#credentials(ref, opts);
     const key = `${ref.registry}/${ref.repository}:${reference}|${credentialsKey(creds)}`;
-    return this.#digests.get(key, () => this.#fetchDigest(ref, reference, creds));
+    return this.#digests.get(key, () => this.#fetchDigest(ref, reference, creds), {
+      fresh: opts?.fresh === true,
+    });
   }
 
   getImageLabels(

@@ -40,6 +40,14 @@ export class TokenBucket {
     this.#last = now;
   }
 
+  /** Takes a token when one is free now; false (nothing taken) otherwise. For callers that refuse rather than wait. */
+  tryTake(): boolean {
+    this.#refill();
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
   async take(): Promise<void> {
     this.#refill();
     // Reserve the token now (the count may go negative) so concurrent callers queue in order.

@@ -17,6 +17,8 @@ export interface RegistryCallOptions {
    * reason). A request shared with other callers goes on until every caller that joined it stopped.
    */
   signal?: AbortSignal | undefined;
+  /** Ask the registry even when the cycle memo or the TTL cache holds an answer (a push event). */
+  fresh?: boolean | undefined;
 }
 
 /** An image platform as an index lists it. */

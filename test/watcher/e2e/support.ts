@@ -6,7 +6,7 @@ import { startFakeKube } from '../../support/fake-kube/index.ts';
 import type { FakeKube, FakeKubeOptions } from '../../support/fake-kube/index.ts';
 import type { Controller, ControllerConfig } from '../../../watcher/controller.ts';
 import { createWatcher, loadWatcherConfig } from '../../../watcher/create.ts';
-import type { WatcherIo } from '../../../watcher/create.ts';
+import type { Watcher as CreatedWatcher, WatcherIo } from '../../../watcher/create.ts';
 import type { LeaderElector, WorkloadWatch } from '../../../watcher/kube/types.ts';
 import type { WatcherMetrics } from '../../../watcher/metrics.ts';
 import type { UpdateNotice } from '../../../watcher/notify/types.ts';
@@ -53,6 +53,8 @@ export interface Watcher {
   notices: UpdateNotice[];
   watch: WorkloadWatch & { isSynced(): boolean };
   metricsText(): Promise<string>;
+  /** The push trigger (REGISTRY_WEBHOOK_TOKEN set). */
+  push: CreatedWatcher['push'];
 }
 
 /** One watcher replica against the fake API server, built by the production wiring (createWatcher). */
@@ -66,6 +68,8 @@ export async function startWatcher(
     env?: Record<string, string>;
     /** Replaces pieces of the watcher's I/O (a gateway with a short request timeout...). */
     io?: Partial<WatcherIo>;
+    /** Listen on HTTP_PORT (and RECEIVER_PORT) of `env`: a real registry posts its events there. */
+    listen?: boolean;
   } = {},
 ): Promise<Watcher> {
   const logger = pino({ level: 'silent' });
@@ -92,12 +96,13 @@ export async function startWatcher(
     },
   });
   teardown(() => w.stop());
-  await w.start({ listen: false });
+  await w.start({ listen: opts.listen ?? false });
   return {
     controller: w.controller,
     metrics: w.metrics,
     notices,
     watch: w.watch as WorkloadWatch & { isSynced(): boolean },
     metricsText: async () => (await w.metrics.render()).body,
+    push: w.push,
   };
 }
