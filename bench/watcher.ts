@@ -1,7 +1,8 @@
 // Benchmark of one full check cycle: 5,000 Deployments over 1,000 repositories in the fake API
 // server, a registry answering each tag list after 20 ms. The watcher runs as its own process
-// (the compiled watcher/main.js, exactly what `npm run start:watcher` runs) so its RSS is its own.
-// Targets: exactly 1 tag-list request per repository, RSS under 100 MiB.
+// (the bundle of scripts/bundle.ts, exactly what the image and `npm run start:watcher` run) so its
+// RSS is its own. Pass the manifests' heap flags: --node --max-semi-space-size=1 --node --max-old-space-size=160.
+// Targets: exactly 1 tag-list request per repository, peak RSS under 128 MiB, under 3 KB per workload.
 //   node --import ./bench/register.js bench/watcher.ts [--workloads N] [--repos N] [--latency MS]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,13 +23,41 @@ const WORKLOADS = arg('workloads', 5000);
 const REPOS = arg('repos', 1000);
 const LATENCY_MS = arg('latency', 20);
 const NAMESPACES = 50;
-/** Extra environment for the watcher, e.g. `--env REGISTRY_RATE_LIMIT=100`. */
-const EXTRA_ENV = Object.fromEntries(
+/** The image's `ENV MALLOC_...` settings (Dockerfile.watcher): the default environment of the measured process. */
+function imageMallocEnv(): Record<string, string> {
+  const dockerfile = readFileSync(path.join(root, 'Dockerfile.watcher'), 'utf8');
+  const line = /^ENV (MALLOC_.+)$/m.exec(dockerfile)?.[1] ?? '';
+  return Object.fromEntries(
+    line
+      .split(' ')
+      .filter((kv) => kv.includes('='))
+      .map((kv) => kv.split('=') as [string, string]),
+  );
+}
+/** Extra environment for the watcher, e.g. `--env REGISTRY_RATE_LIMIT=100`; over the image's MALLOC_* settings. */
+const GIVEN_ENV = Object.fromEntries(
   process.argv.flatMap((a, i) => (process.argv[i - 1] === '--env' ? [a.split('=') as [string, string]] : [])),
 );
-/** Node flags for the watcher, e.g. `--node --max-semi-space-size=1`. */
-const NODE_FLAGS = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--node' ? [a] : []));
-const RSS_TARGET_MIB = 100;
+const EXTRA_ENV = { ...imageMallocEnv(), ...GIVEN_ENV };
+/** The NODE_OPTIONS the watcher's Deployment ships and the image's node flags: the default flags of the measured process. */
+function shippedFlags(): string[] {
+  const manifest = readFileSync(path.join(root, 'manifests', 'watcher', 'deployment.yaml'), 'utf8');
+  const value = /name: NODE_OPTIONS\s+value: (.+)/.exec(manifest)?.[1] ?? '';
+  // And the V8 flags of the image's ENTRYPOINT (NODE_OPTIONS does not accept them).
+  const dockerfile = readFileSync(path.join(root, 'Dockerfile.watcher'), 'utf8');
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+  return [...value.split(' '), ...entrypoint.slice(1, -1)].filter((f) => f !== '');
+}
+/** Node flags for the watcher, e.g. `--node --max-semi-space-size=1`; the manifests' when none is given. */
+const GIVEN_FLAGS = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--node' ? [a] : []));
+const NODE_FLAGS = GIVEN_FLAGS.length > 0 ? GIVEN_FLAGS : shippedFlags();
+/** BENCH_HEAP_SNAPSHOT=DIR: write a heap snapshot of the watcher after its cycle into DIR. */
+const SNAPSHOT_DIR = process.env.BENCH_HEAP_SNAPSHOT;
+if (SNAPSHOT_DIR !== undefined)
+  NODE_FLAGS.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`);
+const RSS_TARGET_MIB = 128;
+/** (RSS after the cycle - RSS with no workload) / workloads. */
+const PER_WORKLOAD_TARGET_BYTES = 3 * 1024;
 
 /** A registry that only knows tag lists, each answered after LATENCY_MS; counts requests per repository. */
 async function startSlowRegistry() {
@@ -117,26 +146,25 @@ function rssOf(pid: number): { rssMiB: number; peakMiB: number } {
   return { rssMiB: kb('VmRSS') / 1024, peakMiB: kb('VmHWM') / 1024 };
 }
 
-async function main(): Promise<void> {
-  const out = path.join(root, 'node_modules', '.cache', 'image-watcher-bench');
-  console.log(`compiling the watcher to ${path.relative(root, out)} ...`);
-  // Type errors elsewhere in the tree do not stop the emit; the watcher itself type-checks.
-  spawnSync(
-    process.execPath,
-    [
-      path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
-      '-p',
-      'tsconfig.build.json',
-      '--outDir',
-      out,
-    ],
-    { cwd: root, stdio: 'ignore' },
-  );
+interface RunResult {
+  listSeconds?: number;
+  cycle: { seconds: number; workloads: number };
+  rssMiB: number;
+  peakMiB: number;
+  heapMiB: number;
+  outdated: number;
+  tagLists: number[];
+  otherRegistryRequests: number;
+  patches: number;
+  exitCode: number | null;
+}
 
+/** One watcher process (the bundle, as the image runs it) over `workloads` Deployments, until its first cycle is done. */
+async function runWatcher(main: string, workloads: number): Promise<RunResult> {
   const registry = await startSlowRegistry();
   const kube = await startFakeKube({ rolloutDelayMs: 20 });
   const objects = [];
-  for (let i = 0; i < WORKLOADS; i++)
+  for (let i = 0; i < workloads; i++)
     objects.push(deployment(i, `${registry.host}/bench/repo-${i % REPOS}:1.0.0`));
   kube.seed(objects);
   const dir = mkdtempSync(path.join(tmpdir(), 'iw-bench-'));
@@ -145,7 +173,7 @@ async function main(): Promise<void> {
   const httpPort = await freePort();
 
   const started = Date.now();
-  const child = spawn(process.execPath, [...NODE_FLAGS, path.join(out, 'watcher', 'main.js')], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, main], {
     cwd: root,
     env: {
       PATH: process.env.PATH,
@@ -162,36 +190,31 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let listedAt = 0;
-  let cycle: { seconds: number; workloads: number; checkSeconds?: number; actSeconds?: number } | undefined;
+  let cycle: RunResult['cycle'] | undefined;
   let buffer = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let nl;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      try {
-        const rec = JSON.parse(line) as {
-          msg?: string;
-          seconds?: number;
-          workloads?: number;
-          checkSeconds?: number;
-          actSeconds?: number;
-        };
-        if (rec.msg === 'workloads listed; watching') listedAt = Date.now();
-        if (rec.msg === 'check cycle done' && !cycle) {
-          const { checkSeconds, actSeconds } = rec;
-          cycle = { seconds: rec.seconds ?? NaN, workloads: rec.workloads ?? 0, checkSeconds, actSeconds };
+  const cycleDone = new Promise<void>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let nl;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        try {
+          const rec = JSON.parse(line) as { msg?: string; seconds?: number; workloads?: number };
+          if (rec.msg === 'workloads listed; watching') listedAt = Date.now();
+          if (rec.msg === 'check cycle done' && !cycle) {
+            cycle = { seconds: rec.seconds ?? NaN, workloads: rec.workloads ?? 0 };
+            resolve();
+          }
+        } catch {
+          // not a log record
         }
-      } catch {
-        // not a log record
       }
-    }
+    });
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const deadline = Date.now() + 600_000;
-  while (!cycle && child.exitCode === null && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 100));
+  const timeout = new Promise<void>((resolve) => setTimeout(resolve, 600_000).unref());
+  await Promise.race([cycleDone, exited, timeout]);
   if (!cycle) throw new Error('the watcher did not finish a cycle');
   // Let notifications' event writes settle, then measure the steady state after a cycle.
   await new Promise((r) => setTimeout(r, 1000));
@@ -199,55 +222,104 @@ async function main(): Promise<void> {
   const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
   const heapMiB = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN) / 2 ** 20;
   const outdated = (metrics.match(/^image_watcher_image_outdated\{.*\} 1$/gm) ?? []).length;
+  if (SNAPSHOT_DIR !== undefined && workloads > 0) {
+    // Profiling aid: a heap snapshot of the steady state (the child runs with --heapsnapshot-signal).
+    child.kill('SIGUSR2');
+    await new Promise((r) => setTimeout(r, 20_000));
+  }
   child.kill('SIGTERM');
-  const code = await exited;
+  const exitCode = await exited;
+  const result: RunResult = {
+    ...(listedAt ? { listSeconds: (listedAt - started) / 1000 } : {}),
+    cycle,
+    rssMiB: mem.rssMiB,
+    peakMiB: mem.peakMiB,
+    heapMiB,
+    outdated,
+    tagLists: [...registry.tagLists.values()],
+    otherRegistryRequests: registry.other(),
+    patches: kube.requestsMatching({ method: 'PATCH' }).length,
+    exitCode,
+  };
+  await kube.close();
+  await registry.close();
+  rmSync(dir, { recursive: true, force: true });
+  return result;
+}
 
+async function main(): Promise<void> {
+  const out = path.join(root, 'node_modules', '.cache', 'image-watcher-bench');
+  console.log(
+    `bundling the watcher to ${path.relative(root, out)} (scripts/bundle.ts, as npm run build) ...`,
+  );
+  const built = spawnSync(process.execPath, [path.join(root, 'scripts', 'bundle.ts'), '--outdir', out], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (built.status !== 0) throw new Error('scripts/bundle.ts failed');
+  const main = path.join(out, 'watcher', 'main.js');
+
+  // The same watcher with no workload: what the workloads add is measured above it.
+  const empty = await runWatcher(main, 0);
+  const run = await runWatcher(main, WORKLOADS);
   const baseline = baselineMiB();
-  const counts = [...registry.tagLists.values()];
+  const counts = run.tagLists;
   const exactlyOne = counts.length === REPOS && counts.every((c) => c === 1);
-  const patches = kube.requestsMatching({ method: 'PATCH' }).length;
+  const perWorkloadBytes = Math.round(((run.rssMiB - empty.rssMiB) * 2 ** 20) / WORKLOADS);
+  const heapPerWorkloadBytes = Math.round(((run.heapMiB - empty.heapMiB) * 2 ** 20) / WORKLOADS);
   const report = {
-    note: 'rss is the whole watcher process; libraryBaselineRssMiB is node + client-node + fastify + prom-client + pino alone',
+    note:
+      'rss is the whole watcher process (the bundle); bytesPerWorkload is (RSS after the cycle - RSS of the same ' +
+      'watcher with no workload after its cycle) / workloads; libraryBaselineRssMiB loads the unbundled libraries alone',
     workloads: WORKLOADS,
     repositories: REPOS,
     registryLatencyMs: LATENCY_MS,
-    listSeconds: listedAt ? (listedAt - started) / 1000 : undefined,
-    cycleSeconds: cycle.seconds,
-    registryCheckSeconds: cycle.checkSeconds,
-    actionSeconds: cycle.actSeconds,
-    workloadsChecked: cycle.workloads,
+    listSeconds: run.listSeconds,
+    cycleSeconds: run.cycle.seconds,
+    workloadsChecked: run.cycle.workloads,
     tagListRequests: counts.reduce((a, b) => a + b, 0),
     tagListsPerRepository: {
       min: Math.min(...counts),
       max: Math.max(...counts),
       repositoriesAsked: counts.length,
     },
-    otherRegistryRequests: registry.other(),
-    notificationPatches: patches,
-    outdatedContainers: outdated,
-    rssMiB: Number(mem.rssMiB.toFixed(1)),
-    peakRssMiB: Number(mem.peakMiB.toFixed(1)),
-    heapUsedMiB: Number(heapMiB.toFixed(1)),
+    otherRegistryRequests: run.otherRegistryRequests,
+    notificationPatches: run.patches,
+    outdatedContainers: run.outdated,
+    rssMiB: Number(run.rssMiB.toFixed(1)),
+    peakRssMiB: Number(run.peakMiB.toFixed(1)),
+    heapUsedMiB: Number(run.heapMiB.toFixed(1)),
+    emptyWatcherRssMiB: Number(empty.rssMiB.toFixed(1)),
+    emptyWatcherPeakRssMiB: Number(empty.peakMiB.toFixed(1)),
+    emptyWatcherHeapUsedMiB: Number(empty.heapMiB.toFixed(1)),
     libraryBaselineRssMiB: Number(baseline.toFixed(1)),
-    bytesPerWorkloadAboveBaseline: Math.round(((mem.rssMiB - baseline) * 2 ** 20) / WORKLOADS),
+    bytesPerWorkload: perWorkloadBytes,
+    heapBytesPerWorkload: heapPerWorkloadBytes,
     nodeFlags: NODE_FLAGS,
     env: EXTRA_ENV,
-    exitCodeAfterSigterm: code,
+    exitCodeAfterSigterm: run.exitCode,
   };
-  console.log(JSON.stringify(report, null, 2));
-  await kube.close();
-  await registry.close();
-  rmSync(dir, { recursive: true, force: true });
-
-  const misses = [
-    ...(exactlyOne ? [] : ['not exactly one tag list per repository']),
-    ...(mem.peakMiB < RSS_TARGET_MIB
-      ? []
-      : [`peak RSS ${mem.peakMiB.toFixed(1)} MiB >= ${RSS_TARGET_MIB} MiB`]),
-    ...(code === 0 ? [] : [`SIGTERM exit code ${String(code)}`]),
+  console.log(JSON.stringify(report));
+  const verdicts = [
+    {
+      target: 'exactly 1 tag list per repository',
+      met: exactlyOne,
+      figure: `${report.tagListRequests} for ${REPOS} (min ${report.tagListsPerRepository.min}, max ${report.tagListsPerRepository.max})`,
+    },
+    {
+      target: `peak RSS < ${RSS_TARGET_MIB} MiB at ${WORKLOADS} workloads`,
+      met: run.peakMiB < RSS_TARGET_MIB,
+      figure: `peak ${run.peakMiB.toFixed(1)} MiB (after the cycle ${run.rssMiB.toFixed(1)}, no workload ${empty.rssMiB.toFixed(1)})`,
+    },
+    {
+      target: `retained memory per workload < ${PER_WORKLOAD_TARGET_BYTES} B`,
+      met: perWorkloadBytes < PER_WORKLOAD_TARGET_BYTES,
+      figure: `${perWorkloadBytes} B of RSS (${heapPerWorkloadBytes} B of heap used)`,
+    },
+    { target: 'exit 0 on SIGTERM', met: run.exitCode === 0, figure: `exit ${String(run.exitCode)}` },
   ];
-  for (const m of misses) console.log(`# MISS: ${m}`);
-  process.exit(misses.length === 0 ? 0 : 1);
+  for (const v of verdicts) console.log(`${v.met ? 'MET   ' : 'MISSED'} ${v.target}: ${v.figure}`);
+  process.exit(verdicts.every((v) => v.met) ? 0 : 1);
 }
 
 main().catch((err: unknown) => {

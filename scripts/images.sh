@@ -3,7 +3,11 @@
 #   1. a local base image standing in for the official NODE_IMAGE (node:24-<suite>-slim): an
 #      mmdebstrap minbase of this machine's Debian release plus Node 24 and npm from their npm
 #      packages, cached under a content key;
-#   2. Dockerfile.webhook and Dockerfile.watcher built FROM it with the host's npm cache mounted
+#   2. a runtime base standing in for RUNTIME_IMAGE (distroless cc): glibc, libgcc, libstdc++ and
+#      the CA bundle extracted from this Debian release's packages, no shell, no package manager;
+#      WATCHER_PACKAGES (e.g. `WATCHER_PACKAGES=git`) extracts more Debian packages, with their
+#      dependencies, into the watcher's base only;
+#   3. Dockerfile.webhook and Dockerfile.watcher built FROM them with the host's npm cache mounted
 #      as an overlay (`:O`, never read-write) and npm forced offline.
 # Prints the image names. Needs root, buildah, mmdebstrap (see .ci/run for the packages).
 set -euo pipefail
@@ -52,16 +56,51 @@ else
   log "base $base is cached"
 fi
 
+make_runtime() { # $1: output tar; $2: extra packages, comma-separated (may be empty)
+  # The extract variant unpacks packages without running maintainer scripts, and runs no
+  # customize hooks: the clean-up is an extract hook.
+  mmdebstrap --quiet --variant=extract --include="libc6,libgcc-s1,libstdc++6${2:+,$2}" --skip=output/dev \
+    --extract-hook='mkdir -p "$1/etc/ssl/certs" "$1/tmp" && chmod 1777 "$1/tmp" && cp /etc/ssl/certs/ca-certificates.crt "$1/etc/ssl/certs/"' \
+    --extract-hook='rm -rf "$1"/usr/share/man "$1"/usr/share/info "$1"/usr/share/locale "$1"/usr/share/lintian "$1"/usr/lib/*/gconv' \
+    --extract-hook='find "$1/usr/share/doc" -type f ! -name copyright -delete 2>/dev/null || true' \
+    "$suite" "$1"
+}
+
+runtime_base() { # $1: extra packages; prints the image name, building it when what goes into it changed
+  local rkey name ctr tmp
+  rkey=$( { echo "$suite $1"; declare -f make_runtime; sha256sum /etc/ssl/certs/ca-certificates.crt; } | sha256sum | cut -c1-12)
+  name="localhost/image-watcher-base/runtime:$suite-$rkey"
+  if ! buildah inspect --type image "$name" >/dev/null 2>&1; then
+    log "building runtime base $name (glibc, libstdc++, CA bundle${1:+, $1})"
+    tmp=$(mktemp -d)
+    make_runtime "$tmp/runtime.tar" "$1" || { log "mmdebstrap failed"; exit 1; }
+    ctr=$(buildah from scratch)
+    buildah add --quiet "$ctr" "$tmp/runtime.tar" / >/dev/null
+    buildah config --env PATH=/usr/local/bin:/usr/bin:/bin --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+      --label image-watcher.base-key="$rkey" "$ctr"
+    buildah commit --quiet --rm "$ctr" "$name" >/dev/null
+    rm -rf "$tmp"
+  else
+    log "runtime base $name is cached"
+  fi
+  echo "$name"
+}
+runtime_webhook=$(runtime_base "")
+runtime_watcher=$(runtime_base "${WATCHER_PACKAGES:-}")
+
 npm_cache=$(npm config get cache)
 npmrc=$(mktemp)
 trap 'rm -f "$npmrc"' EXIT
 printf 'offline=true\naudit=false\nfund=false\nupdate-notifier=false\n' >"$npmrc"
 for component in webhook watcher; do
+  runtime=$runtime_webhook
+  [ "$component" = watcher ] && runtime=$runtime_watcher
   log "building $prefix/$component:$version"
   # The Dockerfile sets the labels from VERSION and REVISION; buildah's layer cache would keep the
   # first build's values, so they are set again on the image itself.
   buildah bud --quiet --isolation chroot --network host --pull=never --layers \
-    --build-arg NODE_IMAGE="$base" --build-arg VERSION="$version" --build-arg REVISION="$revision" \
+    --build-arg NODE_IMAGE="$base" --build-arg RUNTIME_IMAGE="$runtime" \
+    --build-arg VERSION="$version" --build-arg REVISION="$revision" \
     -v "$npm_cache:/root/.npm:O" -v "$npmrc:/usr/local/etc/npmrc:ro" \
     --label org.opencontainers.image.version="$version" --label org.opencontainers.image.revision="$revision" \
     -f "Dockerfile.$component" -t "$prefix/$component:$version" . >/dev/null

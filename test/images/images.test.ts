@@ -15,7 +15,7 @@ import { buildImage } from '../support/images.ts';
 import { freePort, pushImage, startRegistry } from '../support/registry.ts';
 import { startServer } from '../watcher/release-notes/helpers.ts';
 import { annotationsOf, deployment, fakeKube, imageOf, until } from '../watcher/e2e/support.ts';
-import { images, podman, ROOT, sh, skipReason, start, unpackedSize } from './podman.ts';
+import { images, podman, podmanResult, ROOT, sh, skipReason, start, unpackedSize } from './podman.ts';
 
 const skip = skipReason();
 const pkg = JSON.parse(await readFile(`${ROOT}package.json`, 'utf8')) as {
@@ -235,19 +235,60 @@ t.test(
         `${component}: ${mb(compressed)} compressed in ${manifest.layers.length} layers, ${mb(unpacked)} unpacked`,
       );
       t.ok(compressed > 0 && compressed < unpacked, 'sizes are measured');
+      t.ok(compressed < 60e6, `${component}: under 60 MB compressed (${mb(compressed)})`);
     }
-    const users = await podman([
+    // The runtime has no shell: node answers what is in the image.
+    const inspect = `
+      const fs = await import('node:fs');
+      const has = (p) => fs.existsSync(p);
+      console.log(JSON.stringify({
+        uid: process.getuid(),
+        bin: fs.readdirSync('/usr/local/bin'),
+        npm: has('/usr/local/lib/node_modules') || has('/usr/local/bin/npm'),
+        shell: ['/bin/sh', '/usr/bin/sh', '/bin/bash'].some(has),
+        apt: has('/usr/bin/apt-get') || has('/usr/bin/dpkg'),
+        nodeModules: has('/app/node_modules'),
+        caBundle: has('/etc/ssl/certs/ca-certificates.crt'),
+      }));`;
+    const found = JSON.parse(
+      await podman([
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--entrypoint',
+        'node',
+        built.watcher,
+        '--input-type=module',
+        '-e',
+        inspect,
+      ]),
+    ) as Record<string, unknown>;
+    t.same(
+      found,
+      {
+        uid: 10001,
+        bin: ['node'],
+        npm: false,
+        shell: false,
+        apt: false,
+        nodeModules: false,
+        caBundle: true,
+      },
+      'uid 10001; node only: no npm, no shell, no package manager, no node_modules; CA bundle present',
+    );
+    const version = await podman([
       'run',
       '--rm',
       '--network',
       'none',
       '--entrypoint',
-      'sh',
+      'node',
       built.watcher,
-      '-c',
-      'id -u; ls /usr/local/bin; command -v npm || echo no-npm',
+      'dist/watcher/cli/main.js',
+      '--version',
     ]);
-    t.same(users.trim().split('\n'), ['10001', 'node', 'no-npm'], 'uid 10001; node only, no npm');
+    t.match(version.trim(), pkg.version, 'the CLI bundle runs in the watcher image');
   },
 );
 
@@ -256,38 +297,32 @@ t.test(
   { skip },
   async (t) => {
     const { watcher } = await images();
-    const code = `
-      const os = await import('node:os');
-      let threw = false;
-      try { os.homedir(); } catch { threw = true; }
-      const { loadConfig } = await import('/app/dist/shared/config.js');
-      const dir = loadConfig(process.env).dockerConfigDir;
-      console.log(JSON.stringify({ home: process.env.HOME ?? null, threw, dir }));`;
-    const out = await podman([
+    // Like a kubelet, no /etc/passwd entry for the uid (podman adds one by default); podman
+    // still sets HOME, which node takes away before anything runs (the image has no `env`).
+    const bare = ['--rm', '--network', 'none', '--read-only', '--user', '10001:10001', '--passwd=false'];
+    const homedir = await podman([
       'run',
-      '--rm',
-      '--network',
-      'none',
-      '--read-only',
-      '--user',
-      '10001:10001',
-      // Like a kubelet, no /etc/passwd entry for the uid (podman adds one by default); podman
-      // still sets HOME, which env -u takes away.
-      '--passwd=false',
+      ...bare,
       '--entrypoint',
-      'env',
-      watcher,
-      '-u',
-      'HOME',
       'node',
+      watcher,
+      '-e',
+      'delete process.env.HOME; let threw = false; try { require("node:os").homedir(); } catch { threw = true; } console.log(JSON.stringify({ home: process.env.HOME ?? null, threw }))',
+    ]);
+    t.same(JSON.parse(homedir), { home: null, threw: true }, 'no HOME, and homedir() throws');
+    // The watcher itself: its settings (DOCKER_CONFIG defaults under HOME) load, and the one
+    // error is the missing cluster, named plainly.
+    const { code, stderr } = await podmanResult([
+      'run',
+      ...bare,
+      '--entrypoint',
+      'node',
+      watcher,
       '--input-type=module',
       '-e',
-      code,
+      "delete process.env.HOME; await import('/app/dist/watcher/main.js');",
     ]);
-    t.same(
-      JSON.parse(out),
-      { home: null, threw: true, dir: '/.docker' },
-      'homedir() throws; config does not',
-    );
+    t.equal(code, 1, 'exits 1');
+    t.match(stderr, /^image-watcher watcher: E_KUBE_CONFIG: /m, 'the kubeconfig error, not a crash');
   },
 );

@@ -50,6 +50,21 @@ export async function sh(cmd: string, args: string[], timeoutMs = 120_000): Prom
 
 export const podman = (args: string[], timeoutMs?: number): Promise<string> => sh('podman', args, timeoutMs);
 
+/** podman's exit code and output, for a command expected to fail. */
+export async function podmanResult(
+  args: string[],
+  timeoutMs = 120_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('podman', args, { cwd: ROOT, env: ENV, timeout: timeoutMs });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: unknown; stdout?: string; stderr?: string };
+    if (typeof e.code !== 'number') throw err;
+    return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
 let built: Promise<Record<'webhook' | 'watcher', string>> | undefined;
 /** The image names, built (or found in buildah's cache) by scripts/images.sh once per process. */
 export function images(): Promise<Record<'webhook' | 'watcher', string>> {
