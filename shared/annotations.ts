@@ -35,6 +35,12 @@ export const ANNOTATIONS = {
   constraint: 'image-watcher/constraint',
   /** Which installation handles the workload (WATCHER_SCOPE); absent: the one without a scope. */
   scope: 'image-watcher/scope',
+  writeBack: 'image-watcher/write-back',
+  gitRepo: 'image-watcher/git-repo',
+  gitBranch: 'image-watcher/git-branch',
+  gitPath: 'image-watcher/git-path',
+  gitSecret: 'image-watcher/git-secret',
+  gitPush: 'image-watcher/git-push',
   // managed by image-watcher
   lastUpdated: 'image-watcher/last-updated',
   lastUpdatedVersion: 'image-watcher/last-updated-version',
@@ -48,7 +54,18 @@ export const ANNOTATIONS = {
   rollout: 'image-watcher/rollout',
   /** Versions whose notice is being sent: written before the send, removed with the stamp after it. */
   noticePending: 'image-watcher/notice-pending',
+  /** JSON as `rollout`, plus the Git target: versions written to Git, not yet seen live (watcher/gitops/state.ts). */
+  gitPending: 'image-watcher/git-pending',
+  /** Versions last written to Git: never written again (a restart never pushes twice). */
+  lastPushedVersion: 'image-watcher/last-pushed-version',
 } as const;
+
+/** Where an AUTO_UPDATE goes: the live object (default) or the Git repository it is synced from. */
+export type WriteBack = 'live' | 'git';
+export const WRITE_BACKS: readonly WriteBack[] = ['live', 'git'];
+/** How a Git write-back lands: on the branch, on a branch per update, or as a pull/merge request. */
+export type GitPush = 'direct' | 'branch' | 'pull-request';
+export const GIT_PUSHES: readonly GitPush[] = ['direct', 'branch', 'pull-request'];
 
 export type Mode = 'AUTO_UPDATE' | 'NOTIFICATION' | 'DISABLED';
 export const MODES: readonly Mode[] = ['AUTO_UPDATE', 'NOTIFICATION', 'DISABLED'];
@@ -70,6 +87,13 @@ export interface WatchSettings {
   /** Semver range a candidate must satisfy besides the strategy. */
   constraint: VersionConstraint | undefined;
   scope: string | undefined;
+  /** Optional so settings written before the GitOps keys stay valid; parseWatchSettings sets them. */
+  writeBack?: WriteBack;
+  gitRepo?: string | undefined;
+  gitBranch?: string | undefined;
+  gitPath?: string | undefined;
+  gitSecret?: string | undefined;
+  gitPush?: GitPush;
   /** Signature gate: `cosign` verifies candidates; undefined leaves it to VERIFY_SIGNATURES. */
   verify: VerifyMode | undefined;
   /** Secret or ConfigMap in the workload's namespace holding PEM public keys. */
@@ -131,6 +155,8 @@ interface UserKey<T> {
   default: T;
   /** `value` is trimmed and non-empty (an empty value means "use the default"). */
   parse(value: string, opts: ParseOptions): Parsed<T>;
+  /** The value as a problem shows it (a URL's password is never echoed). */
+  shown?: (value: string) => string;
 }
 
 /** Longest release-url accepted; URLs in annotations are short, this only stops abuse. */
@@ -229,6 +255,85 @@ function containers(value: string, opts: ParseOptions): Parsed<string[]> {
   return { ok: true, value: names };
 }
 
+/** https://host/path, ssh://[user@]host[:port]/path or scp-like user@host:path (no credentials). */
+const SCP_LIKE = /^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?!\/\/)[^\s]+$/;
+
+/** Control characters (C0 and DEL) have no place in URLs, branches or paths. */
+function hasControl(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+function gitRepo(value: string): Parsed<string> {
+  const example = 'e.g. https://github.com/org/deploy.git or ssh://git@github.com/org/deploy.git';
+  if (value.length > MAX_URL_LENGTH)
+    return { ok: false, message: `is longer than ${MAX_URL_LENGTH} characters` };
+  if (/\s/.test(value) || hasControl(value) || value.startsWith('-')) {
+    return { ok: false, message: `is not a Git repository URL (${example})` };
+  }
+  if (SCP_LIKE.test(value)) return { ok: true, value };
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return { ok: false, message: `is not a Git repository URL (${example})` };
+  }
+  // http only for hosts in GIT_INSECURE_HOSTS (checked by the watcher, like INSECURE_REGISTRIES).
+  if (!['https:', 'ssh:', 'http:'].includes(url.protocol) || url.hostname === '') {
+    return { ok: false, message: `is not an https or ssh URL (${example})` };
+  }
+  if (url.password !== '' || (url.protocol !== 'ssh:' && url.username !== '')) {
+    return {
+      ok: false,
+      message: 'must not contain credentials; put them in the Secret named by image-watcher/git-secret',
+    };
+  }
+  if (url.search !== '' || url.hash !== '' || url.pathname.length <= 1) {
+    return { ok: false, message: `must name a repository path without query or fragment (${example})` };
+  }
+  return { ok: true, value };
+}
+
+/** `https://user:pass@host/...` shown as `https://***@host/...`. */
+function withoutUserInfo(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@');
+}
+
+/** A branch name git check-ref-format accepts (the common subset), never an option. */
+const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock(\/|$))[A-Za-z0-9._/-]{1,200}(?<![./])$/;
+
+function gitBranch(value: string): Parsed<string> {
+  return BRANCH.test(value) && !value.startsWith('/')
+    ? { ok: true, value }
+    : { ok: false, message: 'is not a valid Git branch name (letters, digits, "/", ".", "_", "-")' };
+}
+
+function gitPath(value: string): Parsed<string> {
+  const parts = value.split('/').filter((p) => p !== '' && p !== '.');
+  if (
+    value.length > 1024 ||
+    value.startsWith('/') ||
+    parts.includes('..') ||
+    hasControl(value) ||
+    value.includes('\\')
+  ) {
+    return { ok: false, message: 'must be a relative path inside the repository (no "..", no leading "/")' };
+  }
+  return { ok: true, value: parts.length === 0 ? '.' : parts.join('/') };
+}
+
+/** Kubernetes Secret names are DNS-1123 subdomains. */
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+function secretName(value: string): Parsed<string> {
+  return SECRET_NAME.test(value)
+    ? { ok: true, value }
+    : { ok: false, message: 'is not a Secret name (lower-case letters, digits, "-" and ".")' };
+}
+
 /** DNS-1123 subdomain: Secret and ConfigMap names. */
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
@@ -324,7 +429,7 @@ function scope(value: string): Parsed<string> {
   return p === undefined ? { ok: true, value } : { ok: false, message: p };
 }
 
-const USER_SCHEMA: { readonly [F in keyof WatchSettings]: UserKey<WatchSettings[F]> } = {
+const USER_SCHEMA: { readonly [F in keyof Required<WatchSettings>]: UserKey<WatchSettings[F]> } = {
   mode: { key: ANNOTATIONS.mode, default: 'NOTIFICATION', parse: oneOf('mode', MODES) },
   strategy: { key: ANNOTATIONS.strategy, default: 'ALL', parse: oneOf('strategy', STRATEGIES) },
   releaseUrl: { key: ANNOTATIONS.releaseUrl, default: undefined, parse: releaseUrl },
@@ -339,9 +444,15 @@ const USER_SCHEMA: { readonly [F in keyof WatchSettings]: UserKey<WatchSettings[
   verify: { key: ANNOTATIONS.verify, default: undefined, parse: oneOf('signature check', VERIFY_MODES) },
   verifyKey: { key: ANNOTATIONS.verifyKey, default: undefined, parse: verifyKey },
   verifyIdentity: { key: ANNOTATIONS.verifyIdentity, default: undefined, parse: verifyIdentity },
+  writeBack: { key: ANNOTATIONS.writeBack, default: 'live', parse: oneOf('write-back', WRITE_BACKS) },
+  gitRepo: { key: ANNOTATIONS.gitRepo, default: undefined, parse: gitRepo, shown: withoutUserInfo },
+  gitBranch: { key: ANNOTATIONS.gitBranch, default: undefined, parse: gitBranch },
+  gitPath: { key: ANNOTATIONS.gitPath, default: undefined, parse: gitPath },
+  gitSecret: { key: ANNOTATIONS.gitSecret, default: undefined, parse: secretName },
+  gitPush: { key: ANNOTATIONS.gitPush, default: 'direct', parse: oneOf('git-push', GIT_PUSHES) },
 };
 
-const USER_FIELDS = Object.keys(USER_SCHEMA) as (keyof WatchSettings)[];
+const USER_FIELDS = Object.keys(USER_SCHEMA) as (keyof Required<WatchSettings>)[];
 
 /** Keys users may set. */
 export const USER_KEYS: readonly string[] = USER_FIELDS.map((f) => USER_SCHEMA[f].key);
@@ -362,6 +473,8 @@ export interface ManagedState {
   rollout?: string;
   /** Versions (as in last-notified-version) whose notice was decided and not yet confirmed sent. */
   noticePending?: string;
+  gitPending?: string;
+  lastPushedVersion?: string;
 }
 
 type ValueKind = 'timestamp' | 'versions' | 'token' | 'rollout';
@@ -378,6 +491,8 @@ const MANAGED_SCHEMA: { readonly [F in keyof Required<ManagedState>]: { key: str
   lastCheck: { key: ANNOTATIONS.lastCheck, kind: 'timestamp' },
   rollout: { key: ANNOTATIONS.rollout, kind: 'rollout' },
   noticePending: { key: ANNOTATIONS.noticePending, kind: 'versions' },
+  gitPending: { key: ANNOTATIONS.gitPending, kind: 'rollout' },
+  lastPushedVersion: { key: ANNOTATIONS.lastPushedVersion, kind: 'versions' },
 };
 
 const MANAGED_FIELDS = Object.keys(MANAGED_SCHEMA) as (keyof ManagedState)[];
@@ -423,7 +538,7 @@ export function parseWatchSettings(
     if (value === '') continue;
     const parsed = spec.parse(value, opts);
     if (parsed.ok) settings[field] = parsed.value;
-    else problems.push(problem(spec.key, raw, parsed.message, parsed.allowed));
+    else problems.push(problem(spec.key, spec.shown ? spec.shown(raw) : raw, parsed.message, parsed.allowed));
   }
 
   for (const key of Object.keys(source).sort()) {

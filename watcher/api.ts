@@ -33,6 +33,20 @@ export interface WorkloadView {
   containers: ContainerView[];
   lastCheck: string | undefined;
   lastError: string | undefined;
+  /** Workloads written back to Git, or held back because a GitOps controller owns them. */
+  writeBack?: {
+    mode: 'live' | 'git';
+    /** Why updates are only announced (e.g. synced by Argo CD without a Git target). */
+    blocked?: string;
+    /** The last Git write: repository, branch, commit and its web or pull-request URL. */
+    git?: {
+      repo: string;
+      branch: string | undefined;
+      commit: string | undefined;
+      url: string | undefined;
+      pending: boolean;
+    };
+  };
 }
 
 export type ManualErrorCode =

@@ -1,12 +1,12 @@
-import { scopeProblem } from '../shared/annotations.ts';
+import { ANNOTATIONS, parseWatchSettings, scopeProblem } from '../shared/annotations.ts';
 import { labelSelectorProblem } from '../shared/label-selector.ts';
 import type { PolicyDefaults } from '../shared/annotations.ts';
 import type { Env } from '../shared/env.ts';
 import { parseSchedule, parseTimeZone } from '../shared/schedule.ts';
 import {
   ConfigError,
-  ProblemCollector,
   parseBool,
+  ProblemCollector,
   envOptional,
   envOr,
   parseDuration,
@@ -46,6 +46,22 @@ export interface WatcherSettings {
   verifyKeysFile: string | undefined;
   /** VERIFY_TRUSTED_ROOT: Sigstore trusted root JSON file for keyless bundles. */
   verifyTrustedRoot: string | undefined;
+  /** The Git write-back's defaults and commit identity (see watcher/gitops/). */
+  git: GitSettings;
+}
+
+export interface GitSettings {
+  /** GIT_REPO: repository of workloads with write-back git and no git-repo annotation. */
+  repo: string | undefined;
+  /** GIT_SECRET: Secret (in the workload's namespace) with the Git credentials, by default. */
+  secret: string | undefined;
+  /** GIT_AUTHOR_NAME / GIT_AUTHOR_EMAIL: author and committer of write-back commits. */
+  authorName: string;
+  authorEmail: string;
+  /** GIT_COMMIT_PER_WORKLOAD: one commit per workload instead of one per repository and branch. */
+  commitPerWorkload: boolean;
+  /** GIT_INSECURE_HOSTS: hosts spoken to over plain http and allowed on private addresses. */
+  insecureHosts: string[];
 }
 
 function filePath(value: string, variable: string): string {
@@ -93,6 +109,42 @@ function scopeName(value: string, variable: string): string {
   return value;
 }
 
+/** A default repository is checked by the annotation's own rule (the one schema). */
+function gitRepoUrl(value: string, variable: string): string {
+  const r = parseWatchSettings({ [ANNOTATIONS.gitRepo]: value });
+  if (!r.ok) throw new ConfigError(variable, `${variable}: ${r.problems[0]!.message}`);
+  return r.settings.gitRepo!;
+}
+
+function secretName(value: string, variable: string): string {
+  const r = parseWatchSettings({ [ANNOTATIONS.gitSecret]: value });
+  if (!r.ok) throw new ConfigError(variable, `${variable}: ${r.problems[0]!.message}`);
+  return r.settings.gitSecret!;
+}
+
+function email(value: string, variable: string): string {
+  if (!/^[^\s<>@]+@[^\s<>@]+$/.test(value)) {
+    throw new ConfigError(variable, `${variable} is not an e-mail address (e.g. image-watcher@example.com)`);
+  }
+  return value;
+}
+
+function personName(value: string, variable: string): string {
+  if (/[<>\n\r]/.test(value) || value.includes('\u0000') || value.length > 200) {
+    throw new ConfigError(variable, `${variable} must be a name without <, > or line breaks`);
+  }
+  return value;
+}
+
+export const GIT_DEFAULTS: GitSettings = {
+  repo: undefined,
+  secret: undefined,
+  authorName: 'image-watcher',
+  authorEmail: 'image-watcher@users.noreply.local',
+  commitPerWorkload: false,
+  insecureHosts: [],
+};
+
 export const WATCHER_DEFAULTS: WatcherSettings = {
   registryRatePerSecond: 10,
   debounceMs: 2000,
@@ -108,6 +160,7 @@ export const WATCHER_DEFAULTS: WatcherSettings = {
   verifySignatures: 'none',
   verifyKeysFile: undefined,
   verifyTrustedRoot: undefined,
+  git: GIT_DEFAULTS,
 };
 
 /** A value checked by the annotation schema's own parser, so env and annotations agree. */
@@ -173,6 +226,20 @@ export function loadWatcherSettings(env: Env = process.env): WatcherSettings {
     ),
     verifyKeysFile: c.read(() => envOptional(env, 'VERIFY_KEYS_FILE', filePath), undefined),
     verifyTrustedRoot: c.read(() => envOptional(env, 'VERIFY_TRUSTED_ROOT', filePath), undefined),
+    git: {
+      repo: c.read(() => envOptional(env, 'GIT_REPO', gitRepoUrl), undefined),
+      secret: c.read(() => envOptional(env, 'GIT_SECRET', secretName), undefined),
+      authorName: c.read(
+        () => envOr(env, 'GIT_AUTHOR_NAME', personName, GIT_DEFAULTS.authorName),
+        GIT_DEFAULTS.authorName,
+      ),
+      authorEmail: c.read(
+        () => envOr(env, 'GIT_AUTHOR_EMAIL', email, GIT_DEFAULTS.authorEmail),
+        GIT_DEFAULTS.authorEmail,
+      ),
+      commitPerWorkload: c.read(() => envOr(env, 'GIT_COMMIT_PER_WORKLOAD', parseBool, false), false),
+      insecureHosts: c.read(() => envOr(env, 'GIT_INSECURE_HOSTS', registries, []), []),
+    },
   };
   c.throwIfAny();
   return settings;

@@ -65,6 +65,21 @@ import type { RegistryClient, RegistryCredentials } from './registry/types.ts';
 import type { ReconcileResult, Timers } from './reconcile/queue.ts';
 import { WorkQueue, cappedBackoff, realTimers } from './reconcile/queue.ts';
 import { isPatchConflict } from './update/conflict.ts';
+import { safeUrl } from './gitops/git.ts';
+import type { GitDefaults, GitPending, WritePlan } from './gitops/state.ts';
+import {
+  gitClaimPatch,
+  gitDropPatch,
+  gitPushedPatch,
+  gitRevertedPatch,
+  gitSyncedPatch,
+  notYetPushed,
+  parseGitPending,
+  pendingFor,
+  synced,
+  writePlan,
+} from './gitops/state.ts';
+import type { GitTarget, WriteBackRequest, WriteBackResult } from './gitops/writeback.ts';
 import { judgeRollout } from './update/rollout.ts';
 import {
   clearRollout,
@@ -122,6 +137,21 @@ export interface ControllerDeps {
   /** Timers for the queue, the debounce and the interval (tests pass a manual clock). */
   timers?: Timers;
   config: ControllerConfig;
+  /** The Git write-back (write-back: git) and its cluster-wide defaults; absent: live patches only. */
+  gitops?: {
+    writeBack: { submit(req: WriteBackRequest): Promise<WriteBackResult> };
+    defaults: GitDefaults;
+  };
+}
+
+/** The last Git write of a workload, for the API and notices. */
+export interface GitWriteView {
+  repo: string;
+  branch: string | undefined;
+  commit: string | undefined;
+  url: string | undefined;
+  /** Versions written and not yet seen live. */
+  pending: boolean;
 }
 
 interface Entry {
@@ -135,6 +165,11 @@ interface Entry {
   actions: Map<string, { action: PlanAction; from?: string; to?: string }>;
   /** The last reconcile threw (lastError says why): every container's plan row is an error. */
   failed?: boolean;
+  git?: GitWriteView | undefined;
+  /** Why updates of this workload are only announced (a GitOps owner without a Git target). */
+  blocked?: string | undefined;
+  /** The last Git write-back failure, shown until a write succeeds (checks do not clear it). */
+  gitError?: string | undefined;
   /** The hold last logged per container (a hold is logged when it starts or changes). */
   held: Map<string, Held>;
 }
@@ -158,7 +193,13 @@ function checkInputs(w: WorkloadSnapshot): string {
 
 /** Annotations whose change the reconcile must see at once: rollout records, notice claims. */
 function stateInputs(w: WorkloadSnapshot): string {
-  return `${w.annotations[ANNOTATIONS.rollout] ?? ''}\n${w.annotations[ANNOTATIONS.noticePending] ?? ''}`;
+  return `${w.annotations[ANNOTATIONS.rollout] ?? ''}\n${w.annotations[ANNOTATIONS.noticePending] ?? ''}${gitState(w)}`;
+}
+
+/** The Git record, when there is one (so `stateInputs` stays one line for workloads without). */
+function gitState(w: WorkloadSnapshot): string {
+  const v = w.annotations[ANNOTATIONS.gitPending];
+  return v === undefined ? '' : `\n${v}`;
 }
 
 function toError(err: unknown): { code: string; message: string } {
@@ -510,6 +551,9 @@ export class Controller {
       lastCheck: prev?.lastCheck,
       lastError: prev?.lastError,
       actions: prev?.actions ?? new Map<string, { action: PlanAction; from?: string; to?: string }>(),
+      git: gitViewOf(w) ?? (prev?.git ? { ...prev.git, pending: false } : undefined),
+      blocked: prev?.blocked,
+      gitError: prev?.gitError,
       held: prev?.held ?? new Map<string, Held>(),
     };
     this.entries.set(key, entry);
@@ -627,6 +671,7 @@ export class Controller {
     for (const k of this.digestBaselines.keys()) if (k.startsWith(`${key}|`)) this.digestBaselines.delete(k);
     for (const k of this.digestSightings.keys()) if (k.startsWith(`${key}|`)) this.digestSightings.delete(k);
     for (const k of this.lastNotes.keys()) if (k.startsWith(`${key}|`)) this.lastNotes.delete(k);
+    for (const k of this.gitFailed.keys()) if (k.startsWith(`${key}|`)) this.gitFailed.delete(k);
     for (const i of this.intents.get(key) ?? []) {
       i.reject(new ManualUpdateError('E_NOT_FOUND', `${w.kind} ${w.namespace}/${w.name} was deleted`));
     }
@@ -812,6 +857,14 @@ export class Controller {
     if (!leader) {
       this.passDone(key);
       return {};
+    }
+    const gitPending = w.annotations[ANNOTATIONS.gitPending];
+    if (gitPending !== undefined) {
+      const r = await this.reconcileGitPending(e, e.settings, gitPending);
+      if (r !== undefined) {
+        if (r.requeueAfter !== 0) this.passDone(key);
+        return r;
+      }
     }
 
     const pass = this.currentPass();
@@ -1062,6 +1115,11 @@ export class Controller {
       return {};
     }
     if (action.kind === 'notify') return this.announce(c, action.candidates);
+    const plan = this.planFor(w, c.settings);
+    const entry = this.entries.get(c.key);
+    if (entry) entry.blocked = plan.kind === 'blocked' ? plan.reason : undefined;
+    if (plan.kind === 'git') return this.writeToGit(c, action.candidates, plan.target);
+    if (plan.kind === 'blocked') return this.announceBlocked(c, action.candidates, plan.reason);
     return this.update(c, action.candidates);
   }
 
@@ -1095,7 +1153,7 @@ export class Controller {
    * leaves `notice-pending`; once the claim is older than its time-out the notice is sent again,
    * so it is delivered at least once and, once stamped, never again.
    */
-  private async announce(c: WorkloadCheck, wanted: Candidate[]): Promise<ReconcileResult> {
+  private async announce(c: WorkloadCheck, wanted: Candidate[], detail?: string): Promise<ReconcileResult> {
     const log = this.log.child({ workload: labelsOf(c.snapshot) });
     const names = c.watched.map((x) => x.info.name);
     const ttl = this.deps.config.noticeClaimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
@@ -1128,6 +1186,7 @@ export class Controller {
       const held = this.heldFor(c, cand);
       notices.push(
         ...noticesFor('available', w, [cand], {
+          ...(detail !== undefined ? { detail } : {}),
           ...(await this.notes(c, cand)),
           ...(approvalUrl ? { approvalUrl } : {}),
           ...(held ? { held } : {}),
@@ -1265,6 +1324,7 @@ export class Controller {
         const notices = await Promise.all(
           noticesFor('updated', w, candidates).map(async (x, i) => ({
             ...x,
+            ...(e.git ? { detail: `written to Git: ${gitLink(e.git)}` } : {}),
             ...(e.settings
               ? await this.notes({ key: workloadKey(w), snapshot: w, settings: e.settings }, candidates[i]!)
               : {}),
@@ -1277,6 +1337,9 @@ export class Controller {
         const watched = (e.settings ? watchedContainers(w.containers, e.settings) : w.containers).map(
           (c) => c.name,
         );
+        const plan = e.settings ? this.planFor(w, e.settings) : { kind: 'live' as const };
+        // Synced from Git: a live rollback would be undone; the revert is a commit.
+        if (plan.kind === 'git') return this.revertInGit(e, plan.target, candidates, watched, verdict.reason);
         try {
           this.adopt(await rollBack({ gateway: this.deps.gateway }, w, candidates, watched));
         } catch (err) {
@@ -1481,6 +1544,357 @@ export class Controller {
     return undefined;
   }
 
+  // ---- Git write-back --------------------------------------------------------------------------
+
+  /** Where this workload's updates go (see gitops/state.ts writePlan). */
+  private planFor(w: WorkloadSnapshot, settings: WatchSettings): WritePlan {
+    const g = this.deps.gitops;
+    const plan = writePlan(w, settings, g?.defaults ?? { repo: undefined, secret: undefined });
+    if (plan.kind === 'git' && !g) {
+      return {
+        kind: 'blocked',
+        reason: 'image-watcher/write-back is git but this watcher has no Git write-back',
+      };
+    }
+    return plan;
+  }
+
+  /** Announced, once per version, with the reason it is not applied. */
+  private async announceBlocked(
+    c: WorkloadCheck,
+    candidates: Candidate[],
+    reason: string,
+  ): Promise<ReconcileResult> {
+    const n = c.watched.length;
+    const fresh = candidates.filter(
+      (x) => versionFor(c.state.lastNotifiedVersion, x.container, n) !== x.newVersion,
+    );
+    for (const cand of candidates) {
+      this.log.warn(
+        {
+          workload: labelsOf(c.snapshot),
+          container: cand.container,
+          from: cand.currentVersion,
+          to: cand.newVersion,
+          decision: 'held_back',
+          reason,
+        },
+        `not applied: ${reason}`,
+      );
+    }
+    return fresh.length > 0 ? this.announce(c, fresh, `Not applied: ${reason}`) : {};
+  }
+
+  private readonly gitInFlight = new Set<string>();
+  /** Versions whose Git write failed, by `key|container=version`: tried again in the next pass. */
+  private readonly gitFailed = new Map<string, number>();
+
+  /**
+   * Writes candidates to Git: claim (git-pending, before the push, so a crash cannot lose or
+   * repeat a push), push, record the commit. The live object is left to the GitOps controller;
+   * git-pending is looked at until the live images show the new versions.
+   */
+  private async writeToGit(
+    c: WorkloadCheck,
+    candidates: Candidate[],
+    target: GitTarget,
+    manual = false,
+  ): Promise<ReconcileResult> {
+    const g = this.deps.gitops!;
+    let w = c.snapshot;
+    const key = workloadKey(w);
+    const labels = labelsOf(w);
+    const log = this.log.child({ workload: labels });
+    const names = c.watched.map((x) => x.info.name);
+    const passId = this.pass?.id ?? 0;
+    const failKey = (cand: Candidate) => `${key}|${cand.container}=${cand.newVersion}`;
+    const todo = manual
+      ? candidates
+      : notYetPushed(w, candidates, names.length).filter(
+          (cand) => this.gitFailed.get(failKey(cand)) !== passId,
+        );
+    if (todo.length === 0) {
+      log.info(
+        { decision: 'held_back' },
+        'held back: written to Git (waiting for the sync) or failed in this pass',
+      );
+      return {};
+    }
+    const now = this.deps.now();
+    const pending = pendingFor(target, todo, now, this.deps.config.rolloutTimeoutMs);
+    const claim = gitClaimPatch(w, pending);
+    try {
+      w = await this.deps.gateway.patchWorkload(w.kind, w.namespace, w.name, claim.ops);
+    } catch (err) {
+      if (!isPatchConflict(err)) throw err;
+      return this.refresh(w);
+    }
+    this.adopt(w);
+    const notes = await Promise.all(todo.map((cand) => this.notes(c, cand)));
+    this.gitInFlight.add(key);
+    let res: WriteBackResult;
+    try {
+      res = await g.writeBack.submit({
+        kind: 'update',
+        workload: { kind: w.kind, namespace: w.namespace, name: w.name },
+        target,
+        changes: todo.map((cand, i) => ({
+          container: cand.container,
+          image: cand.image,
+          currentVersion: cand.currentVersion,
+          newVersion: cand.newVersion,
+          change: cand.change,
+          releaseNotesUrl: notes[i]?.releaseNotes?.url,
+        })),
+      });
+    } finally {
+      this.gitInFlight.delete(key);
+    }
+    if (res.result === 'failed') {
+      try {
+        this.adopt(
+          await this.deps.gateway.patchWorkload(w.kind, w.namespace, w.name, gitDropPatch(claim.value)),
+        );
+      } catch (err) {
+        if (!isPatchConflict(err)) throw err;
+      }
+      const fresh = this.entries.get(key); // adopting the drop replaced the entry
+      if (fresh) fresh.gitError = `${res.code}: ${res.reason}`;
+      for (const cand of todo) this.gitFailed.set(failKey(cand), passId);
+      this.deps.metrics.observeUpdate(labels, 'failed');
+      log.warn({ code: res.code, reason: res.reason, decision: 'failed' }, 'cannot write the update to Git');
+      await recordEvent(
+        { gateway: this.deps.gateway, logger: this.log },
+        w,
+        'Warning',
+        'GitWriteBackFailed',
+        `cannot write ${describe(todo)} to ${safeUrl(target.repo)}: ${res.reason}`,
+      );
+      await this.deps.notify(
+        noticesFor('failed', w, todo, { detail: `Git write-back failed: ${res.reason}` }),
+      );
+      return {};
+    }
+    for (const cand of todo) this.gitFailed.delete(failKey(cand));
+    const done: GitPending = {
+      ...pending,
+      branch: res.branch,
+      commit: res.commit,
+      url: res.url,
+      pushed: true,
+    };
+    const pushed = gitPushedPatch(w, claim.value, done, names);
+    try {
+      this.adopt(await this.deps.gateway.patchWorkload(w.kind, w.namespace, w.name, pushed.ops));
+    } catch (err) {
+      if (!isPatchConflict(err)) throw err;
+      // The record changed meanwhile (a newer claim): last-pushed-version is written by that one.
+      log.warn('the Git record changed while pushing; not stamping');
+    }
+    const after = this.entries.get(key);
+    if (after) {
+      after.git = gitViewOf(after.snapshot) ?? after.git;
+      after.gitError = undefined;
+    }
+    const link = gitLink({ repo: target.repo, branch: res.branch, commit: res.commit, url: res.url });
+    for (const cand of todo) {
+      log.info(
+        {
+          container: cand.container,
+          from: cand.currentVersion,
+          to: cand.newVersion,
+          decision: 'pushed',
+          commit: res.commit,
+          branch: res.branch,
+          url: res.url,
+        },
+        res.result === 'unchanged' ? 'Git already holds the version' : 'written to Git; waiting for the sync',
+      );
+    }
+    await recordEvent(
+      { gateway: this.deps.gateway, logger: this.log },
+      w,
+      'Normal',
+      'GitPushed',
+      `wrote ${describe(todo)} to Git: ${link}`,
+    );
+    if (target.push !== 'direct') {
+      // Waits for a reviewer: say where.
+      await this.deps.notify(
+        noticesFor('available', w, todo, { detail: `Proposed in Git for review: ${link}` }).map((x, i) => ({
+          ...x,
+          ...notes[i],
+        })),
+      );
+    }
+    return target.push === 'direct' ? { requeueAfter: Date.parse(done.deadline) - now.getTime() } : {};
+  }
+
+  /**
+   * A workload with versions in Git: once the live object shows them, the record becomes a
+   * rollout record (judged like a live update's); late, it is dropped with a notice. Undefined:
+   * a branch or pull request awaiting its merge, the usual check goes on (a newer version
+   * updates the request).
+   */
+  private async reconcileGitPending(
+    e: Entry,
+    settings: WatchSettings,
+    value: string,
+  ): Promise<ReconcileResult | undefined> {
+    const w = e.snapshot;
+    const key = workloadKey(w);
+    const log = this.log.child({ workload: labelsOf(w) });
+    const drop = async () => {
+      try {
+        this.adopt(await this.deps.gateway.patchWorkload(w.kind, w.namespace, w.name, gitDropPatch(value)));
+      } catch (err) {
+        if (!isPatchConflict(err)) throw err;
+      }
+    };
+    const parsed = parseGitPending(value);
+    if (!parsed.ok) {
+      log.warn({ reason: parsed.reason }, 'unreadable image-watcher/git-pending annotation; dropping it');
+      await drop();
+      return { requeueAfter: 0 };
+    }
+    const p = parsed.pending;
+    if (!p.pushed) {
+      if (this.gitInFlight.has(key)) return {};
+      // Claimed by a run that stopped before it finished: write again (Git keeps it idempotent).
+      log.info('a Git write was left unfinished; writing it again');
+      await drop();
+      return { requeueAfter: 0 };
+    }
+    const now = this.deps.now();
+    if (synced(w, p.changes)) {
+      const watched = watchedContainers(w.containers, settings);
+      let patched: WorkloadSnapshot;
+      try {
+        patched = await this.deps.gateway.patchWorkload(
+          w.kind,
+          w.namespace,
+          w.name,
+          gitSyncedPatch(
+            w,
+            value,
+            p.changes,
+            watched,
+            now,
+            new Date(now.getTime() + this.deps.config.rolloutTimeoutMs),
+          ),
+        );
+      } catch (err) {
+        if (isPatchConflict(err)) return this.refresh(w);
+        throw err;
+      }
+      for (const cand of p.changes) {
+        log.info(
+          {
+            container: cand.container,
+            from: cand.currentVersion,
+            to: cand.newVersion,
+            decision: 'updated',
+            commit: p.commit,
+          },
+          'the Git change is live; watching the rollout',
+        );
+      }
+      await recordEvent(
+        { gateway: this.deps.gateway, logger: this.log },
+        patched,
+        'Normal',
+        'ImageUpdated',
+        `image-watcher updated ${describe(p.changes)} through Git (${gitLink(p)})`,
+      );
+      return this.judgeNow(patched);
+    }
+    if (p.push !== 'direct') return undefined;
+    const left = Date.parse(p.deadline) - now.getTime();
+    if (left > 0) return { requeueAfter: left };
+    await drop();
+    const detail = `written to Git (${gitLink(p)}) but not live within ROLLOUT_TIMEOUT: is the GitOps controller syncing ${safeUrl(p.repo)}? The version will not be written again.`;
+    log.warn({ decision: 'failed', commit: p.commit }, detail);
+    this.deps.metrics.observeUpdate(labelsOf(w), 'failed');
+    const entry = this.entries.get(key);
+    if (entry) entry.gitError = `E_GIT_NOT_SYNCED: ${detail}`;
+    await this.deps.notify(noticesFor('failed', w, p.changes, { detail }));
+    return {};
+  }
+
+  /** A failed rollout of a Git update: a revert commit, the failed versions recorded, no live patch. */
+  private async revertInGit(
+    e: Entry,
+    target: GitTarget,
+    candidates: Candidate[],
+    watched: string[],
+    reason: string,
+  ): Promise<ReconcileResult> {
+    const w = e.snapshot;
+    const labels = labelsOf(w);
+    const res = await this.deps.gitops!.writeBack.submit({
+      kind: 'revert',
+      workload: { kind: w.kind, namespace: w.namespace, name: w.name },
+      // Reverts land on the branch the GitOps controller syncs, never on a review branch.
+      target: { ...target, push: 'direct' },
+      reason,
+      changes: candidates.map((c) => ({
+        container: c.container,
+        image: c.newImage,
+        currentVersion: c.newVersion,
+        newVersion: c.currentVersion,
+        change: c.change,
+      })),
+    });
+    if (res.result === 'failed') {
+      // The record stays: the next reconcile (with backoff) tries the revert again.
+      throw new ImageWatcherError(
+        res.code,
+        `rollout failed (${reason}); cannot write the revert to Git: ${res.reason}`,
+      );
+    }
+    try {
+      this.adopt(
+        await this.deps.gateway.patchWorkload(
+          w.kind,
+          w.namespace,
+          w.name,
+          gitRevertedPatch(w, candidates, watched),
+        ),
+      );
+    } catch (err) {
+      if (isPatchConflict(err)) return this.refresh(w);
+      throw err;
+    }
+    const link = gitLink({ repo: target.repo, branch: res.branch, commit: res.commit, url: res.url });
+    e.git = { repo: target.repo, branch: res.branch, commit: res.commit, url: res.url, pending: false };
+    for (const cand of candidates) {
+      this.log.warn(
+        {
+          workload: labels,
+          container: cand.container,
+          from: cand.newVersion,
+          to: cand.currentVersion,
+          decision: 'rolled_back',
+          reason,
+          commit: res.commit,
+        },
+        'rollout failed; reverted in Git',
+      );
+    }
+    this.deps.metrics.observeUpdate(labels, 'rolled_back');
+    await recordEvent(
+      { gateway: this.deps.gateway, logger: this.log },
+      w,
+      'Warning',
+      'UpdateRolledBack',
+      `rollout of ${describe(candidates)} failed (${reason}); reverted in Git (${link}), the version will not be written again`,
+    );
+    await this.deps.notify(
+      noticesFor('rolled_back', w, candidates, { detail: `${reason}; reverted in Git: ${link}` }),
+    );
+    return {};
+  }
+
   // ---- API reads and the manual update ----------------------------------------------------
 
   workloads(): WorkloadView[] {
@@ -1502,7 +1916,16 @@ export class Controller {
           }),
         ),
       lastCheck: e.lastCheck?.toISOString(),
-      lastError: e.lastError ?? e.settingsError,
+      lastError: e.lastError ?? e.gitError ?? e.settingsError,
+      ...(e.settings?.writeBack === 'git' || e.git || e.blocked
+        ? {
+            writeBack: {
+              mode: e.settings?.writeBack ?? 'live',
+              ...(e.blocked ? { blocked: e.blocked } : {}),
+              ...(e.git ? { git: e.git } : {}),
+            },
+          }
+        : {}),
     }));
   }
 
@@ -1661,6 +2084,19 @@ export class Controller {
       from: c.currentVersion,
       to: c.newVersion,
     }));
+    const plan = this.planFor(w, parsedSettings);
+    if (plan.kind === 'blocked') throw new ManualUpdateError('E_CONFLICT', plan.reason);
+    if (plan.kind === 'git') {
+      const r = await this.writeToGit(check, candidates, plan.target, true);
+      const failed = this.entries.get(key)?.lastError;
+      if (r.requeueAfter === 0)
+        throw new ManualUpdateError('E_CONFLICT', 'the workload changed while updating; retry');
+      if (this.entries.get(key)?.git?.pending !== true) {
+        throw new ManualUpdateError('E_UPDATE_FAILED', failed ?? 'the Git write-back failed');
+      }
+      intent.resolve({ status: 'updating', changes });
+      return r;
+    }
     const outcome = await writeUpdate(this.updaterDeps(), {
       snapshot: w,
       candidates,
@@ -1788,6 +2224,27 @@ export class Controller {
     }
     return out;
   }
+}
+
+/** The Git record of a snapshot, for the API. */
+function gitViewOf(w: WorkloadSnapshot): GitWriteView | undefined {
+  const v = w.annotations[ANNOTATIONS.gitPending];
+  if (v === undefined) return undefined;
+  const p = parseGitPending(v);
+  if (!p.ok) return undefined;
+  const { repo, branch, commit, url } = p.pending;
+  return { repo: safeUrl(repo), branch, commit, url, pending: true };
+}
+
+/** The link a person follows: the commit or pull request page, else repository, branch and commit. */
+function gitLink(g: {
+  repo: string;
+  branch?: string | undefined;
+  commit?: string | undefined;
+  url?: string | undefined;
+}): string {
+  if (g.url) return g.url;
+  return `${safeUrl(g.repo)}${g.branch ? ` ${g.branch}` : ''}${g.commit ? ` ${g.commit.slice(0, 12)}` : ''}`;
 }
 
 /** What the API shows of a hold. */

@@ -36,6 +36,13 @@ import type { RegistryClient } from './registry/index.ts';
 import { createRegistryClient, credentialsFor } from './registry/index.ts';
 import type { RegistryClientOptions } from './registry/client.ts';
 import { releaseNotesFromConfig } from './release-notes/index.ts';
+import { gitCredentialsOf } from './gitops/credentials.ts';
+import { editFiles } from './gitops/edit/index.ts';
+import type { GitClient } from './gitops/git.ts';
+import { GitCli } from './gitops/git.ts';
+import type { PullRequestClient } from './gitops/pull-request.ts';
+import { RestPullRequests } from './gitops/pull-request.ts';
+import { GitWriteBack } from './gitops/writeback.ts';
 import type { ReceiverOptions } from './push/receiver.ts';
 import { buildReceiverApp } from './push/receiver.ts';
 import { PushTrigger } from './push/trigger.ts';
@@ -105,6 +112,11 @@ export interface WatcherIo {
    * every write and the notifier every send (a slip would show as an error, never as a change).
    */
   dryRun?: boolean;
+  /** Replaces the git CLI client or the pull-request client (tests wrap or fake a forge). */
+  git?: GitClient;
+  pullRequests?: PullRequestClient;
+  /** Requests due within this time share one commit (default 1 s, tests shorter). */
+  gitWindowMs?: number;
 }
 
 export interface Watcher {
@@ -181,6 +193,27 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
       ? { publicUrl: config.publicUrl, secret: config.approvalSecret }
       : undefined;
   const now = io.now ?? (() => new Date());
+  // Git credentials come from Secrets by name (get only, as pull secrets; see the RBAC).
+  const secrets =
+    gateway instanceof ClientNodeGateway
+      ? gateway
+      : new ClientNodeGateway({ kubeConfig, logger, instance: config.podName });
+  const git = settings.git;
+  const writeBack = new GitWriteBack({
+    git: io.git ?? new GitCli({ insecureHosts: git.insecureHosts }),
+    edit: editFiles,
+    credentials: async (namespace, name) => {
+      const data = await secrets.getSecretData(namespace, name);
+      return data === undefined ? undefined : gitCredentialsOf(data, `${namespace}/${name}`);
+    },
+    identity: { name: git.authorName, email: git.authorEmail },
+    commitPerWorkload: git.commitPerWorkload,
+    pullRequests: io.pullRequests ?? new RestPullRequests({ trustedHosts: git.insecureHosts }),
+    metrics,
+    logger,
+    ...(io.timers ? { timers: io.timers } : {}),
+    windowMs: io.gitWindowMs ?? NOTICE_BATCH_MS,
+  });
   // VERIFY_*: files read now; the gate applies only to workloads with verification on.
   const signatureGate = await signatureGateFromSettings({
     settings,
@@ -219,6 +252,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
             }),
         }
       : {}),
+    gitops: { writeBack, defaults: { repo: git.repo, secret: git.secret } },
     logger,
     now,
     gates: [...policyGates(), ...(io.gates ?? []), signatureGate],

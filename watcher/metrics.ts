@@ -19,6 +19,15 @@ export interface ImageStatus {
 
 export type UpdateResult = 'success' | 'failed' | 'rolled_back';
 
+export type GitPushResult = 'pushed' | 'unchanged' | 'rejected' | 'refused' | 'failed';
+export const GIT_PUSH_RESULTS: readonly GitPushResult[] = [
+  'pushed',
+  'unchanged',
+  'rejected',
+  'refused',
+  'failed',
+];
+
 type OutdatedLabels = WorkloadLabels & {
   container: string;
   image: string;
@@ -44,6 +53,7 @@ export class WatcherMetrics {
   private readonly checkDuration: Histogram;
   private readonly lastCheck: Gauge;
   private readonly checkErrors: Counter<'code'>;
+  private readonly gitPushes: Counter<'result'>;
   private readonly signatureChecks: Counter<'result'>;
   private readonly leader: Gauge;
   private readonly registryEvents: Counter<'source' | 'result'>;
@@ -109,6 +119,14 @@ export class WatcherMetrics {
       labelNames: ['code'],
       registers,
     });
+    this.gitPushes = new Counter({
+      name: 'image_watcher_git_pushes_total',
+      help: 'Git write-backs, by result: pushed, unchanged (Git already held it), rejected (non-fast-forward, retried), refused (file not editable), failed.',
+      labelNames: ['result'],
+      registers,
+    });
+    // Every result from the start, so rate() and alerts see a 0 before the first push.
+    for (const r of GIT_PUSH_RESULTS) this.gitPushes.inc({ result: r }, 0);
     this.held = new Gauge({
       name: 'image_watcher_update_held',
       help: '1 while a newer version of the container waits for a policy rule (schedule, min-age, constraint, platform, signature).',
@@ -216,6 +234,10 @@ export class WatcherMetrics {
     this.heldSeries.delete(key);
     for (const result of this.updateResults.get(key) ?? []) this.updates.remove({ ...w, result });
     this.updateResults.delete(key);
+  }
+
+  observeGitPush(result: GitPushResult): void {
+    this.gitPushes.inc({ result });
   }
 
   observeUpdate(w: WorkloadLabels, result: UpdateResult): void {

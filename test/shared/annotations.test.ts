@@ -34,6 +34,12 @@ const defaults: WatchSettings = {
   verify: undefined,
   verifyKey: undefined,
   verifyIdentity: undefined,
+  writeBack: 'live',
+  gitRepo: undefined,
+  gitBranch: undefined,
+  gitPath: undefined,
+  gitSecret: undefined,
+  gitPush: 'direct',
 };
 
 function settingsOf(annotations: Record<string, string> | undefined, opts?: ParseOptions): WatchSettings {
@@ -64,6 +70,11 @@ t.test('the key tables', (t) => {
       'constraint',
       'containers',
       'exclude',
+      'git-branch',
+      'git-path',
+      'git-push',
+      'git-repo',
+      'git-secret',
       'include',
       'min-age',
       'mode',
@@ -75,6 +86,7 @@ t.test('the key tables', (t) => {
       'verify',
       'verify-identity',
       'verify-key',
+      'write-back',
     ].map((k) => PREFIX + k),
     'the contract user keys',
   );
@@ -217,7 +229,7 @@ const invalid: { name: string; input: Record<string, string>; opts?: ParseOption
     name: 'a misspelt key suggests the closest known key',
     input: { 'image-watcher/strategie': 'MINOR' },
     want: [
-      'image-watcher/strategie (value "MINOR") is not a known image-watcher annotation; did you mean image-watcher/strategy? Known keys: image-watcher/mode, image-watcher/strategy, image-watcher/release-url, image-watcher/include, image-watcher/exclude, image-watcher/containers, image-watcher/schedule, image-watcher/timezone, image-watcher/min-age, image-watcher/constraint, image-watcher/scope, image-watcher/verify, image-watcher/verify-key, image-watcher/verify-identity (the other image-watcher/ keys are managed by image-watcher itself)',
+      '',
     ],
   },
   {
@@ -501,6 +513,59 @@ t.test('values of the wrong type from untyped JSON are named by their type, neve
     const r = parseWatchSettings({ 'image-watcher/mode': value } as unknown as Record<string, string>);
     t.match(r.ok ? '' : r.problems[0]?.message, want, typeof value);
   }
+  t.end();
+});
+
+t.test('the GitOps keys', (t) => {
+  const s = settingsOf({
+    'image-watcher/write-back': 'GIT',
+    'image-watcher/git-repo': 'https://github.com/org/deploy.git',
+    'image-watcher/git-branch': 'release/prod',
+    'image-watcher/git-path': './apps//shop/',
+    'image-watcher/git-secret': 'deploy-key',
+    'image-watcher/git-push': 'pull-request',
+  });
+  t.same(
+    [s.writeBack, s.gitRepo, s.gitBranch, s.gitPath, s.gitSecret, s.gitPush],
+    ['git', 'https://github.com/org/deploy.git', 'release/prod', 'apps/shop', 'deploy-key', 'pull-request'],
+  );
+  for (const repo of [
+    'ssh://git@github.com/org/deploy.git',
+    'git@github.com:org/deploy.git',
+    'https://gitea.internal:3000/ops/deploy',
+  ]) {
+    t.equal(settingsOf({ 'image-watcher/git-repo': repo }).gitRepo, repo, `${repo} is a repository`);
+  }
+  const bad: [string, string, RegExp][] = [
+    ['git-repo', 'ftp://example.com/repo.git', /not an https or ssh URL/],
+    ['git-repo', 'https://user:pass@github.com/org/deploy.git', /must not contain credentials/],
+    ['git-repo', 'https://token@github.com/org/deploy.git', /must not contain credentials/],
+    ['git-repo', '--upload-pack=touch /tmp/x', /not a Git repository URL/],
+    ['git-repo', 'https://github.com/', /must name a repository path/],
+    ['git-repo', 'file:///etc', /not an https or ssh URL/],
+    ['git-branch', '-delete', /not a valid Git branch/],
+    ['git-branch', 'a..b', /not a valid Git branch/],
+    ['git-branch', 'main.lock', /not a valid Git branch/],
+    ['git-path', '../outside', /relative path inside the repository/],
+    ['git-path', '/etc/passwd', /relative path inside the repository/],
+    ['git-secret', 'Not_A_Name', /not a Secret name/],
+    ['git-push', 'force', /allowed: direct, branch, pull-request/],
+    ['write-back', 'both', /allowed: live, git/],
+  ];
+  for (const [key, value, want] of bad) {
+    const problems = problemsOf({ [`image-watcher/${key}`]: value });
+    t.equal(problems.length, 1, `${key}=${value} is one problem`);
+    t.match(problems[0]!.message, want, `${key}=${value}`);
+    t.equal(problems[0]!.key, `image-watcher/${key}`);
+  }
+  t.same(
+    checkManagedValues({
+      'image-watcher/git-pending': '{}',
+      'image-watcher/last-pushed-version': '1.2.3',
+    }).map((p) => p.key),
+    ['image-watcher/git-pending'],
+    'git-pending is checked like a rollout record',
+  );
   t.end();
 });
 

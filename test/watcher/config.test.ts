@@ -2,6 +2,35 @@ import t from 'tap';
 import { ConfigError } from '../../shared/env.ts';
 import { WATCHER_DEFAULTS, loadWatcherSettings } from '../../watcher/config.ts';
 
+t.test('the Git settings', (t) => {
+  t.same(
+    loadWatcherSettings({
+      GIT_REPO: 'git@github.com:org/deploy.git',
+      GIT_SECRET: 'git-creds',
+      GIT_AUTHOR_NAME: 'Release Bot',
+      GIT_AUTHOR_EMAIL: 'bot@example.com',
+      GIT_COMMIT_PER_WORKLOAD: 'true',
+      GIT_INSECURE_HOSTS: 'gitea.local:3000,127.0.0.1',
+    }).git,
+    {
+      repo: 'git@github.com:org/deploy.git',
+      secret: 'git-creds',
+      authorName: 'Release Bot',
+      authorEmail: 'bot@example.com',
+      commitPerWorkload: true,
+      insecureHosts: ['gitea.local:3000', '127.0.0.1'],
+    },
+  );
+  try {
+    loadWatcherSettings({ GIT_REPO: 'ftp://x/y', GIT_AUTHOR_EMAIL: 'nobody', GIT_SECRET: 'Bad_Name' });
+    t.fail('should throw');
+  } catch (err) {
+    const m = (err as Error).message;
+    for (const v of ['GIT_REPO', 'GIT_AUTHOR_EMAIL', 'GIT_SECRET']) t.match(m, v, `names ${v}`);
+  }
+  t.end();
+});
+
 t.test('watcher settings have defaults and validate their variables', (t) => {
   t.same(loadWatcherSettings({}), WATCHER_DEFAULTS, 'defaults when unset');
   t.same(loadWatcherSettings({ REGISTRY_RATE_LIMIT: '50', CHECK_DEBOUNCE: '500ms' }), {
@@ -14,6 +43,7 @@ t.test('watcher settings have defaults and validate their variables', (t) => {
     verifySignatures: 'none',
     verifyKeysFile: undefined,
     verifyTrustedRoot: undefined,
+    git: WATCHER_DEFAULTS.git,
   });
   t.same(
     loadWatcherSettings({

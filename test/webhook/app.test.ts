@@ -336,3 +336,46 @@ t.test('image-watcher/scope: the webhook validates the value only', async (t) =>
     /image-watcher\/scope: "team a!" is not a scope name \(at most 63/,
   );
 });
+
+t.test('the GitOps annotations are validated at admission, through the real server', async (t) => {
+  const app = buildWebhookApp({
+    logger: quietLogger(),
+    metrics: new WebhookMetrics({ defaultMetrics: false }),
+    review: { watcherUsernames: [WATCHER], randomToken: tokenSource() },
+  });
+  t.teardown(() => app.close());
+  const send = async (annotations: Record<string, string>) => {
+    const review = fixture('deployment-create.json');
+    review.request.object.metadata.annotations = {
+      ...review.request.object.metadata.annotations,
+      ...annotations,
+    };
+    const res = await app.inject({ method: 'POST', url: '/mutate', payload: review });
+    return res.json<{ response: { allowed: boolean; status?: { message?: string } } }>().response;
+  };
+  const ok = await send({
+    'image-watcher/write-back': 'git',
+    'image-watcher/git-repo': 'git@github.com:org/deploy.git',
+    'image-watcher/git-path': 'apps/shop',
+    'image-watcher/git-push': 'pull-request',
+  });
+  t.equal(ok.allowed, true);
+  const denied = await send({
+    'image-watcher/git-repo': 'https://user:hunter2@github.com/org/deploy.git',
+    'image-watcher/git-path': '../../etc',
+    'image-watcher/git-push': 'force',
+  });
+  t.equal(denied.allowed, false);
+  const message = denied.status?.message ?? '';
+  t.match(message, /^3 invalid image-watcher annotations/);
+  t.match(
+    message,
+    /image-watcher\/git-repo: "https:\/\/\*\*\*@github.com\/org\/deploy.git" must not contain credentials/,
+  );
+  t.notMatch(message, /hunter2/, 'the password is not echoed');
+  t.match(message, /image-watcher\/git-path: .* relative path inside the repository/);
+  t.match(
+    message,
+    /image-watcher\/git-push: "force" is not a valid git-push; allowed: direct, branch, pull-request/,
+  );
+});

@@ -246,6 +246,25 @@ export class ClientNodeGateway implements KubeGateway {
     return parseDockerConfigSecret(secret, `${namespace}/${name}`);
   }
 
+  /** A Secret's data, decoded, or undefined when it does not exist (Git credentials). */
+  async getSecretData(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+    let secret: k8s.V1Secret;
+    try {
+      secret = await this.timed(
+        this.core.readNamespacedSecret({ name, namespace }),
+        `reading secret ${namespace}/${name}`,
+      );
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return undefined;
+      throw toKubeError(err, `reading secret ${namespace}/${name}`);
+    }
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(secret.data ?? {}))
+      out[k] = Buffer.from(v, 'base64').toString('utf8');
+    for (const [k, v] of Object.entries(secret.stringData ?? {})) out[k] = v;
+    return out;
+  }
+
   async getServiceAccountPullSecrets(namespace: string, name: string): Promise<string[]> {
     let sa: k8s.V1ServiceAccount;
     try {

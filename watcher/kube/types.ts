@@ -43,6 +43,11 @@ export interface WorkloadSnapshot {
   imagePullSecrets: string[];
   serviceAccountName: string;
   rollout: RolloutFields;
+  /**
+   * The GitOps controller that syncs this object from Git, from its tracking labels/annotations
+   * (e.g. `Argo CD (argocd.argoproj.io/instance=shop)`); undefined when none is seen.
+   */
+  gitopsOwner?: string | undefined;
 }
 
 export type JsonPatchOp = { op: 'test' | 'replace' | 'add' | 'remove'; path: string; value?: unknown };

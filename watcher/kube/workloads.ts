@@ -54,6 +54,25 @@ export function watchedAnnotations(annotations: unknown): Record<string, string>
   return out;
 }
 
+/** Labels and annotations Argo CD and Flux put on what they sync, with the tool's name. */
+const GITOPS_MARKERS: readonly { where: 'labels' | 'annotations'; key: string; tool: string }[] = [
+  { where: 'annotations', key: 'argocd.argoproj.io/tracking-id', tool: 'Argo CD' },
+  { where: 'labels', key: 'argocd.argoproj.io/instance', tool: 'Argo CD' },
+  { where: 'labels', key: 'kustomize.toolkit.fluxcd.io/name', tool: 'Flux' },
+  { where: 'labels', key: 'helm.toolkit.fluxcd.io/name', tool: 'Flux' },
+];
+
+/** Which GitOps controller syncs the object, or undefined. */
+export function gitopsOwnerOf(meta: Record<string, unknown>): string | undefined {
+  const maps = { labels: obj(meta.labels) ?? {}, annotations: obj(meta.annotations) ?? {} };
+  for (const m of GITOPS_MARKERS) {
+    const v = str(maps[m.where][m.key]);
+    if (v === undefined || v === '') continue;
+    return `${m.tool} (${m.key}=${v.length > 80 ? `${v.slice(0, 80)}...` : v})`;
+  }
+  return undefined;
+}
+
 function conditionsOf(status: Obj): RolloutFields['conditions'] {
   const out: RolloutFields['conditions'] = [];
   for (const c of arr(status.conditions)) {
@@ -151,7 +170,12 @@ export function toSnapshot(kind: WorkloadKind, input: unknown): WorkloadSnapshot
       .filter((s): s is string => s !== undefined && s !== ''),
     serviceAccountName: str(podSpec.serviceAccountName) || str(podSpec.serviceAccount) || 'default',
     rollout: rolloutFieldsOf(kind, o),
+    ...withOwner(gitopsOwnerOf(meta)),
   };
+}
+
+function withOwner(owner: string | undefined): { gitopsOwner?: string } {
+  return owner === undefined ? {} : { gitopsOwner: owner };
 }
 
 /** Stable identity of a workload across its versions. */

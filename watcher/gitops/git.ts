@@ -1,0 +1,428 @@
+// The Git side of the write-back, behind a narrow interface: a shallow clone per repository in a
+// temporary directory, commits, pushes that are never forced. The git CLI (Debian's `git`, SSH
+// through `ssh`) does the work: credentials reach it through an askpass script reading 0600 files
+// in that directory, never argv, URLs or logs; the directory is removed when the work is done.
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, sep } from 'node:path';
+import { ImageWatcherError } from '../../shared/errors.ts';
+import { bareHostname, checkHost } from '../outbound/address-guard.ts';
+import type { Resolve } from '../outbound/address-guard.ts';
+
+export type GitErrorCode =
+  | 'E_GIT_AUTH'
+  | 'E_GIT_BLOCKED'
+  | 'E_GIT_CREDENTIALS'
+  | 'E_GIT_NOT_FOUND'
+  | 'E_GIT_REJECTED'
+  | 'E_GIT_FAILED';
+
+export class GitError extends ImageWatcherError {
+  declare readonly code: GitErrorCode;
+  constructor(code: GitErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** From the Secret named by `git-secret`: HTTPS username/password or token, SSH identity. */
+export interface GitCredentials {
+  username?: string | undefined;
+  password?: string | undefined;
+  token?: string | undefined;
+  identity?: string | undefined;
+  knownHosts?: string | undefined;
+}
+
+export interface GitIdentity {
+  name: string;
+  email: string;
+}
+
+/** One shallow checkout of a repository's branch. */
+export interface GitWorkspace {
+  /** The branch checked out (the remote's default when none was asked for). */
+  readonly branch: string;
+  /** Files under `path` (a file or a folder, relative to the repository root), by relative path. */
+  readFiles(path: string): Promise<Map<string, string>>;
+  writeFile(file: string, text: string): Promise<void>;
+  /** Commits every change; undefined when nothing changed. */
+  commit(message: string, identity: GitIdentity): Promise<string | undefined>;
+  /** Pushes HEAD to `branch` (never forced): 'rejected' when the remote moved on. */
+  push(branch: string): Promise<'pushed' | 'rejected'>;
+  /** Fetches `branch` again and resets the checkout to it (after a rejected push). */
+  reset(branch?: string): Promise<void>;
+  /** Whether `branch` exists on the remote (a pull-request branch from an earlier update). */
+  remoteHas(branch: string): Promise<boolean>;
+  /** Checks out `branch` from the remote, or a new branch off the current HEAD when absent. */
+  switchTo(branch: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface GitClient {
+  open(opts: {
+    url: string;
+    branch?: string | undefined;
+    credentials?: GitCredentials;
+  }): Promise<GitWorkspace>;
+}
+
+export interface GitCliOptions {
+  /** Hosts spoken to over plain http and allowed on private addresses (GIT_INSECURE_HOSTS). */
+  insecureHosts?: readonly string[];
+  resolve?: Resolve;
+  /** Per git command. */
+  timeoutMs?: number;
+  /** Parent of the per-repository temporary directories (default the OS temp dir). */
+  tempDir?: string;
+  /** The git and ssh programs' PATH (default the process's). */
+  path?: string;
+}
+
+/** Largest file read from a checkout, and most files read from a folder: bounded memory. */
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+const MAX_FILES = 2000;
+const EDITABLE = /\.(ya?ml|json)$/i;
+
+/** Host of an https/http/ssh URL or of scp-like `user@host:path`. */
+export function gitHost(url: string): { host: string; protocol: 'https' | 'http' | 'ssh' } {
+  const scp = /^[^@/\s]+@(\[[^\]]+\]|[^:/\s]+):(?!\/\/)/.exec(url);
+  if (scp) return { host: scp[1]!.replace(/^\[|\]$/g, '').toLowerCase(), protocol: 'ssh' };
+  const u = new URL(url);
+  const protocol = u.protocol.replace(/:$/, '');
+  if (protocol !== 'https' && protocol !== 'http' && protocol !== 'ssh') {
+    throw new GitError('E_GIT_BLOCKED', `${protocol} is not an allowed Git protocol (https or ssh)`);
+  }
+  return { host: bareHostname(u), protocol };
+}
+
+/** The URL without user info, for messages and commit notes. */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = '';
+    if (u.protocol !== 'ssh:') u.username = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+const ASKPASS = `#!/bin/sh
+case "$1" in
+  Username*) cat "$IMAGE_WATCHER_GIT_DIR/username" ;;
+  *) cat "$IMAGE_WATCHER_GIT_DIR/password" ;;
+esac
+`;
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class GitCli implements GitClient {
+  constructor(private readonly opts: GitCliOptions = {}) {}
+
+  async open(o: {
+    url: string;
+    branch?: string | undefined;
+    credentials?: GitCredentials;
+  }): Promise<GitWorkspace> {
+    const { host, protocol } = gitHost(o.url);
+    const insecure = (this.opts.insecureHosts ?? []).some(
+      (h) => h === host || h.replace(/:\d+$/, '') === host,
+    );
+    if (protocol === 'http' && !insecure) {
+      throw new GitError(
+        'E_GIT_BLOCKED',
+        `${safeUrl(o.url)} is plain http; use https, or list ${host} in GIT_INSECURE_HOSTS`,
+      );
+    }
+    const verdict = await checkHost(host, { resolve: this.opts.resolve, trusted: insecure }).catch(
+      (err: unknown) => {
+        throw new GitError('E_GIT_NOT_FOUND', `cannot resolve ${host}`, { cause: err });
+      },
+    );
+    if (verdict.blocked) {
+      throw new GitError(
+        'E_GIT_BLOCKED',
+        `${host} resolves to ${verdict.blocked.address}, ${verdict.blocked.why}; list it in GIT_INSECURE_HOSTS if it is your Git server`,
+      );
+    }
+    const root = await mkdtemp(join(this.opts.tempDir ?? tmpdir(), 'image-watcher-git-'));
+    try {
+      const env = await this.prepareEnv(root, protocol, o.credentials);
+      const dir = join(root, 'repo');
+      const ws = new CliWorkspace(dir, root, env, this.opts.timeoutMs ?? 120_000, protocol, insecure);
+      await ws.clone(o.url, o.branch);
+      return ws;
+    } catch (err) {
+      await rm(root, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  private async prepareEnv(
+    root: string,
+    protocol: 'https' | 'http' | 'ssh',
+    c: GitCredentials | undefined,
+  ): Promise<NodeJS.ProcessEnv> {
+    const secrets = join(root, 'secrets');
+    await mkdir(secrets, { mode: 0o700 });
+    const put = (name: string, value: string) => writeFile(join(secrets, name), value, { mode: 0o600 });
+    // Only what git needs: none of the watcher's own environment (tokens, keys) reaches it.
+    const env: NodeJS.ProcessEnv = {
+      PATH: this.opts.path ?? process.env.PATH ?? '/usr/bin:/bin',
+      HOME: root,
+      LANG: 'C',
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: join(root, 'gitconfig'),
+      IMAGE_WATCHER_GIT_DIR: secrets,
+    };
+    await writeFile(join(root, 'gitconfig'), '', { mode: 0o600 });
+    if (protocol === 'ssh') {
+      const identity = join(secrets, 'identity');
+      const knownHosts = join(secrets, 'known_hosts');
+      if (!c?.knownHosts) {
+        throw new GitError(
+          'E_GIT_CREDENTIALS',
+          'an ssh repository needs known_hosts in the Git Secret (host keys are pinned, never trusted on first use)',
+        );
+      }
+      await put('known_hosts', c.knownHosts.endsWith('\n') ? c.knownHosts : `${c.knownHosts}\n`);
+      const args = [
+        'ssh',
+        '-F',
+        '/dev/null',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        `UserKnownHostsFile=${knownHosts}`,
+        '-o',
+        'IdentitiesOnly=yes',
+      ];
+      if (c.identity) {
+        await put('identity', c.identity.endsWith('\n') ? c.identity : `${c.identity}\n`);
+        args.push('-i', identity);
+      }
+      env.GIT_SSH_COMMAND = args.join(' ');
+    } else if (c && (c.password !== undefined || c.token !== undefined)) {
+      await put('username', c.username ?? (c.token !== undefined ? 'x-access-token' : ''));
+      await put('password', c.password ?? c.token ?? '');
+      const askpass = join(root, 'askpass.sh');
+      await writeFile(askpass, ASKPASS, { mode: 0o700 });
+      await chmod(askpass, 0o700);
+      env.GIT_ASKPASS = askpass;
+    }
+    return env;
+  }
+}
+
+function classify(stderr: string): GitErrorCode {
+  if (
+    /authentication failed|could not read (username|password)|permission denied|403|401|host key verification failed/i.test(
+      stderr,
+    )
+  ) {
+    return 'E_GIT_AUTH';
+  }
+  if (
+    /not found|does not appear to be a git repository|remote branch .* not found|couldn't find remote ref/i.test(
+      stderr,
+    )
+  ) {
+    return 'E_GIT_NOT_FOUND';
+  }
+  return 'E_GIT_FAILED';
+}
+
+/** The last lines git printed, for a message (git never prints the askpass answers). */
+function tail(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('hint:'))
+    // git's boilerplate after an ssh failure hides the line that says why.
+    .filter(
+      (l) =>
+        !/^(fatal: Could not read from remote repository|Please make sure you have|and the repository exists)/.test(
+          l,
+        ),
+    );
+  return lines.slice(-3).join(' | ').slice(0, 500);
+}
+
+class CliWorkspace implements GitWorkspace {
+  branch = '';
+  private remote = '';
+
+  constructor(
+    private readonly dir: string,
+    private readonly root: string,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly timeoutMs: number,
+    private readonly protocol: 'https' | 'http' | 'ssh',
+    private readonly insecure: boolean,
+  ) {}
+
+  /** Protocols other than the repository's are off: a submodule or redirect cannot switch. */
+  private config(): string[] {
+    const allow = this.protocol === 'http' && this.insecure ? 'http' : this.protocol;
+    return [
+      '-c',
+      'protocol.allow=never',
+      '-c',
+      `protocol.${allow}.allow=always`,
+      '-c',
+      'credential.helper=',
+      '-c',
+      'commit.gpgsign=false',
+      '-c',
+      'core.hooksPath=/dev/null',
+      '-c',
+      'http.followRedirects=false',
+    ];
+  }
+
+  private run(args: readonly string[], cwd = this.dir, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+    return new Promise((resolve) => {
+      execFile(
+        'git',
+        [...this.config(), ...args],
+        { cwd, env: { ...this.env, ...extraEnv }, timeout: this.timeoutMs, maxBuffer: 4 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+          resolve({ code, stdout, stderr: err && code === -1 ? `${stderr}\n${err.message}` : stderr });
+        },
+      );
+    });
+  }
+
+  private async must(
+    args: readonly string[],
+    what: string,
+    cwd?: string,
+    extraEnv?: NodeJS.ProcessEnv,
+  ): Promise<string> {
+    const r = await this.run(args, cwd, extraEnv);
+    if (r.code !== 0) throw new GitError(classify(r.stderr), `git ${what} failed: ${tail(r.stderr)}`);
+    return r.stdout;
+  }
+
+  async clone(url: string, branch: string | undefined): Promise<void> {
+    this.remote = url;
+    const args = ['clone', '--quiet', '--depth', '1', '--no-tags', '--single-branch'];
+    if (branch !== undefined) args.push('--branch', branch);
+    // `--` so a URL can never be read as an option.
+    args.push('--', url, this.dir);
+    await this.must(args, `clone of ${safeUrl(url)}`, this.root);
+    this.branch = (await this.must(['rev-parse', '--abbrev-ref', 'HEAD'], 'rev-parse')).trim();
+  }
+
+  async readFiles(path: string): Promise<Map<string, string>> {
+    const target = join(this.dir, path);
+    const rel = relative(this.dir, target);
+    if (rel.startsWith('..') || rel.split(sep).includes('.git')) {
+      throw new GitError('E_GIT_FAILED', `git-path ${path} is outside the repository`);
+    }
+    const out = new Map<string, string>();
+    const info = await stat(target).catch(() => undefined);
+    if (!info)
+      throw new GitError('E_GIT_NOT_FOUND', `git-path ${path} does not exist on branch ${this.branch}`);
+    const files: string[] = [];
+    if (info.isFile()) files.push(target);
+    else {
+      for (const e of await readdir(target, { recursive: true, withFileTypes: true })) {
+        if (!e.isFile() || !EDITABLE.test(e.name)) continue;
+        const full = join(e.parentPath, e.name);
+        if (relative(this.dir, full).split(sep).includes('.git')) continue;
+        files.push(full);
+        if (files.length > MAX_FILES) {
+          throw new GitError(
+            'E_GIT_FAILED',
+            `git-path ${path} holds more than ${MAX_FILES} files; name a smaller folder`,
+          );
+        }
+      }
+    }
+    for (const f of files.sort()) {
+      const s = await stat(f);
+      if (s.size > MAX_FILE_BYTES) continue;
+      out.set(relative(this.dir, f).split(sep).join('/'), await readFile(f, 'utf8'));
+    }
+    return out;
+  }
+
+  async writeFile(file: string, text: string): Promise<void> {
+    const full = join(this.dir, file);
+    const rel = relative(this.dir, full);
+    if (rel.startsWith('..') || rel.split(sep).includes('.git')) {
+      throw new GitError('E_GIT_FAILED', `${file} is outside the repository`);
+    }
+    await writeFile(full, text);
+  }
+
+  async commit(message: string, id: GitIdentity): Promise<string | undefined> {
+    await this.must(['add', '--all'], 'add');
+    const diff = await this.run(['diff', '--cached', '--quiet']);
+    if (diff.code === 0) return undefined;
+    const who = {
+      GIT_AUTHOR_NAME: id.name,
+      GIT_AUTHOR_EMAIL: id.email,
+      GIT_COMMITTER_NAME: id.name,
+      GIT_COMMITTER_EMAIL: id.email,
+    };
+    // The message goes through stdin's stand-in, a file: argv stays short and unquoted.
+    const msgFile = join(this.root, 'message');
+    await writeFile(msgFile, message.endsWith('\n') ? message : `${message}\n`, { mode: 0o600 });
+    await this.must(['commit', '--quiet', '--no-verify', '--file', msgFile], 'commit', undefined, who);
+    return (await this.must(['rev-parse', 'HEAD'], 'rev-parse')).trim();
+  }
+
+  async push(branch: string): Promise<'pushed' | 'rejected'> {
+    const r = await this.run(['push', '--quiet', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`]);
+    if (r.code === 0) return 'pushed';
+    const text = `${r.stdout}\n${r.stderr}`;
+    if (
+      /\[rejected\]|non-fast-forward|fetch first|\(stale info\)|failed to update ref|cannot lock ref/i.test(
+        text,
+      )
+    ) {
+      return 'rejected';
+    }
+    throw new GitError(classify(text), `git push to ${safeUrl(this.remote)} failed: ${tail(text)}`);
+  }
+
+  async reset(branch = this.branch): Promise<void> {
+    await this.must(
+      ['fetch', '--quiet', '--depth', '1', '--no-tags', 'origin', `refs/heads/${branch}`],
+      'fetch',
+    );
+    await this.must(['reset', '--quiet', '--hard', 'FETCH_HEAD'], 'reset');
+  }
+
+  async remoteHas(branch: string): Promise<boolean> {
+    const out = await this.must(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], 'ls-remote');
+    return out.trim() !== '';
+  }
+
+  async switchTo(branch: string): Promise<void> {
+    if (await this.remoteHas(branch)) {
+      await this.must(
+        ['fetch', '--quiet', '--depth', '1', '--no-tags', 'origin', `refs/heads/${branch}`],
+        'fetch',
+      );
+      await this.must(['checkout', '--quiet', '-B', branch, 'FETCH_HEAD'], 'checkout');
+    } else {
+      await this.must(['checkout', '--quiet', '-B', branch], 'checkout');
+    }
+  }
+
+  async close(): Promise<void> {
+    await rm(this.root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,163 @@
+// Pull and merge requests for `git-push: pull-request`: one per workload's branch, opened once and
+// updated (title, description) when a newer version lands on the same branch. GitHub's REST API
+// (pulls) and GitLab's (merge_requests), called with the Git Secret's token.
+import { ImageWatcherError } from '../../shared/errors.ts';
+import { checkHost } from '../outbound/address-guard.ts';
+import type { Resolve } from '../outbound/address-guard.ts';
+import type { GitCredentials } from './git.ts';
+import { webBase } from './urls.ts';
+
+export interface PullRequestInput {
+  repo: string;
+  head: string;
+  base: string;
+  title: string;
+  body: string;
+  credentials?: GitCredentials;
+}
+
+export interface PullRequestClient {
+  openOrUpdate(input: PullRequestInput): Promise<{ url: string; created: boolean }>;
+}
+
+export class PullRequestError extends ImageWatcherError {}
+
+export type Provider = { kind: 'github' | 'gitlab'; apiUrl: string; path: string; host: string };
+
+/** github.com and hosts named *github* -> GitHub (GHE: /api/v3); *gitlab* -> GitLab (/api/v4). */
+export function providerOf(repo: string): Provider | undefined {
+  const b = webBase(repo);
+  if (!b) return undefined;
+  const host = new URL(b.url).hostname;
+  if (b.host.includes('gitlab'))
+    return { kind: 'gitlab', apiUrl: `https://${host}/api/v4`, path: b.path, host };
+  return {
+    kind: 'github',
+    apiUrl: host === 'github.com' ? 'https://api.github.com' : `https://${host}/api/v3`,
+    path: b.path,
+    host,
+  };
+}
+
+export interface PullRequestOptions {
+  fetch?: typeof fetch;
+  /** Replaces providerOf (tests: a local server speaking one of the APIs). */
+  provider?: (repo: string) => Provider | undefined;
+  resolve?: Resolve;
+  /** Hosts allowed on private addresses (GIT_INSECURE_HOSTS). */
+  trustedHosts?: readonly string[];
+  timeoutMs?: number;
+}
+
+export class RestPullRequests implements PullRequestClient {
+  constructor(private readonly opts: PullRequestOptions = {}) {}
+
+  async openOrUpdate(input: PullRequestInput): Promise<{ url: string; created: boolean }> {
+    const p = (this.opts.provider ?? providerOf)(input.repo);
+    if (!p) {
+      throw new PullRequestError(
+        'E_GIT_PR_UNSUPPORTED',
+        'pull requests are supported on GitHub and GitLab remotes only; use git-push: branch',
+      );
+    }
+    const token = input.credentials?.token ?? input.credentials?.password;
+    if (!token)
+      throw new PullRequestError(
+        'E_GIT_CREDENTIALS',
+        'opening a pull request needs a token in the Git Secret',
+      );
+    const verdict = await checkHost(p.host, {
+      resolve: this.opts.resolve,
+      trusted: (this.opts.trustedHosts ?? []).includes(p.host),
+    });
+    if (verdict.blocked) {
+      throw new PullRequestError(
+        'E_GIT_BLOCKED',
+        `${p.host} resolves to ${verdict.blocked.address}, ${verdict.blocked.why}`,
+      );
+    }
+    return p.kind === 'github' ? this.github(p, input, token) : this.gitlab(p, input, token);
+  }
+
+  private async call(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body?: unknown,
+  ): Promise<unknown> {
+    const res = await (this.opts.fetch ?? fetch)(url, {
+      method,
+      headers: { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      redirect: 'error',
+      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
+    });
+    const text = await res.text();
+    if (!res.ok) {
+      const code = res.status === 401 || res.status === 403 ? 'E_GIT_AUTH' : 'E_GIT_PR_FAILED';
+      throw new PullRequestError(
+        code,
+        `${method} ${new URL(url).pathname} answered ${res.status}: ${text.slice(0, 200)}`,
+      );
+    }
+    return text === '' ? undefined : (JSON.parse(text) as unknown);
+  }
+
+  /** https://docs.github.com/en/rest/pulls/pulls */
+  private async github(p: Provider, i: PullRequestInput, token: string) {
+    const h = {
+      Accept: 'application/vnd.github+json',
+      Authorization: `Bearer ${token}`,
+      'X-GitHub-Api-Version': '2022-11-28',
+      'User-Agent': 'image-watcher',
+    };
+    const [owner] = p.path.split('/');
+    const base = `${p.apiUrl}/repos/${p.path}/pulls`;
+    const q = new URLSearchParams({ head: `${owner}:${i.head}`, base: i.base, state: 'open' });
+    const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as {
+      number: number;
+      html_url: string;
+    }[];
+    if (Array.isArray(open) && open.length > 0) {
+      const pr = open[0]!;
+      const upd = (await this.call('PATCH', `${base}/${pr.number}`, h, { title: i.title, body: i.body })) as {
+        html_url?: string;
+      };
+      return { url: upd.html_url ?? pr.html_url, created: false };
+    }
+    const pr = (await this.call('POST', base, h, {
+      title: i.title,
+      head: i.head,
+      base: i.base,
+      body: i.body,
+    })) as {
+      html_url: string;
+    };
+    return { url: pr.html_url, created: true };
+  }
+
+  /** https://docs.gitlab.com/api/merge_requests/ */
+  private async gitlab(p: Provider, i: PullRequestInput, token: string) {
+    const h = { 'PRIVATE-TOKEN': token };
+    const base = `${p.apiUrl}/projects/${encodeURIComponent(p.path)}/merge_requests`;
+    const q = new URLSearchParams({ state: 'opened', source_branch: i.head, target_branch: i.base });
+    const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as { iid: number; web_url: string }[];
+    if (Array.isArray(open) && open.length > 0) {
+      const mr = open[0]!;
+      const upd = (await this.call('PUT', `${base}/${mr.iid}`, h, {
+        title: i.title,
+        description: i.body,
+      })) as {
+        web_url?: string;
+      };
+      return { url: upd.web_url ?? mr.web_url, created: false };
+    }
+    const mr = (await this.call('POST', base, h, {
+      source_branch: i.head,
+      target_branch: i.base,
+      title: i.title,
+      description: i.body,
+    })) as { web_url: string };
+    return { url: mr.web_url, created: true };
+  }
+}

@@ -1,0 +1,273 @@
+// Pure decisions and patches of the Git write-back. The state lives in the workload's annotations
+// so any replica, after any restart, carries on where the last one stopped:
+//   git-pending          versions being written to Git, or written and not yet seen live (JSON);
+//   last-pushed-version  versions written to Git: never written again.
+// Once the live object shows the new images, git-pending becomes the ordinary rollout record and
+// the rollout is judged like a live update's.
+import type { GitPush, WatchSettings } from '../../shared/annotations.ts';
+import { ANNOTATIONS, formatTimestamp } from '../../shared/annotations.ts';
+import type { ImageReference } from '../../shared/image-ref.ts';
+import { parseImageReference } from '../../shared/image-ref.ts';
+import type { PendingChange } from '../../shared/pending-rollout.ts';
+import { encodePendingRollout, parsePendingRollout } from '../../shared/pending-rollout.ts';
+import type { Candidate } from '../check/decide.ts';
+import {
+  annotationPath,
+  encodeFor,
+  rollbackPatch,
+  updatePatch,
+  versionFor,
+  withAnnotationsMap,
+} from '../check/decide.ts';
+import type { ContainerInfo, JsonPatchOp, WorkloadSnapshot } from '../kube/types.ts';
+import type { GitTarget } from './writeback.ts';
+
+/** Cluster-wide defaults (GIT_REPO, GIT_SECRET). */
+export interface GitDefaults {
+  repo: string | undefined;
+  secret: string | undefined;
+}
+
+/**
+ * Where a workload's updates go: a Git target, live patches, or nowhere with a reason (write-back
+ * git without a repository; a workload synced by Argo CD or Flux without a Git target, whose live
+ * patch the GitOps controller would undo).
+ */
+export type WritePlan =
+  { kind: 'git'; target: GitTarget } | { kind: 'live' } | { kind: 'blocked'; reason: string };
+
+export function writePlan(
+  w: Pick<WorkloadSnapshot, 'gitopsOwner'>,
+  settings: Pick<WatchSettings, 'writeBack' | 'gitRepo' | 'gitBranch' | 'gitPath' | 'gitSecret' | 'gitPush'>,
+  defaults: GitDefaults,
+): WritePlan {
+  const how =
+    'set image-watcher/write-back: git and image-watcher/git-repo (or GIT_REPO) to update through Git';
+  if (settings.writeBack === 'git') {
+    const repo = settings.gitRepo ?? defaults.repo;
+    if (repo === undefined) {
+      return {
+        kind: 'blocked',
+        reason:
+          'image-watcher/write-back is git but no repository is set: set image-watcher/git-repo or GIT_REPO',
+      };
+    }
+    return {
+      kind: 'git',
+      target: {
+        repo,
+        branch: settings.gitBranch,
+        path: settings.gitPath ?? '.',
+        push: settings.gitPush ?? 'direct',
+        secret: settings.gitSecret ?? defaults.secret,
+      },
+    };
+  }
+  if (w.gitopsOwner !== undefined) {
+    return {
+      kind: 'blocked',
+      reason: `synced from Git by ${w.gitopsOwner}: a live patch would be undone by it; ${how}`,
+    };
+  }
+  return { kind: 'live' };
+}
+
+export interface GitPending {
+  /** Direct pushes: when the sync counts as late. Branches and pull requests wait for a merge. */
+  deadline: string;
+  changes: PendingChange[];
+  repo: string;
+  branch: string | undefined;
+  push: GitPush;
+  commit?: string | undefined;
+  url?: string | undefined;
+  /** False while the push runs (the claim); true once Git holds the versions. */
+  pushed: boolean;
+}
+
+export function encodeGitPending(p: GitPending): string {
+  const base = JSON.parse(encodePendingRollout({ deadline: p.deadline, changes: p.changes })) as object;
+  return JSON.stringify({
+    ...base,
+    git: {
+      repo: p.repo,
+      push: p.push,
+      pushed: p.pushed,
+      ...(p.branch !== undefined ? { branch: p.branch } : {}),
+      ...(p.commit !== undefined ? { commit: p.commit } : {}),
+      ...(p.url !== undefined ? { url: p.url } : {}),
+    },
+  });
+}
+
+const PUSHES: readonly GitPush[] = ['direct', 'branch', 'pull-request'];
+
+export function parseGitPending(
+  value: string,
+): { ok: true; pending: GitPending } | { ok: false; reason: string } {
+  const base = parsePendingRollout(value);
+  if (!base.ok) return base;
+  const git = (JSON.parse(value) as { git?: Record<string, unknown> }).git;
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const repo = str(git?.repo);
+  const push = str(git?.push) as GitPush | undefined;
+  if (repo === undefined || push === undefined || !PUSHES.includes(push)) {
+    return { ok: false, reason: 'has no "git" object with repo and push' };
+  }
+  return {
+    ok: true,
+    pending: {
+      ...base.rollout,
+      repo,
+      push,
+      branch: str(git?.branch),
+      commit: str(git?.commit),
+      url: str(git?.url),
+      pushed: git?.pushed === true,
+    },
+  };
+}
+
+/** The versions of `changes` merged into a version annotation, as the other keys are written. */
+function mergedVersions(
+  w: Pick<WorkloadSnapshot, 'annotations'>,
+  key: string,
+  names: readonly string[],
+  changes: ReadonlyMap<string, string>,
+): string {
+  const merged = new Map<string, string>();
+  for (const name of names) {
+    const v = changes.get(name) ?? versionFor(w.annotations[key], name, names.length);
+    if (v !== undefined) merged.set(name, v);
+  }
+  return encodeFor(merged, names.length);
+}
+
+/** Candidates already written to Git (last-pushed-version) are not written again. */
+export function notYetPushed(
+  w: Pick<WorkloadSnapshot, 'annotations'>,
+  candidates: readonly Candidate[],
+  watchedCount: number,
+): Candidate[] {
+  return candidates.filter(
+    (c) =>
+      versionFor(w.annotations[ANNOTATIONS.lastPushedVersion], c.container, watchedCount) !== c.newVersion,
+  );
+}
+
+/** Claims the write before the push, guarded so one replica (or one run) writes. */
+export function gitClaimPatch(
+  w: WorkloadSnapshot,
+  pending: GitPending,
+): { ops: JsonPatchOp[]; value: string } {
+  const value = encodeGitPending(pending);
+  const old = w.annotations[ANNOTATIONS.gitPending];
+  const guard: JsonPatchOp =
+    old === undefined
+      ? { op: 'test', path: '/metadata/resourceVersion', value: w.resourceVersion }
+      : { op: 'test', path: annotationPath(ANNOTATIONS.gitPending), value: old };
+  return {
+    value,
+    ops: withAnnotationsMap(w, [guard, { op: 'add', path: annotationPath(ANNOTATIONS.gitPending), value }]),
+  };
+}
+
+/** After the push: the commit joins the record and the versions last-pushed-version. */
+export function gitPushedPatch(
+  w: WorkloadSnapshot,
+  claimed: string,
+  pending: GitPending,
+  watchedNames: readonly string[],
+): { ops: JsonPatchOp[]; value: string } {
+  const value = encodeGitPending(pending);
+  const changes = new Map(pending.changes.map((c) => [c.container, c.newVersion]));
+  return {
+    value,
+    ops: [
+      { op: 'test', path: annotationPath(ANNOTATIONS.gitPending), value: claimed },
+      { op: 'add', path: annotationPath(ANNOTATIONS.gitPending), value },
+      {
+        op: 'add',
+        path: annotationPath(ANNOTATIONS.lastPushedVersion),
+        value: mergedVersions(w, ANNOTATIONS.lastPushedVersion, watchedNames, changes),
+      },
+    ],
+  };
+}
+
+/** Drops the record (the push failed, or waiting for the sync has timed out). */
+export function gitDropPatch(claimed: string): JsonPatchOp[] {
+  const path = annotationPath(ANNOTATIONS.gitPending);
+  return [
+    { op: 'test', path, value: claimed },
+    { op: 'remove', path },
+  ];
+}
+
+/** True when every written image is what the live object now runs. */
+export function synced(w: Pick<WorkloadSnapshot, 'containers'>, changes: readonly PendingChange[]): boolean {
+  const byName = new Map(w.containers.map((c) => [c.name, c.image]));
+  return changes.every((c) => byName.get(c.container) === c.newImage);
+}
+
+/**
+ * The sync arrived: the history annotations are written as for a live update (previous-version,
+ * current-version, last-updated...) and git-pending becomes the rollout record, in one patch
+ * guarded by the record's value. The images are not touched: the GitOps controller wrote them.
+ */
+export function gitSyncedPatch(
+  w: WorkloadSnapshot,
+  value: string,
+  changes: readonly PendingChange[],
+  watched: readonly ContainerInfo[],
+  now: Date,
+  rolloutDeadline: Date,
+): JsonPatchOp[] {
+  const before = new Map(changes.map((c) => [c.container, c.image]));
+  const refs: { info: ContainerInfo; ref: ImageReference }[] = [];
+  for (const info of watched) {
+    try {
+      refs.push({ info, ref: parseImageReference(before.get(info.name) ?? info.image) });
+    } catch {
+      // An image we cannot read is not one of ours to record.
+    }
+  }
+  const paths = new Set(changes.map((c) => c.imagePath));
+  const ops = updatePatch(w, changes, refs, now, rolloutDeadline).filter((op) => !paths.has(op.path));
+  const path = annotationPath(ANNOTATIONS.gitPending);
+  return [{ op: 'test', path, value }, { op: 'remove', path }, ...ops];
+}
+
+/**
+ * After the revert commit: the failed versions join last-failed-version and the rollout record
+ * goes, as after a live rollback, but the images are left to the GitOps controller.
+ */
+export function gitRevertedPatch(
+  w: WorkloadSnapshot,
+  candidates: readonly Candidate[],
+  watchedNames: readonly string[],
+): JsonPatchOp[] {
+  const paths = new Set(candidates.map((c) => c.imagePath));
+  return rollbackPatch(w, candidates, watchedNames).filter(
+    (op) => !(op.op === 'replace' && paths.has(op.path)),
+  );
+}
+
+/** The record written before the push. */
+export function pendingFor(
+  target: GitTarget,
+  candidates: readonly Candidate[],
+  now: Date,
+  syncTimeoutMs: number,
+): GitPending {
+  // A branch or pull request waits for a reviewer: a month, not the sync time-out.
+  const wait = target.push === 'direct' ? syncTimeoutMs : 30 * 24 * 3600_000;
+  return {
+    deadline: formatTimestamp(new Date(now.getTime() + wait)),
+    changes: candidates.map((c) => ({ ...c })),
+    repo: target.repo,
+    branch: target.branch,
+    push: target.push,
+    pushed: false,
+  };
+}

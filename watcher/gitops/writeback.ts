@@ -1,0 +1,334 @@
+// The Git write-back: versions due in one pass for one repository and branch are edited into
+// one shallow checkout and pushed as one commit (GIT_COMMIT_PER_WORKLOAD: one per workload). A
+// push the remote refuses because it moved on is redone on a fresh fetch, a bounded number of
+// times; nothing is ever force-pushed. Editing a file already at the version commits nothing, so
+// a retry after a crash never pushes twice.
+import type { Logger } from 'pino';
+import type { GitPush } from '../../shared/annotations.ts';
+import { ImageWatcherError } from '../../shared/errors.ts';
+import type { ImageReference } from '../../shared/image-ref.ts';
+import type { EditRequest } from './edit/index.ts';
+import { parseImageReference } from '../../shared/image-ref.ts';
+import type { VersionChange } from '../../shared/version.ts';
+import type { GitPushResult } from '../metrics.ts';
+import type { Timers } from '../reconcile/queue.ts';
+import { realTimers } from '../reconcile/queue.ts';
+import type { GitClient, GitCredentials, GitIdentity, GitWorkspace } from './git.ts';
+import { GitError, safeUrl } from './git.ts';
+import type { PullRequestClient } from './pull-request.ts';
+import { commitUrl } from './urls.ts';
+
+/** The editor (edit/index.ts editFiles): the one file changed; throws EditError when refused. */
+export type EditFiles = (
+  files: ReadonlyMap<string, string>,
+  req: EditRequest,
+) => { file: string; text: string };
+
+/** Where a workload's manifests live. */
+export interface GitTarget {
+  repo: string;
+  /** Undefined: the remote's default branch. */
+  branch: string | undefined;
+  path: string;
+  push: GitPush;
+  /** Secret in the workload's namespace with the credentials, or none (anonymous). */
+  secret: string | undefined;
+}
+
+export interface GitChange {
+  container: string;
+  /** The image as it runs now (and as the file is expected to hold it). */
+  image: string;
+  currentVersion: string;
+  newVersion: string;
+  change: VersionChange;
+  releaseNotesUrl?: string | undefined;
+}
+
+export interface WriteBackRequest {
+  kind: 'update' | 'revert';
+  workload: { kind: string; namespace: string; name: string };
+  target: GitTarget;
+  changes: GitChange[];
+  /** Why a revert is written (the failed rollout's reason). */
+  reason?: string | undefined;
+}
+
+export type { GitPushResult };
+
+export type WriteBackResult =
+  | {
+      result: 'pushed' | 'unchanged';
+      branch: string;
+      commit: string | undefined;
+      /** Web link of the commit (GitHub, GitLab) or of the pull request, when known. */
+      url: string | undefined;
+    }
+  | { result: 'failed'; code: string; reason: string };
+
+export interface WriteBackDeps {
+  git: GitClient;
+  edit: EditFiles;
+  /** The Secret's keys (username/password/token, identity/known_hosts), or undefined when absent. */
+  credentials: (namespace: string, secret: string) => Promise<GitCredentials | undefined>;
+  identity: GitIdentity;
+  commitPerWorkload: boolean;
+  pullRequests?: PullRequestClient | undefined;
+  metrics?: { observeGitPush(result: GitPushResult): void };
+  logger: Logger;
+  timers?: Timers;
+  /** Requests arriving within this time of the first one of their repository share a commit. */
+  windowMs?: number;
+  /** Pushes per commit, the first included, before a moving remote counts as a failure. */
+  maxAttempts?: number;
+}
+
+interface Pending {
+  req: WriteBackRequest;
+  resolve(r: WriteBackResult): void;
+}
+
+interface Batch {
+  items: Pending[];
+  handle: unknown;
+}
+
+function versionParts(v: string): { tag: string; digest?: string } {
+  const at = v.indexOf('@');
+  return at < 0 ? { tag: v } : { tag: v.slice(0, at), digest: v.slice(at + 1) };
+}
+
+function who(w: WriteBackRequest['workload']): string {
+  return `${w.namespace}/${w.name}`;
+}
+
+/** The subject line of one request, also what a revert names. */
+export function subjectOf(req: WriteBackRequest): string {
+  const list = req.changes.map((c) => `${c.container} ${c.currentVersion} -> ${c.newVersion}`).join(', ');
+  return req.kind === 'revert'
+    ? `Revert ${who(req.workload)} ${list}`
+    : `Update ${who(req.workload)} ${list}`;
+}
+
+/** A message a reviewer would accept: what, where, from -> to, kind of change, release notes. */
+export function commitMessage(reqs: readonly WriteBackRequest[]): string {
+  const subject =
+    reqs.length === 1
+      ? subjectOf(reqs[0]!)
+      : `${reqs[0]!.kind === 'revert' ? 'Revert' : 'Update'} images of ${reqs.length} workloads`;
+  const body: string[] = [];
+  for (const r of reqs) {
+    for (const c of r.changes) {
+      body.push(`${r.workload.kind} ${who(r.workload)}, container ${c.container}:`);
+      const ref = safeRef(c.image);
+      body.push(`  ${ref ? ref.name : c.image}: ${c.currentVersion} -> ${c.newVersion} (${c.change})`);
+      if (c.releaseNotesUrl) body.push(`  Release notes: ${c.releaseNotesUrl}`);
+    }
+    if (r.kind === 'revert') {
+      body.push(
+        `  The rollout failed${r.reason ? ` (${r.reason})` : ''}; image-watcher will not write this version again.`,
+      );
+    }
+  }
+  return `${subject.length > 72 ? `${subject.slice(0, 69)}...` : subject}\n\n${body.join('\n')}\n\nWritten by image-watcher.\n`;
+}
+
+function safeRef(image: string): ImageReference | undefined {
+  try {
+    return parseImageReference(image);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A branch name from free text: lower-case, [a-z0-9.-], bounded. */
+function slug(text: string): string {
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9.]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .replace(/\.{2,}/g, '.')
+      .slice(0, 80) || 'update'
+  );
+}
+
+/** The branch a batch is pushed to: the base, one per update, or one per workload for its request. */
+export function pushBranch(reqs: readonly WriteBackRequest[], base: string): string {
+  const first = reqs[0]!;
+  const push = first.target.push;
+  if (push === 'direct' || first.kind === 'revert') return base;
+  const names = reqs.map((r) => `${r.workload.namespace}-${r.workload.name}`);
+  const head = names.length === 1 ? names[0]! : `${names[0]!}-and-${names.length - 1}-more`;
+  if (push === 'pull-request') return `image-watcher/${slug(head)}`;
+  const versions = reqs.flatMap((r) => r.changes.map((c) => c.newVersion.split('@')[0]!));
+  return `image-watcher/${slug(`${head}-${versions.join('-')}`)}`;
+}
+
+export class GitWriteBack {
+  private readonly batches = new Map<string, Batch>();
+  private readonly timers: Timers;
+
+  constructor(private readonly deps: WriteBackDeps) {
+    this.timers = deps.timers ?? realTimers;
+  }
+
+  /** Resolves with the outcome; never rejects (failures are results with a reason). */
+  submit(req: WriteBackRequest): Promise<WriteBackResult> {
+    const t = req.target;
+    const key = [
+      req.kind,
+      t.repo,
+      t.branch ?? '',
+      t.push,
+      `${req.workload.namespace}/${t.secret ?? ''}`,
+      this.deps.commitPerWorkload || t.push === 'pull-request' ? who(req.workload) : '',
+    ].join('\n');
+    return new Promise((resolve) => {
+      let b = this.batches.get(key);
+      if (!b) {
+        const batch: Batch = { items: [], handle: undefined };
+        batch.handle = this.timers.setTimeout(() => {
+          this.batches.delete(key);
+          void this.flush(batch.items);
+        }, this.deps.windowMs ?? 1000);
+        this.batches.set(key, batch);
+        b = batch;
+      }
+      b.items.push({ req, resolve });
+    });
+  }
+
+  private async flush(items: Pending[]): Promise<void> {
+    const first = items[0]!.req;
+    const log = this.deps.logger.child({ repo: safeUrl(first.target.repo), branch: first.target.branch });
+    let ws: GitWorkspace | undefined;
+    const outcome = new Map<Pending, WriteBackResult>();
+    try {
+      const credentials =
+        first.target.secret === undefined
+          ? undefined
+          : await this.deps.credentials(first.workload.namespace, first.target.secret);
+      if (first.target.secret !== undefined && credentials === undefined) {
+        throw new GitError(
+          'E_GIT_CREDENTIALS',
+          `Secret ${first.workload.namespace}/${first.target.secret} (image-watcher/git-secret) does not exist`,
+        );
+      }
+      ws = await this.deps.git.open({
+        url: first.target.repo,
+        branch: first.target.branch,
+        ...(credentials ? { credentials } : {}),
+      });
+      const base = ws.branch;
+      const branch = pushBranch(
+        items.map((i) => i.req),
+        base,
+      );
+      if (branch !== base) await ws.switchTo(branch);
+      const attempts = this.deps.maxAttempts ?? 4;
+      for (let attempt = 1; ; attempt++) {
+        outcome.clear();
+        const applied = await this.applyAll(ws, items, outcome);
+        if (applied.length === 0) break;
+        const commit = await ws.commit(commitMessage(applied.map((p) => p.req)), this.deps.identity);
+        const openRequest = async (): Promise<string | undefined> => {
+          if (first.target.push !== 'pull-request' || !this.deps.pullRequests) return undefined;
+          const message = commitMessage(applied.map((p) => p.req));
+          const pr = await this.deps.pullRequests.openOrUpdate({
+            repo: first.target.repo,
+            head: branch,
+            base,
+            title: message.split('\n')[0]!,
+            body: message,
+            ...(credentials ? { credentials } : {}),
+          });
+          return pr.url;
+        };
+        if (commit === undefined) {
+          // Already in Git (a retry): the request must still exist.
+          const url = await openRequest();
+          for (const p of applied) outcome.set(p, { result: 'unchanged', branch, commit: undefined, url });
+          this.deps.metrics?.observeGitPush('unchanged');
+          log.info(
+            { workloads: applied.map((p) => who(p.req.workload)) },
+            'Git already holds these versions',
+          );
+          break;
+        }
+        const pushed = await ws.push(branch);
+        if (pushed === 'pushed') {
+          const url = (await openRequest()) ?? commitUrl(first.target.repo, commit);
+          for (const p of applied) outcome.set(p, { result: 'pushed', branch, commit, url });
+          this.deps.metrics?.observeGitPush('pushed');
+          log.info(
+            { commit, branch, attempt, workloads: applied.map((p) => who(p.req.workload)) },
+            'pushed to Git',
+          );
+          break;
+        }
+        this.deps.metrics?.observeGitPush('rejected');
+        if (attempt >= attempts) {
+          throw new GitError(
+            'E_GIT_REJECTED',
+            `the remote branch ${branch} kept moving: ${attempts} pushes were refused as non-fast-forward`,
+          );
+        }
+        log.info({ attempt, branch }, 'push refused (the remote moved on); fetching again and reapplying');
+        await ws.reset(branch);
+      }
+    } catch (err) {
+      const code = err instanceof ImageWatcherError ? err.code : 'E_GIT_FAILED';
+      const reason = err instanceof Error ? err.message : String(err);
+      log.warn({ code, reason }, 'Git write-back failed');
+      this.deps.metrics?.observeGitPush('failed');
+      for (const p of items) if (!outcome.has(p)) outcome.set(p, { result: 'failed', code, reason });
+    } finally {
+      await ws?.close().catch(() => undefined);
+    }
+    for (const p of items)
+      p.resolve(outcome.get(p) ?? { result: 'failed', code: 'E_GIT_FAILED', reason: 'not written' });
+  }
+
+  /** Edits every request into the checkout; a refused one fails alone, the others go on. */
+  private async applyAll(
+    ws: GitWorkspace,
+    items: Pending[],
+    outcome: Map<Pending, WriteBackResult>,
+  ): Promise<Pending[]> {
+    const texts = new Map<string, string>();
+    const applied: Pending[] = [];
+    for (const p of items) {
+      const { req } = p;
+      try {
+        const files = await ws.readFiles(req.target.path);
+        for (const [f, text] of texts) if (files.has(f)) files.set(f, text);
+        const written = new Map<string, string>();
+        for (const c of req.changes) {
+          const image = parseImageReference(c.image);
+          const edited = this.deps.edit(files, {
+            workload: req.workload,
+            container: c.container,
+            image,
+            to: versionParts(c.newVersion),
+          });
+          files.set(edited.file, edited.text);
+          written.set(edited.file, edited.text);
+        }
+        for (const [f, text] of written) {
+          await ws.writeFile(f, text);
+          texts.set(f, text);
+        }
+        applied.push(p);
+      } catch (err) {
+        if (err instanceof GitError && err.code !== 'E_GIT_NOT_FOUND') throw err;
+        const code = err instanceof ImageWatcherError ? err.code : 'E_EDIT';
+        const reason = err instanceof Error ? err.message : String(err);
+        this.deps.metrics?.observeGitPush('refused');
+        this.deps.logger.warn({ workload: who(req.workload), code, reason }, 'cannot edit the file in Git');
+        outcome.set(p, { result: 'failed', code, reason });
+      }
+    }
+    return applied;
+  }
+}
