@@ -4,6 +4,7 @@
 // says it in words for people.
 import { Cron } from 'croner';
 import cronstrue from 'cronstrue';
+import { showText } from './show.ts';
 
 /** Parsed `schedule`: the expressions as written (each valid 5-field cron). */
 export interface Schedule {
@@ -41,7 +42,11 @@ export function parseSchedule(value: string): Parsed<Schedule> {
   for (const e of expressions) {
     const reason = cronProblem(e);
     if (reason !== undefined) {
-      return { ok: false, message: `has an invalid cron expression '${e}': ${reason} (${example})` };
+      // The expression and croner's reason may hold control characters: shown escaped and cut.
+      return {
+        ok: false,
+        message: `has an invalid cron expression ${showText(e, 80)}: ${showText(reason, 160, false)} (${example})`,
+      };
     }
   }
   return { ok: true, value: { source: value, expressions } };

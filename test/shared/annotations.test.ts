@@ -228,9 +228,7 @@ const invalid: { name: string; input: Record<string, string>; opts?: ParseOption
   {
     name: 'a misspelt key suggests the closest known key',
     input: { 'image-watcher/strategie': 'MINOR' },
-    want: [
-      '',
-    ],
+    want: [''],
   },
   {
     name: 'a key in the wrong case suggests the right one',

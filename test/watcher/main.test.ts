@@ -82,7 +82,7 @@ t.test(
       if (child.exitCode === null) child.kill('SIGKILL');
     });
 
-    await until('the notification', () => hook.requests.length > 0 || child.exitCode !== null, 30_000).catch(
+    await until('the notification', () => hook.requests.length > 0 || child.exitCode !== null, 90_000).catch(
       (err: unknown) => {
         throw new Error(`${String(err)}\n${output}`);
       },

@@ -102,7 +102,7 @@ t.test('500 is retried with capped exponential backoff and full jitter, then rep
     message: `registry ${reg.host} failed to answer the tag list of app (HTTP 500)`,
   });
   t.equal(reg.hits.length, 5, 'maxAttempts requests');
-  t.same(sleeps, [99, 199, 399, 499], 'random * min(cap, base * 2^n)');
+  t.same(sleeps, [100, 200, 400, 500], 'about random * min(cap, base * 2^n), rounded (the one backoff rule)');
 });
 
 t.test('a 503 that recovers is invisible to the caller', async (t) => {
