@@ -258,7 +258,8 @@ function guard(w: WorkloadSnapshot, key: string): JsonPatchOp {
   return { op: 'test', path: '/metadata/resourceVersion', value: w.resourceVersion };
 }
 
-function mergeVersions(
+/** The versions of `changes` merged into a version annotation, as the other keys are written. */
+export function mergeVersions(
   w: Pick<WorkloadSnapshot, 'annotations'>,
   key: string,
   names: readonly string[],

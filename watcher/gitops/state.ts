@@ -13,7 +13,7 @@ import { encodePendingRollout, parsePendingRollout } from '../../shared/pending-
 import type { Candidate } from '../check/decide.ts';
 import {
   annotationPath,
-  encodeFor,
+  mergeVersions,
   rollbackPatch,
   updatePatch,
   versionFor,
@@ -128,21 +128,6 @@ export function parseGitPending(
   };
 }
 
-/** The versions of `changes` merged into a version annotation, as the other keys are written. */
-function mergedVersions(
-  w: Pick<WorkloadSnapshot, 'annotations'>,
-  key: string,
-  names: readonly string[],
-  changes: ReadonlyMap<string, string>,
-): string {
-  const merged = new Map<string, string>();
-  for (const name of names) {
-    const v = changes.get(name) ?? versionFor(w.annotations[key], name, names.length);
-    if (v !== undefined) merged.set(name, v);
-  }
-  return encodeFor(merged, names.length);
-}
-
 /** Candidates already written to Git (last-pushed-version) are not written again. */
 export function notYetPushed(
   w: Pick<WorkloadSnapshot, 'annotations'>,
@@ -189,7 +174,7 @@ export function gitPushedPatch(
       {
         op: 'add',
         path: annotationPath(ANNOTATIONS.lastPushedVersion),
-        value: mergedVersions(w, ANNOTATIONS.lastPushedVersion, watchedNames, changes),
+        value: mergeVersions(w, ANNOTATIONS.lastPushedVersion, watchedNames, changes),
       },
     ],
   };
