@@ -31,6 +31,8 @@ const result = await build({
     js: "import { createRequire as __iwCreateRequire } from 'node:module'; const require = __iwCreateRequire(import.meta.url);",
   },
 });
-for (const [file, out] of Object.entries(result.metafile.outputs)) {
-  if (file.endsWith('.js')) process.stdout.write(`${file} ${(out.bytes / 1024).toFixed(0)} KiB\n`);
-}
+// Quiet like tsc unless asked: `node scripts/bundle.ts --sizes` lists each bundle's size.
+if (process.argv.includes('--sizes'))
+  for (const [file, out] of Object.entries(result.metafile.outputs)) {
+    if (file.endsWith('.js')) process.stdout.write(`${file} ${(out.bytes / 1024).toFixed(0)} KiB\n`);
+  }

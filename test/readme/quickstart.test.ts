@@ -162,6 +162,9 @@ t.test('the README quickstart and Try it, command by command', async (t) => {
     HOME: home,
     LANG: 'C.UTF-8',
     DEMO_DIR: state,
+    // The commands run the esbuild bundles (no source map): coverage of them would count the
+    // bundled libraries, not our sources. tap's processinfo skips processes with this set to 0.
+    _TAPJS_PROCESSINFO_COVERAGE_: '0',
   };
 
   for (const [i, block] of blocks.entries()) {

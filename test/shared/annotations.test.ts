@@ -603,7 +603,7 @@ t.test('policy keys: schedule, timezone, min-age, constraint', (t) => {
   );
   t.match(
     problems[0]?.message,
-    /"61 \* \* \* \*" has an invalid cron expression '61 \* \* \* \*': Invalid value for minute/,
+    /"61 \* \* \* \*" has an invalid cron expression "61 \* \* \* \*": Invalid value for minute/,
   );
   t.match(problems[1]?.message, /"Nowhere\/Special" is not an IANA time zone name/);
   t.match(problems[2]?.message, /"400d" is not a duration from 0s to 366d/);
