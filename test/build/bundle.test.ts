@@ -13,7 +13,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // "type": "module") by walking up a few directories.
 const out = mkdtempSync(join(ROOT, 'node_modules', '.iw-bundle-test-'));
 t.teardown(() => rmSync(out, { recursive: true, force: true }));
-const built = spawnSync(process.execPath, ['scripts/bundle.ts', '--outdir', out], {
+const built = spawnSync(process.execPath, ['scripts/bundle.ts', '--outdir', out, '--sizes'], {
   cwd: ROOT,
   encoding: 'utf8',
 });
