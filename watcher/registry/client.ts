@@ -359,17 +359,7 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
     reference: string,
     opts?: RegistryCallOptions,
   ): Promise<FetchedManifest> {
-    const what = `the manifest ${ref.repository}:${reference}`;
-    const res = await this.#request(ref, this.#credentials(ref, opts), {
-      method: 'GET',
-      url: `${this.#base(ref)}/v2/${ref.repository}/manifests/${reference}`,
-      accept: MANIFEST_ACCEPT,
-      maxBytes: this.#maxManifestBytes,
-      what,
-      notFound: `${reference} of repository ${ref.repository} not found on ${ref.registry}`,
-      signal: opts?.signal,
-    });
-    this.#verify(ref, reference, res.body, what);
+    const res = await this.#manifestBody(ref, reference, this.#credentials(ref, opts), opts?.signal);
     const body = parseJson(res.body);
     const declared =
       body && typeof body === 'object' && typeof (body as { mediaType?: unknown }).mediaType === 'string'
@@ -391,17 +381,12 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
       throw new RegistryError('E_REGISTRY_RESPONSE', `invalid blob digest for ${ref.repository}`);
     }
     const what = `the blob ${ref.repository}@${digest}`;
-    const res = await this.#request(ref, this.#credentials(ref, opts), {
-      method: 'GET',
-      url: `${this.#base(ref)}/v2/${ref.repository}/blobs/${digest}`,
-      accept: '*/*',
-      maxBytes: opts?.maxBytes ?? this.#maxConfigBytes,
+    return this.#blob(ref, digest, this.#credentials(ref, opts), {
       what,
       notFound: `${what} is missing on ${ref.registry}`,
+      maxBytes: opts?.maxBytes ?? this.#maxConfigBytes,
       signal: opts?.signal,
     });
-    this.#verify(ref, digest, res.body, what);
-    return res.body;
   }
 
   async getReferrers(
@@ -662,13 +647,13 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
     return config === undefined ? {} : labelsFromConfig(config);
   }
 
-  /** One manifest or index (GET), checked against its digest when asked by digest. */
-  async #fetchManifest(
+  /** The bytes of one manifest or index (GET), checked against its digest when asked by digest. */
+  async #manifestBody(
     ref: ImageReference,
     r: string,
     creds: RegistryCredentials | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<ParsedManifest> {
+  ): Promise<HttpResponse> {
     const res = await this.#request(ref, creds, {
       method: 'GET',
       url: `${this.#base(ref)}/v2/${ref.repository}/manifests/${r}`,
@@ -679,6 +664,37 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
       ...(signal ? { signal } : {}),
     });
     this.#verify(ref, r, res.body, `the manifest ${ref.repository}@${r}`);
+    return res;
+  }
+
+  /** The bytes of one blob (GET), checked against its digest. */
+  async #blob(
+    ref: ImageReference,
+    digest: string,
+    creds: RegistryCredentials | undefined,
+    call: { what: string; notFound: string; maxBytes: number; signal: AbortSignal | undefined },
+  ): Promise<Buffer> {
+    const res = await this.#request(ref, creds, {
+      method: 'GET',
+      url: `${this.#base(ref)}/v2/${ref.repository}/blobs/${digest}`,
+      accept: '*/*',
+      maxBytes: call.maxBytes,
+      what: call.what,
+      notFound: call.notFound,
+      ...(call.signal ? { signal: call.signal } : {}),
+    });
+    this.#verify(ref, digest, res.body, call.what);
+    return res.body;
+  }
+
+  /** One manifest or index (GET), checked against its digest when asked by digest. */
+  async #fetchManifest(
+    ref: ImageReference,
+    r: string,
+    creds: RegistryCredentials | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<ParsedManifest> {
+    const res = await this.#manifestBody(ref, r, creds, signal);
     const parsed = parseManifest(parseJson(res.body), res.headers.get('content-type') ?? undefined);
     if (!parsed) {
       throw new RegistryError(
@@ -732,17 +748,14 @@ export class OciRegistryClient implements RegistryClient, RegistryArtifacts {
         `registry ${ref.registry} answered with a manifest naming an invalid config digest for ${ref.repository}:${reference}`,
       );
     }
-    const res = await this.#request(ref, creds, {
-      method: 'GET',
-      url: `${this.#base(ref)}/v2/${ref.repository}/blobs/${configDigest}`,
-      accept: '*/*',
+    const what = `the image config of ${ref.repository}:${reference}`;
+    const body = await this.#blob(ref, configDigest, creds, {
+      what,
+      notFound: `${what} is missing on ${ref.registry}`,
       maxBytes: this.#maxConfigBytes,
-      what: `the image config of ${ref.repository}:${reference}`,
-      notFound: `the image config of ${ref.repository}:${reference} is missing on ${ref.registry}`,
-      ...(signal ? { signal } : {}),
+      signal,
     });
-    this.#verify(ref, configDigest, res.body, `the image config of ${ref.repository}:${reference}`);
-    return parseJson(res.body);
+    return parseJson(body);
   }
 
   /** One registry call with the auth dance; maps failures to RegistryError. */
