@@ -42,6 +42,7 @@ import {
   watchedContainers,
 } from './check/decide.ts';
 import type {
+  JsonPatchOp,
   KubeGateway,
   LeaderElector,
   WorkloadKind,
@@ -1205,17 +1206,7 @@ export class Controller {
       'UpdateAvailable',
       `newer image available: ${describe(wanted)}`,
     );
-    try {
-      this.adopt(
-        await this.deps.gateway.patchWorkload(
-          w.kind,
-          w.namespace,
-          w.name,
-          noticeDonePatch(w, claim.value, wanted, names),
-        ),
-      );
-    } catch (err) {
-      if (!isPatchConflict(err)) throw err;
+    if (!(await this.patchAdopted(w, noticeDonePatch(w, claim.value, wanted, names)))) {
       log.warn('the notice claim changed while sending; not stamping');
     }
     return {};
@@ -1264,6 +1255,19 @@ export class Controller {
   /** Keeps the snapshot our own write returned, unless the watch already has a newer one. */
   private adopt(w: WorkloadSnapshot): void {
     if (this.entries.has(workloadKey(w))) this.upsertEntry(w);
+  }
+  /**
+   * Patches the workload and adopts the answer. False when a `test` failed or on 409: someone
+   * else wrote first, and the watch brings the new state.
+   */
+  private async patchAdopted(w: WorkloadSnapshot, ops: JsonPatchOp[]): Promise<boolean> {
+    try {
+      this.adopt(await this.deps.gateway.patchWorkload(w.kind, w.namespace, w.name, ops));
+      return true;
+    } catch (err) {
+      if (!isPatchConflict(err)) throw err;
+      return false;
+    }
   }
 
   private updaterDeps() {
@@ -1387,23 +1391,17 @@ export class Controller {
     reverts: ReturnType<typeof detectExternalReverts>,
   ): Promise<void> {
     const w = c.snapshot;
-    try {
-      this.adopt(
-        await this.deps.gateway.patchWorkload(
-          w.kind,
-          w.namespace,
-          w.name,
-          revertPatch(
-            w,
-            reverts,
-            c.watched.map((x) => x.info.name),
-          ),
+    if (
+      !(await this.patchAdopted(
+        w,
+        revertPatch(
+          w,
+          reverts,
+          c.watched.map((x) => x.info.name),
         ),
-      );
-    } catch (err) {
-      if (!isPatchConflict(err)) throw err;
+      ))
+    )
       return;
-    }
     const text = reverts.map((r) => `${r.container}: ${r.revertedVersion} -> ${r.runningVersion}`).join(', ');
     for (const r of reverts) {
       this.log.warn(
@@ -1651,13 +1649,7 @@ export class Controller {
       this.gitInFlight.delete(key);
     }
     if (res.result === 'failed') {
-      try {
-        this.adopt(
-          await this.deps.gateway.patchWorkload(w.kind, w.namespace, w.name, gitDropPatch(claim.value)),
-        );
-      } catch (err) {
-        if (!isPatchConflict(err)) throw err;
-      }
+      await this.patchAdopted(w, gitDropPatch(claim.value));
       const fresh = this.entries.get(key); // adopting the drop replaced the entry
       if (fresh) fresh.gitError = `${res.code}: ${res.reason}`;
       for (const cand of todo) this.gitFailed.set(failKey(cand), passId);
@@ -1684,10 +1676,7 @@ export class Controller {
       pushed: true,
     };
     const pushed = gitPushedPatch(w, claim.value, done, names);
-    try {
-      this.adopt(await this.deps.gateway.patchWorkload(w.kind, w.namespace, w.name, pushed.ops));
-    } catch (err) {
-      if (!isPatchConflict(err)) throw err;
+    if (!(await this.patchAdopted(w, pushed.ops))) {
       // The record changed meanwhile (a newer claim): last-pushed-version is written by that one.
       log.warn('the Git record changed while pushing; not stamping');
     }
@@ -1745,11 +1734,7 @@ export class Controller {
     const key = workloadKey(w);
     const log = this.log.child({ workload: labelsOf(w) });
     const drop = async () => {
-      try {
-        this.adopt(await this.deps.gateway.patchWorkload(w.kind, w.namespace, w.name, gitDropPatch(value)));
-      } catch (err) {
-        if (!isPatchConflict(err)) throw err;
-      }
+      await this.patchAdopted(w, gitDropPatch(value));
     };
     const parsed = parseGitPending(value);
     if (!parsed.ok) {
@@ -1852,19 +1837,7 @@ export class Controller {
         `rollout failed (${reason}); cannot write the revert to Git: ${res.reason}`,
       );
     }
-    try {
-      this.adopt(
-        await this.deps.gateway.patchWorkload(
-          w.kind,
-          w.namespace,
-          w.name,
-          gitRevertedPatch(w, candidates, watched),
-        ),
-      );
-    } catch (err) {
-      if (isPatchConflict(err)) return this.refresh(w);
-      throw err;
-    }
+    if (!(await this.patchAdopted(w, gitRevertedPatch(w, candidates, watched)))) return this.refresh(w);
     const link = gitLink({ repo: target.repo, branch: res.branch, commit: res.commit, url: res.url });
     e.git = { repo: target.repo, branch: res.branch, commit: res.commit, url: res.url, pending: false };
     for (const cand of candidates) {
