@@ -12,6 +12,14 @@ export const HELD_REASONS: readonly HeldReason[] = Object.freeze([
   'signature',
 ] as const);
 
+/**
+ * Rules a person's approval or manual update overrides (when to apply, how old it must be); never
+ * the ones about what may run (constraint, platform, signature).
+ */
+export function overriddenByApproval(reason: HeldReason | (string & {})): boolean {
+  return reason === 'schedule' || reason === 'min-age';
+}
+
 /** A newer version that waits, with the reason, until when (when known) and words for people. */
 export interface Held {
   reason: HeldReason;

@@ -16,6 +16,7 @@ import { satisfiesConstraint } from '../shared/constraint.ts';
 import { canonicalName } from '../shared/image-ref.ts';
 import { parsePendingRollout } from '../shared/pending-rollout.ts';
 import type { Held } from '../shared/policy.ts';
+import { overriddenByApproval } from '../shared/policy.ts';
 import type { UpdateWindow } from '../shared/schedule.ts';
 import { describeWindow, windowState } from '../shared/schedule.ts';
 import { classifyChange, compareTags, parseTag, sameShape } from '../shared/version.ts';
@@ -933,7 +934,7 @@ export class Controller {
       // person's decision: it overrides the release age, never platform or signature.
       const settings: WatchSettings = manual ? { ...target.settings, mode: 'AUTO_UPDATE' } : target.settings;
       const gates = (this.deps.gates ?? []).filter(
-        (g) => g.applies(settings) && !(manual && g.reason === 'min-age'),
+        (g) => g.applies(settings) && !(manual && overriddenByApproval(g.reason)),
       );
       if (gates.length === 0) return { pending: false, candidate: candidates[0], held: undefined };
       const { ref } = container;

@@ -1,6 +1,7 @@
 // Server-rendered HTML of the approval pages: pure functions of their input, every value escaped,
 // one inline stylesheet allowed by its hash, no scripts and no external assets.
 import { createHash } from 'node:crypto';
+import { overriddenByApproval } from '../../shared/policy.ts';
 import { escapeHtml, safeHttpUrl } from '../html.ts';
 
 export interface WorkloadRef {
@@ -85,10 +86,9 @@ export interface HeldView {
 function heldNote(h: HeldView | undefined): string {
   if (!h) return '';
   const until = h.until === undefined ? '' : ` until ${h.until}`;
-  const override =
-    h.reason === 'schedule' || h.reason === 'min-age'
-      ? 'Approving applies it now anyway.'
-      : 'An approval cannot override this rule.';
+  const override = overriddenByApproval(h.reason)
+    ? 'Approving applies it now anyway.'
+    : 'An approval cannot override this rule.';
   const what = h.version === undefined ? 'An update' : `<code>${escapeHtml(h.version)}</code>`;
   return `<p class="note">${what} is held (${escapeHtml(h.reason)})${escapeHtml(until)}: ${escapeHtml(h.message)}. ${override}</p>`;
 }
