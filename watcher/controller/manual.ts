@@ -132,7 +132,8 @@ async function applyIntent(
   if (plan.kind === 'blocked') throw new ManualUpdateError('E_CONFLICT', plan.reason);
   if (plan.kind === 'git') {
     const r = await writeToGit(ctx, check, candidates, plan.target, true);
-    const failed = ctx.entries.get(key)?.lastError;
+    // writeToGit keeps a failure's reason in gitError (lastError is the last check's).
+    const failed = ctx.entries.get(key)?.gitError;
     if (r.requeueAfter === 0)
       throw new ManualUpdateError('E_CONFLICT', 'the workload changed while updating; retry');
     if (ctx.entries.get(key)?.git?.pending !== true) {
