@@ -113,3 +113,40 @@ export function toError(err: unknown): { code: string; message: string } {
   if (err instanceof ImageWatcherError) return { code: err.code, message: err.message };
   return { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
+
+/**
+ * Versions whose Git write failed, by `key|container=version`: not written again in the pass
+ * that failed, tried again in the next. Only the newest pass's failures are kept (older ones
+ * have no effect), so versions that are never pushed again cannot pile up.
+ */
+export class GitFailures {
+  private pass = Number.NEGATIVE_INFINITY;
+  private readonly keys = new Set<string>();
+
+  record(pass: number, failKey: string): void {
+    // A write of an older pass that ends late: that version is tried again in this pass anyway.
+    if (pass < this.pass) return;
+    if (pass > this.pass) {
+      this.keys.clear();
+      this.pass = pass;
+    }
+    this.keys.add(failKey);
+  }
+
+  failedIn(pass: number, failKey: string): boolean {
+    return pass === this.pass && this.keys.has(failKey);
+  }
+
+  delete(failKey: string): void {
+    this.keys.delete(failKey);
+  }
+
+  /** A deleted workload's entries. */
+  forget(key: string): void {
+    for (const k of this.keys) if (k.startsWith(`${key}|`)) this.keys.delete(k);
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+}
