@@ -22,6 +22,7 @@ interface Harness {
     config?: Partial<ControllerConfig>;
     releaseNotes?: () => Promise<{ url: string } | undefined>;
     gitops?: ControllerDeps['gitops'];
+    now?: () => Date;
   }): Promise<Controller>;
 }
 
@@ -56,7 +57,7 @@ function harness(t: { teardown(fn: () => unknown): void }): Harness {
         ...(opts.releaseNotes ? { releaseNotes: opts.releaseNotes } : {}),
         ...(opts.gitops ? { gitops: opts.gitops } : {}),
         logger: pino({ level: 'silent' }),
-        now: () => new Date('2026-11-23T10:00:00Z'),
+        now: opts.now ?? (() => new Date('2026-11-23T10:00:00Z')),
         config: {
           checkIntervalMs: 3_600_000,
           runOnBoot: false,
@@ -504,4 +505,21 @@ t.test('a failed Git write is not tried again in its pass, and is in the next', 
   await c.idle();
   t.same(submitted, ['1.25.1', '1.25.1'], 'written again in the next pass');
   t.match(c.workloads()[0]?.lastError, /^E_GIT_PUSH: remote said no/);
+});
+
+t.test('a notice claim without a time is taken over only a claim time-out after it was seen', async (t) => {
+  const h = harness(t);
+  // notice-pending with last-notified removed (by hand): no crashed sender leaves that.
+  h.cluster.add('web', 'nginx:1.25.0', { 'image-watcher/notice-pending': '1.26.0' });
+  let now = Date.parse('2026-11-23T10:00:00Z');
+  const c = await h.make({ now: () => new Date(now), config: { noticeClaimTtlMs: 60_000 } });
+  await c.runCycle();
+  t.same(h.notices, [], 'respected when first seen');
+  now += 59_000;
+  await c.runCycle();
+  t.same(h.notices, [], 'still respected within the time-out');
+  now += 1000;
+  await c.runCycle();
+  t.match(h.notices, [{ event: 'available', newVersion: '1.26.0' }], 'taken over after the time-out');
+  t.equal(ann(h.cluster.objects.get('Deployment/shop/web')!, 'notice-pending'), undefined);
 });

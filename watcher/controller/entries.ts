@@ -42,6 +42,7 @@ export function upsertEntry(ctx: Ctx, w: WorkloadSnapshot): Entry {
     blocked: prev?.blocked,
     gitError: prev?.gitError,
     held: prev?.held ?? new Map<string, Held>(),
+    claimSeen: prev?.claimSeen,
   };
   ctx.entries.set(key, entry);
   indexRepositories(ctx, key, entry);

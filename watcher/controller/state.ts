@@ -96,6 +96,8 @@ export interface Entry {
   gitError?: string | undefined;
   /** The hold last logged per container (a hold is logged when it starts or changes). */
   held: Map<string, Held>;
+  /** A notice claim and when this watcher first saw it (a claim without a time ages from then). */
+  claimSeen?: { value: string; at: number } | undefined;
 }
 
 /** A manual update or approval waiting for its workload's next reconcile. */
