@@ -2,6 +2,7 @@
 import type { WatchSettings } from '../../shared/annotations.ts';
 import { satisfiesConstraint } from '../../shared/constraint.ts';
 import { canonicalName, imageWithTag } from '../../shared/image-ref.ts';
+import { heldWording } from '../../shared/policy.ts';
 import { compareTags, parseTag, sameShape } from '../../shared/version.ts';
 import { ManualUpdateError } from '../api.ts';
 import type { ManualUpdateRequest, ManualUpdateResult } from '../api.ts';
@@ -116,11 +117,7 @@ async function applyIntent(
       : await gatedExplicit(ctx, check, explicitCandidates(check, results, intent.version), key);
   if (candidates.length === 0) {
     const held = check.containers.find((s) => s.held && s.held.reason !== 'min-age')?.held;
-    if (held)
-      throw new ManualUpdateError(
-        'E_HELD',
-        `${held.version ?? 'the newer version'} is held (${held.reason}): ${held.message}`,
-      );
+    if (held) throw new ManualUpdateError('E_HELD', heldWording(held));
     throw new ManualUpdateError('E_NO_UPDATE', 'already at the newest allowed version');
   }
   const changes = candidates.map((c) => ({
