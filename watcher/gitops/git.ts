@@ -289,6 +289,8 @@ function classify(stderr: string): GitErrorCode {
   if (/is not a git command|spawn \S+ ENOENT|image-watcher: cannot run ssh/i.test(stderr)) {
     return 'E_GIT_UNAVAILABLE';
   }
+  // The ssh wrapper refused (a noexec temp directory): not an authentication failure.
+  if (/^(error|fatal): cannot (exec|run) /m.test(stderr)) return 'E_GIT_FAILED';
   if (
     /authentication failed|could not read (username|password)|permission denied|403|401|host key verification failed/i.test(
       stderr,
