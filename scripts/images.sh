@@ -95,7 +95,9 @@ runtime_watcher=$(runtime_base "${WATCHER_PACKAGES:-}")
 make_git_files() { # $1: output directory (scripts/git-closure.sh's OUT)
   local tree
   tree=$(mktemp -d)
-  mmdebstrap --quiet --variant=extract --include=git,openssh-client --skip=output/dev "$suite" "$tree" &&
+  # The .debs stay in the tree: git-closure.sh finds the packages (for their copyright) in them.
+  mmdebstrap --quiet --variant=extract --include=git,openssh-client --skip=output/dev --skip=cleanup/apt/cache \
+    "$suite" "$tree" &&
     sh scripts/git-closure.sh "$tree" "$1"
   local status=$?
   rm -rf "$tree"

@@ -288,6 +288,8 @@ t.test(
       perl: has('/usr/bin/perl'),
       apt: has('/usr/bin/apt-get') || has('/usr/bin/dpkg'),
       gitCore: fs.readdirSync('/usr/lib/git-core').sort(),
+      copyright: ['git', 'openssh-client', 'libcurl3-gnutls', 'libgnutls30'].every((p) =>
+        has('/usr/share/doc/' + p + '/copyright')),
     }));`;
     const found = JSON.parse(
       await podman([
@@ -318,8 +320,9 @@ t.test(
         perl: false,
         apt: false,
         gitCore: ['git-remote-http', 'git-remote-https'],
+        copyright: true,
       },
-      'uid 10001 has a passwd entry (ssh needs one); git, its HTTPS helper and ssh; no shell, perl or apt',
+      'uid 10001 has a passwd entry (ssh needs one); git, its HTTPS helper, ssh and their copyright files; no shell, perl or apt',
     );
     const version = await podman([
       'run',
