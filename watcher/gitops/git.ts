@@ -114,7 +114,7 @@ export function safeUrl(url: string): string {
 
 /** Where a missing git or ssh is found: the default image ships neither. */
 const GIT_IMAGE_HINT =
-  'Git write-back needs the watcher image tagged <version>-git (for example ghcr.io/image-watcher/watcher:0.1.0-git), which holds git and ssh';
+  'Git write-back needs the watcher image tagged <version>-git (ghcr.io/image-watcher/watcher:<version>-git), which holds git and ssh';
 
 function unavailable(program: string, path: string): GitError {
   return new GitError(
