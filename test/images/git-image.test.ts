@@ -153,9 +153,11 @@ t.test(
     const { c, httpPort, fail } = await runWatcher(t, watcherGit, 'watcher-git', kube);
 
     const subjects = async (repo: string): Promise<string[]> => git.log(repo, 'main');
-    await until('the commit over HTTP', async () => (await subjects('over-http')).length === 2, 150_000).catch(
-      fail,
-    );
+    await until(
+      'the commit over HTTP',
+      async () => (await subjects('over-http')).length === 2,
+      150_000,
+    ).catch(fail);
     await until('the commit over SSH', async () => (await subjects('over-ssh')).length === 2, 150_000).catch(
       fail,
     );
