@@ -230,7 +230,7 @@ t.test('the default image has no git: E_GIT_UNAVAILABLE naming the -git image', 
   await until(
     'the failed notice',
     () => hook.requests.some((r) => r.body.includes('"event":"failed"')),
-    60_000,
+    120_000,
   ).catch(fail);
   const notice = hook.requests.find((r) => r.body.includes('"event":"failed"'))!.body;
   t.match(notice, /git is not installed in this watcher image/, 'the notice says why');
