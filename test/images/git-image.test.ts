@@ -22,6 +22,8 @@ import { images, podman, podmanResult, sh, skipReason, start, unpackedSize } fro
 import type { Container } from './podman.ts';
 
 const skip = skipReason();
+// scripts/images.sh (cached), three containers and two Git servers on a shared machine.
+t.setTimeout(480_000);
 const suffix = randomBytes(4).toString('hex');
 const AUTH = { username: 'bot', password: `git-http-password-${suffix}` };
 const API_TOKEN = `api-token-${suffix}-0123456789`;
