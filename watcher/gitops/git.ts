@@ -308,7 +308,7 @@ function classify(stderr: string): GitErrorCode {
   return 'E_GIT_FAILED';
 }
 
-/** The last lines git printed, for a message (git never prints the askpass answers). */
+/** The last lines git printed, for a message (git prints neither the extra header nor the keys). */
 function tail(stderr: string): string {
   const lines = stderr
     .split('\n')
