@@ -271,3 +271,18 @@ t.test('the approval plugin is registered when given', async (t) => {
   const { a } = await app(t, { approval: { plugin, options: {} } });
   t.same((await a.inject('/approve/ping')).json(), { pong: true });
 });
+
+t.test('path parameters are checked by their schema', async (t) => {
+  const { a } = await app(t);
+  const update = (kind: string) =>
+    a.inject({
+      method: 'POST',
+      url: `/api/v1/workloads/shop/${kind}/web/update`,
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+  const long = await update('k'.repeat(33));
+  t.equal(long.statusCode, 400, 'a 33-character kind');
+  t.match(long.json(), { error: /params\/kind must NOT have more than 32 characters/ });
+  t.equal((await update('k'.repeat(32))).statusCode, 403, 'a 32-character kind is looked up (and unknown)');
+  t.equal((await update('deployment')).statusCode, 202);
+});
