@@ -1,0 +1,161 @@
+// End to end, `image-watcher/git-push: pull-request`: createWatcher (the production wiring, with the
+// real editors, the git CLI client and the real pull-request client) against the fake API server,
+// the real docker-registry, a bare repository over `git http-backend` with token auth, and a local
+// forge speaking GitHub's or GitLab's REST shapes (test/support/forge.ts). Only where the client
+// sends its API calls is replaced (the forge's address); GIT_INSECURE_HOSTS comes from the settings.
+import t from 'tap';
+import { startForge } from '../../support/forge.ts';
+import { startGitServer } from '../../support/git-server.ts';
+import type { GitServer } from '../../support/git-server.ts';
+import { buildImage } from '../../support/images.ts';
+import type { RunningRegistry } from '../../support/registry.ts';
+import { pushImage, startRegistry } from '../../support/registry.ts';
+import { annotationsOf, deployment, fakeKube, imageOf, startWatcher } from './support.ts';
+
+const TOKEN = 'glpat-pr-token-0123456789';
+const API_TOKEN = 'api-token-for-the-pr-test-0123';
+let registry: RunningRegistry;
+let git: GitServer;
+
+t.before(async () => {
+  registry = await startRegistry();
+  for (const kind of ['github', 'gitlab']) {
+    await pushImage(registry.url, `${kind}/web`, ['1.0.0', '1.0.1'], buildImage());
+  }
+  // GitCli sends a token as the password of x-access-token (as GitHub and GitLab accept it).
+  git = await startGitServer({ auth: { username: 'x-access-token', password: TOKEN } });
+});
+t.teardown(async () => {
+  await git.close();
+  await registry.stop();
+});
+
+function manifest(image: string): string {
+  return [
+    'apiVersion: apps/v1',
+    'kind: Deployment',
+    'metadata:',
+    '  name: web',
+    '  namespace: shop',
+    'spec:',
+    '  template:',
+    '    spec:',
+    '      containers:',
+    '        - name: app',
+    `          image: ${image} # reviewed by people`,
+    '',
+  ].join('\n');
+}
+
+const secret = {
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name: 'git-token', namespace: 'shop' },
+  data: { token: Buffer.from(TOKEN).toString('base64') },
+};
+
+for (const kind of ['github', 'gitlab'] as const) {
+  t.test(`${kind}: one request per branch, opened once and updated for a newer version`, async (t) => {
+    const img = (tag: string) => `${registry.host}/${kind}/web:${tag}`;
+    const forge = await startForge(kind, 'org/deploy', TOKEN);
+    t.teardown(() => forge.close());
+    const url = await git.createRepo(`pr-${kind}`, { 'apps/web.yaml': manifest(img('1.0.0')) });
+    const kube = await fakeKube(t.teardown.bind(t));
+    kube.seed(secret);
+    const d = deployment('web', img('1.0.0'), {
+      'image-watcher/mode': 'AUTO_UPDATE',
+      'image-watcher/strategy': 'PATCH',
+      'image-watcher/write-back': 'git',
+      'image-watcher/git-repo': url,
+      'image-watcher/git-path': 'apps',
+      'image-watcher/git-secret': 'git-token',
+      'image-watcher/git-push': 'pull-request',
+    }) as { metadata: Record<string, unknown> };
+    d.metadata.labels = { 'argocd.argoproj.io/instance': 'shop' };
+    kube.seed(d);
+    const w = await startWatcher(t.teardown.bind(t), kube, {
+      env: { GIT_INSECURE_HOSTS: '127.0.0.1', API_TOKEN },
+      io: {
+        gitWindowMs: 10,
+        pullRequestProvider: (repo) =>
+          repo === url ? { kind, apiUrl: forge.apiUrl, path: 'org/deploy', host: '127.0.0.1' } : undefined,
+      },
+    });
+    const gitView = async () => {
+      const res = await w.app.inject({
+        url: '/api/v1/workloads',
+        headers: { authorization: `Bearer ${API_TOKEN}` },
+      });
+      t.equal(res.statusCode, 200);
+      return res.json<{ workloads: { name: string; writeBack?: { git?: Record<string, unknown> } }[] }>()
+        .workloads[0]?.writeBack?.git;
+    };
+    const webUrl =
+      kind === 'github'
+        ? 'https://github.example/org/deploy/pull/1'
+        : 'https://gitlab.example/org/deploy/-/merge_requests/1';
+    const branch = 'image-watcher/shop-web';
+
+    await w.controller.runCycle();
+    await w.controller.idle();
+    t.same(await git.log(`pr-${kind}`, 'main'), ['Initial manifests'], 'the base branch is untouched');
+    t.same(await git.log(`pr-${kind}`, branch), ['Update shop/web app 1.0.0 -> 1.0.1', 'Initial manifests']);
+    t.equal(await git.show(`pr-${kind}`, branch, 'apps/web.yaml'), manifest(img('1.0.1')));
+    t.match(forge.open, [{ id: 1, head: branch, base: 'main', title: 'Update shop/web app 1.0.0 -> 1.0.1' }]);
+    t.equal(forge.open.length, 1);
+    t.match(forge.open[0]?.body, /1\.0\.0 -> 1\.0\.1 \(patch\)/);
+    t.match(await gitView(), { branch, url: webUrl, pending: true }, 'the request on /api/v1/workloads');
+    t.match(w.notices, [
+      { event: 'available', newVersion: '1.0.1', detail: `Proposed in Git for review: ${webUrl}` },
+    ]);
+    t.equal(
+      imageOf(kube.get('Deployment', 'shop', 'web')),
+      img('1.0.0'),
+      'the live object waits for the merge',
+    );
+    t.equal(
+      annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/last-pushed-version'],
+      '1.0.1',
+    );
+    t.match(await w.metricsText(), /image_watcher_git_pushes_total\{result="pushed"\} 1\n/);
+
+    // Nothing new: the next pass neither pushes nor calls the forge.
+    const calls = forge.requests.length;
+    await w.controller.runCycle();
+    await w.controller.idle();
+    t.equal(forge.requests.length, calls, 'no forge call without a new version');
+    t.equal((await git.log(`pr-${kind}`, branch)).length, 2);
+
+    // Not merged yet, and a newer version is out: the same branch and request carry it.
+    await pushImage(registry.url, `${kind}/web`, ['1.0.2'], buildImage());
+    await w.controller.runCycle();
+    await w.controller.idle();
+    t.same(await git.log(`pr-${kind}`, branch), [
+      'Update shop/web app 1.0.0 -> 1.0.2',
+      'Update shop/web app 1.0.0 -> 1.0.1',
+      'Initial manifests',
+    ]);
+    t.equal(await git.show(`pr-${kind}`, branch, 'apps/web.yaml'), manifest(img('1.0.2')));
+    t.same(await git.branches(`pr-${kind}`), [branch, 'main'].sort(), 'no second branch');
+    t.equal(forge.open.length, 1, 'no second request');
+    t.equal(forge.open[0]?.title, 'Update shop/web app 1.0.0 -> 1.0.2');
+    t.equal(forge.requests.filter((r) => r.method === 'POST').length, 1, 'opened once');
+    t.equal(
+      forge.requests.filter((r) => r.method === (kind === 'github' ? 'PATCH' : 'PUT')).length,
+      1,
+      'updated once',
+    );
+    t.match(await gitView(), { branch, url: webUrl, pending: true });
+    t.match(w.notices.at(-1), {
+      event: 'available',
+      newVersion: '1.0.2',
+      detail: `Proposed in Git for review: ${webUrl}`,
+    });
+    t.equal(
+      annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/last-pushed-version'],
+      '1.0.2',
+    );
+    t.match(await w.metricsText(), /image_watcher_git_pushes_total\{result="pushed"\} 2\n/);
+    t.notMatch(JSON.stringify(w.notices), new RegExp(TOKEN), 'the token is in no notice');
+  });
+}
