@@ -46,6 +46,7 @@ import { GitWriteBack } from './gitops/writeback.ts';
 import type { ReceiverOptions } from './push/receiver.ts';
 import { buildReceiverApp } from './push/receiver.ts';
 import { PushTrigger } from './push/trigger.ts';
+import { SOURCES } from './push/sources.ts';
 import { realTimers } from './reconcile/queue.ts';
 import type { ReadObject } from './verify/key-source.ts';
 import { signatureGateFromSettings } from './verify/wiring.ts';
@@ -301,6 +302,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
         }
       : undefined;
   if (!receiver) logger.info('registry push receivers off: REGISTRY_WEBHOOK_TOKEN is not set');
+  else metrics.expectRegistryEvents(SOURCES);
   const receiverApp =
     receiver && settings.receiverPort !== undefined
       ? await buildReceiverApp({ ...receiver, logger })
