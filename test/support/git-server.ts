@@ -50,6 +50,8 @@ export interface GitServer {
   branches(name: string): Promise<string[]>;
   /** Commits `files` to `branch` from another clone (a person pushing at the same time). */
   commitAs(name: string, branch: string, files: Record<string, string>, message: string): Promise<void>;
+  /** Merges `from` into `into` with a merge commit, as a forge's merge button does. */
+  merge(name: string, from: string, into: string, message: string): Promise<void>;
   /** Requests the server saw (method, path, user). */
   requests: { method: string; path: string; user: string | undefined; status: number }[];
   close(): Promise<void>;
@@ -192,6 +194,12 @@ export async function startGitServer(
         await git(dir, 'add', '--all');
         await git(dir, 'commit', '--quiet', '-m', message);
         await git(dir, 'push', '--quiet', 'origin', branch);
+      }),
+    merge: (name, from, into, message) =>
+      withClone(name, into, async (dir) => {
+        await git(dir, 'fetch', '--quiet', 'origin', from);
+        await git(dir, 'merge', '--quiet', '--no-ff', '-m', message, 'FETCH_HEAD');
+        await git(dir, 'push', '--quiet', 'origin', into);
       }),
     async close() {
       server.closeAllConnections();

@@ -4,13 +4,15 @@
 // forge speaking GitHub's or GitLab's REST shapes (test/support/forge.ts). Only where the client
 // sends its API calls is replaced (the forge's address); GIT_INSECURE_HOSTS comes from the settings.
 import t from 'tap';
+import type { FakeKube } from '../../support/fake-kube/index.ts';
 import { startForge } from '../../support/forge.ts';
 import { startGitServer } from '../../support/git-server.ts';
 import type { GitServer } from '../../support/git-server.ts';
 import { buildImage } from '../../support/images.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
 import { pushImage, startRegistry } from '../../support/registry.ts';
-import { annotationsOf, deployment, fakeKube, imageOf, startWatcher } from './support.ts';
+import { parseAllDocuments } from 'yaml';
+import { annotationsOf, deployment, fakeKube, imageOf, startWatcher, until } from './support.ts';
 
 const TOKEN = 'glpat-pr-token-0123456789';
 const API_TOKEN = 'api-token-for-the-pr-test-0123';
@@ -45,6 +47,15 @@ function manifest(image: string): string {
     `          image: ${image} # reviewed by people`,
     '',
   ].join('\n');
+}
+
+/** Argo CD's sync after the merge: the live object gets the image main holds. */
+async function argoSync(kube: FakeKube, repo: string): Promise<void> {
+  type Spec = { spec: { template: { spec: { containers: { image: string }[] } } } };
+  const doc = parseAllDocuments(await git.show(repo, 'main', 'apps/web.yaml'))[0]!.toJS() as Spec;
+  const live = structuredClone(kube.get('Deployment', 'shop', 'web')!) as unknown as Spec;
+  live.spec.template.spec.containers[0]!.image = doc.spec.template.spec.containers[0]!.image;
+  kube.upsert(live);
 }
 
 const secret = {
@@ -156,6 +167,32 @@ for (const kind of ['github', 'gitlab'] as const) {
       '1.0.2',
     );
     t.match(await w.metricsText(), /image_watcher_git_pushes_total\{result="pushed"\} 2\n/);
+
+    // A reviewer merges it (a merge commit) and Argo CD syncs: the rollout is recorded as an update.
+    await git.merge(`pr-${kind}`, branch, 'main', 'Merge the image-watcher request');
+    forge.open.splice(0);
+    await argoSync(kube, `pr-${kind}`);
+    await until('the merged version recorded', () => {
+      const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+      return a['image-watcher/git-pending'] === undefined && a['image-watcher/rollout'] === undefined;
+    });
+    await w.controller.idle();
+    t.match(annotationsOf(kube.get('Deployment', 'shop', 'web')), {
+      'image-watcher/previous-version': '1.0.0',
+      'image-watcher/current-version': '1.0.2',
+    });
+    t.match(w.notices.at(-1), { event: 'updated', newVersion: '1.0.2' });
+    t.match(await gitView(), { branch, pending: false });
+
+    // The next version: the request was merged, so a new one is opened, from the same branch.
+    await pushImage(registry.url, `${kind}/web`, ['1.0.3'], buildImage());
+    await w.controller.runCycle();
+    await w.controller.idle();
+    t.equal((await git.log(`pr-${kind}`, branch))[0], 'Update shop/web app 1.0.2 -> 1.0.3');
+    t.match(forge.open, [{ id: 2, head: branch, base: 'main', title: 'Update shop/web app 1.0.2 -> 1.0.3' }]);
+    t.equal(forge.requests.filter((r) => r.method === 'POST').length, 2, 'a second request, once');
+    t.match(await gitView(), { branch, url: webUrl.replace(/1$/, '2'), pending: true });
+    t.match(await w.metricsText(), /image_watcher_git_pushes_total\{result="pushed"\} 3\n/);
     t.notMatch(JSON.stringify(w.notices), new RegExp(TOKEN), 'the token is in no notice');
   });
 }
