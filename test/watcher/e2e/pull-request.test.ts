@@ -212,3 +212,63 @@ for (const kind of ['github', 'gitlab'] as const) {
     },
   );
 }
+
+t.test('the forge refuses the token: failed with the answer, then opened on the next pass', async (t) => {
+  const img = (tag: string) => `${registry.host}/github/web:${tag}`;
+  // The forge knows another token first; the Git remote accepts the Secret's.
+  let forge = await startForge('github', 'org/deploy', 'a-token-the-secret-does-not-hold');
+  t.teardown(() => forge.close());
+  const url = await git.createRepo('pr-refused', { 'apps/web.yaml': manifest(img('1.0.0')) });
+  const kube = await fakeKube(t.teardown.bind(t));
+  kube.seed(secret);
+  kube.seed(
+    deployment('web', img('1.0.0'), {
+      'image-watcher/mode': 'AUTO_UPDATE',
+      'image-watcher/strategy': 'PATCH',
+      'image-watcher/write-back': 'git',
+      'image-watcher/git-repo': url,
+      'image-watcher/git-path': 'apps',
+      'image-watcher/git-secret': 'git-token',
+      'image-watcher/git-push': 'pull-request',
+    }),
+  );
+  const w = await startWatcher(t.teardown.bind(t), kube, {
+    env: { GIT_INSECURE_HOSTS: '127.0.0.1' },
+    io: {
+      gitWindowMs: 10,
+      pullRequestProvider: () => ({
+        kind: 'github',
+        apiUrl: forge.apiUrl,
+        path: 'org/deploy',
+        host: '127.0.0.1',
+      }),
+    },
+  });
+  const branch = 'image-watcher/shop-web';
+  await w.controller.runCycle();
+  await w.controller.idle();
+  t.same(await git.branches('pr-refused'), [branch, 'main'], 'the branch was pushed');
+  t.equal(forge.open.length, 0);
+  t.match(w.notices, [{ event: 'failed', newVersion: '1.0.1', detail: /answered 401/ }]);
+  t.match(w.controller.workloads()[0]?.lastError, /^E_GIT_AUTH: /);
+  t.match(await w.metricsText(), /image_watcher_git_pushes_total\{result="failed"\} 1\n/);
+  t.equal(
+    annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/git-pending'],
+    undefined,
+    'the claim is dropped',
+  );
+
+  // The forge now takes the token: the next pass finds the branch done and only opens the request.
+  await forge.close();
+  forge = await startForge('github', 'org/deploy', TOKEN);
+  await w.controller.runCycle();
+  await w.controller.idle();
+  t.same(await git.log('pr-refused', branch), ['Update shop/web app 1.0.0 -> 1.0.1', 'Initial manifests']);
+  t.match(forge.open, [{ id: 1, head: branch, title: 'Update shop/web app 1.0.0 -> 1.0.1' }]);
+  t.match(w.notices.at(-1), {
+    event: 'available',
+    detail: 'Proposed in Git for review: https://github.example/org/deploy/pull/1',
+  });
+  t.match(await w.metricsText(), /image_watcher_git_pushes_total\{result="unchanged"\} 1\n/);
+  t.equal(w.controller.workloads()[0]?.lastError, undefined);
+});
