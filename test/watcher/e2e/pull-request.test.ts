@@ -21,7 +21,8 @@ let git: GitServer;
 
 t.before(async () => {
   registry = await startRegistry();
-  for (const kind of ['github', 'gitlab']) {
+  // One repository per test: later tests must not see the versions earlier ones pushed.
+  for (const kind of ['github', 'gitlab', 'refused']) {
     await pushImage(registry.url, `${kind}/web`, ['1.0.0', '1.0.1'], buildImage());
   }
   // GitCli sends a token as the password of x-access-token (as GitHub and GitLab accept it).
@@ -214,7 +215,7 @@ for (const kind of ['github', 'gitlab'] as const) {
 }
 
 t.test('the forge refuses the token: failed with the answer, then opened on the next pass', async (t) => {
-  const img = (tag: string) => `${registry.host}/github/web:${tag}`;
+  const img = (tag: string) => `${registry.host}/refused/web:${tag}`;
   // The forge knows another token first; the Git remote accepts the Secret's.
   let forge = await startForge('github', 'org/deploy', 'a-token-the-secret-does-not-hold');
   t.teardown(() => forge.close());
