@@ -52,6 +52,8 @@ export interface GitServer {
   commitAs(name: string, branch: string, files: Record<string, string>, message: string): Promise<void>;
   /** Merges `from` into `into` with a merge commit, as a forge's merge button does. */
   merge(name: string, from: string, into: string, message: string): Promise<void>;
+  /** Deletes a branch of the remote (a forge deleting the head branch of a merged request). */
+  deleteBranch(name: string, branch: string): Promise<void>;
   /** Requests the server saw (method, path, user). */
   requests: { method: string; path: string; user: string | undefined; status: number }[];
   close(): Promise<void>;
@@ -201,6 +203,9 @@ export async function startGitServer(
         await git(dir, 'merge', '--quiet', '--no-ff', '-m', message, 'FETCH_HEAD');
         await git(dir, 'push', '--quiet', 'origin', into);
       }),
+    async deleteBranch(name, branch) {
+      await git(bare(name), 'branch', '--quiet', '-D', branch);
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
