@@ -55,7 +55,7 @@ export interface Watcher {
   metricsText(): Promise<string>;
   /** The push trigger (REGISTRY_WEBHOOK_TOKEN set). */
   push: CreatedWatcher['push'];
-  /** The watcher's own HTTP API (fastify `inject` needs no port). */
+  /** The HTTP API (fastify inject). */
   app: CreatedWatcher['app'];
 }
 
