@@ -135,6 +135,9 @@ export async function build(deps: AppDeps): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
   const serverOptions = {
     ...fastifyLimitOptions(limits),
+    // Kubernetes names run to 253 characters: fastify's default (100) would answer 414 before
+    // the route schemas (requiredStrings) say what is too long.
+    maxParamLength: 255,
     http: nodeServerOptions(limits),
     logController: new LogController({ disableRequestLogging: isReceiverRequest }),
   };

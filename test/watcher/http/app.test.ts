@@ -286,3 +286,23 @@ t.test('path parameters are checked by their schema', async (t) => {
   t.equal((await update('k'.repeat(32))).statusCode, 403, 'a 32-character kind is looked up (and unknown)');
   t.equal((await update('deployment')).statusCode, 202);
 });
+
+t.test(
+  "a Kubernetes name of 253 characters reaches the route; longer ones get the schema's 400",
+  async (t) => {
+    const { a, get } = await app(t);
+    const update = (name: string) =>
+      a.inject({
+        method: 'POST',
+        url: `/api/v1/workloads/shop/deployment/${name}/update`,
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+    t.equal((await update('w'.repeat(253))).statusCode, 403, 'looked up (and unknown), not 414');
+    const long = await update('w'.repeat(254));
+    t.equal(long.statusCode, 400);
+    t.match(long.json(), { error: /params\/name must NOT have more than 253 characters/ });
+    const tag = await get(`/images/mojaloop/central-ledger/v${'1'.repeat(128)}`);
+    t.equal(tag.statusCode, 400, 'a 129-character tag');
+    t.match(tag.json(), { error: /params\/tag must NOT have more than 128 characters/ });
+  },
+);
