@@ -18,7 +18,6 @@ import {
   nodeServerOptions,
 } from '../shared/inbound.ts';
 import type { WebhookMetrics } from './metrics.ts';
-import { lazyChildLoggerFactory } from './request-logger.ts';
 import { TLS_OPTIONS } from './tls.ts';
 import type { KeyPair } from './tls.ts';
 
@@ -168,7 +167,6 @@ export function buildWebhookApp(deps: WebhookAppDeps): WebhookServer {
   const app = Fastify({
     loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }),
-    childLoggerFactory: lazyChildLoggerFactory,
     ...fastifyLimitOptions(limits),
     http: nodeServerOptions(limits),
     ...(deps.tls !== undefined
