@@ -137,7 +137,7 @@ export async function build(deps: AppDeps): Promise<FastifyInstance> {
     ...fastifyLimitOptions(limits),
     // Kubernetes names run to 253 characters: fastify's default (100) would answer 414 before
     // the route schemas (requiredStrings) say what is too long.
-    maxParamLength: 255,
+    routerOptions: { maxParamLength: 255 },
     http: nodeServerOptions(limits),
     logController: new LogController({ disableRequestLogging: isReceiverRequest }),
   };

@@ -12,6 +12,10 @@ import { WatcherMetrics } from '../../../watcher/metrics.ts';
 import { RegistryError } from '../../../watcher/registry/errors.ts';
 import { snapshotOf } from '../../support/snapshot.ts';
 
+// Options fastify deprecates print a warning line into the watcher's JSON log (the README's jq reads it).
+const warnings: string[] = [];
+process.on('warning', (w) => warnings.push(`${w.name}: ${w.message}`));
+
 const TOKEN = 'tok_0123456789abcdef';
 const API_TOKEN = 'api_0123456789abcdef';
 
@@ -306,3 +310,11 @@ t.test(
     t.match(tag.json(), { error: /params\/tag must NOT have more than 128 characters/ });
   },
 );
+
+t.test('building the app prints no fastify deprecation warning', (t) => {
+  t.same(
+    warnings.filter((w) => /fastify/i.test(w)),
+    [],
+  );
+  t.end();
+});
