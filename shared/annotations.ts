@@ -743,10 +743,12 @@ export function encodeVersions(
   ][];
   if (entries.length === 0) return '';
   if (entries.length === 1) return entries[0]![1];
-  return entries
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, tag]) => `${name}=${tag}`)
-    .join(',');
+  // Indexing, not destructuring: every admission review encodes, and the destructuring version
+  // allocated ~3 KB and took ~4 us for four containers (bench/webhook.ts).
+  entries.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  let out = `${entries[0]![0]}=${entries[0]![1]}`;
+  for (let i = 1; i < entries.length; i++) out += `,${entries[i]![0]}=${entries[i]![1]}`;
+  return out;
 }
 
 /**

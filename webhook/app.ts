@@ -130,6 +130,10 @@ function errorHandler(err: FastifyError, request: FastifyRequest, reply: Fastify
 }
 
 function logOutcome(log: FastifyBaseLogger, o: ReviewOutcome, request: Record<string, unknown>): void {
+  // Routine stamping logs at DEBUG: when that is off (the default), skip building the line.
+  const routine =
+    o.result !== 'error' && o.result !== 'denied' && !(o.response.response.warnings?.length ?? 0);
+  if (routine && log.level !== 'debug' && log.level !== 'trace') return;
   // Who did what and why; never annotation values (token-update is a secret) nor the patch.
   const fields = {
     uid: o.response.response.uid,

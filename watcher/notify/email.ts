@@ -1,5 +1,5 @@
 // Email over SMTP (nodemailer): subject, plain text and escaped HTML of the same content.
-import nodemailer from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { channelPolicy } from './channel.ts';
 import {
   batchTitle,
@@ -113,7 +113,7 @@ export function createEmailNotifier(opts: EmailOptions): Notifier & { close(): v
   const timeout = opts.timeoutMs ?? 10_000;
   const transport: MailTransport =
     opts.transport ??
-    nodemailer.createTransport({
+    lazySmtpTransport({
       url: opts.url,
       connectionTimeout: timeout,
       greetingTimeout: timeout,
@@ -143,6 +143,27 @@ export function createEmailNotifier(opts: EmailOptions): Notifier & { close(): v
     },
     close(): void {
       transport.close();
+    },
+  };
+}
+
+/**
+ * nodemailer loaded with the first message (its own chunk of the bundle): a watcher without SMTP,
+ * or before its first mail, does not hold it (bench/watcher.ts, no-workload RSS).
+ */
+function lazySmtpTransport(options: SMTPTransport.Options): MailTransport {
+  let transport: Promise<MailTransport> | undefined;
+  return {
+    sendMail(mail) {
+      transport ??= import('nodemailer').then((m) => m.default.createTransport(options));
+      return transport.then((t) => t.sendMail(mail));
+    },
+    close() {
+      // Not loaded yet: nothing is open.
+      void transport?.then(
+        (t) => t.close(),
+        () => undefined,
+      );
     },
   };
 }

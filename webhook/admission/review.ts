@@ -77,7 +77,9 @@ function annotationsOf(object: unknown): Record<string, string> | undefined {
   if (annotations === undefined || annotations === null) return {};
   if (!isRecord(annotations)) return undefined;
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(annotations)) {
+  // Keys, not Object.entries: no [key, value] array per annotation on every review.
+  for (const key of Object.keys(annotations)) {
+    const value = annotations[key];
     if (typeof value !== 'string') return undefined;
     out[key] = value;
   }

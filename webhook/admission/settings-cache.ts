@@ -13,6 +13,9 @@ const MAX_KEY_LENGTH = 4096;
  */
 export function cachedSettingsParser(maxEntries = 500): ParseSettings {
   const cache = new Map<string, ReturnType<ParseSettings>>();
+  // The most recently used key: a hit on it needs no recency refresh (a Map delete and set per
+  // review, whose holes make the Map rehash every few reviews).
+  let newest: string | undefined;
   return (annotations, opts = {}) => {
     if (opts.overrides !== undefined) return parseWatchSettings(annotations, opts);
     // Select first, then sort the few selected keys (not every annotation, e.g. kubectl's).
@@ -35,12 +38,16 @@ export function cachedSettingsParser(maxEntries = 500): ParseSettings {
     const hit = cache.get(key);
     if (hit !== undefined) {
       // Refresh recency: Map iteration order is insertion order, so the first key is the oldest.
-      cache.delete(key);
-      cache.set(key, hit);
+      if (key !== newest) {
+        cache.delete(key);
+        cache.set(key, hit);
+        newest = key;
+      }
       return hit;
     }
     const result = parseWatchSettings(annotations, opts);
     cache.set(key, result);
+    newest = key;
     if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
     return result;
   };

@@ -36,11 +36,10 @@ export function podSpecOf(kind: WorkloadKind, object: unknown): unknown {
   return sharedPodSpecOf(kind, object);
 }
 
-/** Containers then init containers, in pod spec order (the shared reader of shared/pod-spec.ts). */
-export function containersOf(kind: WorkloadKind, object: unknown): WorkloadContainer[] {
-  return podContainers(sharedPodSpecOf(kind, object)).map((c) => ({
-    name: c.name,
-    image: c.image,
-    init: c.init,
-  }));
+/**
+ * Containers then init containers, in pod spec order (the shared reader of shared/pod-spec.ts).
+ * Its entries are returned as they are (they carry field and index too): no per-review copy.
+ */
+export function containersOf(kind: WorkloadKind, object: unknown): readonly WorkloadContainer[] {
+  return podContainers(sharedPodSpecOf(kind, object));
 }
