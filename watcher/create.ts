@@ -21,6 +21,7 @@ import { Controller } from './controller.ts';
 import { approvalAdapter } from './http/approval.ts';
 import { build } from './http/app.ts';
 import { apiDeps } from './http/wiring.ts';
+import { StringPool } from '../shared/string-pool.ts';
 import { ClientNodeGateway } from './kube/client.ts';
 import { KubeWorkloadWatch } from './kube/informers.ts';
 import { LeaseLeaderElector } from './kube/leader.ts';
@@ -151,7 +152,10 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
       dockerConfig === undefined ? undefined : credentialsFor(host, dockerConfig),
     ...io.registry,
   });
-  const baseGateway = io.gateway ?? new ClientNodeGateway({ kubeConfig, logger, instance: config.podName });
+  // One pool for the watch's and the gateway's snapshots: repeated values are kept once.
+  const strings = new StringPool();
+  const baseGateway =
+    io.gateway ?? new ClientNodeGateway({ kubeConfig, logger, instance: config.podName, strings });
   const gateway = io.dryRun ? readOnlyGateway(baseGateway) : baseGateway;
   // WATCH_SELECTOR goes to the API server; annotated-only and the scope are judged on each snapshot.
   const watch: WorkloadWatch & { isSynced?: () => boolean } = new SelectedWorkloadWatch(
@@ -161,6 +165,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
         logger,
         namespaces: config.watchNamespaces,
         labelSelector: settings.watchSelector,
+        strings,
       }),
     {
       selection: { annotatedOnly: settings.watchAnnotatedOnly, scope: settings.watcherScope },

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { abortableSleep, exponentialBackoff, type Backoff, type Sleep } from './backoff.ts';
 import { KubeApiError, httpStatusOf, toKubeError } from './errors.ts';
 import { WORKLOAD_KINDS, type WorkloadKind, type WorkloadSnapshot, type WorkloadWatch } from './types.ts';
+import { StringPool } from '../../shared/string-pool.ts';
 import { withTimeout } from './timeout.ts';
 import { snapshotChanged, toSnapshot, workloadKey } from './workloads.ts';
 
@@ -34,6 +35,8 @@ export interface WorkloadWatchOptions {
   watchTimeoutSeconds?: number;
   /** Items per list page. Default 500. */
   pageSize?: number;
+  /** Keeps the values workloads repeat once (shared with the gateway's snapshots); default: its own. */
+  strings?: StringPool;
 }
 
 export interface WorkloadWatchStats {
@@ -124,6 +127,7 @@ class Stream {
       watchTimeoutSeconds: number;
       pageSize: number;
       labelSelector: string | undefined;
+      strings: StringPool;
     },
   ) {}
 
@@ -195,7 +199,7 @@ class Stream {
       if (signal.aborted) return;
       listRv ??= page.metadata?.resourceVersion ?? '';
       for (const item of page.items) {
-        const snap = toSnapshot(this.kind, item);
+        const snap = toSnapshot(this.kind, item, this.deps.strings);
         if (!snap) continue;
         seen.add(workloadKey(snap));
         this.deps.sink.apply(snap);
@@ -254,7 +258,7 @@ class Stream {
         }
         events += 1;
         if (type === 'ADDED' || type === 'MODIFIED') {
-          const snap = toSnapshot(this.kind, obj);
+          const snap = toSnapshot(this.kind, obj, this.deps.strings);
           if (snap) this.deps.sink.apply(snap);
         } else if (type === 'BOOKMARK') {
           this.deps.stats.bookmarks += 1;
@@ -365,6 +369,7 @@ export class KubeWorkloadWatch implements WorkloadWatch {
     const lists = listFunctions(o.kubeConfig, o.labelSelector);
     const watch = new k8s.Watch(o.kubeConfig);
     const namespaces = o.namespaces && o.namespaces.length > 0 ? [...new Set(o.namespaces)] : [undefined];
+    const strings = o.strings ?? new StringPool();
     const sink: Sink = {
       apply: (s) => this.apply(s),
       remove: (kind, namespace, name) => this.remove(workloadKey({ kind, namespace, name })),
@@ -393,6 +398,7 @@ export class KubeWorkloadWatch implements WorkloadWatch {
             watchTimeoutSeconds: o.watchTimeoutSeconds ?? 300,
             pageSize: o.pageSize ?? 500,
             labelSelector: o.labelSelector,
+            strings,
           }),
         );
       }

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { podContainers, podSpecOf, podSpecPointer as sharedPointer } from '../../shared/pod-spec.ts';
+import type { StringPool } from '../../shared/string-pool.ts';
 import type { ContainerInfo, RolloutFields, WorkloadKind, WorkloadSnapshot } from './types.ts';
 
 /**
@@ -33,15 +34,20 @@ export function podSpecPointer(kind: WorkloadKind): string {
   return sharedPointer(kind);
 }
 
+/** Without a pool every string is kept as it came. */
+const unpooled = { get: (s: string) => s, maybe: (s: string | undefined) => s };
+type Pool = Pick<StringPool, 'get' | 'maybe'>;
+
 /** The shared reader; a container without an image cannot be watched or patched. */
-function containersOf(podSpec: Obj, pointer: string): ContainerInfo[] {
+function containersOf(podSpec: Obj, pointer: string, pool: Pool): ContainerInfo[] {
   return podContainers(podSpec)
     .filter((c) => c.image !== '')
     .map((c) => ({
-      name: c.name,
-      image: c.image,
+      name: pool.get(c.name),
+      image: pool.get(c.image),
       init: c.init,
-      imagePath: `${pointer}/${c.field}/${c.index}/image`,
+      // join: one flat string, not a tree of concatenations.
+      imagePath: pool.get([pointer, c.field, c.index, 'image'].join('/')),
     }));
 }
 
@@ -73,33 +79,36 @@ export function gitopsOwnerOf(meta: Record<string, unknown>): string | undefined
   return undefined;
 }
 
-function conditionsOf(status: Obj): RolloutFields['conditions'] {
+/** Conditions that hold: what a healthy workload reports, read by no decision (kept: False, Unknown). */
+const HOLDING = 'True';
+
+function conditionsOf(status: Obj, pool: Pool): RolloutFields['conditions'] {
   const out: RolloutFields['conditions'] = [];
   for (const c of arr(status.conditions)) {
     const type = str(obj(c)?.type);
     const st = str(obj(c)?.status);
-    if (type === undefined || st === undefined) continue;
+    if (type === undefined || st === undefined || st === HOLDING) continue;
     const reason = str(obj(c)?.reason);
     const message = str(obj(c)?.message);
     out.push({
-      type,
-      status: st,
-      ...(reason !== undefined ? { reason } : {}),
-      ...(message !== undefined ? { message } : {}),
+      type: pool.get(type),
+      status: pool.get(st),
+      ...(reason !== undefined ? { reason: pool.get(reason) } : {}),
+      ...(message !== undefined ? { message: pool.get(message) } : {}),
     });
   }
   return out;
 }
 
 /** DaemonSets count nodes, not replicas: mapped onto the same fields. */
-export function rolloutFieldsOf(kind: WorkloadKind, o: Obj): RolloutFields {
+export function rolloutFieldsOf(kind: WorkloadKind, o: Obj, pool: Pool = unpooled): RolloutFields {
   const meta = obj(o.metadata) ?? {};
   const status = obj(o.status) ?? {};
   const spec = obj(o.spec) ?? {};
   const base = {
     generation: num(meta.generation) ?? 0,
     observedGeneration: num(status.observedGeneration),
-    conditions: conditionsOf(status),
+    conditions: conditionsOf(status, pool),
   };
   switch (kind) {
     case 'DaemonSet':
@@ -126,8 +135,8 @@ export function rolloutFieldsOf(kind: WorkloadKind, o: Obj): RolloutFields {
         updatedReplicas: num(status.updatedReplicas),
         availableReplicas: num(status.availableReplicas),
         readyReplicas: num(status.readyReplicas),
-        currentRevision: str(status.currentRevision),
-        updateRevision: str(status.updateRevision),
+        currentRevision: pool.maybe(str(status.currentRevision)),
+        updateRevision: pool.maybe(str(status.updateRevision)),
         partition: num(rolling?.partition),
       };
     }
@@ -145,9 +154,14 @@ export function rolloutFieldsOf(kind: WorkloadKind, o: Obj): RolloutFields {
 
 /**
  * A snapshot of a workload object, or undefined when the object is not a usable workload
- * (no name, no pod spec): bad input is skipped, never fatal.
+ * (no name, no pod spec): bad input is skipped, never fatal. With a pool, values many workloads
+ * repeat (namespace, images, pointers, conditions...) are kept once.
  */
-export function toSnapshot(kind: WorkloadKind, input: unknown): WorkloadSnapshot | undefined {
+export function toSnapshot(
+  kind: WorkloadKind,
+  input: unknown,
+  pool: Pool = unpooled,
+): WorkloadSnapshot | undefined {
   const o = obj(input);
   const meta = obj(o?.metadata);
   if (!o || !meta) return undefined;
@@ -158,19 +172,20 @@ export function toSnapshot(kind: WorkloadKind, input: unknown): WorkloadSnapshot
   if (!podSpec) return undefined;
   return {
     kind,
-    namespace,
+    namespace: pool.get(namespace),
     name,
     uid: str(meta.uid) ?? '',
     resourceVersion: str(meta.resourceVersion) ?? '',
     annotations: watchedAnnotations(meta.annotations),
     hasAnnotations: obj(meta.annotations) !== undefined,
-    containers: containersOf(podSpec, podSpecPointer(kind)),
+    containers: containersOf(podSpec, podSpecPointer(kind), pool),
     imagePullSecrets: arr(podSpec.imagePullSecrets)
       .map((s) => str(obj(s)?.name))
-      .filter((s): s is string => s !== undefined && s !== ''),
-    serviceAccountName: str(podSpec.serviceAccountName) || str(podSpec.serviceAccount) || 'default',
-    rollout: rolloutFieldsOf(kind, o),
-    ...withOwner(gitopsOwnerOf(meta)),
+      .filter((s): s is string => s !== undefined && s !== '')
+      .map((s) => pool.get(s)),
+    serviceAccountName: pool.get(str(podSpec.serviceAccountName) || str(podSpec.serviceAccount) || 'default'),
+    rollout: rolloutFieldsOf(kind, o, pool),
+    ...withOwner(pool.maybe(gitopsOwnerOf(meta))),
   };
 }
 
@@ -180,7 +195,8 @@ function withOwner(owner: string | undefined): { gitopsOwner?: string } {
 
 /** Stable identity of a workload across its versions. */
 export function workloadKey(w: { kind: string; namespace: string; name: string }): string {
-  return `${w.kind}/${w.namespace}/${w.name}`;
+  // join: one flat string (a template literal keeps a tree of parts, three times the memory).
+  return [w.kind, w.namespace, w.name].join('/');
 }
 
 /** True when two snapshots differ in anything but resourceVersion (changes outside what we keep are noise). */
