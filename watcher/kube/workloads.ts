@@ -105,15 +105,16 @@ export function rolloutFieldsOf(kind: WorkloadKind, o: Obj, pool: Pool = unpoole
   const meta = obj(o.metadata) ?? {};
   const status = obj(o.status) ?? {};
   const spec = obj(o.spec) ?? {};
-  const base = {
-    generation: num(meta.generation) ?? 0,
-    observedGeneration: num(status.observedGeneration),
-    conditions: conditionsOf(status, pool),
-  };
+  const generation = num(meta.generation) ?? 0;
+  const observedGeneration = num(status.observedGeneration);
+  const conditions = conditionsOf(status, pool);
+  // One literal per kind (no spread of a common part): the fields stay inside the object.
   switch (kind) {
     case 'DaemonSet':
       return {
-        ...base,
+        generation,
+        observedGeneration,
+        conditions,
         replicas: num(status.desiredNumberScheduled),
         updatedReplicas: num(status.updatedNumberScheduled),
         availableReplicas: num(status.numberAvailable),
@@ -121,7 +122,9 @@ export function rolloutFieldsOf(kind: WorkloadKind, o: Obj, pool: Pool = unpoole
       };
     case 'CronJob':
       return {
-        ...base,
+        generation,
+        observedGeneration,
+        conditions,
         replicas: undefined,
         updatedReplicas: undefined,
         availableReplicas: undefined,
@@ -130,7 +133,9 @@ export function rolloutFieldsOf(kind: WorkloadKind, o: Obj, pool: Pool = unpoole
     case 'StatefulSet': {
       const rolling = obj(obj(spec.updateStrategy)?.rollingUpdate);
       return {
-        ...base,
+        generation,
+        observedGeneration,
+        conditions,
         replicas: num(spec.replicas) ?? 1,
         updatedReplicas: num(status.updatedReplicas),
         availableReplicas: num(status.availableReplicas),
@@ -142,7 +147,9 @@ export function rolloutFieldsOf(kind: WorkloadKind, o: Obj, pool: Pool = unpoole
     }
     default:
       return {
-        ...base,
+        generation,
+        observedGeneration,
+        conditions,
         // Desired replicas (spec, default 1): a rollout is complete when updated/available reach it.
         replicas: num(spec.replicas) ?? 1,
         updatedReplicas: num(status.updatedReplicas),
