@@ -39,6 +39,13 @@ module.exports = {
       to: { path: '^watcher/notify/' },
     },
     {
+      name: 'controller-through-index',
+      severity: 'error',
+      comment: 'The controller folder is used through its index; its action modules are internal.',
+      from: { path: '^(shared|webhook|watcher)/', pathNot: '^watcher/controller/' },
+      to: { path: '^watcher/controller/', pathNot: '^watcher/controller/index[.]ts$' },
+    },
+    {
       name: 'sources-not-tests',
       severity: 'error',
       from: { path: '^(shared|webhook|watcher)/' },

@@ -2,8 +2,8 @@
 // test/watcher/e2e use the fake API server and a real registry instead).
 import { pino } from 'pino';
 import t from 'tap';
-import { Controller } from '../../watcher/controller.ts';
-import type { ControllerConfig } from '../../watcher/controller.ts';
+import { Controller } from '../../watcher/controller/index.ts';
+import type { ControllerConfig } from '../../watcher/controller/index.ts';
 import { WatcherMetrics } from '../../watcher/metrics.ts';
 import type { UpdateNotice } from '../../watcher/notify/types.ts';
 import type { Obj } from '../support/watcher-fakes.ts';

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import type { KubeObject } from '../../support/fake-kube/index.ts';
 import { startFakeKube } from '../../support/fake-kube/index.ts';
 import type { FakeKube, FakeKubeOptions } from '../../support/fake-kube/index.ts';
-import type { Controller, ControllerConfig } from '../../../watcher/controller.ts';
+import type { Controller, ControllerConfig } from '../../../watcher/controller/index.ts';
 import { createWatcher, loadWatcherConfig } from '../../../watcher/create.ts';
 import type { Watcher as CreatedWatcher, WatcherIo } from '../../../watcher/create.ts';
 import type { LeaderElector, WorkloadWatch } from '../../../watcher/kube/types.ts';

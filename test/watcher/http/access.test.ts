@@ -2,7 +2,7 @@
 // real client-node against the fake API server's TokenReview and SubjectAccessReview.
 import t from 'tap';
 import type { Test } from 'tap';
-import type { ManualUpdateResult, WorkloadView } from '../../../watcher/controller.ts';
+import type { ManualUpdateResult, WorkloadView } from '../../../watcher/controller/index.ts';
 import type { IdentityReviewer, KubeUser, ResourceAccess } from '../../../watcher/http/access.ts';
 import { ApiAccess, TtlCache, bearerToken } from '../../../watcher/http/access.ts';
 import type { RouteAccess, WatcherApi } from '../../../watcher/http/app.ts';

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
 import type { ServerLimits } from '../../../shared/inbound.ts';
-import type { WorkloadView } from '../../../watcher/controller.ts';
+import type { WorkloadView } from '../../../watcher/controller/index.ts';
 import { build } from '../../../watcher/http/app.ts';
 import type { WatcherApi } from '../../../watcher/http/app.ts';
 import { WATCHER_LIMITS } from '../../../watcher/http/limits.ts';

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
-import type { WorkloadView } from '../../../watcher/controller.ts';
+import type { WorkloadView } from '../../../watcher/controller/index.ts';
 import { ApiAccess } from '../../../watcher/http/access.ts';
 import type { WatcherApi } from '../../../watcher/http/app.ts';
 import { build } from '../../../watcher/http/app.ts';

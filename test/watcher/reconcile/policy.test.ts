@@ -4,7 +4,7 @@
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { policyGates } from '../../../watcher/check/policy-gates.ts';
-import { Controller } from '../../../watcher/controller.ts';
+import { Controller } from '../../../watcher/controller/index.ts';
 import { WatcherMetrics } from '../../../watcher/metrics.ts';
 import type { UpdateNotice } from '../../../watcher/notify/types.ts';
 import { ManualClock } from '../../support/clock.ts';

@@ -2,8 +2,8 @@
 // deadlines, requeues and notice claims are decided without real waiting.
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
-import { Controller } from '../../../watcher/controller.ts';
-import type { ControllerConfig } from '../../../watcher/controller.ts';
+import { Controller } from '../../../watcher/controller/index.ts';
+import type { ControllerConfig } from '../../../watcher/controller/index.ts';
 import type { WorkloadKind } from '../../../watcher/kube/types.ts';
 import { WatcherMetrics } from '../../../watcher/metrics.ts';
 import type { UpdateNotice } from '../../../watcher/notify/types.ts';
