@@ -83,6 +83,7 @@ export class Controller {
       repositoriesOfKey: new Map(),
       gateAnswers: new Map(),
       digestSightings: new Map(),
+      settingsMemo: new Map(),
       notesMemo: new Map(),
       lastNotes: new Map(),
       pass: undefined,
