@@ -61,6 +61,8 @@ export function upsertEntry(ctx: Ctx, w: WorkloadSnapshot): Entry {
     lastCheck: prev?.lastCheck,
     lastError: prev?.lastError,
     actions: prev?.actions,
+    // Present from the start: a field added later moves every field out of the object.
+    failed: undefined,
     git: gitViewOf(w) ?? (prev?.git ? { ...prev.git, pending: false } : undefined),
     blocked: prev?.blocked,
     gitError: prev?.gitError,
@@ -77,7 +79,7 @@ export function indexRepositories(ctx: Ctx, key: string, e: Entry | undefined): 
   if (e?.settings && e.settings.mode !== 'DISABLED') {
     for (const c of watchedContainers(e.snapshot.containers, e.settings)) {
       try {
-        repos.add(canonicalName(parseImageReference(c.image)));
+        repos.add(ctx.strings.get(canonicalName(parseImageReference(c.image))));
       } catch {
         // an image that does not parse is reported by its check
       }

@@ -6,6 +6,7 @@
 // intent. Tag lists are shared by all workloads of a pass: one request per repository per interval.
 import type { Logger } from 'pino';
 import { ANNOTATIONS, USER_KEYS } from '../../shared/annotations.ts';
+import { StringPool } from '../../shared/string-pool.ts';
 import type { WatchedContainer } from '../check/checker.ts';
 import type { RepoResult } from '../check/checker.ts';
 import { versionFor } from '../check/decide.ts';
@@ -84,6 +85,7 @@ export class Controller {
       gateAnswers: new Map(),
       digestSightings: new Map(),
       settingsMemo: new Map(),
+      strings: new StringPool(),
       notesMemo: new Map(),
       lastNotes: new Map(),
       pass: undefined,

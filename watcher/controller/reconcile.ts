@@ -305,25 +305,31 @@ function recordCheck(ctx: Ctx, c: WorkloadCheck): void {
   e.actions = kept.size > 0 ? kept : undefined;
   e.failed = false;
   if (c.error) ctx.deps.metrics.observeCheckError(c.error.code);
-  e.containers = c.containers.map((s) => ({
+  // The view and the metric keep these versions until the next check: one copy of each.
+  const versions = c.containers.map((s) => ({
+    current: ctx.strings.get(s.current),
+    latest: ctx.strings.maybe(s.latest),
+  }));
+  e.containers = c.containers.map((s, i) => ({
     name: s.name,
     image: s.image,
-    currentVersion: s.current,
-    latestVersion: s.latest,
+    currentVersion: versions[i]!.current,
+    latestVersion: versions[i]!.latest,
     updateAvailable: s.candidate !== undefined,
     ...(s.held ? { held: publicHeld(s.held) } : {}),
   }));
   const labels = labelsOf(c.snapshot);
-  for (const s of c.containers) {
-    if (s.latest === undefined) continue; // unknown: keep the last known series
+  c.containers.forEach((s, i) => {
+    const { current, latest } = versions[i]!;
+    if (latest === undefined) return; // unknown: keep the last known series
     ctx.deps.metrics.setImageStatus(labels, {
       container: s.name,
       image: s.image,
-      currentVersion: s.current,
-      latestVersion: s.latest,
+      currentVersion: current,
+      latestVersion: latest,
       outdated: s.candidate !== undefined,
     });
-  }
+  });
   for (const s of c.containers) {
     if (s.latest === undefined && s.held === undefined) continue; // unknown: keep the last known
     ctx.deps.metrics.setHeld(labels, s.name, s.held?.reason);
