@@ -139,7 +139,10 @@ export interface Watcher {
 export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<Watcher> {
   const { config, settings, notify: notifyConfig } = wc;
   const { logger, kubeConfig, dockerConfig } = io;
-  const metrics = new WatcherMetrics({ defaultMetrics: io.defaultMetrics ?? true });
+  // One pool for the snapshots of the watch and the gateway, the controller and the metrics:
+  // repeated values and each workload key are kept once. Sized for the workload keys of large clusters.
+  const strings = new StringPool(65_536);
+  const metrics = new WatcherMetrics({ defaultMetrics: io.defaultMetrics ?? true, strings });
   const registry = createRegistryClient({
     observer: metrics,
     logger,
@@ -152,8 +155,6 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
       dockerConfig === undefined ? undefined : credentialsFor(host, dockerConfig),
     ...io.registry,
   });
-  // One pool for the watch's and the gateway's snapshots: repeated values are kept once.
-  const strings = new StringPool();
   const baseGateway =
     io.gateway ?? new ClientNodeGateway({ kubeConfig, logger, instance: config.podName, strings });
   const gateway = io.dryRun ? readOnlyGateway(baseGateway) : baseGateway;
@@ -237,6 +238,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     credentialsFor,
     fallbackDockerConfig: dockerConfig,
     metrics,
+    strings,
     // Notices decided within a second of each other share a dispatch (and so a digest).
     notify: batchNotices(
       io.dryRun ? refuseNotices : (io.notify ?? ((notices) => dispatcher!.dispatch(notices))),

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { StringPool } from '../shared/string-pool.ts';
 import { registerRegistryMetrics } from './registry/metrics.ts';
 import type { RegistryRequestObserver } from './registry/types.ts';
 
@@ -66,7 +67,11 @@ export class WatcherMetrics {
   /** workload key -> update results seen, so their counters can be removed with the workload. */
   private readonly updateResults = new Map<string, Set<UpdateResult>>();
 
-  constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
+  /** Workload keys, one copy shared with the watch and the controller (the watcher's pool). */
+  private readonly strings: StringPool;
+
+  constructor(opts: { registry?: Registry; defaultMetrics?: boolean; strings?: StringPool } = {}) {
+    this.strings = opts.strings ?? new StringPool();
     this.registry = opts.registry ?? new Registry();
     const registers = [this.registry];
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -162,7 +167,7 @@ export class WatcherMetrics {
     let containers = this.series.get(key);
     if (!containers) {
       containers = [];
-      this.series.set(key, containers);
+      this.series.set(this.strings.get(key), containers);
     }
     const labels: OutdatedLabels = {
       namespace: w.namespace,

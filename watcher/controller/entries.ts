@@ -48,7 +48,8 @@ function settingsOf(ctx: Ctx, w: WorkloadSnapshot): ParsedSettings {
 }
 
 export function upsertEntry(ctx: Ctx, w: WorkloadSnapshot): Entry {
-  const key = workloadKey(w);
+  // The pooled key: the watch and the metrics keep the same string.
+  const key = ctx.strings.get(workloadKey(w));
   const prev = ctx.entries.get(key);
   // A snapshot from our own patch may be newer than a late watch event: keep the newer one.
   if (prev && prev.snapshot.uid === w.uid && !newer(w, prev.snapshot)) return prev;

@@ -85,7 +85,7 @@ export class Controller {
       gateAnswers: new Map(),
       digestSightings: new Map(),
       settingsMemo: new Map(),
-      strings: new StringPool(),
+      strings: deps.strings ?? new StringPool(),
       notesMemo: new Map(),
       lastNotes: new Map(),
       pass: undefined,

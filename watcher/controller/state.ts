@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Overrides, PolicyDefaults, WatchSettings } from '../../shared/annotations.ts';
 import { ImageWatcherError } from '../../shared/errors.ts';
 import type { Held } from '../../shared/policy.ts';
+import type { StringPool } from '../../shared/string-pool.ts';
 import type { ContainerView, ManualUpdateResult, PlanAction, ReleaseNotesFn } from '../api.ts';
 import type { CheckerDeps } from '../check/checker.ts';
 import type { Candidate } from '../check/decide.ts';
@@ -61,6 +62,8 @@ export interface ControllerDeps {
   /** Timers for the queue, the debounce and the interval (tests pass a manual clock). */
   timers?: Timers;
   config: ControllerConfig;
+  /** One copy of repeated values and workload keys, shared with the watch and the metrics; default: its own. */
+  strings?: StringPool;
   /** The Git write-back (write-back: git) and its cluster-wide defaults; absent: live patches only. */
   gitops?: {
     writeBack: { submit(req: WriteBackRequest): Promise<WriteBackResult> };

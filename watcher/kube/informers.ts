@@ -35,7 +35,7 @@ export interface WorkloadWatchOptions {
   watchTimeoutSeconds?: number;
   /** Items per list page. Default 500. */
   pageSize?: number;
-  /** Keeps the values workloads repeat once (shared with the gateway's snapshots); default: its own. */
+  /** Keeps repeated values and workload keys once (shared with the gateway, controller, metrics); default: its own. */
   strings?: StringPool;
 }
 
@@ -333,8 +333,12 @@ export class KubeWorkloadWatch implements WorkloadWatch {
   private running: Promise<void>[] = [];
   private synced = false;
 
+  /** Snapshot values and workload keys, one copy each (the watcher's pool). */
+  private readonly strings: StringPool;
+
   constructor(private readonly opts: WorkloadWatchOptions) {
     this.log = opts.logger;
+    this.strings = opts.strings ?? new StringPool();
   }
 
   on(event: 'upsert', fn: (w: WorkloadSnapshot, old: WorkloadSnapshot | undefined) => void): void;
@@ -369,7 +373,6 @@ export class KubeWorkloadWatch implements WorkloadWatch {
     const lists = listFunctions(o.kubeConfig, o.labelSelector);
     const watch = new k8s.Watch(o.kubeConfig);
     const namespaces = o.namespaces && o.namespaces.length > 0 ? [...new Set(o.namespaces)] : [undefined];
-    const strings = o.strings ?? new StringPool();
     const sink: Sink = {
       apply: (s) => this.apply(s),
       remove: (kind, namespace, name) => this.remove(workloadKey({ kind, namespace, name })),
@@ -398,7 +401,7 @@ export class KubeWorkloadWatch implements WorkloadWatch {
             watchTimeoutSeconds: o.watchTimeoutSeconds ?? 300,
             pageSize: o.pageSize ?? 500,
             labelSelector: o.labelSelector,
-            strings,
+            strings: this.strings,
           }),
         );
       }
@@ -430,7 +433,8 @@ export class KubeWorkloadWatch implements WorkloadWatch {
   private apply(snap: WorkloadSnapshot): void {
     const key = workloadKey(snap);
     const old = this.snapshots.get(key);
-    this.snapshots.set(key, snap);
+    // A new key from the pool: the controller and the metrics keep the same string.
+    this.snapshots.set(old ? key : this.strings.get(key), snap);
     if (snapshotChanged(old, snap)) this.notify(this.upsertFns, 'upsert', (fn) => fn(snap, old));
   }
 
