@@ -34,6 +34,12 @@ export function podSpecPointer(kind: WorkloadKind): string {
   return sharedPointer(kind);
 }
 
+/**
+ * The empty list most snapshots hold (no pull secrets, no failing condition): one frozen
+ * array instead of one per workload; snapshots are read, never changed in place.
+ */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
 /** Without a pool every string is kept as it came. */
 const unpooled = { get: (s: string) => s, maybe: (s: string | undefined) => s };
 type Pool = Pick<StringPool, 'get' | 'maybe'>;
@@ -97,7 +103,7 @@ function conditionsOf(status: Obj, pool: Pool): RolloutFields['conditions'] {
       ...(message !== undefined ? { message: pool.get(message) } : {}),
     });
   }
-  return out;
+  return out.length === 0 ? NONE : out;
 }
 
 /** DaemonSets count nodes, not replicas: mapped onto the same fields. */
@@ -186,14 +192,19 @@ export function toSnapshot(
     annotations: watchedAnnotations(meta.annotations),
     hasAnnotations: obj(meta.annotations) !== undefined,
     containers: containersOf(podSpec, podSpecPointer(kind), pool),
-    imagePullSecrets: arr(podSpec.imagePullSecrets)
-      .map((s) => str(obj(s)?.name))
-      .filter((s): s is string => s !== undefined && s !== '')
-      .map((s) => pool.get(s)),
+    imagePullSecrets: pullSecretsOf(podSpec, pool),
     serviceAccountName: pool.get(str(podSpec.serviceAccountName) || str(podSpec.serviceAccount) || 'default'),
     rollout: rolloutFieldsOf(kind, o, pool),
     ...withOwner(pool.maybe(gitopsOwnerOf(meta))),
   };
+}
+
+function pullSecretsOf(podSpec: Obj, pool: Pool): string[] {
+  const names = arr(podSpec.imagePullSecrets)
+    .map((s) => str(obj(s)?.name))
+    .filter((s): s is string => s !== undefined && s !== '')
+    .map((s) => pool.get(s));
+  return names.length === 0 ? NONE : names;
 }
 
 function withOwner(owner: string | undefined): { gitopsOwner?: string } {
