@@ -7,8 +7,12 @@
 #      the CA bundle extracted from this Debian release's packages, no shell, no package manager;
 #      WATCHER_PACKAGES (e.g. `WATCHER_PACKAGES=git`) extracts more Debian packages, with their
 #      dependencies, into the watcher's base only;
-#   3. Dockerfile.webhook and Dockerfile.watcher built FROM them with the host's npm cache mounted
-#      as an overlay (`:O`, never read-write) and npm forced offline.
+#   3. the -git watcher's files: git, git-remote-http(s) and ssh with their shared libraries
+#      (scripts/git-closure.sh over an mmdebstrap extract of git and openssh-client), in a copy of
+#      the node base at /git-files, cached under a content key (Dockerfile.watcher's GIT_FILES_IMAGE);
+#   4. Dockerfile.webhook and Dockerfile.watcher built FROM them with the host's npm cache mounted
+#      as an overlay (`:O`, never read-write) and npm forced offline; the watcher twice, the
+#      default target as <prefix>/watcher:<version> and the `git` target as <version>-git.
 # Prints the image names. Needs root, buildah, mmdebstrap (see .ci/run for the packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,14 +92,41 @@ runtime_base() { # $1: extra packages; prints the image name, building it when w
 runtime_webhook=$(runtime_base "")
 runtime_watcher=$(runtime_base "${WATCHER_PACKAGES:-}")
 
+make_git_files() { # $1: output directory (scripts/git-closure.sh's OUT)
+  local tree
+  tree=$(mktemp -d)
+  # The .debs stay in the tree: git-closure.sh finds the packages (for their copyright) in them.
+  mmdebstrap --quiet --variant=extract --include=git,openssh-client --skip=output/dev --skip=cleanup/apt/cache \
+    "$suite" "$tree" &&
+    sh scripts/git-closure.sh "$tree" "$1"
+  local status=$?
+  rm -rf "$tree"
+  return $status
+}
+gkey=$( { echo "$suite $base"; declare -f make_git_files; sha256sum scripts/git-closure.sh; } | sha256sum | cut -c1-12)
+git_files="localhost/image-watcher-base/git-files:$suite-$gkey"
+if ! buildah inspect --type image "$git_files" >/dev/null 2>&1; then
+  log "building $git_files (git, git-remote-http(s), ssh and their libraries from $suite)"
+  tmp=$(mktemp -d)
+  make_git_files "$tmp/git-files" || { rm -rf "$tmp"; log "git files failed"; exit 1; }
+  ctr=$(buildah from --pull=never "$base")
+  buildah add --quiet "$ctr" "$tmp/git-files" /git-files >/dev/null
+  buildah config --label image-watcher.base-key="$gkey" "$ctr"
+  buildah commit --quiet --rm "$ctr" "$git_files" >/dev/null
+  rm -rf "$tmp"
+else
+  log "git files $git_files are cached"
+fi
+
 npm_cache=$(npm config get cache)
 npmrc=$(mktemp)
 trap 'rm -f "$npmrc"' EXIT
 printf 'offline=true\naudit=false\nfund=false\nupdate-notifier=false\n' >"$npmrc"
-for component in webhook watcher; do
-  runtime=$runtime_webhook
+build() { # $1: component, $2: tag, $3...: more buildah bud arguments
+  local component=$1 tag=$2 runtime=$runtime_webhook
+  shift 2
   [ "$component" = watcher ] && runtime=$runtime_watcher
-  log "building $prefix/$component:$version"
+  log "building $tag"
   # The Dockerfile sets the labels from VERSION and REVISION; buildah's layer cache would keep the
   # first build's values, so they are set again on the image itself.
   buildah bud --quiet --isolation chroot --network host --pull=never --layers \
@@ -103,6 +134,9 @@ for component in webhook watcher; do
     --build-arg VERSION="$version" --build-arg REVISION="$revision" \
     -v "$npm_cache:/root/.npm:O" -v "$npmrc:/usr/local/etc/npmrc:ro" \
     --label org.opencontainers.image.version="$version" --label org.opencontainers.image.revision="$revision" \
-    -f "Dockerfile.$component" -t "$prefix/$component:$version" . >/dev/null
-  echo "$prefix/$component:$version"
-done
+    "$@" -f "Dockerfile.$component" -t "$tag" . >/dev/null
+  echo "$tag"
+}
+build webhook "$prefix/webhook:$version"
+build watcher "$prefix/watcher:$version" --build-arg GIT_FILES_IMAGE="$git_files"
+build watcher "$prefix/watcher:$version-git" --build-arg GIT_FILES_IMAGE="$git_files" --target git

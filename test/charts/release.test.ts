@@ -1,7 +1,7 @@
 // .github/workflows/release.yaml cannot run here; it is checked structurally: the shape GitHub
 // requires, and that it builds, labels, attests and pushes what CI tests.
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
 import { parse } from 'yaml';
@@ -45,40 +45,59 @@ t.test('the workflow has the shape GitHub Actions requires', (t) => {
   t.end();
 });
 
-t.test('images: both components, amd64 and arm64, labels, SBOM, provenance, pushed', (t) => {
-  const matrix = jobs.images?.strategy?.matrix?.component as string[];
-  t.same([...matrix].sort(), ['watcher', 'webhook']);
-  for (const c of matrix) t.ok(existsSync(`${ROOT}Dockerfile.${c}`), `Dockerfile.${c} exists`);
-  t.same(jobs.images?.permissions, { contents: 'read', packages: 'write' });
-  for (const action of [
-    'actions/checkout',
-    'docker/setup-qemu-action',
-    'docker/setup-buildx-action',
-    'docker/login-action',
-  ])
-    t.ok(uses('images', action), `uses ${action}`);
-  const build = uses('images', 'docker/build-push-action')?.with as Json;
-  t.equal(build.file, 'Dockerfile.${{ matrix.component }}');
-  t.same((build.platforms as string).split(','), ['linux/amd64', 'linux/arm64']);
-  t.equal(build.sbom, true, 'SBOM attestation');
-  t.match(build.provenance, /^(true|mode=max)$/, 'provenance attestation');
-  t.equal(build.push, true);
-  t.match(build.labels, /steps\.meta\.outputs\.labels/, 'OCI labels from docker/metadata-action');
-  t.match(build['build-args'], /VERSION=\$\{\{ steps\.meta\.outputs\.version \}\}/);
-  t.match(build['build-args'], /REVISION=\$\{\{ github\.sha \}\}/);
-  const meta = uses('images', 'docker/metadata-action')?.with as Json;
-  t.match(
-    meta.tags,
-    /type=semver,pattern=\{\{version\}\}/,
-    'images are tagged with the version, never latest',
-  );
-  t.notMatch(JSON.stringify(jobs), /latest/, 'no latest tag anywhere');
-  t.ok(
-    steps('images').some((s) => /package\.json/.test(String(s.run)) && /GITHUB_REF_NAME/.test(String(s.run))),
-    'the tag must be the package version',
-  );
-  t.end();
-});
+t.test(
+  'images: both components and the -git watcher, amd64 and arm64, labels, SBOM, provenance, pushed',
+  (t) => {
+    const matrix = jobs.images?.strategy?.matrix?.include as {
+      component: string;
+      target: string;
+      suffix: string;
+    }[];
+    t.same(matrix.map((m) => `${m.component}${m.suffix}`).sort(), ['watcher', 'watcher-git', 'webhook']);
+    for (const m of matrix) {
+      t.ok(existsSync(`${ROOT}Dockerfile.${m.component}`), `Dockerfile.${m.component} exists`);
+      if (m.target !== '')
+        t.match(
+          readFileSync(`${ROOT}Dockerfile.${m.component}`, 'utf8'),
+          new RegExp(`^FROM .* AS ${m.target}$`, 'm'),
+          `Dockerfile.${m.component} has the target ${m.target}`,
+        );
+    }
+    t.same(jobs.images?.permissions, { contents: 'read', packages: 'write' });
+    for (const action of [
+      'actions/checkout',
+      'docker/setup-qemu-action',
+      'docker/setup-buildx-action',
+      'docker/login-action',
+    ])
+      t.ok(uses('images', action), `uses ${action}`);
+    const build = uses('images', 'docker/build-push-action')?.with as Json;
+    t.equal(build.file, 'Dockerfile.${{ matrix.component }}');
+    t.equal(build.target, '${{ matrix.target }}', 'the -git variant is a target of the same Dockerfile');
+    t.same((build.platforms as string).split(','), ['linux/amd64', 'linux/arm64']);
+    t.equal(build.sbom, true, 'SBOM attestation');
+    t.match(build.provenance, /^(true|mode=max)$/, 'provenance attestation');
+    t.equal(build.push, true);
+    t.match(build.labels, /steps\.meta\.outputs\.labels/, 'OCI labels from docker/metadata-action');
+    t.match(build['build-args'], /VERSION=\$\{\{ steps\.meta\.outputs\.version \}\}/);
+    t.match(build['build-args'], /REVISION=\$\{\{ github\.sha \}\}/);
+    const meta = uses('images', 'docker/metadata-action')?.with as Json;
+    t.match(
+      meta.tags,
+      /type=semver,pattern=\{\{version\}\}/,
+      'images are tagged with the version, never latest',
+    );
+    t.match(meta.tags, /suffix=\$\{\{ matrix\.suffix \}\}/, 'the -git variant is tagged X.Y.Z-git');
+    t.notMatch(JSON.stringify(jobs), /latest/, 'no latest tag anywhere');
+    t.ok(
+      steps('images').some(
+        (s) => /package\.json/.test(String(s.run)) && /GITHUB_REF_NAME/.test(String(s.run)),
+      ),
+      'the tag must be the package version',
+    );
+    t.end();
+  },
+);
 
 t.test('chart: linted, packaged and pushed after the images', (t) => {
   t.equal(jobs.chart?.needs, 'images');

@@ -65,17 +65,20 @@ export async function podmanResult(
   }
 }
 
-let built: Promise<Record<'webhook' | 'watcher', string>> | undefined;
-/** The image names, built (or found in buildah's cache) by scripts/images.sh once per process. */
-export function images(): Promise<Record<'webhook' | 'watcher', string>> {
+let built: Promise<Record<'webhook' | 'watcher' | 'watcherGit', string>> | undefined;
+/**
+ * The image names, built (or found in buildah's cache) by scripts/images.sh once per process:
+ * webhook, watcher, and the watcher's -git variant (Git write-back).
+ */
+export function images(): Promise<Record<'webhook' | 'watcher' | 'watcherGit', string>> {
   built ??= sh('bash', ['scripts/images.sh'], 900_000).then((out) => {
     const names = out.trim().split('\n');
-    const find = (c: string): string => {
-      const name = names.find((n) => n.includes(`/${c}:`));
-      if (!name) throw new Error(`scripts/images.sh built no ${c} image:\n${out}`);
+    const find = (c: string, git = false): string => {
+      const name = names.find((n) => n.includes(`/${c}:`) && n.endsWith('-git') === git);
+      if (!name) throw new Error(`scripts/images.sh built no ${c}${git ? ' -git' : ''} image:\n${out}`);
       return name;
     };
-    return { webhook: find('webhook'), watcher: find('watcher') };
+    return { webhook: find('webhook'), watcher: find('watcher'), watcherGit: find('watcher', true) };
   });
   return built;
 }
@@ -103,8 +106,10 @@ export async function start(
     'host',
     '--read-only',
     '--read-only-tmpfs=false',
+    // Like the manifests' emptyDir: podman's tmpfs default is noexec, an emptyDir is not (the
+    // Git write-back runs its ssh wrapper from there).
     '--tmpfs',
-    '/tmp:rw,size=16m,mode=1777',
+    '/tmp:rw,exec,size=16m,mode=1777',
     '--cap-drop',
     'ALL',
     '--security-opt',

@@ -86,9 +86,18 @@ for (const component of ['webhook', 'watcher']) {
       /^gcr\.io\/distroless\/cc-debian12(:\w+)?$/,
       'RUNTIME_IMAGE defaults to distroless cc (glibc, libstdc++, CA certificates; no shell)',
     );
-    const final = stages.at(-1)!;
-    for (const stage of stages.slice(0, -1))
-      t.equal(stage.from, '${NODE_IMAGE}', 'every stage but the runtime is FROM NODE_IMAGE');
+    // The default target is the last stage, or the stage it only names (Dockerfile.watcher ends
+    // with `FROM watcher` after its `git` target, which is FROM that runtime stage too).
+    const last = stages.at(-1)!;
+    const final = (last.instructions.length === 0 && stages.find((s) => s.name === last.from)) || last;
+    const variants = stages.filter((s) => s !== last && s.from === final.name);
+    const resolved = (from: string): string =>
+      /^\$\{(\w+)\}$/.test(from) && globalArg(stages, from.slice(2, -1))?.startsWith('${')
+        ? globalArg(stages, from.slice(2, -1))!
+        : from;
+    for (const stage of stages)
+      if (stage !== final && stage !== last && !variants.includes(stage))
+        t.equal(resolved(stage.from), '${NODE_IMAGE}', 'every stage but the runtime is FROM NODE_IMAGE');
     t.equal(final.from, '${RUNTIME_IMAGE}', 'the runtime stage is FROM RUNTIME_IMAGE');
     t.equal(final.platform, undefined, 'the runtime stage is built for the target platform');
     const ops = (stage: Stage, op: string): string[] =>
@@ -169,6 +178,31 @@ for (const component of ['webhook', 'watcher']) {
       );
   });
 }
+
+t.test('Dockerfile.watcher target git: the runtime plus the git files, nothing run in it', async (t) => {
+  const stages = parseDockerfile(await readFile(`${ROOT}Dockerfile.watcher`, 'utf8'));
+  const git = stages.find((s) => s.name === 'git');
+  const files = stages.find((s) => s.name === 'git-files');
+  t.ok(git && files, 'stages git and git-files');
+  t.equal(stages.at(-1)!.from, git!.from, 'the default target is the same runtime stage, without git');
+  t.same(
+    git!.instructions.map((i) => i.op),
+    ['COPY', 'LABEL'],
+    'git adds files and labels only (no RUN: no shell)',
+  );
+  t.equal(git!.instructions[0]!.args, '--from=git-files /git-files/ /');
+  t.equal(files!.from, '${GIT_FILES_IMAGE}');
+  t.equal(globalArg(stages, 'GIT_FILES_IMAGE'), '${NODE_IMAGE}', 'by default from NODE_IMAGE with apt');
+  const run = files!.instructions
+    .filter((i) => i.op === 'RUN')
+    .map((i) => i.args)
+    .join(' ');
+  t.match(run, /apt-get install .*--no-install-recommends git openssh-client/);
+  t.match(run, /git-closure\.sh \/ \/git-files/, 'the closure script of scripts/images.sh');
+  t.ok(existsSync(`${ROOT}scripts/git-closure.sh`));
+  const ignored = await readFile(`${ROOT}.dockerignore`, 'utf8');
+  t.match(ignored, /^!scripts\/git-closure\.sh$/m, 'the closure script stays in the context');
+});
 
 t.test('.dockerignore keeps local builds and secrets out of the context but not the sources', async (t) => {
   const ignored = (await readFile(`${ROOT}.dockerignore`, 'utf8'))

@@ -1,11 +1,14 @@
 // The Git side of the write-back, behind a narrow interface: a shallow clone per repository in a
 // temporary directory, commits, pushes that are never forced. The git CLI (Debian's `git`, SSH
-// through `ssh`) does the work: credentials reach it through an askpass script reading 0600 files
-// in that directory, never argv, URLs or logs; the directory is removed when the work is done.
+// through `ssh`) does the work, and no shell: the watcher's -git image has none. HTTPS credentials
+// reach git as an Authorization header through GIT_CONFIG_* variables; SSH goes through GIT_SSH, a
+// node script in that directory that runs `ssh` with pinned options; keys are 0600 files there.
+// Secrets are never in argv, URLs or logs; the directory is removed when the work is done.
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { delimiter, isAbsolute, join, relative, sep } from 'node:path';
 import { ImageWatcherError } from '../../shared/errors.ts';
 import { bareHostname, checkHost } from '../outbound/address-guard.ts';
 import type { Resolve } from '../outbound/address-guard.ts';
@@ -16,6 +19,7 @@ export type GitErrorCode =
   | 'E_GIT_CREDENTIALS'
   | 'E_GIT_NOT_FOUND'
   | 'E_GIT_REJECTED'
+  | 'E_GIT_UNAVAILABLE'
   | 'E_GIT_FAILED';
 
 export class GitError extends ImageWatcherError {
@@ -108,12 +112,55 @@ export function safeUrl(url: string): string {
   }
 }
 
-const ASKPASS = `#!/bin/sh
-case "$1" in
-  Username*) cat "$IMAGE_WATCHER_GIT_DIR/username" ;;
-  *) cat "$IMAGE_WATCHER_GIT_DIR/password" ;;
-esac
+/** Where a missing git or ssh is found: the default image ships neither. */
+const GIT_IMAGE_HINT =
+  'Git write-back needs the watcher image tagged <version>-git (ghcr.io/image-watcher/watcher:<version>-git), which holds git and ssh';
+
+function unavailable(program: string, path: string): GitError {
+  return new GitError(
+    'E_GIT_UNAVAILABLE',
+    `${program} is not installed in this watcher image (not on PATH ${path}); ${GIT_IMAGE_HINT}`,
+  );
+}
+
+/** The executable `program` on `path`, or undefined. */
+async function onPath(program: string, path: string): Promise<string | undefined> {
+  for (const dir of path.split(delimiter)) {
+    if (!isAbsolute(dir)) continue;
+    const full = join(dir, program);
+    try {
+      await access(full, constants.X_OK);
+      return full;
+    } catch {
+      // not in this folder
+    }
+  }
+  return undefined;
+}
+
+/**
+ * GIT_SSH: git runs it without a shell (a path without spaces or shell characters) with its own
+ * arguments (`-p PORT`, `-o SendEnv=GIT_PROTOCOL`, host, command); it runs ssh with the pinned
+ * options first. Node is the interpreter, the one program every watcher image has.
+ */
+function sshWrapper(node: string, ssh: string, options: readonly string[]): string {
+  return `#!${node}
+'use strict';
+const { spawn } = require('node:child_process');
+const child = spawn(${JSON.stringify(ssh)}, [...${JSON.stringify(options)}, ...process.argv.slice(2)], { stdio: 'inherit' });
+for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, () => child.kill(s));
+child.on('error', (err) => { process.stderr.write('image-watcher: cannot run ssh: ' + err.message + '\\n'); process.exit(255); });
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 255 : 0)));
 `;
+}
+
+/** Characters that make git run GIT_SSH through `sh -c` (git's run-command.c). */
+const SHELL_CHARS = /[|&;<>()$`\\"' \t\n*?[#~=%]/;
+
+/** A Basic Authorization header for git's http.extraHeader: the askpass answer, without a program. */
+function basicHeader(username: string, password: string): string {
+  return `Authorization: Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+}
 
 interface RunResult {
   code: number;
@@ -150,11 +197,14 @@ export class GitCli implements GitClient {
         `${host} resolves to ${verdict.blocked.address}, ${verdict.blocked.why}; list it in GIT_INSECURE_HOSTS if it is your Git server`,
       );
     }
+    const path = this.opts.path ?? process.env.PATH ?? '/usr/bin:/bin';
+    const git = await onPath('git', path);
+    if (git === undefined) throw unavailable('git', path);
     const root = await mkdtemp(join(this.opts.tempDir ?? tmpdir(), 'image-watcher-git-'));
     try {
-      const env = await this.prepareEnv(root, protocol, o.credentials);
+      const env = await this.prepareEnv(root, protocol, o.credentials, path);
       const dir = join(root, 'repo');
-      const ws = new CliWorkspace(dir, root, env, this.opts.timeoutMs ?? 120_000, protocol, insecure);
+      const ws = new CliWorkspace(git, dir, root, env, this.opts.timeoutMs ?? 120_000, protocol, insecure);
       await ws.clone(o.url, o.branch);
       return ws;
     } catch (err) {
@@ -167,19 +217,19 @@ export class GitCli implements GitClient {
     root: string,
     protocol: 'https' | 'http' | 'ssh',
     c: GitCredentials | undefined,
+    path: string,
   ): Promise<NodeJS.ProcessEnv> {
     const secrets = join(root, 'secrets');
     await mkdir(secrets, { mode: 0o700 });
     const put = (name: string, value: string) => writeFile(join(secrets, name), value, { mode: 0o600 });
     // Only what git needs: none of the watcher's own environment (tokens, keys) reaches it.
     const env: NodeJS.ProcessEnv = {
-      PATH: this.opts.path ?? process.env.PATH ?? '/usr/bin:/bin',
+      PATH: path,
       HOME: root,
       LANG: 'C',
       GIT_TERMINAL_PROMPT: '0',
       GIT_CONFIG_NOSYSTEM: '1',
       GIT_CONFIG_GLOBAL: join(root, 'gitconfig'),
-      IMAGE_WATCHER_GIT_DIR: secrets,
     };
     await writeFile(join(root, 'gitconfig'), '', { mode: 0o600 });
     if (protocol === 'ssh') {
@@ -191,9 +241,10 @@ export class GitCli implements GitClient {
           'an ssh repository needs known_hosts in the Git Secret (host keys are pinned, never trusted on first use)',
         );
       }
+      const ssh = await onPath('ssh', path);
+      if (ssh === undefined) throw unavailable('ssh', path);
       await put('known_hosts', c.knownHosts.endsWith('\n') ? c.knownHosts : `${c.knownHosts}\n`);
-      const args = [
-        'ssh',
+      const options = [
         '-F',
         '/dev/null',
         '-o',
@@ -207,22 +258,39 @@ export class GitCli implements GitClient {
       ];
       if (c.identity) {
         await put('identity', c.identity.endsWith('\n') ? c.identity : `${c.identity}\n`);
-        args.push('-i', identity);
+        options.push('-i', identity);
       }
-      env.GIT_SSH_COMMAND = args.join(' ');
+      const wrapper = join(root, 'ssh.cjs');
+      if (SHELL_CHARS.test(wrapper) || /\s/.test(process.execPath)) {
+        throw new GitError(
+          'E_GIT_FAILED',
+          `the Git temp directory ${root} or node's path ${process.execPath} holds spaces or shell characters; git would need a shell to run ssh`,
+        );
+      }
+      await writeFile(wrapper, sshWrapper(process.execPath, ssh, options), { mode: 0o700 });
+      await chmod(wrapper, 0o700);
+      env.GIT_SSH = wrapper;
+      env.GIT_SSH_VARIANT = 'ssh';
     } else if (c && (c.password !== undefined || c.token !== undefined)) {
-      await put('username', c.username ?? (c.token !== undefined ? 'x-access-token' : ''));
-      await put('password', c.password ?? c.token ?? '');
-      const askpass = join(root, 'askpass.sh');
-      await writeFile(askpass, ASKPASS, { mode: 0o700 });
-      await chmod(askpass, 0o700);
-      env.GIT_ASKPASS = askpass;
+      // One config entry through the environment (git 2.31+): no askpass program to run.
+      env.GIT_CONFIG_COUNT = '1';
+      env.GIT_CONFIG_KEY_0 = 'http.extraHeader';
+      env.GIT_CONFIG_VALUE_0 = basicHeader(
+        c.username ?? (c.token !== undefined ? 'x-access-token' : ''),
+        c.password ?? c.token ?? '',
+      );
     }
     return env;
   }
 }
 
 function classify(stderr: string): GitErrorCode {
+  // git without its HTTPS helper, or a program gone since open() looked.
+  if (/is not a git command|spawn \S+ ENOENT|image-watcher: cannot run ssh/i.test(stderr)) {
+    return 'E_GIT_UNAVAILABLE';
+  }
+  // The ssh wrapper refused (a noexec temp directory): not an authentication failure.
+  if (/^(error|fatal): cannot (exec|run) /m.test(stderr)) return 'E_GIT_FAILED';
   if (
     /authentication failed|could not read (username|password)|permission denied|403|401|host key verification failed/i.test(
       stderr,
@@ -240,7 +308,7 @@ function classify(stderr: string): GitErrorCode {
   return 'E_GIT_FAILED';
 }
 
-/** The last lines git printed, for a message (git never prints the askpass answers). */
+/** The last lines git printed, for a message (git prints neither the extra header nor the keys). */
 function tail(stderr: string): string {
   const lines = stderr
     .split('\n')
@@ -261,6 +329,7 @@ class CliWorkspace implements GitWorkspace {
   private remote = '';
 
   constructor(
+    private readonly git: string,
     private readonly dir: string,
     private readonly root: string,
     private readonly env: NodeJS.ProcessEnv,
@@ -285,13 +354,16 @@ class CliWorkspace implements GitWorkspace {
       'core.hooksPath=/dev/null',
       '-c',
       'http.followRedirects=false',
+      // No templates (sample hooks): none are needed, and the -git image ships none.
+      '-c',
+      'init.templateDir=',
     ];
   }
 
   private run(args: readonly string[], cwd = this.dir, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> {
     return new Promise((resolve) => {
       execFile(
-        'git',
+        this.git,
         [...this.config(), ...args],
         { cwd, env: { ...this.env, ...extraEnv }, timeout: this.timeoutMs, maxBuffer: 4 * 1024 * 1024 },
         (err, stdout, stderr) => {
@@ -309,7 +381,11 @@ class CliWorkspace implements GitWorkspace {
     extraEnv?: NodeJS.ProcessEnv,
   ): Promise<string> {
     const r = await this.run(args, cwd, extraEnv);
-    if (r.code !== 0) throw new GitError(classify(r.stderr), `git ${what} failed: ${tail(r.stderr)}`);
+    if (r.code !== 0) {
+      const code = classify(r.stderr);
+      const hint = code === 'E_GIT_UNAVAILABLE' ? `; ${GIT_IMAGE_HINT}` : '';
+      throw new GitError(code, `git ${what} failed: ${tail(r.stderr)}${hint}`);
+    }
     return r.stdout;
   }
 

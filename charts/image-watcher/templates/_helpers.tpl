@@ -20,6 +20,8 @@ app.kubernetes.io/component: {{ . }}
 {{- define "image-watcher.image" -}}
 {{- $tag := .image.tag | default .root.Chart.AppVersion -}}
 {{- if not $tag }}{{ fail "images.*.tag or the chart's appVersion must name a version" }}{{ end -}}
+{{- /* suffix "-git": the watcher image with git and ssh (Git write-back). */ -}}
+{{- with .suffix }}{{ if not (hasSuffix . $tag) }}{{ $tag = printf "%s%s" $tag . }}{{ end }}{{ end -}}
 {{- .image.repository }}:{{ $tag }}{{ with .image.digest }}@{{ . }}{{ end }}
 {{- end }}
 

@@ -1,0 +1,127 @@
+// The git CLI client without a shell: what it does when git or ssh is not installed (the default
+// watcher image has neither), and what it hands git instead of an askpass script or an ssh command
+// line (the -git image has no /bin/sh to run them).
+import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import t from 'tap';
+import { GitCli, GitError } from '../../../watcher/gitops/git.ts';
+import { GitWriteBack } from '../../../watcher/gitops/writeback.ts';
+import { editFiles } from '../../../watcher/gitops/edit/index.ts';
+import { GIT_BIN, startGitServer } from '../../support/git-server.ts';
+import type { GitServer } from '../../support/git-server.ts';
+import { findProgram } from '../../support/programs.ts';
+
+let srv: GitServer;
+let dir: string;
+const AUTH = { username: 'bot', password: 'extra-header-password-7' };
+t.before(async () => {
+  srv = await startGitServer({ auth: AUTH });
+  dir = await mkdtemp(join(tmpdir(), 'iw-git-cli-'));
+});
+t.teardown(async () => {
+  await srv.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A PATH folder holding only `programs` (symlinks to the real ones). */
+async function pathWith(name: string, programs: Record<string, string>): Promise<string> {
+  const bin = join(dir, name);
+  await mkdir(bin);
+  for (const [p, target] of Object.entries(programs)) await symlink(target, join(bin, p));
+  return bin;
+}
+
+t.test('no git on PATH: E_GIT_UNAVAILABLE naming the -git image, not a spawn ENOENT', async (t) => {
+  const empty = await pathWith('empty', {});
+  const err = await new GitCli({ insecureHosts: ['127.0.0.1'], path: empty })
+    .open({ url: srv.url('none') })
+    .catch((e: unknown) => e);
+  t.ok(err instanceof GitError);
+  t.match(err, { code: 'E_GIT_UNAVAILABLE', message: /^git is not installed in this watcher image/ });
+  t.match((err as Error).message, /-git/);
+  t.notMatch((err as Error).message, /ENOENT/);
+
+  // Through the write-back: a failed result with the code, as the controller puts it in the
+  // notice, the API (lastError) and the log.
+  await srv.createRepo('unavailable', { 'web.yaml': 'image: registry.local/shop/web:1.0.0\n' });
+  const wb = new GitWriteBack({
+    git: new GitCli({ insecureHosts: ['127.0.0.1'], path: empty }),
+    edit: editFiles,
+    credentials: () => Promise.resolve(undefined),
+    identity: { name: 'Image Watcher', email: 'iw@example.com' },
+    commitPerWorkload: false,
+    logger: pino({ level: 'silent' }),
+    windowMs: 0,
+  });
+  const r = await wb.submit({
+    kind: 'update',
+    workload: { kind: 'Deployment', namespace: 'shop', name: 'web' },
+    target: { repo: srv.url('unavailable'), branch: undefined, path: '.', push: 'direct', secret: undefined },
+    changes: [
+      {
+        container: 'app',
+        image: 'registry.local/shop/web:1.0.0',
+        currentVersion: '1.0.0',
+        newVersion: '1.0.1',
+        change: 'patch',
+      },
+    ],
+  });
+  t.match(r, { result: 'failed', code: 'E_GIT_UNAVAILABLE', reason: /watcher image tagged <version>-git/ });
+  t.same(await srv.log('unavailable', 'main'), ['Initial manifests'], 'nothing was written');
+});
+
+t.test('git without ssh: an ssh repository is E_GIT_UNAVAILABLE for ssh', async (t) => {
+  const gitOnly = await pathWith('git-only', { git: GIT_BIN });
+  const err = await new GitCli({ insecureHosts: ['127.0.0.1'], path: gitOnly })
+    .open({
+      url: 'ssh://git@127.0.0.1:22/srv/deploy.git',
+      credentials: { identity: 'not used', knownHosts: '[127.0.0.1]:22 ssh-ed25519 AAAA\n' },
+    })
+    .catch((e: unknown) => e);
+  t.match(err, { code: 'E_GIT_UNAVAILABLE', message: /^ssh is not installed in this watcher image/ });
+});
+
+t.test('HTTPS credentials go as a header through GIT_CONFIG_*, not through an askpass program', async (t) => {
+  // git with a PATH holding git alone: no sh, no askpass script could run, and none is asked for.
+  const gitOnly = await pathWith('git-https', { git: GIT_BIN });
+  await srv.createRepo('header', { 'web.yaml': 'image: registry.local/shop/web:1.0.0\n' });
+  const cli = new GitCli({ insecureHosts: ['127.0.0.1'], path: gitOnly, tempDir: dir });
+  const ws = await cli.open({ url: srv.url('header'), credentials: AUTH });
+  t.teardown(() => ws.close());
+  t.equal(ws.branch, 'main');
+  t.same([...(await ws.readFiles('.')).keys()], ['web.yaml']);
+  t.ok(
+    srv.requests.some((r) => r.user === 'bot' && r.status === 200),
+    'the server saw the user from the Authorization header',
+  );
+  const wrong = await cli
+    .open({ url: srv.url('header'), credentials: { ...AUTH, password: 'not-it-3' } })
+    .catch((e: unknown) => e);
+  t.match(wrong, { code: 'E_GIT_AUTH' });
+  t.notMatch((wrong as Error).message, /not-it-3|Basic /, 'the password and header are in no message');
+});
+
+t.test(
+  'over SSH git runs the node wrapper, which runs ssh; the temp directory goes after a failure',
+  async (t) => {
+    // Nothing listens on port 1: the failure is ssh's own (git ran the wrapper, the wrapper ran ssh).
+    const ssh = findProgram('ssh');
+    const bin = await pathWith('git-ssh', { git: GIT_BIN, ssh });
+    const tempDir = await mkdtemp(join(dir, 'ssh-temp-'));
+    const err = await new GitCli({ insecureHosts: ['127.0.0.1'], path: bin, tempDir, timeoutMs: 30_000 })
+      .open({
+        url: 'ssh://git@127.0.0.1:1/srv/deploy.git',
+        credentials: { identity: 'not a key', knownHosts: '[127.0.0.1]:1 ssh-ed25519 AAAA\n' },
+      })
+      .catch((e: unknown) => e);
+    t.match(err, {
+      code: 'E_GIT_FAILED',
+      message: /connect to host 127\.0\.0\.1 port 1|Connection refused/i,
+    });
+    t.notMatch((err as Error).message, /not a key/);
+    t.same(await readdir(tempDir), [], 'the temp directory (keys, wrapper) is removed after a failure');
+  },
+);
