@@ -64,10 +64,17 @@ owners=$(
     done
   fi | sort -u
 ) || exit 1
+# One source package's binary packages share one copyright text (Kerberos's four, nettle's two):
+# the repeats are links to the first copy, as gzip cannot share text across files that long.
 for pkg in $owners; do
-  [ -f "$root/usr/share/doc/$pkg/copyright" ] || { echo "git-closure: $pkg has no copyright file" >&2; exit 1; }
+  src=$root/usr/share/doc/$pkg/copyright
+  [ -f "$src" ] || { echo "git-closure: $pkg has no copyright file" >&2; exit 1; }
   mkdir -p "$out/usr/share/doc/$pkg"
-  cp "$root/usr/share/doc/$pkg/copyright" "$out/usr/share/doc/$pkg/copyright"
+  same=
+  for f in "$out"/usr/share/doc/*/copyright; do
+    [ -f "$f" ] && [ ! -L "$f" ] && cmp -s "$f" "$src" && { same=${f#"$out/usr/share/doc/"}; break; }
+  done
+  if [ -n "$same" ]; then ln -s "../$same" "$out/usr/share/doc/$pkg/copyright"; else cp "$src" "$out/usr/share/doc/$pkg/copyright"; fi
 done
 mkdir -p "$out/etc"
 printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' 'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin' \

@@ -2,7 +2,8 @@
 # Builds both images offline with buildah, the way CI tests them:
 #   1. a local base image standing in for the official NODE_IMAGE (node:24-<suite>-slim): an
 #      mmdebstrap minbase of this machine's Debian release plus Node 24 and npm from their npm
-#      packages, cached under a content key;
+#      packages, and binutils (the official image has no strip; the Dockerfiles install it with
+#      apt there, offline CI cannot), cached under a content key;
 #   2. a runtime base standing in for RUNTIME_IMAGE (distroless cc): glibc, libgcc, libstdc++ and
 #      the CA bundle extracted from this Debian release's packages, no shell, no package manager;
 #      WATCHER_PACKAGES (e.g. `WATCHER_PACKAGES=git`) extracts more Debian packages, with their
@@ -29,7 +30,8 @@ prefix=${IMAGE_PREFIX:-localhost/image-watcher}
 log() { printf '[images] %s\n' "$*" >&2; }
 
 make_base() { # $1: output tar
-  mmdebstrap --quiet --variant=minbase --include=ca-certificates \
+  # binutils: the Dockerfiles' node stage strips the node binary (scripts/strip-node.sh), offline.
+  mmdebstrap --quiet --variant=minbase --include=ca-certificates,binutils \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \

@@ -41,12 +41,13 @@ import { gitCredentialsOf } from './gitops/credentials.ts';
 import { editFiles } from './gitops/edit/index.ts';
 import type { GitClient } from './gitops/git.ts';
 import { GitCli } from './gitops/git.ts';
-import type { PullRequestClient } from './gitops/pull-request.ts';
+import type { PullRequestClient, PullRequestOptions } from './gitops/pull-request.ts';
 import { RestPullRequests } from './gitops/pull-request.ts';
 import { GitWriteBack } from './gitops/writeback.ts';
 import type { ReceiverOptions } from './push/receiver.ts';
 import { buildReceiverApp } from './push/receiver.ts';
 import { PushTrigger } from './push/trigger.ts';
+import { SOURCES } from './push/sources.ts';
 import { realTimers } from './reconcile/queue.ts';
 import type { ReadObject } from './verify/key-source.ts';
 import { signatureGateFromSettings } from './verify/wiring.ts';
@@ -116,6 +117,8 @@ export interface WatcherIo {
   /** Replaces the git CLI client or the pull-request client (tests wrap or fake a forge). */
   git?: GitClient;
   pullRequests?: PullRequestClient;
+  /** Where the real pull-request client sends a repository's API calls (tests: a local forge). */
+  pullRequestProvider?: PullRequestOptions['provider'];
   /** Requests due within this time share one commit (default 1 s, tests shorter). */
   gitWindowMs?: number;
 }
@@ -214,7 +217,12 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     },
     identity: { name: git.authorName, email: git.authorEmail },
     commitPerWorkload: git.commitPerWorkload,
-    pullRequests: io.pullRequests ?? new RestPullRequests({ trustedHosts: git.insecureHosts }),
+    pullRequests:
+      io.pullRequests ??
+      new RestPullRequests({
+        trustedHosts: git.insecureHosts,
+        ...(io.pullRequestProvider ? { provider: io.pullRequestProvider } : {}),
+      }),
     metrics,
     logger,
     ...(io.timers ? { timers: io.timers } : {}),
@@ -301,6 +309,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
         }
       : undefined;
   if (!receiver) logger.info('registry push receivers off: REGISTRY_WEBHOOK_TOKEN is not set');
+  else metrics.expectRegistryEvents(SOURCES);
   const receiverApp =
     receiver && settings.receiverPort !== undefined
       ? await buildReceiverApp({ ...receiver, logger })

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { StringPool } from '../shared/string-pool.ts';
 import { registerRegistryMetrics } from './registry/metrics.ts';
 import type { RegistryRequestObserver } from './registry/types.ts';
+import { FAILURE_CODES } from './verify/types.ts';
 
 /** Identifies one workload in metric labels and in the watcher's state. */
 export interface WorkloadLabels {
@@ -145,6 +146,8 @@ export class WatcherMetrics {
       labelNames: ['result'],
       registers,
     });
+    // As for Git pushes: a 0 before the first error, so increase() in the alert sees it.
+    for (const r of ['verified', 'key-error', ...FAILURE_CODES]) this.signatureChecks.inc({ result: r }, 0);
     this.leader = new Gauge({
       name: 'image_watcher_leader',
       help: '1 when this replica holds the leader lease and acts, else 0.',
@@ -160,6 +163,14 @@ export class WatcherMetrics {
 
   observeRegistryEvent(source: string, result: string): void {
     this.registryEvents.inc({ source, result });
+  }
+
+  /** Receivers on: a 0 per source for the results the dashboard and alerts look at first. */
+  expectRegistryEvents(sources: readonly string[]): void {
+    for (const source of sources) {
+      for (const result of ['accepted', 'unauthorized', 'invalid'])
+        this.registryEvents.inc({ source, result }, 0);
+    }
   }
 
   setImageStatus(w: WorkloadLabels, s: ImageStatus): void {

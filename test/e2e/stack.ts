@@ -253,6 +253,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           LEADER_ELECTION: 'false',
           NOTIFY_WEBHOOK_URL: `${receiverUrl}/notify`,
           NOTIFY_WEBHOOK_SECRET: 'e2e-notification-signing-secret',
+          // Push receivers on, so the push-event panel and alert have their series.
+          REGISTRY_WEBHOOK_TOKEN: 'e2e-registry-webhook-token-0123',
         },
         readyUrl: `http://127.0.0.1:${watcherPort}/readyz`,
         timeoutMs: STARTUP_TIMEOUT_MS,

@@ -277,7 +277,7 @@ t.test(
         `unpacked ${mb(await unpackedSize(watcher))} and ${mb(await unpackedSize(watcherGit))}`,
     );
     t.ok(extra > 5e6 && extra < 15e6, `git and ssh add 5 to 15 MB compressed (${mb(extra)})`);
-    t.ok(compressed['watcher-git']! < 70e6, `the -git image is under 70 MB compressed`);
+    t.ok(compressed['watcher-git']! < 60e6, `the -git image is under 60 MB compressed`);
 
     const inspect = `
     const fs = await import('node:fs');

@@ -4,7 +4,7 @@
 // updates a workload; both stop with 0 on SIGTERM. Then both go to a registry with skopeo and
 // `image-watcher check --labels` reads their OCI labels.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { buildImage } from '../support/images.ts';
 import { freePort, pushImage, startRegistry } from '../support/registry.ts';
 import { startServer } from '../watcher/release-notes/helpers.ts';
 import { annotationsOf, deployment, fakeKube, imageOf, until } from '../watcher/e2e/support.ts';
+import { elfSections } from './elf.ts';
 import { images, podman, podmanResult, ROOT, sh, skipReason, start, unpackedSize } from './podman.ts';
 
 const skip = skipReason();
@@ -235,7 +236,7 @@ t.test(
         `${component}: ${mb(compressed)} compressed in ${manifest.layers.length} layers, ${mb(unpacked)} unpacked`,
       );
       t.ok(compressed > 0 && compressed < unpacked, 'sizes are measured');
-      t.ok(compressed < 60e6, `${component}: under 60 MB compressed (${mb(compressed)})`);
+      t.ok(compressed < 50e6, `${component}: under 50 MB compressed (${mb(compressed)})`);
     }
     // The runtime has no shell: node answers what is in the image.
     const inspect = `
@@ -324,5 +325,87 @@ t.test(
     ]);
     t.equal(code, 1, 'exits 1');
     t.match(stderr, /^image-watcher watcher: E_KUBE_CONFIG: /m, 'the kubeconfig error, not a crash');
+  },
+);
+
+t.test(
+  'the stripped node binary: no debug info or symbol table; profiles, reports and JS stacks intact',
+  { skip },
+  async (t) => {
+    const built = await images();
+    // The reader on the test runner's own node first: it has what any dynamically linked
+    // executable has.
+    const host = await elfSections(process.execPath);
+    t.ok(
+      ['.text', '.dynsym', '.eh_frame'].every((s) => host.includes(s)),
+      'the section reader works',
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'iw-node-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    for (const component of ['webhook', 'watcher'] as const) {
+      const name = `iw-node-${component}-${suffix}`;
+      await podman(['create', '--name', name, built[component]]);
+      try {
+        await podman(['cp', `${name}:/usr/local/bin/node`, join(dir, component)]);
+      } finally {
+        await podman(['rm', '--force', name]);
+      }
+      const sections = await elfSections(join(dir, component));
+      t.comment(`${component}: node ${((await stat(join(dir, component))).size / 1e6).toFixed(1)} MB`);
+      t.same(
+        sections.filter((s) => s === '.symtab' || s === '.strtab' || s.startsWith('.debug')),
+        [],
+        `${component}: no .symtab, .strtab or .debug_* sections`,
+      );
+      // The dynamic symbols (native addons, process.report's native stack) and the unwind tables
+      // (C++ exceptions) stay.
+      t.ok(
+        ['.dynsym', '.dynstr', '.eh_frame', '.eh_frame_hdr'].every((s) => sections.includes(s)),
+        `${component}: dynamic symbols and unwind tables kept`,
+      );
+    }
+    // What stripping could break, run as the cluster runs it: --cpu-prof names JS functions,
+    // process.report names native frames, an uncaught error's stack names the function and line.
+    const probe = `
+      const { execFileSync, spawnSync } = await import('node:child_process');
+      const fs = await import('node:fs');
+      const dir = fs.mkdtempSync('/tmp/prof-');
+      execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir=' + dir, '-e',
+        'function busyLoop() { const end = Date.now() + 300; let x = 0; while (Date.now() < end) x++; return x } busyLoop()']);
+      const prof = JSON.parse(fs.readFileSync(dir + '/' + fs.readdirSync(dir)[0], 'utf8'));
+      const crash = spawnSync(process.execPath, ['-e', 'function thrower() { throw new Error("boom") } thrower()'],
+        { encoding: 'utf8' });
+      const report = process.report.getReport();
+      console.log(JSON.stringify({
+        profiled: prof.nodes.some((n) => n.callFrame.functionName === 'busyLoop'),
+        crashCode: crash.status,
+        crashStack: /at thrower \\(\\[eval\\]:1:\\d+\\)/.test(crash.stderr),
+        reportJs: report.javascriptStack.stack.some((l) => l.includes('getReport')),
+        reportNative: report.nativeStack.some((f) => f.symbol.startsWith('node::GetNodeReport(')),
+      }));`;
+    const found = JSON.parse(
+      await podman([
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--read-only',
+        '--tmpfs',
+        '/tmp:rw,size=16m,mode=1777',
+        '--user',
+        '10001:10001',
+        '--entrypoint',
+        'node',
+        built.webhook,
+        '--input-type=module',
+        '-e',
+        probe,
+      ]),
+    ) as Record<string, unknown>;
+    t.same(
+      found,
+      { profiled: true, crashCode: 1, crashStack: true, reportJs: true, reportNative: true },
+      'cpu profile, crash stack and diagnostic report work with the stripped binary',
+    );
   },
 );

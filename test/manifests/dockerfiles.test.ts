@@ -204,6 +204,32 @@ t.test('Dockerfile.watcher target git: the runtime plus the git files, nothing r
   t.match(ignored, /^!scripts\/git-closure\.sh$/m, 'the closure script stays in the context');
 });
 
+t.test('both Dockerfiles strip the node binary the same way, in the node stage', async (t) => {
+  const nodeStage = async (component: string): Promise<Stage | undefined> =>
+    parseDockerfile(await readFile(`${ROOT}Dockerfile.${component}`, 'utf8')).find((s) => s.name === 'node');
+  const webhook = await nodeStage('webhook');
+  const watcher = await nodeStage('watcher');
+  t.ok(webhook && watcher, 'a stage named node in each');
+  t.same(webhook, watcher, 'the same stage, instruction for instruction');
+  t.equal(webhook!.from, '${NODE_IMAGE}', 'FROM NODE_IMAGE');
+  t.equal(webhook!.platform, undefined, 'for the target platform');
+  t.same(
+    webhook!.instructions.map((i) => `${i.op} ${i.args}`),
+    [
+      'COPY scripts/strip-node.sh /usr/local/lib/image-watcher/strip-node.sh',
+      'RUN sh /usr/local/lib/image-watcher/strip-node.sh /usr/local/bin/node',
+    ],
+    'it runs scripts/strip-node.sh on the binary the runtime copies',
+  );
+  const script = await readFile(`${ROOT}scripts/strip-node.sh`, 'utf8');
+  t.match(script, /strip --strip-unneeded "\$node"/, 'strips what a binary does not need to run');
+  t.match(script, /apt-get install .*binutils/, 'installs binutils where NODE_IMAGE has no strip');
+  const ignored = await readFile(`${ROOT}.dockerignore`, 'utf8');
+  t.match(ignored, /^!scripts\/strip-node\.sh$/m, 'the script stays in the context');
+  const images = await readFile(`${ROOT}scripts/images.sh`, 'utf8');
+  t.match(images, /--include=ca-certificates,binutils /, "CI's offline base has strip");
+});
+
 t.test('.dockerignore keeps local builds and secrets out of the context but not the sources', async (t) => {
   const ignored = (await readFile(`${ROOT}.dockerignore`, 'utf8'))
     .split('\n')

@@ -24,6 +24,9 @@ const CONTRACT_METRICS = [
   'image_watcher_update_held',
   'image_watcher_admission_requests_total',
   'image_watcher_admission_duration_seconds_bucket',
+  'image_watcher_git_pushes_total',
+  'image_watcher_signature_checks_total',
+  'image_watcher_registry_events_total',
 ];
 
 t.test('the dashboard is a current Grafana dashboard with datasource and namespace variables', (t) => {
@@ -62,6 +65,9 @@ t.test('the panels the issue asks for are there', (t) => {
     /Admission denials/,
     /Last check age/,
     /Held updates by reason/,
+    /Git write-backs by result/,
+    /Signature checks by result/,
+    /Registry push events by source and result/,
   ]) {
     t.ok(
       titles.some((title) => want.test(title)),

@@ -24,7 +24,7 @@ const alerts = rules.groups.flatMap((g) => g.rules);
 
 t.test('promtool accepts the rules file', async (t) => {
   const { stdout } = await run(PROMTOOL, ['check', 'rules', RULES_FILE]);
-  t.match(stdout, /SUCCESS: 9 rules found/);
+  t.match(stdout, /SUCCESS: 12 rules found/);
 });
 
 t.test('promtool rule unit tests pass: every alert firing and not firing', async (t) => {
@@ -68,12 +68,14 @@ t.test('alert names, groups and severities are stable', (t) => {
         'image-watcher.workloads',
         ['ImageWatcherImageOutdated', 'ImageWatcherUpdateFailed', 'ImageWatcherUpdateRolledBack'],
       ],
-      ['image-watcher.registry', ['ImageWatcherRegistryErrors']],
+      ['image-watcher.registry', ['ImageWatcherRegistryErrors', 'ImageWatcherPushEventsRejected']],
       ['image-watcher.watcher', ['ImageWatcherNotChecking', 'ImageWatcherDown']],
       [
         'image-watcher.webhook',
         ['ImageWatcherWebhookDown', 'ImageWatcherWebhookErrors', 'ImageWatcherWebhookSlow'],
       ],
+      ['image-watcher.gitops', ['ImageWatcherGitWriteBackFailing']],
+      ['image-watcher.verification', ['ImageWatcherSignatureErrors']],
     ],
   );
   for (const rule of alerts) {
@@ -117,4 +119,20 @@ t.test('prometheusrule.yaml is generated from rules.yaml (no drift)', async (t) 
     'run: node --import ./bench/register.js test/support/gen-prometheusrule.ts',
   );
   t.match(shipped, /^# GENERATED from rules\.yaml/, 'the file says it is generated');
+});
+
+t.test("the last wave's alerts watch what an operator must fix, not what is expected", (t) => {
+  const byName = (name: string) => alerts.find((r) => r.alert === name)!;
+  // Unsigned candidates are a policy outcome: held, never paged.
+  t.match(byName('ImageWatcherSignatureErrors').expr, 'result!~"verified|no-signature"');
+  // Only rejections by the receiver; duplicates, stale or unknown repositories are normal.
+  t.match(byName('ImageWatcherPushEventsRejected').expr, 'result=~"unauthorized|invalid"');
+  // Failing as a whole: a successful write in the same hour holds the alert back.
+  const git = byName('ImageWatcherGitWriteBackFailing');
+  t.match(git.expr, 'result=~"failed|refused"');
+  t.match(git.expr, /unless on \(job\)[\s\S]*result=~"pushed\|unchanged"/);
+  for (const name of ['ImageWatcherGitWriteBackFailing', 'ImageWatcherSignatureErrors']) {
+    t.equal(byName(name).for, '30m', `${name} waits 30 minutes`);
+  }
+  t.end();
 });

@@ -29,6 +29,8 @@ export async function startForge(
 ): Promise<FakeForge> {
   const requests: ForgeRequest[] = [];
   const open: FakeForge['open'] = [];
+  // Numbers are never reused, also after a test takes a request out of `open` (merged, closed).
+  let next = 1;
   const server = createServer((req, res) => {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
@@ -92,7 +94,7 @@ export async function startForge(
       if (path === base && r.method === 'POST') {
         const b = body ?? {};
         const p = {
-          id: open.length + 1,
+          id: next++,
           head: String(kind === 'github' ? b.head : b.source_branch),
           base: String(kind === 'github' ? b.base : b.target_branch),
           title: String(b.title),

@@ -50,6 +50,10 @@ export interface GitServer {
   branches(name: string): Promise<string[]>;
   /** Commits `files` to `branch` from another clone (a person pushing at the same time). */
   commitAs(name: string, branch: string, files: Record<string, string>, message: string): Promise<void>;
+  /** Merges `from` into `into` with a merge commit, as a forge's merge button does. */
+  merge(name: string, from: string, into: string, message: string): Promise<void>;
+  /** Deletes a branch of the remote (a forge deleting the head branch of a merged request). */
+  deleteBranch(name: string, branch: string): Promise<void>;
   /** Requests the server saw (method, path, user). */
   requests: { method: string; path: string; user: string | undefined; status: number }[];
   close(): Promise<void>;
@@ -193,6 +197,15 @@ export async function startGitServer(
         await git(dir, 'commit', '--quiet', '-m', message);
         await git(dir, 'push', '--quiet', 'origin', branch);
       }),
+    merge: (name, from, into, message) =>
+      withClone(name, into, async (dir) => {
+        await git(dir, 'fetch', '--quiet', 'origin', from);
+        await git(dir, 'merge', '--quiet', '--no-ff', '-m', message, 'FETCH_HEAD');
+        await git(dir, 'push', '--quiet', 'origin', into);
+      }),
+    async deleteBranch(name, branch) {
+      await git(bare(name), 'branch', '--quiet', '-D', branch);
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,12 +1,13 @@
 // Debian's OpenSSH server for tests: /usr/sbin/sshd in the foreground on a free loopback port, as
-// the user running the tests (only that user can log in), with a host key generated per run, one
-// authorized client key, no PAM and no password logins. Git over SSH runs git-upload-pack and
-// git-receive-pack through it exactly as against a real Git host.
+// the user running the tests (only that user can log in; sshd needs no root for that), with a host
+// key generated per run, one authorized client key, no PAM and no password logins, and StrictModes
+// on. Git over SSH runs git-upload-pack and git-receive-pack through it exactly as against a real
+// Git host.
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { homedir, tmpdir, userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { findProgram } from './programs.ts';
 import { freePort } from './registry.ts';
@@ -37,8 +38,28 @@ async function keypair(dir: string, name: string): Promise<{ priv: string; pub: 
   return { priv: await readFile(file, 'utf8'), pub: (await readFile(`${file}.pub`, 'utf8')).trim() };
 }
 
+/**
+ * StrictModes accepts authorized_keys only when it and every directory above it are owned by root
+ * or the user and writable by no one else. /tmp is world-writable (sticky or not), so a 0700
+ * mkdtemp dir in it is refused; the first base whose whole chain passes is used instead.
+ */
+async function strictBase(): Promise<string> {
+  const uid = process.getuid?.() ?? 0;
+  const safe = async (dir: string): Promise<boolean> => {
+    for (let d = dir; ; d = dirname(d)) {
+      const st = await stat(d).catch(() => undefined);
+      if (!st || (st.uid !== 0 && st.uid !== uid) || (st.mode & 0o022) !== 0) return false;
+      if (d === dirname(d)) return true;
+    }
+  };
+  for (const base of [process.env.XDG_RUNTIME_DIR, tmpdir(), homedir()]) {
+    if (base && (await safe(base))) return base;
+  }
+  throw new Error('no directory for sshd files passes StrictModes (set TMPDIR to one only you can write)');
+}
+
 export async function startSshd(): Promise<RunningSshd> {
-  const dir = await mkdtemp(join(tmpdir(), 'iw-sshd-'));
+  const dir = await mkdtemp(join(await strictBase(), 'iw-sshd-'));
   const host = await keypair(dir, 'host');
   const otherHost = await keypair(dir, 'other-host');
   const client = await keypair(dir, 'client');
@@ -59,8 +80,8 @@ export async function startSshd(): Promise<RunningSshd> {
     'PubkeyAuthentication yes',
     'PermitRootLogin prohibit-password',
     'UsePAM no',
-    // The key files live in a temp dir, not in the user's home.
-    'StrictModes no',
+    // Files 0600 in a 0700 dir on a path only root and the user can write (strictBase).
+    'StrictModes yes',
     'LogLevel VERBOSE',
   ].join('\n');
   await writeFile(join(dir, 'sshd_config'), `${config}\n`);

@@ -107,3 +107,30 @@ t.test('image_watcher_update_held: one series per held container, cleared when n
   m.clearImageStatus();
   t.same(await held(), [], 'a replica that loses the lease drops them');
 });
+
+t.test('counters the alerts use start at 0, so the first failure is an increase', async (t) => {
+  const m = new WatcherMetrics({ defaultMetrics: false });
+  let body = (await m.render()).body;
+  for (const line of [
+    'image_watcher_git_pushes_total{result="failed"} 0',
+    'image_watcher_signature_checks_total{result="verified"} 0',
+    'image_watcher_signature_checks_total{result="key-error"} 0',
+    'image_watcher_signature_checks_total{result="wrong-key"} 0',
+    'image_watcher_signature_checks_total{result="no-signature"} 0',
+  ]) {
+    t.ok(body.includes(line), line);
+  }
+  t.notMatch(body, /image_watcher_registry_events_total\{/, 'receivers off: no event series');
+  m.expectRegistryEvents(['distribution', 'harbor']);
+  m.observeRegistryEvent('harbor', 'unauthorized');
+  m.observeSignatureCheck('registry-error');
+  body = (await m.render()).body;
+  for (const line of [
+    'image_watcher_registry_events_total{source="distribution",result="accepted"} 0',
+    'image_watcher_registry_events_total{source="distribution",result="invalid"} 0',
+    'image_watcher_registry_events_total{source="harbor",result="unauthorized"} 1',
+    'image_watcher_signature_checks_total{result="registry-error"} 1',
+  ]) {
+    t.ok(body.includes(line), line);
+  }
+});

@@ -19,14 +19,16 @@ export interface VerifyPolicy {
   id: string;
 }
 
-export type FailureCode =
-  | 'no-signature'
-  | 'wrong-key'
-  | 'digest-mismatch'
-  | 'identity-mismatch'
-  | 'expired-certificate'
-  | 'bad-signature-data'
-  | 'registry-error';
+export const FAILURE_CODES = [
+  'no-signature',
+  'wrong-key',
+  'digest-mismatch',
+  'identity-mismatch',
+  'expired-certificate',
+  'bad-signature-data',
+  'registry-error',
+] as const;
+export type FailureCode = (typeof FAILURE_CODES)[number];
 
 /** Who signed: a trusted key by name, or a certificate identity from a trusted root. */
 export interface SignerInfo {

@@ -420,3 +420,61 @@ t.test('bump --help names its options and exit codes', async (t) => {
   t.match(r.out, /3 changes pending/);
   t.notMatch(r.out, /--labels/);
 });
+
+t.test('bump over a Helm chart: values and a marked template edited, other templates skipped', async (t) => {
+  const top = join(dir, 'chart');
+  const files: Record<string, string> = {
+    'Chart.yaml': 'apiVersion: v2\nname: acme\nversion: 1.0.0\n',
+    'values.yaml': `image:\n  repository: ${host}/acme/web\n  tag: "1.4.2" # image-watcher: shop/web/web\n`,
+    'templates/deployment.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "acme.fullname" . }}
+  labels:
+    {{- include "acme.labels" . | nindent 4 }}
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+`,
+    'templates/cronjob.yaml': `{{- if .Values.report }}
+kind: CronJob
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+            - name: api
+              image: ${host}/acme/api:2.3.1 # image-watcher: shop/report/api
+{{- end }}
+`,
+  };
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(join(top, path, '..'), { recursive: true });
+    await writeFile(join(top, path), text);
+  }
+  const r = await cli(['bump', '-R', '--write', '--json', '--strategy', 'MINOR', top]);
+  t.equal(r.code, 3, r.err);
+  t.match(JSON.parse(r.out), {
+    written: true,
+    changes: 2,
+    errors: 0,
+    sites: [
+      { file: join(top, 'templates/cronjob.yaml'), line: 10, kind: 'marker', latest: '2.4.0' },
+      { file: join(top, 'values.yaml'), line: 3, kind: 'marker', latest: '1.5.0' },
+    ],
+  });
+  t.match(r.err, /note: skipped .*templates\/deployment\.yaml:\d+:\d+: not valid YAML/);
+  t.notMatch(r.err, /cronjob\.yaml/, 'the marked template is read');
+  const read = (p: string) => readFile(join(top, p), 'utf8');
+  t.same(changedLines(files['templates/cronjob.yaml']!, await read('templates/cronjob.yaml')), [
+    `              image: ${host}/acme/api:2.3.1 # image-watcher: shop/report/api =>               image: ${host}/acme/api:2.4.0 # image-watcher: shop/report/api`,
+  ]);
+  t.same(changedLines(files['values.yaml']!, await read('values.yaml')), [
+    '  tag: "1.4.2" # image-watcher: shop/web/web =>   tag: "1.5.0" # image-watcher: shop/web/web',
+  ]);
+  t.equal(await read('templates/deployment.yaml'), files['templates/deployment.yaml']);
+});

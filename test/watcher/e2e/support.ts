@@ -55,6 +55,8 @@ export interface Watcher {
   metricsText(): Promise<string>;
   /** The push trigger (REGISTRY_WEBHOOK_TOKEN set). */
   push: CreatedWatcher['push'];
+  /** The HTTP API (fastify inject). */
+  app: CreatedWatcher['app'];
 }
 
 /** One watcher replica against the fake API server, built by the production wiring (createWatcher). */
@@ -104,5 +106,6 @@ export async function startWatcher(
     watch: w.watch as WorkloadWatch & { isSynced(): boolean },
     metricsText: async () => (await w.metrics.render()).body,
     push: w.push,
+    app: w.app,
   };
 }

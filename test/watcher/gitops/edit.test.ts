@@ -525,3 +525,102 @@ t.test('property: arbitrary text never throws anything but EditError', (tt) => {
   );
   tt.end();
 });
+
+/** The chart folder as the Git checkout reads it (readFiles: .yaml, .yml and .json only). */
+function chartFiles(extra: Record<string, string> = {}): Map<string, string> {
+  const names = [
+    'Chart.yaml',
+    'values.yaml',
+    'templates/cronjob.yaml',
+    'templates/deployment.yaml',
+    'templates/service.yaml',
+  ];
+  return new Map([
+    ...names.map((n): [string, string] => [`chart/${n}`, fixture(`helm-chart/${n}`)]),
+    ...Object.entries(extra),
+  ]);
+}
+
+t.test('editFiles: a Helm chart folder, templates that are not YAML skipped, marked ones edited', (tt) => {
+  const cases: {
+    name: string;
+    files: Map<string, string>;
+    req: EditRequest;
+    want: { file: string; line: number; to: string } | { code: string; message: RegExp };
+  }[] = [
+    {
+      name: 'values.yaml beside templates with {{ }}',
+      files: chartFiles(),
+      req: request('shop/Deployment/web', 'web', 'ghcr.io/acme/shop:1.4.2', '1.5.0'),
+      want: { file: 'chart/values.yaml', line: 7, to: '  tag: "1.5.0" # image-watcher: shop/web/web' },
+    },
+    {
+      name: 'a marker in a template: marker lines are line-based',
+      files: chartFiles(),
+      req: request('shop/CronJob/shop-report', 'report', 'registry.example.com/shop/report:2.0.1', '2.1.0'),
+      want: {
+        file: 'chart/templates/cronjob.yaml',
+        line: 16,
+        to: '              image: registry.example.com/shop/report:2.1.0 # image-watcher: shop/shop-report/report',
+      },
+    },
+    {
+      name: 'a quoted sequence item in a template, with a digest',
+      files: chartFiles({
+        'chart/templates/proxy.yaml':
+          "{{- if .Values.proxy }}\nimages:\n  - 'nginx:1.25.3' # image-watcher: shop/proxy/nginx\n{{- end }}\n",
+      }),
+      req: request('shop/Deployment/proxy', 'nginx', 'nginx:1.25.3', '1.25.4', DIGEST),
+      want: {
+        file: 'chart/templates/proxy.yaml',
+        line: 3,
+        to: `  - 'nginx:1.25.4@${DIGEST}' # image-watcher: shop/proxy/nginx`,
+      },
+    },
+    {
+      name: 'nothing matched: the skipped templates are named in the refusal',
+      files: chartFiles(),
+      req: request('shop/Deployment/gone', 'app', 'ghcr.io/acme/gone:1.0.0', '1.0.1'),
+      want: {
+        code: 'E_EDIT_NOT_FOUND',
+        message:
+          /^no image of shop\/Deployment\/gone container app .* in chart\/Chart\.yaml, chart\/values\.yaml, chart\/templates\/cronjob\.yaml \(skipped, not YAML: chart\/templates\/deployment\.yaml:6:7: not valid YAML: .*; chart\/templates\/service\.yaml:11:7: not valid YAML/,
+      },
+    },
+    {
+      name: 'a marked value that is itself a template action is no site',
+      files: new Map([
+        [
+          'chart/templates/job.yaml',
+          'image: "{{ .Values.registry }}/job:1.0.0" # image-watcher: shop/job/job\n{{- end }}\n',
+        ],
+      ]),
+      req: request('shop/Job/job', 'job', 'ghcr.io/acme/job:1.0.0', '1.0.1'),
+      want: { code: 'E_EDIT_YAML', message: /^chart\/templates\/job\.yaml:\d+:\d+: not valid YAML/ },
+    },
+    {
+      name: 'only templates: the YAML is the problem',
+      files: new Map([['chart/templates/service.yaml', fixture('helm-chart/templates/service.yaml')]]),
+      req: request('shop/Deployment/web', 'web', 'ghcr.io/acme/shop:1.4.2', '1.5.0'),
+      want: { code: 'E_EDIT_YAML', message: /^chart\/templates\/service\.yaml:11:7: not valid YAML/ },
+    },
+  ];
+  for (const c of cases) {
+    if ('code' in c.want) {
+      tt.throws(() => editFiles(c.files, c.req), c.want, c.name);
+      continue;
+    }
+    const before = c.files.get(c.want.file)!;
+    const r = editFiles(c.files, c.req);
+    tt.equal(r.file, c.want.file, c.name);
+    tt.same(
+      changedLines(before, r.text),
+      [{ line: c.want.line, from: before.split('\n')[c.want.line - 1], to: c.want.to }],
+      `${c.name}: that one line only`,
+    );
+    tt.equal(r.site.line, c.want.line);
+    // What bump uses: the same site found and set again gives the same text.
+    tt.equal(setSiteVersion(before, r.site, c.req.to), r.text, `${c.name}: setSiteVersion agrees`);
+  }
+  tt.end();
+});

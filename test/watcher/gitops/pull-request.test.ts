@@ -119,6 +119,43 @@ t.test('a wrong token: the push lands, the request fails with the answer', async
   t.equal(forge.open.length, 0);
 });
 
+t.test('squash-merged and its branch deleted: the next request starts from the base', async (t) => {
+  const srv = await startGitServer();
+  t.teardown(() => srv.close());
+  const forge = await startForge('github', 'org/deploy', TOKEN);
+  t.teardown(() => forge.close());
+  const repo = await srv.createRepo('deploy', { 'web.yaml': manifest('1.0.0') });
+  const wb = new GitWriteBack({
+    git: new GitCli({ insecureHosts: ['127.0.0.1'], timeoutMs: 30_000 }),
+    edit: editFiles,
+    credentials: () => Promise.resolve({ token: TOKEN }),
+    identity: { name: 'Image Watcher', email: 'iw@example.com' },
+    commitPerWorkload: false,
+    pullRequests: new RestPullRequests({
+      provider: () => ({ kind: 'github', apiUrl: forge.apiUrl, path: 'org/deploy', host: '127.0.0.1' }),
+      trustedHosts: ['127.0.0.1'],
+    }),
+    logger: pino({ level: 'silent' }),
+    windowMs: 0,
+  });
+  t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed' });
+  // Squash merge: one new commit on main with the same change; the forge deletes the head branch.
+  await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.1.0') }, 'Update shop/web (#1)');
+  await srv.deleteBranch('deploy', 'image-watcher/shop-web');
+  forge.open.splice(0);
+  t.match(await wb.submit(request(repo, '1.1.0', '1.2.0')), {
+    result: 'pushed',
+    url: /\/pull\/2$/,
+  });
+  t.same(await srv.log('deploy', 'image-watcher/shop-web'), [
+    'Update shop/web app 1.1.0 -> 1.2.0',
+    'Update shop/web (#1)',
+    'Initial manifests',
+  ]);
+  await srv.merge('deploy', 'image-watcher/shop-web', 'main', 'Merge #2');
+  t.equal(await srv.show('deploy', 'main', 'web.yaml'), manifest('1.2.0'), 'merged without a conflict');
+});
+
 t.test('providers from the remote URL', (t) => {
   t.match(providerOf('https://github.com/org/deploy.git'), {
     kind: 'github',

@@ -208,13 +208,37 @@ export function editFile(file: string, text: string, req: EditRequest): { text: 
   return { text: apply(text, hit, req.to), site: hit.site };
 }
 
-/** Same over several files (a folder's YAML files): exactly one site across all, else EditError. */
+/**
+ * Same over several files (a folder's YAML files): exactly one site across all, else EditError.
+ * A file that is not YAML and has no marker line (a Helm template beside its values) is skipped;
+ * it is named in the refusal only when nothing matched.
+ */
 export function editFiles(
   files: ReadonlyMap<string, string>,
   req: EditRequest,
 ): { file: string; text: string; site: ImageSite } {
   const found: Located[] = [];
-  for (const [file, text] of files) found.push(...locateSites(file, text).filter((l) => matches(l, req)));
+  const skipped = new Map<string, EditError>();
+  for (const [file, text] of files) {
+    try {
+      found.push(...locateSites(file, text).filter((l) => matches(l, req)));
+    } catch (err) {
+      if (!(err instanceof EditError) || err.code !== 'E_EDIT_YAML') throw err;
+      skipped.set(file, err);
+    }
+  }
+  if (found.length === 0 && skipped.size > 0) {
+    // A chart has many templates: three reasons say enough.
+    const all = [...skipped.values()].map((e) => e.message);
+    const why = all.slice(0, 3).join('; ') + (all.length > 3 ? `; and ${all.length - 3} more` : '');
+    // Nothing could be read at all: the YAML is the problem, not the place.
+    if (skipped.size === files.size) throw new EditError('E_EDIT_YAML', why);
+    const read = [...files.keys()].filter((f) => !skipped.has(f));
+    throw new EditError(
+      'E_EDIT_NOT_FOUND',
+      `no image of ${describe(req)} in ${read.join(', ')} (skipped, not YAML: ${why})`,
+    );
+  }
   const hit = pick(found, req, [...files.keys()]);
   const file = hit.site.file;
   return { file, text: apply(files.get(file)!, hit, req.to), site: hit.site };

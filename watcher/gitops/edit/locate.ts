@@ -1,6 +1,6 @@
 // Finds the image scalars of a YAML file with the `yaml` document API, keeping each scalar's source
 // range so that an edit replaces those bytes and nothing else.
-import { isAlias, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, parseDocument } from 'yaml';
 import type { Document, Node, Scalar, YAMLMap } from 'yaml';
 import { ImageWatcherError } from '../../../shared/errors.ts';
 import { podSpecPointer } from '../../../shared/pod-spec.ts';
@@ -370,6 +370,44 @@ function siblingName(doc: Document, span: ScalarSpan): string | undefined {
   return found;
 }
 
+/** The site a marker line names, for the scalar `span` before its `#`. */
+function markerSite(
+  file: string,
+  lines: LineIndex,
+  m: RegExpExecArray,
+  span: ScalarSpan,
+  sibling: () => string | undefined,
+): Located {
+  const [, namespace, name, container, options] = m;
+  const opts = markerOptions(options ?? '');
+  const value = span.value;
+  const bare = isBareTag(value);
+  const site: ImageSite = {
+    file,
+    kind: 'marker',
+    line: lines.of(span.start),
+    image: value,
+    workload: { namespace: namespace!, name: name! },
+  };
+  if (container !== undefined) site.container = container;
+  const imageName = opts.image ?? (bare ? sibling() : refName(value));
+  if (imageName !== undefined) site.name = imageName;
+  if (bare && value.includes('@')) site.digest = value.slice(value.indexOf('@') + 1);
+  return { site, span };
+}
+
+/** Each marker line of the text with its offset: [line start, `#` offset, match]. */
+function* markerLines(text: string): Generator<[number, number, RegExpExecArray]> {
+  let offset = 0;
+  for (const rawLine of text.split('\n')) {
+    const start = offset;
+    offset += rawLine.length + 1;
+    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+    const m = MARKER.exec(line);
+    if (m) yield [start, start + m.index, m];
+  }
+}
+
 function markerSites(
   file: string,
   text: string,
@@ -379,45 +417,54 @@ function markerSites(
 ): void {
   const scalars = docs.flatMap((d) => valueScalars(d, text).map((s) => ({ doc: d, span: s })));
   const ranges = docs.flatMap((d) => allScalarRanges(d));
-  let offset = 0;
-  for (const rawLine of text.split('\n')) {
-    const start = offset;
-    offset += rawLine.length + 1;
-    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
-    const m = MARKER.exec(line);
-    if (!m) continue;
-    const hash = start + m.index;
+  for (const [start, hash, m] of markerLines(text)) {
     // A marker inside a scalar (a ConfigMap's script, a quoted string) is text, not a comment.
     if (ranges.some(([a, b]) => hash >= a && hash < b)) continue;
     const onLine = scalars.filter((s) => s.span.start >= start && s.span.end <= hash);
     const hit = onLine[onLine.length - 1];
     if (!hit) continue;
-    const [, namespace, name, container, options] = m;
-    const opts = markerOptions(options ?? '');
-    const value = hit.span.value;
-    const bare = isBareTag(value);
-    const site: ImageSite = {
-      file,
-      kind: 'marker',
-      line: lines.of(hit.span.start),
-      image: value,
-      workload: { namespace: namespace!, name: name! },
-    };
-    if (container !== undefined) site.container = container;
-    const imageName = opts.image ?? (bare ? siblingName(hit.doc, hit.span) : refName(value));
-    if (imageName !== undefined) site.name = imageName;
-    if (bare && value.includes('@')) site.digest = value.slice(value.indexOf('@') + 1);
-    out.push({ site, span: hit.span });
+    out.push(markerSite(file, lines, m, hit.span, () => siblingName(hit.doc, hit.span)));
   }
 }
 
-/** Every image site of one YAML file, in file order; throws EditError(E_EDIT_YAML) on bad YAML. */
+/**
+ * Marker lines of a file that is not YAML as a whole (a Helm template): each line is read alone,
+ * `KEY: VALUE # image-watcher: ...` or `- VALUE # image-watcher: ...`. A value holding template
+ * actions (`{{ }}`) is no site: rewriting it would change the template, not a version.
+ */
+function templateMarkerSites(file: string, text: string, lines: LineIndex, out: Located[]): void {
+  for (const [start, hash, m] of markerLines(text)) {
+    const before = text.slice(start, hash);
+    const lead = /^[ \t]*(?:-[ \t]+)*/.exec(before)![0].length;
+    const doc = parseDocument(before.slice(lead));
+    if (doc.errors.length > 0) continue;
+    const root = doc.contents;
+    const node = isMap(root) && root.items.length === 1 ? root.items[0]!.value : root;
+    if (!isScalar(node)) continue;
+    const span = spanOf(node, before.slice(lead));
+    if (!span || span.value.includes('{{')) continue;
+    const at = start + lead;
+    out.push(
+      markerSite(file, lines, m, { ...span, start: span.start + at, end: span.end + at }, () => undefined),
+    );
+  }
+}
+
+/**
+ * Every image site of one YAML file, in file order. A file that is not YAML gives its marker lines
+ * (marker lines are line-based: a Helm template can carry them), or without any throws
+ * EditError(E_EDIT_YAML).
+ */
 export function locateSites(file: string, text: string): Located[] {
   const docs = parseAllDocuments(text);
   const list = Array.isArray(docs) ? docs : [docs];
   for (const doc of list) {
     const err = yamlError(file, doc);
-    if (err) throw err;
+    if (!err) continue;
+    const out: Located[] = [];
+    if (text.includes('image-watcher:')) templateMarkerSites(file, text, new LineIndex(text), out);
+    if (out.length === 0) throw err;
+    return out;
   }
   const out: Located[] = [];
   const lines = new LineIndex(text);
