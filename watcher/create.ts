@@ -21,6 +21,7 @@ import { Controller } from './controller/index.ts';
 import { approvalAdapter } from './http/approval.ts';
 import { build } from './http/app.ts';
 import { apiDeps } from './http/wiring.ts';
+import { StringPool } from '../shared/string-pool.ts';
 import { ClientNodeGateway } from './kube/client.ts';
 import { KubeWorkloadWatch } from './kube/informers.ts';
 import { LeaseLeaderElector } from './kube/leader.ts';
@@ -141,7 +142,10 @@ export interface Watcher {
 export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<Watcher> {
   const { config, settings, notify: notifyConfig } = wc;
   const { logger, kubeConfig, dockerConfig } = io;
-  const metrics = new WatcherMetrics({ defaultMetrics: io.defaultMetrics ?? true });
+  // One pool for the snapshots of the watch and the gateway, the controller and the metrics:
+  // repeated values and each workload key are kept once. Sized for the workload keys of large clusters.
+  const strings = new StringPool(65_536);
+  const metrics = new WatcherMetrics({ defaultMetrics: io.defaultMetrics ?? true, strings });
   const registry = createRegistryClient({
     observer: metrics,
     logger,
@@ -154,7 +158,8 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
       dockerConfig === undefined ? undefined : credentialsFor(host, dockerConfig),
     ...io.registry,
   });
-  const baseGateway = io.gateway ?? new ClientNodeGateway({ kubeConfig, logger, instance: config.podName });
+  const baseGateway =
+    io.gateway ?? new ClientNodeGateway({ kubeConfig, logger, instance: config.podName, strings });
   const gateway = io.dryRun ? readOnlyGateway(baseGateway) : baseGateway;
   // WATCH_SELECTOR goes to the API server; annotated-only and the scope are judged on each snapshot.
   const watch: WorkloadWatch & { isSynced?: () => boolean } = new SelectedWorkloadWatch(
@@ -164,6 +169,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
         logger,
         namespaces: config.watchNamespaces,
         labelSelector: settings.watchSelector,
+        strings,
       }),
     {
       selection: { annotatedOnly: settings.watchAnnotatedOnly, scope: settings.watcherScope },
@@ -240,6 +246,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     credentialsFor,
     fallbackDockerConfig: dockerConfig,
     metrics,
+    strings,
     // Notices decided within a second of each other share a dispatch (and so a digest).
     notify: batchNotices(
       io.dryRun ? refuseNotices : (io.notify ?? ((notices) => dispatcher!.dispatch(notices))),

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { StringPool } from '../shared/string-pool.ts';
 import { registerRegistryMetrics } from './registry/metrics.ts';
 import type { RegistryRequestObserver } from './registry/types.ts';
 import { FAILURE_CODES } from './verify/types.ts';
@@ -36,7 +37,8 @@ type OutdatedLabels = WorkloadLabels & {
   latest_version: string;
 };
 
-const workloadKey = (w: WorkloadLabels): string => `${w.kind}/${w.namespace}/${w.workload}`;
+// join: one flat string per workload (a template literal keeps its parts too).
+const workloadKey = (w: WorkloadLabels): string => [w.kind, w.namespace, w.workload].join('/');
 
 /**
  * Every watcher metric of the contract behind domain methods. Series of a container are
@@ -61,12 +63,16 @@ export class WatcherMetrics {
   private readonly held: Gauge<'namespace' | 'kind' | 'workload' | 'container' | 'reason'>;
   /** workload key -> container -> the reason its newer version is held (the series exported). */
   private readonly heldSeries = new Map<string, Map<string, string>>();
-  /** workload key -> container -> the label set currently exported. */
-  private readonly series = new Map<string, Map<string, OutdatedLabels>>();
+  /** workload key -> the label sets currently exported, one per container (a list: workloads have few). */
+  private readonly series = new Map<string, OutdatedLabels[]>();
   /** workload key -> update results seen, so their counters can be removed with the workload. */
   private readonly updateResults = new Map<string, Set<UpdateResult>>();
 
-  constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
+  /** Workload keys, one copy shared with the watch and the controller (the watcher's pool). */
+  private readonly strings: StringPool;
+
+  constructor(opts: { registry?: Registry; defaultMetrics?: boolean; strings?: StringPool } = {}) {
+    this.strings = opts.strings ?? new StringPool();
     this.registry = opts.registry ?? new Registry();
     const registers = [this.registry];
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -171,8 +177,8 @@ export class WatcherMetrics {
     const key = workloadKey(w);
     let containers = this.series.get(key);
     if (!containers) {
-      containers = new Map();
-      this.series.set(key, containers);
+      containers = [];
+      this.series.set(this.strings.get(key), containers);
     }
     const labels: OutdatedLabels = {
       namespace: w.namespace,
@@ -183,9 +189,11 @@ export class WatcherMetrics {
       current_version: s.currentVersion,
       latest_version: s.latestVersion,
     };
-    const old = containers.get(s.container);
+    const i = containers.findIndex((l) => l.container === s.container);
+    const old = containers[i];
     if (old && !sameLabels(old, labels)) this.outdated.remove(old);
-    containers.set(s.container, labels);
+    if (i < 0) containers.push(labels);
+    else containers[i] = labels;
     this.outdated.set(labels, s.outdated ? 1 : 0);
   }
 
@@ -217,13 +225,14 @@ export class WatcherMetrics {
   /** Drops the series of containers no longer watched in a workload that still exists. */
   retainContainers(w: WorkloadLabels, names: ReadonlySet<string>): void {
     this.retainHeld(w, names);
-    const containers = this.series.get(workloadKey(w));
+    const key = workloadKey(w);
+    const containers = this.series.get(key);
     if (!containers) return;
-    for (const [name, labels] of containers) {
-      if (names.has(name)) continue;
-      this.outdated.remove(labels);
-      containers.delete(name);
-    }
+    const kept = containers.filter((labels) => names.has(labels.container));
+    if (kept.length === containers.length) return;
+    for (const labels of containers) if (!names.has(labels.container)) this.outdated.remove(labels);
+    if (kept.length === 0) this.series.delete(key);
+    else this.series.set(key, kept);
   }
 
   /**
@@ -239,7 +248,7 @@ export class WatcherMetrics {
 
   removeWorkload(w: WorkloadLabels): void {
     const key = workloadKey(w);
-    for (const labels of this.series.get(key)?.values() ?? []) this.outdated.remove(labels);
+    for (const labels of this.series.get(key) ?? []) this.outdated.remove(labels);
     this.series.delete(key);
     this.retainHeld(w, new Set());
     this.heldSeries.delete(key);

@@ -256,6 +256,37 @@ t.test('an annotation change is picked up without a restart', async (t) => {
   );
 });
 
+t.test(
+  'workloads with equal annotations share their parsed settings, each still judged on its own',
+  async (t) => {
+    const h = harness(t);
+    const only = { 'image-watcher/containers': 'side1' };
+    h.cluster.add('a', 'nginx:1.25.0');
+    h.cluster.add('b', 'nginx:1.25.0');
+    // Equal annotations, other containers: side1 exists only in the second.
+    h.cluster.add('one', 'nginx:1.25.0', only);
+    h.cluster.add('two', ['nginx:1.25.0', 'redis:7.0.0'], only);
+    const c = await h.make();
+    await c.runCycle();
+    const view = (name: string) => c.workloads().find((w) => w.name === name);
+    t.equal(view('a')?.mode, 'NOTIFICATION');
+    t.equal(view('b')?.mode, 'NOTIFICATION');
+    t.match(view('one')?.lastError, /names containers that do not exist: side1/);
+    t.equal(view('two')?.lastError, undefined);
+    t.same(
+      view('two')?.containers.map((v) => v.name),
+      ['side1'],
+      'only the named container is watched',
+    );
+    h.cluster.edit('b', (o) => {
+      o.metadata.annotations!['image-watcher/mode'] = 'DISABLED';
+    });
+    await c.idle();
+    t.equal(view('b')?.mode, 'DISABLED', 'the edited workload reads its new settings');
+    t.equal(view('a')?.mode, 'NOTIFICATION', 'the one it shared them with keeps its own');
+  },
+);
+
 t.test('a deleted workload takes its metric series along', async (t) => {
   const h = harness(t);
   h.cluster.add('web', 'nginx:1.25.0');

@@ -1,11 +1,12 @@
 // The state the controller's actions share, passed to each as one object (no module state).
 import type { Logger } from 'pino';
+import type { StringPool } from '../../shared/string-pool.ts';
 import type { DigestSighting } from '../check/checker.ts';
 import type { GateResult } from '../check/gates.ts';
 import type { UpdateNotice } from '../notify/types.ts';
 import type { Timers, WorkQueue } from '../reconcile/queue.ts';
 import type { Pass } from './lookups.ts';
-import type { ControllerDeps, Entry, GitFailures, Intent } from './state.ts';
+import type { ControllerDeps, Entry, GitFailures, Intent, ParsedSettings } from './state.ts';
 
 export interface Ctx {
   readonly deps: ControllerDeps;
@@ -21,6 +22,10 @@ export interface Ctx {
   /** Gate answers by gate, digest and key; bounded (oldest dropped first). */
   readonly gateAnswers: Map<string, { result: GateResult; pass: number }>;
   readonly digestSightings: Map<string, DigestSighting>;
+  /** One copy of the values many workloads repeat (repository names, versions). */
+  readonly strings: StringPool;
+  /** Parsed settings by their inputs (user annotations, container names); bounded. */
+  readonly settingsMemo: Map<string, ParsedSettings>;
   /** Release notes per image and release-url, for one pass. */
   notesMemo: Map<string, Promise<UpdateNotice['releaseNotes'] | undefined>>;
   /** The last release notes announced per `key|container`, for the approval page. */

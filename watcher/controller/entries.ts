@@ -1,8 +1,7 @@
 // The watch cache's entries: snapshots, parsed settings, the repository index, and adopting the
 // object our own patch returned.
-import { formatProblems, parseWatchSettings } from '../../shared/annotations.ts';
+import { formatProblems, isManagedKey, parseWatchSettings } from '../../shared/annotations.ts';
 import { canonicalName, parseImageReference } from '../../shared/image-ref.ts';
-import type { Held } from '../../shared/policy.ts';
 import type { PlanAction } from '../api.ts';
 import { watchedContainers } from '../check/decide.ts';
 import type { JsonPatchOp, WorkloadSnapshot } from '../kube/types.ts';
@@ -11,7 +10,7 @@ import { isPatchConflict } from '../update/conflict.ts';
 import type { Ctx } from './context.ts';
 import { gitViewOf } from './git-view.ts';
 import { workloadKey } from './state.ts';
-import type { Entry } from './state.ts';
+import type { Entry, ParsedSettings } from './state.ts';
 
 /** Numeric resourceVersions (what every API server sends) ordered; anything else counts as newer. */
 function newer(a: WorkloadSnapshot, b: WorkloadSnapshot): boolean {
@@ -20,28 +19,55 @@ function newer(a: WorkloadSnapshot, b: WorkloadSnapshot): boolean {
   return !(Number.isSafeInteger(x) && Number.isSafeInteger(y)) || x >= y;
 }
 
-export function upsertEntry(ctx: Ctx, w: WorkloadSnapshot): Entry {
-  const key = workloadKey(w);
-  const prev = ctx.entries.get(key);
-  // A snapshot from our own patch may be newer than a late watch event: keep the newer one.
-  if (prev && prev.snapshot.uid === w.uid && !newer(w, prev.snapshot)) return prev;
+/** Distinct annotation sets remembered with their settings; past this the memo starts over. */
+const MAX_SETTINGS_MEMO = 1024;
+
+/**
+ * The parsed settings of a workload. Workloads with the same user annotations and container
+ * names share one (read-only) settings object, parsed once: most workloads of a cluster differ
+ * only in names and in our own bookkeeping keys.
+ */
+function settingsOf(ctx: Ctx, w: WorkloadSnapshot): ParsedSettings {
+  const inputs: string[] = w.containers.map((c) => c.name);
+  inputs.push('');
+  for (const [k, v] of Object.entries(w.annotations)) if (!isManagedKey(k)) inputs.push(k, v);
+  const memoKey = JSON.stringify(inputs);
+  const known = ctx.settingsMemo.get(memoKey);
+  if (known) return known;
   const parsed = parseWatchSettings(w.annotations, {
     containerNames: w.containers.map((c) => c.name),
     overrides: ctx.deps.config.overrides,
     ...(ctx.deps.config.policyDefaults ? { defaults: ctx.deps.config.policyDefaults } : {}),
   });
+  const result: ParsedSettings = parsed.ok
+    ? { settings: parsed.settings, error: undefined }
+    : { settings: undefined, error: formatProblems(parsed.problems) };
+  if (ctx.settingsMemo.size >= MAX_SETTINGS_MEMO) ctx.settingsMemo.clear();
+  ctx.settingsMemo.set(memoKey, result);
+  return result;
+}
+
+export function upsertEntry(ctx: Ctx, w: WorkloadSnapshot): Entry {
+  // The pooled key: the watch and the metrics keep the same string.
+  const key = ctx.strings.get(workloadKey(w));
+  const prev = ctx.entries.get(key);
+  // A snapshot from our own patch may be newer than a late watch event: keep the newer one.
+  if (prev && prev.snapshot.uid === w.uid && !newer(w, prev.snapshot)) return prev;
+  const parsed = settingsOf(ctx, w);
   const entry: Entry = {
     snapshot: w,
-    settings: parsed.ok ? parsed.settings : undefined,
-    settingsError: parsed.ok ? undefined : formatProblems(parsed.problems),
+    settings: parsed.settings,
+    settingsError: parsed.error,
     containers: prev?.containers,
     lastCheck: prev?.lastCheck,
     lastError: prev?.lastError,
-    actions: prev?.actions ?? new Map<string, { action: PlanAction; from?: string; to?: string }>(),
+    actions: prev?.actions,
+    // Present from the start: a field added later moves every field out of the object.
+    failed: undefined,
     git: gitViewOf(w) ?? (prev?.git ? { ...prev.git, pending: false } : undefined),
     blocked: prev?.blocked,
     gitError: prev?.gitError,
-    held: prev?.held ?? new Map<string, Held>(),
+    held: prev?.held,
     claimSeen: prev?.claimSeen,
   };
   ctx.entries.set(key, entry);
@@ -55,7 +81,7 @@ export function indexRepositories(ctx: Ctx, key: string, e: Entry | undefined): 
   if (e?.settings && e.settings.mode !== 'DISABLED') {
     for (const c of watchedContainers(e.snapshot.containers, e.settings)) {
       try {
-        repos.add(canonicalName(parseImageReference(c.image)));
+        repos.add(ctx.strings.get(canonicalName(parseImageReference(c.image))));
       } catch {
         // an image that does not parse is reported by its check
       }
@@ -99,8 +125,8 @@ export function note(
   const e = ctx.entries.get(key);
   if (!e) return;
   for (const c of candidates) {
-    if (opts.keep && e.actions.has(c.container)) continue;
-    e.actions.set(c.container, {
+    if (opts.keep && e.actions?.has(c.container)) continue;
+    (e.actions ??= new Map()).set(c.container, {
       action,
       to: c.newVersion,
       ...(c.currentVersion !== undefined ? { from: c.currentVersion } : {}),

@@ -6,6 +6,7 @@
 // intent. Tag lists are shared by all workloads of a pass: one request per repository per interval.
 import type { Logger } from 'pino';
 import { ANNOTATIONS, USER_KEYS } from '../../shared/annotations.ts';
+import { StringPool } from '../../shared/string-pool.ts';
 import type { WatchedContainer } from '../check/checker.ts';
 import type { RepoResult } from '../check/checker.ts';
 import { versionFor } from '../check/decide.ts';
@@ -83,6 +84,8 @@ export class Controller {
       repositoriesOfKey: new Map(),
       gateAnswers: new Map(),
       digestSightings: new Map(),
+      settingsMemo: new Map(),
+      strings: deps.strings ?? new StringPool(),
       notesMemo: new Map(),
       lastNotes: new Map(),
       pass: undefined,

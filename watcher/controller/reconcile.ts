@@ -93,7 +93,7 @@ export async function reconcileWorkload(ctx: Ctx, key: string): Promise<Reconcil
       // Judging it could roll back or clear the record: writes a dry run never makes.
       const parsed = parsePendingRollout(record);
       for (const c of parsed.ok ? parsed.rollout.changes : [])
-        e.actions.set(c.container, { action: 'rollout', to: c.newVersion });
+        (e.actions ??= new Map()).set(c.container, { action: 'rollout', to: c.newVersion });
       passDone(ctx, key);
       return {};
     }
@@ -103,7 +103,7 @@ export async function reconcileWorkload(ctx: Ctx, key: string): Promise<Reconcil
   }
   if (!e.settings) {
     e.lastError = e.settingsError;
-    e.lastCheck = ctx.deps.now();
+    e.lastCheck = ctx.deps.now().getTime();
     ctx.deps.metrics.observeCheckError('E_ANNOTATIONS');
     fail('E_BAD_ANNOTATIONS', e.settingsError ?? 'invalid annotations');
     passDone(ctx, key);
@@ -292,42 +292,48 @@ async function act(
 function recordCheck(ctx: Ctx, c: WorkloadCheck): void {
   const e = ctx.entries.get(c.key);
   if (!e) return; // deleted while being checked
-  e.lastCheck = ctx.deps.now();
+  e.lastCheck = ctx.deps.now().getTime();
   e.lastError = c.error ? `${c.error.code}: ${c.error.message}` : undefined;
   // What this run did stays in the plan while it still holds: the re-check that follows our own
   // write (notice stamped, image updated) must not turn `notify` into `notified` or `update` into `none`.
   const kept = new Map<string, { action: PlanAction; from?: string; to?: string }>();
   for (const s of c.containers) {
-    const a = e.actions.get(s.name);
+    const a = e.actions?.get(s.name);
     if (a && (a.to === s.candidate?.newVersion || (a.action === 'update' && a.to === s.current)))
       kept.set(s.name, a);
   }
-  e.actions = kept;
+  e.actions = kept.size > 0 ? kept : undefined;
   e.failed = false;
   if (c.error) ctx.deps.metrics.observeCheckError(c.error.code);
-  e.containers = c.containers.map((s) => ({
+  // The view and the metric keep these versions until the next check: one copy of each.
+  const versions = c.containers.map((s) => ({
+    current: ctx.strings.get(s.current),
+    latest: ctx.strings.maybe(s.latest),
+  }));
+  e.containers = c.containers.map((s, i) => ({
     name: s.name,
     image: s.image,
-    currentVersion: s.current,
-    latestVersion: s.latest,
+    currentVersion: versions[i]!.current,
+    latestVersion: versions[i]!.latest,
     updateAvailable: s.candidate !== undefined,
     ...(s.held ? { held: publicHeld(s.held) } : {}),
   }));
   const labels = labelsOf(c.snapshot);
-  for (const s of c.containers) {
-    if (s.latest === undefined) continue; // unknown: keep the last known series
+  c.containers.forEach((s, i) => {
+    const { current, latest } = versions[i]!;
+    if (latest === undefined) return; // unknown: keep the last known series
     ctx.deps.metrics.setImageStatus(labels, {
       container: s.name,
       image: s.image,
-      currentVersion: s.current,
-      latestVersion: s.latest,
+      currentVersion: current,
+      latestVersion: latest,
       outdated: s.candidate !== undefined,
     });
-  }
+  });
   for (const s of c.containers) {
     if (s.latest === undefined && s.held === undefined) continue; // unknown: keep the last known
     ctx.deps.metrics.setHeld(labels, s.name, s.held?.reason);
-    const was = e.held.get(s.name);
+    const was = e.held?.get(s.name);
     if (
       s.held &&
       (was?.reason !== s.held.reason || was.version !== s.held.version || was.until !== s.held.until)
@@ -344,8 +350,8 @@ function recordCheck(ctx: Ctx, c: WorkloadCheck): void {
         `update held (${s.held.reason}): ${s.held.message}`,
       );
     }
-    if (s.held) e.held.set(s.name, s.held);
-    else e.held.delete(s.name);
+    if (s.held) (e.held ??= new Map()).set(s.name, s.held);
+    else if (e.held?.delete(s.name) && e.held.size === 0) e.held = undefined;
   }
   ctx.deps.metrics.retainContainers(labels, new Set(c.containers.map((s) => s.name)));
 }

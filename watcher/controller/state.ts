@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Overrides, PolicyDefaults, WatchSettings } from '../../shared/annotations.ts';
 import { ImageWatcherError } from '../../shared/errors.ts';
 import type { Held } from '../../shared/policy.ts';
+import type { StringPool } from '../../shared/string-pool.ts';
 import type { ContainerView, ManualUpdateResult, PlanAction, ReleaseNotesFn } from '../api.ts';
 import type { CheckerDeps } from '../check/checker.ts';
 import type { Candidate } from '../check/decide.ts';
@@ -61,6 +62,8 @@ export interface ControllerDeps {
   /** Timers for the queue, the debounce and the interval (tests pass a manual clock). */
   timers?: Timers;
   config: ControllerConfig;
+  /** One copy of repeated values and workload keys, shared with the watch and the metrics; default: its own. */
+  strings?: StringPool;
   /** The Git write-back (write-back: git) and its cluster-wide defaults; absent: live patches only. */
   gitops?: {
     writeBack: { submit(req: WriteBackRequest): Promise<WriteBackResult> };
@@ -83,10 +86,11 @@ export interface Entry {
   settings: WatchSettings | undefined;
   settingsError: string | undefined;
   containers: ContainerView[] | undefined;
-  lastCheck: Date | undefined;
+  /** Epoch ms of the last check (a number: a Date per workload costs ~100 B). */
+  lastCheck: number | undefined;
   lastError: string | undefined;
-  /** What the last reconcile did per container (the run --once plan). */
-  actions: Map<string, { action: PlanAction; from?: string; to?: string }>;
+  /** What the last reconcile did per container (the run --once plan); undefined while nothing. */
+  actions?: Map<string, { action: PlanAction; from?: string; to?: string }> | undefined;
   /** The last reconcile threw (lastError says why): every container's plan row is an error. */
   failed?: boolean;
   git?: GitWriteView | undefined;
@@ -94,10 +98,19 @@ export interface Entry {
   blocked?: string | undefined;
   /** The last Git write-back failure, shown until a write succeeds (checks do not clear it). */
   gitError?: string | undefined;
-  /** The hold last logged per container (a hold is logged when it starts or changes). */
-  held: Map<string, Held>;
+  /**
+   * The hold last logged per container (a hold is logged when it starts or changes); undefined
+   * while none (an empty Map per workload costs ~180 B).
+   */
+  held?: Map<string, Held> | undefined;
   /** A notice claim and when this watcher first saw it (a claim without a time ages from then). */
   claimSeen?: { value: string; at: number } | undefined;
+}
+
+/** A workload's settings, or why its annotations are invalid; shared by workloads with equal inputs. */
+export interface ParsedSettings {
+  readonly settings: WatchSettings | undefined;
+  readonly error: string | undefined;
 }
 
 /** A manual update or approval waiting for its workload's next reconcile. */
@@ -107,9 +120,8 @@ export interface Intent {
   reject(err: unknown): void;
 }
 
-export function workloadKey(w: { kind: string; namespace: string; name: string }): string {
-  return `${w.kind}/${w.namespace}/${w.name}`;
-}
+/** The watch's key of a workload (one rule, one flat string). */
+export { workloadKey } from '../kube/workloads.ts';
 
 export function toError(err: unknown): { code: string; message: string } {
   if (err instanceof ImageWatcherError) return { code: err.code, message: err.message };

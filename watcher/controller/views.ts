@@ -32,7 +32,7 @@ export function workloadViews(ctx: Ctx): WorkloadView[] {
           updateAvailable: false,
         }),
       ),
-    lastCheck: e.lastCheck?.toISOString(),
+    lastCheck: e.lastCheck === undefined ? undefined : new Date(e.lastCheck).toISOString(),
     lastError: e.lastError ?? e.gitError ?? e.settingsError,
     ...(e.settings?.writeBack === 'git' || e.git || e.blocked
       ? {
@@ -74,7 +74,7 @@ export function planRows(ctx: Ctx): PlanRow[] {
       continue;
     }
     for (const c of views.get(key) ?? []) {
-      const done = e.actions.get(c.name);
+      const done = e.actions?.get(c.name);
       const failed =
         e.lastError !== undefined &&
         (e.failed === true || (done === undefined && c.latestVersion === undefined));

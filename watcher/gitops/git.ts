@@ -16,6 +16,7 @@ import type { Resolve } from '../outbound/address-guard.ts';
 export type GitErrorCode =
   | 'E_GIT_AUTH'
   | 'E_GIT_BLOCKED'
+  | 'E_GIT_CONFLICT'
   | 'E_GIT_CREDENTIALS'
   | 'E_GIT_NOT_FOUND'
   | 'E_GIT_REJECTED'
@@ -58,8 +59,12 @@ export interface GitWorkspace {
   reset(branch?: string): Promise<void>;
   /** Whether `branch` exists on the remote (a pull-request branch from an earlier update). */
   remoteHas(branch: string): Promise<boolean>;
-  /** Checks out `branch` from the remote, or a new branch off the current HEAD when absent. */
-  switchTo(branch: string): Promise<void>;
+  /**
+   * Checks out `branch` with the base (the branch opened) freshly fetched and merged into it, or
+   * a new branch off the base when absent. 'conflict' (merge aborted, nothing changed on the
+   * remote) when the base cannot be merged in cleanly or no common commit is found in bounded depth.
+   */
+  switchTo(branch: string, identity: GitIdentity): Promise<'switched' | 'conflict'>;
   close(): Promise<void>;
 }
 
@@ -87,6 +92,11 @@ export interface GitCliOptions {
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 const MAX_FILES = 2000;
 const EDITABLE = /\.(ya?ml|json)$/i;
+/** Commits fetched, step by step, looking for a branch's fork point from the base: bounded work. */
+const DEEPEN_STEPS = [16, 64, 256] as const;
+/** Private refs of the checkout for the base and the branch, whatever their names. */
+const BASE_REF = 'refs/image-watcher/base';
+const HEAD_REF = 'refs/image-watcher/head';
 
 /** Host of an https/http/ssh URL or of scp-like `user@host:path`. */
 export function gitHost(url: string): { host: string; protocol: 'https' | 'http' | 'ssh' } {
@@ -486,16 +496,48 @@ class CliWorkspace implements GitWorkspace {
     return out.trim() !== '';
   }
 
-  async switchTo(branch: string): Promise<void> {
-    if (await this.remoteHas(branch)) {
-      await this.must(
-        ['fetch', '--quiet', '--depth', '1', '--no-tags', 'origin', `refs/heads/${branch}`],
-        'fetch',
-      );
-      await this.must(['checkout', '--quiet', '-B', branch, 'FETCH_HEAD'], 'checkout');
-    } else {
-      await this.must(['checkout', '--quiet', '-B', branch], 'checkout');
+  async switchTo(branch: string, id: GitIdentity): Promise<'switched' | 'conflict'> {
+    const base = `+refs/heads/${this.branch}:${BASE_REF}`;
+    const head = `+refs/heads/${branch}:${HEAD_REF}`;
+    const fetch = ['fetch', '--quiet', '--no-tags'];
+    // The base again: after a rejected push it may have moved on too.
+    await this.must([...fetch, '--depth', '1', 'origin', base], 'fetch');
+    if (!(await this.remoteHas(branch))) {
+      await this.must(['checkout', '--quiet', '-B', branch, BASE_REF], 'checkout');
+      return 'switched';
     }
+    await this.must([...fetch, '--depth', '1', 'origin', head], 'fetch');
+    await this.must(['checkout', '--quiet', '-B', branch, HEAD_REF], 'checkout');
+    // Shallow history: deepen both until they share a commit, never the whole history.
+    for (const n of DEEPEN_STEPS) {
+      if ((await this.run(['merge-base', 'HEAD', BASE_REF])).code === 0) break;
+      await this.must([...fetch, `--deepen=${n}`, 'origin', base, head], 'fetch');
+    }
+    if ((await this.run(['merge-base', 'HEAD', BASE_REF])).code !== 0) return 'conflict';
+    const msgFile = join(this.root, 'message');
+    await writeFile(msgFile, `Merge branch '${this.branch}' into ${branch}\n`, { mode: 0o600 });
+    const who = {
+      GIT_AUTHOR_NAME: id.name,
+      GIT_AUTHOR_EMAIL: id.email,
+      GIT_COMMITTER_NAME: id.name,
+      GIT_COMMITTER_EMAIL: id.email,
+    };
+    // After a squash or rebase merge the base holds the branch's change as another commit:
+    // identical edits merge cleanly, and the request's diff is only what is written next.
+    const r = await this.run(
+      ['merge', '--quiet', '--no-edit', '--no-verify', '--file', msgFile, BASE_REF],
+      undefined,
+      who,
+    );
+    if (r.code === 0) return 'switched';
+    if ((await this.run(['rev-parse', '--quiet', '--verify', 'MERGE_HEAD'])).code === 0) {
+      await this.must(['merge', '--abort'], 'merge --abort');
+      return 'conflict';
+    }
+    throw new GitError(
+      classify(r.stderr),
+      `git merge of ${this.branch} into ${branch} failed: ${tail(r.stderr)}`,
+    );
   }
 
   async close(): Promise<void> {

@@ -165,6 +165,9 @@ export function pushBranch(reqs: readonly WriteBackRequest[], base: string): str
   return `image-watcher/${slug(`${head}-${versions.join('-')}`)}`;
 }
 
+/** Request branches tried per workload (the name, then -2...) before giving up. */
+const MAX_BRANCHES = 10;
+
 export class GitWriteBack {
   private readonly batches = new Map<string, Batch>();
   private readonly timers: Timers;
@@ -221,11 +224,11 @@ export class GitWriteBack {
         ...(credentials ? { credentials } : {}),
       });
       const base = ws.branch;
-      const branch = pushBranch(
+      const wanted = pushBranch(
         items.map((i) => i.req),
         base,
       );
-      if (branch !== base) await ws.switchTo(branch);
+      let branch = wanted === base ? base : await this.checkout(ws, wanted, log);
       const attempts = this.deps.maxAttempts ?? 4;
       for (let attempt = 1; ; attempt++) {
         outcome.clear();
@@ -275,7 +278,8 @@ export class GitWriteBack {
           );
         }
         log.info({ attempt, branch }, 'push refused (the remote moved on); fetching again and reapplying');
-        await ws.reset(branch);
+        if (branch === base) await ws.reset(branch);
+        else branch = await this.checkout(ws, wanted, log);
       }
     } catch (err) {
       const code = err instanceof ImageWatcherError ? err.code : 'E_GIT_FAILED';
@@ -288,6 +292,24 @@ export class GitWriteBack {
     }
     for (const p of items)
       p.resolve(outcome.get(p) ?? { result: 'failed', code: 'E_GIT_FAILED', reason: 'not written' });
+  }
+
+  /**
+   * The request branch, with the base merged in. When the base conflicts with it (someone edited
+   * the same lines on the base), a fresh branch off the base (`-2`, `-3`...) and a new request:
+   * what Renovate does by recreating the branch, without a force-push; a failure instead would
+   * stop every update of the workload until someone resolves a conflict by hand.
+   */
+  private async checkout(ws: GitWorkspace, wanted: string, log: Logger): Promise<string> {
+    for (let n = 1; n <= MAX_BRANCHES; n++) {
+      const name = n === 1 ? wanted : `${wanted}-${n}`;
+      if ((await ws.switchTo(name, this.deps.identity)) === 'switched') return name;
+      log.info({ branch: name }, 'the base does not merge cleanly into the branch; trying a fresh branch');
+    }
+    throw new GitError(
+      'E_GIT_CONFLICT',
+      `the base ${ws.branch} conflicts with ${wanted} and its ${MAX_BRANCHES - 1} fresh branches; merge or delete them`,
+    );
   }
 
   /** Edits every request into the checkout; a refused one fails alone, the others go on. */

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { KubeConfigError, KubeNotFoundError, PullSecretError, httpStatusOf, toKubeError } from './errors.ts';
+import { StringPool } from '../../shared/string-pool.ts';
 import { withTimeout } from './timeout.ts';
 import type { JsonPatchOp, KubeGateway, WorkloadKind, WorkloadSnapshot } from './types.ts';
 import { toSnapshot } from './workloads.ts';
@@ -82,6 +83,8 @@ export interface KubeGatewayOptions {
   instance?: string;
   /** A call without an answer after this long fails with E_KUBE_UNAVAILABLE. Default 30 s. */
   requestTimeoutMs?: number;
+  /** Keeps the values snapshots repeat once (the watch's pool); default: its own. */
+  strings?: StringPool;
 }
 
 interface AggregatedEvent {
@@ -101,6 +104,7 @@ export class ClientNodeGateway implements KubeGateway {
   private readonly instance: string;
   private readonly recentEvents = new Map<string, AggregatedEvent>();
   private readonly timeoutMs: number;
+  private readonly strings: StringPool;
 
   constructor(opts: KubeGatewayOptions) {
     this.apis = workloadApis(opts.kubeConfig);
@@ -109,6 +113,7 @@ export class ClientNodeGateway implements KubeGateway {
     this.now = opts.now ?? (() => new Date());
     this.instance = opts.instance ?? hostname();
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.strings = opts.strings ?? new StringPool();
   }
 
   async getWorkload(
@@ -123,7 +128,7 @@ export class ClientNodeGateway implements KubeGateway {
       if (httpStatusOf(err) === 404) return undefined;
       throw toKubeError(err, `reading ${kind} ${namespace}/${name}`);
     }
-    return toSnapshot(kind, raw);
+    return toSnapshot(kind, raw, this.strings);
   }
 
   async patchWorkload(
@@ -141,7 +146,7 @@ export class ClientNodeGateway implements KubeGateway {
     } catch (err) {
       throw toKubeError(err, `patching ${kind} ${namespace}/${name}`);
     }
-    const snap = toSnapshot(kind, raw);
+    const snap = toSnapshot(kind, raw, this.strings);
     if (!snap)
       throw new KubeNotFoundError(
         `patching ${kind} ${namespace}/${name}: the API server returned no workload`,

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { abortableSleep, exponentialBackoff, type Backoff, type Sleep } from './backoff.ts';
 import { KubeApiError, httpStatusOf, toKubeError } from './errors.ts';
 import { WORKLOAD_KINDS, type WorkloadKind, type WorkloadSnapshot, type WorkloadWatch } from './types.ts';
+import { StringPool } from '../../shared/string-pool.ts';
 import { withTimeout } from './timeout.ts';
 import { snapshotChanged, toSnapshot, workloadKey } from './workloads.ts';
 
@@ -34,6 +35,8 @@ export interface WorkloadWatchOptions {
   watchTimeoutSeconds?: number;
   /** Items per list page. Default 500. */
   pageSize?: number;
+  /** Keeps repeated values and workload keys once (shared with the gateway, controller, metrics); default: its own. */
+  strings?: StringPool;
 }
 
 export interface WorkloadWatchStats {
@@ -124,6 +127,7 @@ class Stream {
       watchTimeoutSeconds: number;
       pageSize: number;
       labelSelector: string | undefined;
+      strings: StringPool;
     },
   ) {}
 
@@ -195,7 +199,7 @@ class Stream {
       if (signal.aborted) return;
       listRv ??= page.metadata?.resourceVersion ?? '';
       for (const item of page.items) {
-        const snap = toSnapshot(this.kind, item);
+        const snap = toSnapshot(this.kind, item, this.deps.strings);
         if (!snap) continue;
         seen.add(workloadKey(snap));
         this.deps.sink.apply(snap);
@@ -254,7 +258,7 @@ class Stream {
         }
         events += 1;
         if (type === 'ADDED' || type === 'MODIFIED') {
-          const snap = toSnapshot(this.kind, obj);
+          const snap = toSnapshot(this.kind, obj, this.deps.strings);
           if (snap) this.deps.sink.apply(snap);
         } else if (type === 'BOOKMARK') {
           this.deps.stats.bookmarks += 1;
@@ -329,8 +333,12 @@ export class KubeWorkloadWatch implements WorkloadWatch {
   private running: Promise<void>[] = [];
   private synced = false;
 
+  /** Snapshot values and workload keys, one copy each (the watcher's pool). */
+  private readonly strings: StringPool;
+
   constructor(private readonly opts: WorkloadWatchOptions) {
     this.log = opts.logger;
+    this.strings = opts.strings ?? new StringPool();
   }
 
   on(event: 'upsert', fn: (w: WorkloadSnapshot, old: WorkloadSnapshot | undefined) => void): void;
@@ -393,6 +401,7 @@ export class KubeWorkloadWatch implements WorkloadWatch {
             watchTimeoutSeconds: o.watchTimeoutSeconds ?? 300,
             pageSize: o.pageSize ?? 500,
             labelSelector: o.labelSelector,
+            strings: this.strings,
           }),
         );
       }
@@ -424,7 +433,8 @@ export class KubeWorkloadWatch implements WorkloadWatch {
   private apply(snap: WorkloadSnapshot): void {
     const key = workloadKey(snap);
     const old = this.snapshots.get(key);
-    this.snapshots.set(key, snap);
+    // A new key from the pool: the controller and the metrics keep the same string.
+    this.snapshots.set(old ? key : this.strings.get(key), snap);
     if (snapshotChanged(old, snap)) this.notify(this.upsertFns, 'upsert', (fn) => fn(snap, old));
   }
 

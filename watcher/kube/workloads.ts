@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { podContainers, podSpecOf, podSpecPointer as sharedPointer } from '../../shared/pod-spec.ts';
+import type { StringPool } from '../../shared/string-pool.ts';
 import type { ContainerInfo, RolloutFields, WorkloadKind, WorkloadSnapshot } from './types.ts';
 
 /**
@@ -33,15 +34,26 @@ export function podSpecPointer(kind: WorkloadKind): string {
   return sharedPointer(kind);
 }
 
+/**
+ * The empty list most snapshots hold (no pull secrets, no failing condition): one frozen
+ * array instead of one per workload; snapshots are read, never changed in place.
+ */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
+/** Without a pool every string is kept as it came. */
+const unpooled = { get: (s: string) => s, maybe: (s: string | undefined) => s };
+type Pool = Pick<StringPool, 'get' | 'maybe'>;
+
 /** The shared reader; a container without an image cannot be watched or patched. */
-function containersOf(podSpec: Obj, pointer: string): ContainerInfo[] {
+function containersOf(podSpec: Obj, pointer: string, pool: Pool): ContainerInfo[] {
   return podContainers(podSpec)
     .filter((c) => c.image !== '')
     .map((c) => ({
-      name: c.name,
-      image: c.image,
+      name: pool.get(c.name),
+      image: pool.get(c.image),
       init: c.init,
-      imagePath: `${pointer}/${c.field}/${c.index}/image`,
+      // join: one flat string, not a tree of concatenations.
+      imagePath: pool.get([pointer, c.field, c.index, 'image'].join('/')),
     }));
 }
 
@@ -73,38 +85,42 @@ export function gitopsOwnerOf(meta: Record<string, unknown>): string | undefined
   return undefined;
 }
 
-function conditionsOf(status: Obj): RolloutFields['conditions'] {
+/** Conditions that hold: what a healthy workload reports, read by no decision (kept: False, Unknown). */
+const HOLDING = 'True';
+
+function conditionsOf(status: Obj, pool: Pool): RolloutFields['conditions'] {
   const out: RolloutFields['conditions'] = [];
   for (const c of arr(status.conditions)) {
     const type = str(obj(c)?.type);
     const st = str(obj(c)?.status);
-    if (type === undefined || st === undefined) continue;
+    if (type === undefined || st === undefined || st === HOLDING) continue;
     const reason = str(obj(c)?.reason);
     const message = str(obj(c)?.message);
     out.push({
-      type,
-      status: st,
-      ...(reason !== undefined ? { reason } : {}),
-      ...(message !== undefined ? { message } : {}),
+      type: pool.get(type),
+      status: pool.get(st),
+      ...(reason !== undefined ? { reason: pool.get(reason) } : {}),
+      ...(message !== undefined ? { message: pool.get(message) } : {}),
     });
   }
-  return out;
+  return out.length === 0 ? NONE : out;
 }
 
 /** DaemonSets count nodes, not replicas: mapped onto the same fields. */
-export function rolloutFieldsOf(kind: WorkloadKind, o: Obj): RolloutFields {
+export function rolloutFieldsOf(kind: WorkloadKind, o: Obj, pool: Pool = unpooled): RolloutFields {
   const meta = obj(o.metadata) ?? {};
   const status = obj(o.status) ?? {};
   const spec = obj(o.spec) ?? {};
-  const base = {
-    generation: num(meta.generation) ?? 0,
-    observedGeneration: num(status.observedGeneration),
-    conditions: conditionsOf(status),
-  };
+  const generation = num(meta.generation) ?? 0;
+  const observedGeneration = num(status.observedGeneration);
+  const conditions = conditionsOf(status, pool);
+  // One literal per kind (no spread of a common part): the fields stay inside the object.
   switch (kind) {
     case 'DaemonSet':
       return {
-        ...base,
+        generation,
+        observedGeneration,
+        conditions,
         replicas: num(status.desiredNumberScheduled),
         updatedReplicas: num(status.updatedNumberScheduled),
         availableReplicas: num(status.numberAvailable),
@@ -112,7 +128,9 @@ export function rolloutFieldsOf(kind: WorkloadKind, o: Obj): RolloutFields {
       };
     case 'CronJob':
       return {
-        ...base,
+        generation,
+        observedGeneration,
+        conditions,
         replicas: undefined,
         updatedReplicas: undefined,
         availableReplicas: undefined,
@@ -121,19 +139,23 @@ export function rolloutFieldsOf(kind: WorkloadKind, o: Obj): RolloutFields {
     case 'StatefulSet': {
       const rolling = obj(obj(spec.updateStrategy)?.rollingUpdate);
       return {
-        ...base,
+        generation,
+        observedGeneration,
+        conditions,
         replicas: num(spec.replicas) ?? 1,
         updatedReplicas: num(status.updatedReplicas),
         availableReplicas: num(status.availableReplicas),
         readyReplicas: num(status.readyReplicas),
-        currentRevision: str(status.currentRevision),
-        updateRevision: str(status.updateRevision),
+        currentRevision: pool.maybe(str(status.currentRevision)),
+        updateRevision: pool.maybe(str(status.updateRevision)),
         partition: num(rolling?.partition),
       };
     }
     default:
       return {
-        ...base,
+        generation,
+        observedGeneration,
+        conditions,
         // Desired replicas (spec, default 1): a rollout is complete when updated/available reach it.
         replicas: num(spec.replicas) ?? 1,
         updatedReplicas: num(status.updatedReplicas),
@@ -145,9 +167,14 @@ export function rolloutFieldsOf(kind: WorkloadKind, o: Obj): RolloutFields {
 
 /**
  * A snapshot of a workload object, or undefined when the object is not a usable workload
- * (no name, no pod spec): bad input is skipped, never fatal.
+ * (no name, no pod spec): bad input is skipped, never fatal. With a pool, values many workloads
+ * repeat (namespace, images, pointers, conditions...) are kept once.
  */
-export function toSnapshot(kind: WorkloadKind, input: unknown): WorkloadSnapshot | undefined {
+export function toSnapshot(
+  kind: WorkloadKind,
+  input: unknown,
+  pool: Pool = unpooled,
+): WorkloadSnapshot | undefined {
   const o = obj(input);
   const meta = obj(o?.metadata);
   if (!o || !meta) return undefined;
@@ -158,20 +185,26 @@ export function toSnapshot(kind: WorkloadKind, input: unknown): WorkloadSnapshot
   if (!podSpec) return undefined;
   return {
     kind,
-    namespace,
+    namespace: pool.get(namespace),
     name,
     uid: str(meta.uid) ?? '',
     resourceVersion: str(meta.resourceVersion) ?? '',
     annotations: watchedAnnotations(meta.annotations),
     hasAnnotations: obj(meta.annotations) !== undefined,
-    containers: containersOf(podSpec, podSpecPointer(kind)),
-    imagePullSecrets: arr(podSpec.imagePullSecrets)
-      .map((s) => str(obj(s)?.name))
-      .filter((s): s is string => s !== undefined && s !== ''),
-    serviceAccountName: str(podSpec.serviceAccountName) || str(podSpec.serviceAccount) || 'default',
-    rollout: rolloutFieldsOf(kind, o),
-    ...withOwner(gitopsOwnerOf(meta)),
+    containers: containersOf(podSpec, podSpecPointer(kind), pool),
+    imagePullSecrets: pullSecretsOf(podSpec, pool),
+    serviceAccountName: pool.get(str(podSpec.serviceAccountName) || str(podSpec.serviceAccount) || 'default'),
+    rollout: rolloutFieldsOf(kind, o, pool),
+    ...withOwner(pool.maybe(gitopsOwnerOf(meta))),
   };
+}
+
+function pullSecretsOf(podSpec: Obj, pool: Pool): string[] {
+  const names = arr(podSpec.imagePullSecrets)
+    .map((s) => str(obj(s)?.name))
+    .filter((s): s is string => s !== undefined && s !== '')
+    .map((s) => pool.get(s));
+  return names.length === 0 ? NONE : names;
 }
 
 function withOwner(owner: string | undefined): { gitopsOwner?: string } {
@@ -180,7 +213,8 @@ function withOwner(owner: string | undefined): { gitopsOwner?: string } {
 
 /** Stable identity of a workload across its versions. */
 export function workloadKey(w: { kind: string; namespace: string; name: string }): string {
-  return `${w.kind}/${w.namespace}/${w.name}`;
+  // join: one flat string (a template literal keeps a tree of parts, three times the memory).
+  return [w.kind, w.namespace, w.name].join('/');
 }
 
 /** True when two snapshots differ in anything but resourceVersion (changes outside what we keep are noise). */

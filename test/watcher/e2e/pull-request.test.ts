@@ -6,7 +6,7 @@
 import t from 'tap';
 import type { FakeKube } from '../../support/fake-kube/index.ts';
 import { startForge } from '../../support/forge.ts';
-import { startGitServer } from '../../support/git-server.ts';
+import { git as runGit, startGitServer } from '../../support/git-server.ts';
 import type { GitServer } from '../../support/git-server.ts';
 import { buildImage } from '../../support/images.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
@@ -22,7 +22,7 @@ let git: GitServer;
 t.before(async () => {
   registry = await startRegistry();
   // One repository per test: later tests must not see the versions earlier ones pushed.
-  for (const kind of ['github', 'gitlab', 'refused']) {
+  for (const kind of ['github', 'gitlab', 'refused', 'squash']) {
     await pushImage(registry.url, `${kind}/web`, ['1.0.0', '1.0.1'], buildImage());
   }
   // GitCli sends a token as the password of x-access-token (as GitHub and GitLab accept it).
@@ -271,5 +271,73 @@ t.test('the forge refuses the token: failed with the answer, then opened on the 
     detail: 'Proposed in Git for review: https://github.example/org/deploy/pull/1',
   });
   t.match(await w.metricsText(), /image_watcher_git_pushes_total\{result="unchanged"\} 1\n/);
+  t.equal(w.controller.workloads()[0]?.lastError, undefined);
+});
+
+t.test('squash-merged: the next request holds only the new version and merges cleanly', async (t) => {
+  const img = (tag: string) => `${registry.host}/squash/web:${tag}`;
+  const forge = await startForge('github', 'org/deploy', TOKEN);
+  t.teardown(() => forge.close());
+  const url = await git.createRepo('pr-squash', { 'apps/web.yaml': manifest(img('1.0.0')) });
+  const kube = await fakeKube(t.teardown.bind(t));
+  kube.seed(secret);
+  kube.seed(
+    deployment('web', img('1.0.0'), {
+      'image-watcher/mode': 'AUTO_UPDATE',
+      'image-watcher/strategy': 'PATCH',
+      'image-watcher/write-back': 'git',
+      'image-watcher/git-repo': url,
+      'image-watcher/git-path': 'apps',
+      'image-watcher/git-secret': 'git-token',
+      'image-watcher/git-push': 'pull-request',
+    }),
+  );
+  const w = await startWatcher(t.teardown.bind(t), kube, {
+    env: { GIT_INSECURE_HOSTS: '127.0.0.1' },
+    io: {
+      gitWindowMs: 10,
+      pullRequestProvider: () => ({
+        kind: 'github',
+        apiUrl: forge.apiUrl,
+        path: 'org/deploy',
+        host: '127.0.0.1',
+      }),
+    },
+  });
+  const branch = 'image-watcher/shop-web';
+  await w.controller.runCycle();
+  await w.controller.idle();
+  t.match(forge.open, [{ id: 1, head: branch, title: 'Update shop/web app 1.0.0 -> 1.0.1' }]);
+
+  // Squash merge: the same change as one new commit on main; the head branch is kept.
+  await git.commitAs('pr-squash', 'main', { 'apps/web.yaml': manifest(img('1.0.1')) }, 'Update web (#1)');
+  forge.open.splice(0);
+  await argoSync(kube, 'pr-squash');
+  await until('the merged version recorded', () => {
+    const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+    return a['image-watcher/git-pending'] === undefined && a['image-watcher/rollout'] === undefined;
+  });
+  await w.controller.idle();
+
+  await pushImage(registry.url, 'squash/web', ['1.0.2'], buildImage());
+  await w.controller.runCycle();
+  await w.controller.idle();
+  t.match(forge.open, [{ id: 2, head: branch, base: 'main', title: 'Update shop/web app 1.0.1 -> 1.0.2' }]);
+  t.same((await git.log('pr-squash', branch)).slice(0, 3), [
+    'Update shop/web app 1.0.1 -> 1.0.2',
+    `Merge branch 'main' into ${branch}`,
+    'Update web (#1)',
+  ]);
+  const diff = await runGit(git.path('pr-squash'), 'diff', '--unified=0', `main...${branch}`);
+  t.same(
+    diff.split('\n').filter((l) => /^[-+] /.test(l)),
+    [
+      `-          image: ${img('1.0.1')} # reviewed by people`,
+      `+          image: ${img('1.0.2')} # reviewed by people`,
+    ],
+    'the request shows only the new version',
+  );
+  await git.merge('pr-squash', branch, 'main', 'Merge #2');
+  t.equal(await git.show('pr-squash', 'main', 'apps/web.yaml'), manifest(img('1.0.2')), 'merged cleanly');
   t.equal(w.controller.workloads()[0]?.lastError, undefined);
 });

@@ -9,7 +9,7 @@ import { RestPullRequests, providerOf } from '../../../watcher/gitops/pull-reque
 import type { WriteBackRequest } from '../../../watcher/gitops/writeback.ts';
 import { GitWriteBack } from '../../../watcher/gitops/writeback.ts';
 import { startForge } from '../../support/forge.ts';
-import { startGitServer } from '../../support/git-server.ts';
+import { git, startGitServer } from '../../support/git-server.ts';
 
 const TOKEN = 'ghp_test_token_0123456789';
 const manifest = (tag: string) =>
@@ -154,6 +154,107 @@ t.test('squash-merged and its branch deleted: the next request starts from the b
   ]);
   await srv.merge('deploy', 'image-watcher/shop-web', 'main', 'Merge #2');
   t.equal(await srv.show('deploy', 'main', 'web.yaml'), manifest('1.2.0'), 'merged without a conflict');
+});
+
+function prWriteBack(forgeApi: string): GitWriteBack {
+  return new GitWriteBack({
+    git: new GitCli({ insecureHosts: ['127.0.0.1'], timeoutMs: 30_000 }),
+    edit: editFiles,
+    credentials: () => Promise.resolve({ token: TOKEN }),
+    identity: { name: 'Image Watcher', email: 'iw@example.com' },
+    commitPerWorkload: false,
+    pullRequests: new RestPullRequests({
+      provider: () => ({ kind: 'github', apiUrl: forgeApi, path: 'org/deploy', host: '127.0.0.1' }),
+      trustedHosts: ['127.0.0.1'],
+    }),
+    logger: pino({ level: 'silent' }),
+    windowMs: 0,
+  });
+}
+
+/** What the request shows: the diff of the branch against its fork point from the base. */
+async function requestDiff(bare: string, branch: string): Promise<string[]> {
+  const out = await git(bare, 'diff', '--unified=0', `main...${branch}`);
+  return out.split('\n').filter((l) => /^[-+] /.test(l));
+}
+
+t.test(
+  'squash-merged, the branch kept: the base is merged in, the next diff is the new version only',
+  async (t) => {
+    const srv = await startGitServer();
+    t.teardown(() => srv.close());
+    const forge = await startForge('github', 'org/deploy', TOKEN);
+    t.teardown(() => forge.close());
+    const repo = await srv.createRepo('deploy', { 'web.yaml': manifest('1.0.0') });
+    const wb = prWriteBack(forge.apiUrl);
+    t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed' });
+    // More commits on the base than the first deepening step fetches, then the squash merge.
+    for (let i = 0; i < 20; i++) {
+      await srv.commitAs('deploy', 'main', { [`other/${i}.yaml`]: `n: ${i}\n` }, `Other change ${i}`);
+    }
+    await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.1.0') }, 'Update shop/web (#1)');
+    forge.open.splice(0);
+    t.match(await wb.submit(request(repo, '1.1.0', '1.2.0')), {
+      result: 'pushed',
+      branch: 'image-watcher/shop-web',
+      url: /\/pull\/2$/,
+    });
+    t.same((await srv.log('deploy', 'image-watcher/shop-web')).slice(0, 3), [
+      'Update shop/web app 1.1.0 -> 1.2.0',
+      "Merge branch 'main' into image-watcher/shop-web",
+      'Update shop/web (#1)',
+    ]);
+    t.same(await requestDiff(srv.path('deploy'), 'image-watcher/shop-web'), [
+      '-          image: registry.local/shop/web:1.1.0',
+      '+          image: registry.local/shop/web:1.2.0',
+    ]);
+    t.same(await srv.branches('deploy'), ['image-watcher/shop-web', 'main'], 'no other branch');
+    // Only fast-forwards were pushed: the old tip is an ancestor of the new one.
+    await srv.merge('deploy', 'image-watcher/shop-web', 'main', 'Merge #2');
+    t.equal(await srv.show('deploy', 'main', 'web.yaml'), manifest('1.2.0'), 'merged without a conflict');
+    t.equal(await srv.show('deploy', 'main', 'other/19.yaml'), 'n: 19\n');
+  },
+);
+
+t.test('the base edited the same line: a fresh branch off the base and a new request', async (t) => {
+  const srv = await startGitServer();
+  t.teardown(() => srv.close());
+  const forge = await startForge('github', 'org/deploy', TOKEN);
+  t.teardown(() => forge.close());
+  const repo = await srv.createRepo('deploy', { 'web.yaml': manifest('1.0.0') });
+  const wb = prWriteBack(forge.apiUrl);
+  t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed', url: /\/pull\/1$/ });
+  const oldTip = await git(srv.path('deploy'), 'rev-parse', 'image-watcher/shop-web');
+  // Someone pins a hotfix on the base by hand; the running image follows it.
+  await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.0.1') }, 'Hotfix web 1.0.1');
+  const r = await wb.submit(request(repo, '1.0.1', '1.2.0'));
+  t.match(r, { result: 'pushed', branch: 'image-watcher/shop-web-2', url: /\/pull\/2$/ });
+  t.same(
+    forge.open.map((p) => p.head),
+    ['image-watcher/shop-web', 'image-watcher/shop-web-2'],
+  );
+  t.equal(
+    await git(srv.path('deploy'), 'rev-parse', 'image-watcher/shop-web'),
+    oldTip,
+    'the conflicting branch is left as it was',
+  );
+  t.same(await srv.log('deploy', 'image-watcher/shop-web-2'), [
+    'Update shop/web app 1.0.1 -> 1.2.0',
+    'Hotfix web 1.0.1',
+    'Initial manifests',
+  ]);
+  t.same(await requestDiff(srv.path('deploy'), 'image-watcher/shop-web-2'), [
+    '-          image: registry.local/shop/web:1.0.1',
+    '+          image: registry.local/shop/web:1.2.0',
+  ]);
+  // The next version goes to the branch that merges, not back to the conflicting one.
+  t.match(await wb.submit(request(repo, '1.0.1', '1.3.0')), {
+    result: 'pushed',
+    branch: 'image-watcher/shop-web-2',
+    url: /\/pull\/2$/,
+  });
+  await srv.merge('deploy', 'image-watcher/shop-web-2', 'main', 'Merge #2');
+  t.equal(await srv.show('deploy', 'main', 'web.yaml'), manifest('1.3.0'));
 });
 
 t.test('providers from the remote URL', (t) => {

@@ -332,3 +332,75 @@ t.test('the commit message names every change', (t) => {
   t.match(msg, /shop\/api, container app:/);
   t.end();
 });
+
+t.test('a request branch moved on during the push: the base is merged in again and it lands', async (t) => {
+  const srv = await startGitServer();
+  t.teardown(() => srv.close());
+  const repo = await srv.createRepo('deploy', {
+    'apps/web.yaml': manifest('web', 'registry.local/shop/web:1.2.0'),
+  });
+  const branch = 'image-watcher/shop-web';
+  const { wb } = writer(cli);
+  const pr = { repo, push: 'pull-request' as const };
+  t.match(await wb.submit(request('web', '1.2.0', '1.3.0', pr)), { result: 'pushed', branch });
+  let raced = false;
+  const racing: GitClient = {
+    async open(o) {
+      const ws = await cli.open(o);
+      const push = ws.push.bind(ws);
+      return Object.assign(Object.create(ws) as GitWorkspace, {
+        async push(b: string) {
+          if (!raced) {
+            raced = true;
+            // A reviewer's commit on the request branch, and the base moving on.
+            await srv.commitAs('deploy', branch, { 'NOTES.md': 'reviewed\n' }, 'Review note');
+            await srv.commitAs('deploy', 'main', { 'README.md': 'base\n' }, 'Base edit');
+          }
+          return push(b);
+        },
+      });
+    },
+  };
+  const { wb: again, pushes } = writer(racing);
+  t.match(await again.submit(request('web', '1.3.0', '1.4.0', pr)), { result: 'pushed', branch });
+  t.same(pushes, ['rejected', 'pushed']);
+  t.same((await srv.log('deploy', branch)).slice(0, 3), [
+    'Update shop/web app 1.3.0 -> 1.4.0',
+    `Merge branch 'main' into ${branch}`,
+    'Review note',
+  ]);
+  t.equal(await srv.show('deploy', branch, 'NOTES.md'), 'reviewed\n', "the reviewer's commit is kept");
+  t.equal(await srv.show('deploy', branch, 'README.md'), 'base\n', 'the base is merged in');
+});
+
+t.test('every request branch conflicts with the base: E_GIT_CONFLICT, bounded', async (t) => {
+  const srv = await startGitServer();
+  t.teardown(() => srv.close());
+  const repo = await srv.createRepo('deploy', {
+    'apps/web.yaml': manifest('web', 'registry.local/shop/web:1.2.0'),
+  });
+  // The git side of a conflict is tested for real in pull-request.test.ts; here, the bound.
+  const tried: string[] = [];
+  const conflicting: GitClient = {
+    async open(o) {
+      const ws = await cli.open(o);
+      return Object.assign(Object.create(ws) as GitWorkspace, {
+        switchTo(b: string) {
+          tried.push(b);
+          return Promise.resolve('conflict' as const);
+        },
+      });
+    },
+  };
+  const { wb, pushes } = writer(conflicting);
+  const r = await wb.submit(request('web', '1.2.0', '1.3.0', { repo, push: 'pull-request' }));
+  t.match(r, { result: 'failed', code: 'E_GIT_CONFLICT', reason: /image-watcher\/shop-web/ });
+  t.equal(tried.length, 10);
+  t.same(tried.slice(0, 3), [
+    'image-watcher/shop-web',
+    'image-watcher/shop-web-2',
+    'image-watcher/shop-web-3',
+  ]);
+  t.same(pushes, ['failed']);
+  t.same(await srv.branches('deploy'), ['main'], 'nothing pushed');
+});

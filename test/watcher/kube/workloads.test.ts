@@ -1,6 +1,7 @@
 import t from 'tap';
 import { podSpecPointer, snapshotChanged, toSnapshot, workloadKey } from '../../../watcher/kube/workloads.ts';
 import type { WorkloadKind, WorkloadSnapshot } from '../../../watcher/kube/types.ts';
+import { StringPool } from '../../../shared/string-pool.ts';
 
 function podTemplate(extra: Record<string, unknown> = {}) {
   return {
@@ -51,6 +52,7 @@ const cases: {
           readyReplicas: 3,
           conditions: [
             { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', lastUpdateTime: 'x' },
+            { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', lastUpdateTime: 'x' },
           ],
         },
       },
@@ -92,7 +94,8 @@ const cases: {
         updatedReplicas: 2,
         availableReplicas: 3,
         readyReplicas: 3,
-        conditions: [{ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated' }],
+        // Conditions that hold (status True) are read by no decision and not kept.
+        conditions: [{ type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable' }],
       },
     },
   },
@@ -230,6 +233,18 @@ t.test('snapshots hold nothing but what decisions need', (t) => {
   t.notOk(JSON.stringify(got).includes('BIG'), 'env values are dropped');
   t.notOk(JSON.stringify(got).includes('last-applied'), 'foreign annotations are dropped');
   t.same(Object.keys(got.rollout.conditions[0]!).sort(), ['reason', 'status', 'type']);
+  t.end();
+});
+
+t.test('with a pool, snapshots of many workloads share their repeated values', (t) => {
+  const pool = new StringPool();
+  const first = toSnapshot('Deployment', structuredClone(cases[0]!.input.obj), pool)!;
+  const pooled = pool.size;
+  t.ok(pooled > 0, 'namespace, images, pointers and conditions are pooled');
+  const again = toSnapshot('Deployment', structuredClone(cases[0]!.input.obj), pool)!;
+  t.equal(pool.size, pooled, 'a second copy of the same workload adds nothing to the pool');
+  t.same(again, first, 'and reads the same');
+  t.same(toSnapshot('Deployment', structuredClone(cases[0]!.input.obj)), first, 'as without a pool');
   t.end();
 });
 
