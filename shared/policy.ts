@@ -29,3 +29,17 @@ export interface Held {
   until?: string | undefined;
   message: string;
 }
+
+/**
+ * The one wording of a hold, for notices, the plan, manual-update refusals and the approval page
+ * (which escapes it): "1.26.0 is held (min-age) until 2026-12-04T00:00:00Z: released 1d ago".
+ */
+export function heldWording(h: {
+  reason: string;
+  version?: string | undefined;
+  until?: string | undefined;
+  message: string;
+}): string {
+  const until = h.until === undefined ? '' : ` until ${h.until}`;
+  return `${h.version ?? 'The newer version'} is held (${h.reason})${until}: ${h.message}`;
+}

@@ -3,7 +3,7 @@
 import { pino } from 'pino';
 import t from 'tap';
 import { Controller } from '../../watcher/controller/index.ts';
-import type { ControllerConfig } from '../../watcher/controller/index.ts';
+import type { ControllerConfig, ControllerDeps } from '../../watcher/controller/index.ts';
 import { WatcherMetrics } from '../../watcher/metrics.ts';
 import type { UpdateNotice } from '../../watcher/notify/types.ts';
 import type { Obj } from '../support/watcher-fakes.ts';
@@ -21,6 +21,8 @@ interface Harness {
     leader?: FakeLeader;
     config?: Partial<ControllerConfig>;
     releaseNotes?: () => Promise<{ url: string } | undefined>;
+    gitops?: ControllerDeps['gitops'];
+    now?: () => Date;
   }): Promise<Controller>;
 }
 
@@ -53,8 +55,9 @@ function harness(t: { teardown(fn: () => unknown): void }): Harness {
           return Promise.resolve();
         },
         ...(opts.releaseNotes ? { releaseNotes: opts.releaseNotes } : {}),
+        ...(opts.gitops ? { gitops: opts.gitops } : {}),
         logger: pino({ level: 'silent' }),
-        now: () => new Date('2026-11-23T10:00:00Z'),
+        now: opts.now ?? (() => new Date('2026-11-23T10:00:00Z')),
         config: {
           checkIntervalMs: 3_600_000,
           runOnBoot: false,
@@ -501,4 +504,53 @@ t.test('a workload switched to DISABLED drops its image_outdated series', async 
   await c.runCycle();
   await c.idle();
   t.notMatch((await h.metrics.render()).body, /image_watcher_image_outdated\{[^}]*workload="web"/);
+});
+
+t.test('a failed Git write is not tried again in its pass, and is in the next', async (t) => {
+  const h = harness(t);
+  h.cluster.add('web', 'nginx:1.25.0', {
+    'image-watcher/mode': 'AUTO_UPDATE',
+    'image-watcher/strategy': 'PATCH',
+    'image-watcher/write-back': 'git',
+    'image-watcher/git-repo': 'https://git.example.com/shop.git',
+    'image-watcher/git-path': 'apps',
+  });
+  const submitted: string[] = [];
+  const c = await h.make({
+    gitops: {
+      defaults: { repo: undefined, secret: undefined },
+      writeBack: {
+        submit: (req) => {
+          submitted.push(req.changes.map((x) => x.newVersion).join());
+          return Promise.resolve({ result: 'failed', code: 'E_GIT_PUSH', reason: 'remote said no' });
+        },
+      },
+    },
+  });
+  await c.runCycle();
+  await c.idle();
+  t.same(submitted, ['1.25.1']);
+  await c.reconcileWorkload('Deployment/shop/web');
+  t.same(submitted, ['1.25.1'], 'not written again in the pass that failed');
+  await c.runCycle();
+  await c.idle();
+  t.same(submitted, ['1.25.1', '1.25.1'], 'written again in the next pass');
+  t.match(c.workloads()[0]?.lastError, /^E_GIT_PUSH: remote said no/);
+});
+
+t.test('a notice claim without a time is taken over only a claim time-out after it was seen', async (t) => {
+  const h = harness(t);
+  // notice-pending with last-notified removed (by hand): no crashed sender leaves that.
+  h.cluster.add('web', 'nginx:1.25.0', { 'image-watcher/notice-pending': '1.26.0' });
+  let now = Date.parse('2026-11-23T10:00:00Z');
+  const c = await h.make({ now: () => new Date(now), config: { noticeClaimTtlMs: 60_000 } });
+  await c.runCycle();
+  t.same(h.notices, [], 'respected when first seen');
+  now += 59_000;
+  await c.runCycle();
+  t.same(h.notices, [], 'still respected within the time-out');
+  now += 1000;
+  await c.runCycle();
+  t.match(h.notices, [{ event: 'available', newVersion: '1.26.0' }], 'taken over after the time-out');
+  t.equal(ann(h.cluster.objects.get('Deployment/shop/web')!, 'notice-pending'), undefined);
 });

@@ -1,7 +1,7 @@
 // Server-rendered HTML of the approval pages: pure functions of their input, every value escaped,
 // one inline stylesheet allowed by its hash, no scripts and no external assets.
 import { createHash } from 'node:crypto';
-import { overriddenByApproval } from '../../shared/policy.ts';
+import { heldWording, overriddenByApproval } from '../../shared/policy.ts';
 import { escapeHtml, safeHttpUrl } from '../html.ts';
 
 export interface WorkloadRef {
@@ -85,12 +85,10 @@ export interface HeldView {
 /** Why a version waits, and whether approving overrides it (a window or the age) or not. */
 function heldNote(h: HeldView | undefined): string {
   if (!h) return '';
-  const until = h.until === undefined ? '' : ` until ${h.until}`;
   const override = overriddenByApproval(h.reason)
     ? 'Approving applies it now anyway.'
     : 'An approval cannot override this rule.';
-  const what = h.version === undefined ? 'An update' : `<code>${escapeHtml(h.version)}</code>`;
-  return `<p class="note">${what} is held (${escapeHtml(h.reason)})${escapeHtml(until)}: ${escapeHtml(h.message)}. ${override}</p>`;
+  return `<p class="note">${escapeHtml(heldWording(h))}. ${override}</p>`;
 }
 
 export interface ApprovalView {

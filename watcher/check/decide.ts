@@ -322,6 +322,23 @@ export function noticeClaimPatch(
   };
 }
 
+/**
+ * How long a notice claim (`notice-pending`) is still respected, in ms; 0: take it over. The
+ * claim and its time (`last-notified`) are written in one patch, so a crashed sender always
+ * leaves a time. A claim without a usable time (removed by hand, or stamped ahead of this
+ * clock) is not known to be stale: it ages from `firstSeenMs`, when this watcher first saw it.
+ */
+export function noticeClaimWaitMs(
+  claimedAt: string | undefined,
+  firstSeenMs: number,
+  nowMs: number,
+  ttlMs: number,
+): number {
+  const at = claimedAt === undefined ? Number.NaN : Date.parse(claimedAt);
+  const since = Number.isFinite(at) && at <= nowMs ? at : Math.min(firstSeenMs, nowMs);
+  return Math.max(0, ttlMs - (nowMs - since));
+}
+
 /** After the send: the claimed versions join `last-notified-version`, the claim goes. */
 export function noticeDonePatch(
   w: Pick<WorkloadSnapshot, 'annotations'>,

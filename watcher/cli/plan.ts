@@ -1,4 +1,5 @@
 // The plan of `image-watcher run --once`: pure formatting of the controller's plan rows.
+import { heldWording } from '../../shared/policy.ts';
 import type { PlanRow } from '../api.ts';
 import type { OnceResult } from '../once.ts';
 
@@ -30,17 +31,8 @@ export function describeAction(r: PlanRow, dryRun: boolean): string {
   }
 }
 
-/** `held 1.26.0 (min-age) until ...: message` for a newer version that waits. */
-function heldText(r: PlanRow): string | undefined {
-  const h = r.held;
-  if (!h) return undefined;
-  const version = h.version !== undefined ? ` ${h.version}` : '';
-  const until = h.until !== undefined ? ` until ${h.until}` : '';
-  return `held${version} (${h.reason})${until}: ${h.message}`;
-}
-
 function describeRow(r: PlanRow, dryRun: boolean): string {
-  const held = heldText(r);
+  const held = r.held ? heldWording(r.held) : undefined;
   if (held === undefined) return describeAction(r, dryRun);
   return r.action === 'none' ? held : `${describeAction(r, dryRun)}; ${held}`;
 }

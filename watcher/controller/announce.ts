@@ -2,7 +2,7 @@
 // an update that cannot be applied (blocked write-back).
 import type { Held } from '../../shared/policy.ts';
 import type { WorkloadCheck } from '../check/checker.ts';
-import { noticeClaimPatch, noticeDonePatch, versionFor } from '../check/decide.ts';
+import { noticeClaimPatch, noticeClaimWaitMs, noticeDonePatch, versionFor } from '../check/decide.ts';
 import type { Candidate } from '../check/decide.ts';
 import type { UpdateNotice } from '../notify/types.ts';
 import type { ReconcileResult } from '../reconcile/queue.ts';
@@ -11,6 +11,7 @@ import { describe, labelsOf, noticesFor, recordEvent } from '../update/updater.t
 import type { Ctx } from './context.ts';
 import { adopt, patchAdopted, refresh } from './entries.ts';
 import { notesFor } from './notes.ts';
+import { workloadKey } from './state.ts';
 import type { NotifyReport } from './state.ts';
 
 const DEFAULT_CLAIM_TTL_MS = 5 * 60_000;
@@ -43,11 +44,15 @@ export async function announce(
   const ttl = ctx.deps.config.noticeClaimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
   const now = ctx.deps.now();
   let w = c.snapshot;
-  if (c.state.noticePending !== undefined) {
-    const age = now.getTime() - Date.parse(c.state.lastNotified ?? '');
-    if (age >= 0 && age < ttl) {
+  const claimed = c.state.noticePending;
+  if (claimed !== undefined) {
+    const e = ctx.entries.get(workloadKey(w));
+    const seen = e?.claimSeen?.value === claimed ? e.claimSeen.at : now.getTime();
+    if (e) e.claimSeen = { value: claimed, at: seen };
+    const wait = noticeClaimWaitMs(c.state.lastNotified, seen, now.getTime(), ttl);
+    if (wait > 0) {
       log.info({ decision: 'held_back' }, 'held back: another run is sending this notice');
-      return { requeueAfter: ttl - age };
+      return { requeueAfter: wait };
     }
   }
   const claim = noticeClaimPatch(w, wanted, names, now);

@@ -6,7 +6,7 @@ import type { GateResult } from '../check/gates.ts';
 import type { UpdateNotice } from '../notify/types.ts';
 import type { Timers, WorkQueue } from '../reconcile/queue.ts';
 import type { Pass } from './lookups.ts';
-import type { ControllerDeps, Entry, Intent, ParsedSettings } from './state.ts';
+import type { ControllerDeps, Entry, GitFailures, Intent, ParsedSettings } from './state.ts';
 
 export interface Ctx {
   readonly deps: ControllerDeps;
@@ -35,8 +35,8 @@ export interface Ctx {
   stopped: boolean;
   readonly abort: AbortController;
   readonly gitInFlight: Set<string>;
-  /** Versions whose Git write failed, by `key|container=version`: tried again in the next pass. */
-  readonly gitFailed: Map<string, number>;
+  /** Versions whose Git write failed in the newest pass: tried again in the next pass. */
+  readonly gitFailed: GitFailures;
   /** Queues again the keys that waited for a registry answer. */
   readonly requeue: (waiters: ReadonlySet<string>) => void;
   isLeader(): boolean;

@@ -68,6 +68,7 @@ export function upsertEntry(ctx: Ctx, w: WorkloadSnapshot): Entry {
     blocked: prev?.blocked,
     gitError: prev?.gitError,
     held: prev?.held,
+    claimSeen: prev?.claimSeen,
   };
   ctx.entries.set(key, entry);
   indexRepositories(ctx, key, entry);

@@ -35,7 +35,7 @@ import { releaseNotesFor } from './notes.ts';
 import { currentPass, passDone, runCycle } from './passes.ts';
 import { onReconcileError, reconcileWorkload } from './reconcile.ts';
 import type { ControllerDeps } from './state.ts';
-import { workloadKey } from './state.ts';
+import { GitFailures, workloadKey } from './state.ts';
 import { planRows, snapshotOf, workloadViews } from './views.ts';
 
 /** What a check depends on: images and user annotations (not our own bookkeeping). */
@@ -93,7 +93,7 @@ export class Controller {
       stopped: true,
       abort: new AbortController(),
       gitInFlight: new Set(),
-      gitFailed: new Map(),
+      gitFailed: new GitFailures(),
       isLeader: () => deps.leader?.isLeader() ?? true,
     };
     this.ctx = ctx;
@@ -273,7 +273,7 @@ export class Controller {
     for (const k of this.ctx.digestSightings.keys())
       if (k.startsWith(`${key}|`)) this.ctx.digestSightings.delete(k);
     for (const k of this.ctx.lastNotes.keys()) if (k.startsWith(`${key}|`)) this.ctx.lastNotes.delete(k);
-    for (const k of this.ctx.gitFailed.keys()) if (k.startsWith(`${key}|`)) this.ctx.gitFailed.delete(k);
+    this.ctx.gitFailed.forget(key);
     for (const i of this.ctx.intents.get(key) ?? []) {
       i.reject(new ManualUpdateError('E_NOT_FOUND', `${w.kind} ${w.namespace}/${w.name} was deleted`));
     }

@@ -1,7 +1,8 @@
 // Manual updates and approvals: queued as the workload's intent, answered by its next reconcile.
 import type { WatchSettings } from '../../shared/annotations.ts';
 import { satisfiesConstraint } from '../../shared/constraint.ts';
-import { imageWithTag } from '../../shared/image-ref.ts';
+import { canonicalName, imageWithTag } from '../../shared/image-ref.ts';
+import { heldWording } from '../../shared/policy.ts';
 import { compareTags, parseTag, sameShape } from '../../shared/version.ts';
 import { ManualUpdateError } from '../api.ts';
 import type { ManualUpdateRequest, ManualUpdateResult } from '../api.ts';
@@ -113,14 +114,10 @@ async function applyIntent(
   const candidates =
     intent.version === undefined
       ? check.candidates
-      : await gatedExplicit(ctx, check, await explicitCandidates(ctx, check, intent.version), key);
+      : await gatedExplicit(ctx, check, explicitCandidates(check, results, intent.version), key);
   if (candidates.length === 0) {
     const held = check.containers.find((s) => s.held && s.held.reason !== 'min-age')?.held;
-    if (held)
-      throw new ManualUpdateError(
-        'E_HELD',
-        `${held.version ?? 'the newer version'} is held (${held.reason}): ${held.message}`,
-      );
+    if (held) throw new ManualUpdateError('E_HELD', heldWording(held));
     throw new ManualUpdateError('E_NO_UPDATE', 'already at the newest allowed version');
   }
   const changes = candidates.map((c) => ({
@@ -132,7 +129,8 @@ async function applyIntent(
   if (plan.kind === 'blocked') throw new ManualUpdateError('E_CONFLICT', plan.reason);
   if (plan.kind === 'git') {
     const r = await writeToGit(ctx, check, candidates, plan.target, true);
-    const failed = ctx.entries.get(key)?.lastError;
+    // writeToGit keeps a failure's reason in gitError (lastError is the last check's).
+    const failed = ctx.entries.get(key)?.gitError;
     if (r.requeueAfter === 0)
       throw new ManualUpdateError('E_CONFLICT', 'the workload changed while updating; retry');
     if (ctx.entries.get(key)?.git?.pending !== true) {
@@ -220,15 +218,24 @@ async function gatedExplicit(
   return out;
 }
 
-/** Candidates for an explicit `?version=`: containers whose repository has that tag. */
-async function explicitCandidates(ctx: Ctx, check: WorkloadCheck, version: string): Promise<Candidate[]> {
+/**
+ * Candidates for an explicit `?version=`: containers whose repository has that tag, by the tag
+ * lists already asked for this request (with the workload's pull credentials and the stop signal).
+ */
+function explicitCandidates(
+  check: WorkloadCheck,
+  results: ReadonlyMap<string, RepoResult>,
+  version: string,
+): Candidate[] {
   const wanted = parseTag(version);
   if (!wanted) throw new ManualUpdateError('E_BAD_VERSION', `'${version}' is not a version tag`);
   const out: Candidate[] = [];
   const otherShape: string[] = [];
+  let unreachable: string | undefined;
   for (const { info, ref } of check.watched) {
-    const tags = await ctx.deps.registry.listTags(ref).catch(() => [] as string[]);
-    if (!tags.includes(version)) continue;
+    const listed = results.get(canonicalName(ref));
+    if (listed && !listed.ok) unreachable ??= listed.error.message;
+    if (!listed?.ok || !listed.tags.includes(version)) continue;
     const current = ref.tag === undefined ? undefined : parseTag(ref.tag);
     // 1.26.0-alpine for a container on 1.25.1 would switch its flavour, not its version.
     if (current && !sameShape(current, wanted)) {
@@ -260,6 +267,8 @@ async function explicitCandidates(ctx: Ctx, check: WorkloadCheck, version: strin
     });
   }
   if (out.length === 0) {
+    if (unreachable !== undefined && otherShape.length === 0)
+      throw new ManualUpdateError('E_UPDATE_FAILED', `cannot ask the registry: ${unreachable}`);
     throw new ManualUpdateError(
       'E_BAD_VERSION',
       otherShape.length > 0

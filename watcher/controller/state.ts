@@ -103,6 +103,8 @@ export interface Entry {
    * while none (an empty Map per workload costs ~180 B).
    */
   held?: Map<string, Held> | undefined;
+  /** A notice claim and when this watcher first saw it (a claim without a time ages from then). */
+  claimSeen?: { value: string; at: number } | undefined;
 }
 
 /** A workload's settings, or why its annotations are invalid; shared by workloads with equal inputs. */
@@ -124,4 +126,41 @@ export { workloadKey } from '../kube/workloads.ts';
 export function toError(err: unknown): { code: string; message: string } {
   if (err instanceof ImageWatcherError) return { code: err.code, message: err.message };
   return { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * Versions whose Git write failed, by `key|container=version`: not written again in the pass
+ * that failed, tried again in the next. Only the newest pass's failures are kept (older ones
+ * have no effect), so versions that are never pushed again cannot pile up.
+ */
+export class GitFailures {
+  private pass = Number.NEGATIVE_INFINITY;
+  private readonly keys = new Set<string>();
+
+  record(pass: number, failKey: string): void {
+    // A write of an older pass that ends late: that version is tried again in this pass anyway.
+    if (pass < this.pass) return;
+    if (pass > this.pass) {
+      this.keys.clear();
+      this.pass = pass;
+    }
+    this.keys.add(failKey);
+  }
+
+  failedIn(pass: number, failKey: string): boolean {
+    return pass === this.pass && this.keys.has(failKey);
+  }
+
+  delete(failKey: string): void {
+    this.keys.delete(failKey);
+  }
+
+  /** A deleted workload's entries. */
+  forget(key: string): void {
+    for (const k of this.keys) if (k.startsWith(`${key}|`)) this.keys.delete(k);
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
 }

@@ -61,7 +61,9 @@ export async function writeToGit(
   const failKey = (cand: Candidate) => `${key}|${cand.container}=${cand.newVersion}`;
   const todo = manual
     ? candidates
-    : notYetPushed(w, candidates, names.length).filter((cand) => ctx.gitFailed.get(failKey(cand)) !== passId);
+    : notYetPushed(w, candidates, names.length).filter(
+        (cand) => !ctx.gitFailed.failedIn(passId, failKey(cand)),
+      );
   if (todo.length === 0) {
     log.info(
       { decision: 'held_back' },
@@ -103,7 +105,7 @@ export async function writeToGit(
     await patchAdopted(ctx, w, gitDropPatch(claim.value));
     const fresh = ctx.entries.get(key); // adopting the drop replaced the entry
     if (fresh) fresh.gitError = `${res.code}: ${res.reason}`;
-    for (const cand of todo) ctx.gitFailed.set(failKey(cand), passId);
+    for (const cand of todo) ctx.gitFailed.record(passId, failKey(cand));
     ctx.deps.metrics.observeUpdate(labels, 'failed');
     log.warn({ code: res.code, reason: res.reason, decision: 'failed' }, 'cannot write the update to Git');
     await recordEvent(

@@ -1,5 +1,5 @@
 // Discord webhook with one embed (https://discord.com/developers/docs/resources/message#embed-object).
-import { channelPolicy, type ChannelOptions } from './channel.ts';
+import { jsonPostNotifier, type ChannelOptions } from './channel.ts';
 import {
   EVENT_COLOR,
   digestTitle,
@@ -10,8 +10,7 @@ import {
   safeHttpUrl,
   truncate,
 } from './format.ts';
-import { postJson } from './http.ts';
-import type { Notifier, SendOptions, UpdateNotice } from './types.ts';
+import type { Notifier, UpdateNotice } from './types.ts';
 
 /** Discord's documented embed limits. */
 export const DISCORD_LIMITS = {
@@ -124,14 +123,5 @@ export function discordPayload(batch: readonly UpdateNotice[]): DiscordPayload {
 }
 
 export function createDiscordNotifier(opts: ChannelOptions): Notifier {
-  return {
-    channel: opts.channel,
-    ...channelPolicy(opts),
-    async send(batch: readonly UpdateNotice[], sendOpts?: SendOptions): Promise<void> {
-      await postJson(opts.url, JSON.stringify(discordPayload(batch)), {
-        ...(opts.fetch ? { fetch: opts.fetch } : {}),
-        ...(sendOpts?.signal ? { signal: sendOpts.signal } : {}),
-      });
-    },
-  };
+  return jsonPostNotifier(opts, discordPayload);
 }

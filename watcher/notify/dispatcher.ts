@@ -16,6 +16,8 @@ export interface DispatcherOptions {
   random?: () => number;
   /** Per attempt, unless the channel sets its own. Default 10 s. */
   timeoutMs?: number;
+  /** The attempt timeout's timer; injected so tests decide when it fires. */
+  timers?: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void };
   /** Extra attempts after the first, unless the channel sets its own. Default 3. */
   retries?: number;
   /** More notices than this in one dispatch become one digest message per channel. Default 5. */
@@ -41,6 +43,11 @@ const DEFAULTS = {
   baseDelayMs: 1_000,
   maxDelayMs: 30_000,
   maxRetryAfterMs: 300_000,
+};
+
+const systemTimers = {
+  setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms),
+  clearTimeout: (handle: unknown): void => clearTimeout(handle as NodeJS.Timeout),
 };
 
 function defaultSleep(ms: number): Promise<void> {
@@ -209,9 +216,10 @@ export class NotificationDispatcher {
   async #attempt(notifier: Notifier, batch: readonly UpdateNotice[]): Promise<void> {
     const timeoutMs = notifier.timeoutMs ?? this.#opts.timeoutMs ?? DEFAULTS.timeoutMs;
     const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
+    const timers = this.#opts.timers ?? systemTimers;
+    let timer: unknown;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      timer = timers.setTimeout(() => {
         controller.abort();
         reject(
           new NotifyDeliveryError(`channel ${notifier.channel} did not answer within ${timeoutMs} ms`, {
@@ -224,7 +232,7 @@ export class NotificationDispatcher {
     try {
       await Promise.race([notifier.send(batch, { signal: controller.signal }), timedOut]);
     } finally {
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
     }
   }
 }

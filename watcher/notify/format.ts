@@ -1,4 +1,5 @@
 // Pure message text shared by every channel, so Slack, Teams, Discord and email say the same thing.
+import { heldWording } from '../../shared/policy.ts';
 import type { NoticeEvent, UpdateNotice, VersionChange } from './types.ts';
 // The HTML helpers live in ../html.ts (the approval page uses them too); notifiers import them here.
 export { escapeHtml, safeHttpUrl } from '../html.ts';
@@ -77,16 +78,14 @@ export function releaseNotesText(n: UpdateNotice): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
-/** Why the version waits and until when: "schedule until 2026-03-30T00:00:00Z: outside ...". */
+/** Why the version waits and until when (the one wording, shared/policy.ts heldWording). */
 export function heldText(n: UpdateNotice): string {
-  const h = n.held;
-  if (!h) return '';
-  return `${h.reason}${h.until === undefined ? '' : ` until ${h.until}`}: ${h.message}`;
+  return n.held ? heldWording(n.held) : '';
 }
 
 /** One line per notice, used by digests and plain-text bodies. */
 export function noticeLine(n: UpdateNotice): string {
-  const held = n.held ? ` [held: ${heldText(n)}]` : '';
+  const held = n.held ? ` [${heldText(n)}]` : '';
   return `${EVENT_VERB[n.event]}: ${workloadLabel(n)} ${n.container} ${versionStep(n)} (${changeLabel(n.change)})${held}`;
 }
 

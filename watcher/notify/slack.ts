@@ -1,5 +1,5 @@
 // Slack incoming webhook, Block Kit (https://api.slack.com/reference/block-kit/blocks).
-import { channelPolicy, type ChannelOptions } from './channel.ts';
+import { jsonPostNotifier, type ChannelOptions } from './channel.ts';
 import {
   batchTitle,
   changeLabel,
@@ -11,8 +11,7 @@ import {
   safeHttpUrl,
   truncate,
 } from './format.ts';
-import { postJson } from './http.ts';
-import type { Notifier, SendOptions, UpdateNotice } from './types.ts';
+import type { Notifier, UpdateNotice } from './types.ts';
 
 // Slack's limits: header 150, section text 3000, field 2000, 10 fields, 50 blocks, button label 75.
 const HEADER_MAX = 150;
@@ -120,14 +119,5 @@ export function slackPayload(batch: readonly UpdateNotice[]): SlackPayload {
 }
 
 export function createSlackNotifier(opts: ChannelOptions): Notifier {
-  return {
-    channel: opts.channel,
-    ...channelPolicy(opts),
-    async send(batch: readonly UpdateNotice[], sendOpts?: SendOptions): Promise<void> {
-      await postJson(opts.url, JSON.stringify(slackPayload(batch)), {
-        ...(opts.fetch ? { fetch: opts.fetch } : {}),
-        ...(sendOpts?.signal ? { signal: sendOpts.signal } : {}),
-      });
-    },
-  };
+  return jsonPostNotifier(opts, slackPayload);
 }

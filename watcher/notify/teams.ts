@@ -1,6 +1,6 @@
 // Microsoft Teams via a Workflows ("When a Teams webhook request is received") URL: an Adaptive Card 1.4
 // wrapped in the message envelope the workflow expects.
-import { channelPolicy, type ChannelOptions } from './channel.ts';
+import { jsonPostNotifier, type ChannelOptions } from './channel.ts';
 import {
   digestTitle,
   noticeFields,
@@ -10,8 +10,7 @@ import {
   safeHttpUrl,
   truncate,
 } from './format.ts';
-import { postJson } from './http.ts';
-import type { NoticeEvent, Notifier, SendOptions, UpdateNotice } from './types.ts';
+import type { NoticeEvent, Notifier, UpdateNotice } from './types.ts';
 
 const DIGEST_ITEMS_MAX = 50;
 const NOTES_MAX = 3000;
@@ -114,14 +113,5 @@ export function teamsPayload(batch: readonly UpdateNotice[]): TeamsPayload {
 }
 
 export function createTeamsNotifier(opts: ChannelOptions): Notifier {
-  return {
-    channel: opts.channel,
-    ...channelPolicy(opts),
-    async send(batch: readonly UpdateNotice[], sendOpts?: SendOptions): Promise<void> {
-      await postJson(opts.url, JSON.stringify(teamsPayload(batch)), {
-        ...(opts.fetch ? { fetch: opts.fetch } : {}),
-        ...(sendOpts?.signal ? { signal: sendOpts.signal } : {}),
-      });
-    },
-  };
+  return jsonPostNotifier(opts, teamsPayload);
 }

@@ -432,7 +432,7 @@ t.test('the page says why a version is held and until when', async (t) => {
   t.equal(res.statusCode, 200);
   t.match(
     res.body,
-    '<code>1.26.0</code> is held (schedule) until 2026-11-24T01:00:00.000Z: outside the maintenance window (Every minute, between 02:00 and 04:59 (Europe/Paris)). Approving applies it now anyway.',
+    '<p class="note">1.26.0 is held (schedule) until 2026-11-24T01:00:00.000Z: outside the maintenance window (Every minute, between 02:00 and 04:59 (Europe/Paris)). Approving applies it now anyway.',
   );
   h.info = {
     ...h.info,

@@ -12,6 +12,7 @@ import {
   detectExternalReverts,
   digestCandidate,
   encodeFor,
+  noticeClaimWaitMs,
   notifyPatch,
   rollbackPatch,
   revertPatch,
@@ -612,5 +613,24 @@ t.test('every patch creates a missing annotations map first, and never touches a
     };
     t.equal(kept.metadata.annotations['team/owner'], 'shop', `${b.name} keeps other annotations`);
   }
+  t.end();
+});
+
+t.test('how long a notice claim is respected', (t) => {
+  const now = Date.parse('2026-11-23T10:10:00Z');
+  const ttl = 5 * 60_000;
+  const cases: { name: string; at: string | undefined; firstSeen: number; want: number }[] = [
+    { name: 'a fresh claim', at: '2026-11-23T10:08:00Z', firstSeen: now, want: 3 * 60_000 },
+    { name: 'a claim as old as the time-out (a crash)', at: '2026-11-23T10:05:00Z', firstSeen: now, want: 0 },
+    { name: 'an older claim', at: '2026-11-23T09:00:00Z', firstSeen: now, want: 0 },
+    { name: 'no time, seen just now', at: undefined, firstSeen: now, want: ttl },
+    { name: 'no time, seen 4 minutes ago', at: undefined, firstSeen: now - 4 * 60_000, want: 60_000 },
+    { name: 'no time, seen a time-out ago', at: undefined, firstSeen: now - ttl, want: 0 },
+    { name: 'not a timestamp', at: 'yesterday', firstSeen: now - 60_000, want: 4 * 60_000 },
+    { name: 'ahead of this clock, seen just now', at: '2026-11-23T11:00:00Z', firstSeen: now, want: ttl },
+    { name: 'ahead of this clock, seen long ago', at: '2099-01-01T00:00:00Z', firstSeen: now - ttl, want: 0 },
+    { name: 'first seen "later" than now', at: undefined, firstSeen: now + 60_000, want: ttl },
+  ];
+  for (const c of cases) t.equal(noticeClaimWaitMs(c.at, c.firstSeen, now, ttl), c.want, c.name);
   t.end();
 });

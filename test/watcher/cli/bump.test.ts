@@ -1,5 +1,5 @@
 // `image-watcher bump` against the real registry (Debian docker-registry): the plan, --json,
-// --write through the real CLI process, exit codes.
+// --write through the real CLI process (the one spawn), exit codes (in-process through `run`).
 import { execFile } from 'node:child_process';
 import {
   chmod,
@@ -276,9 +276,9 @@ t.test(
     );
     t.same(leftovers, [], 'no temp file left behind');
 
-    const again = await node(['bump', '-R', '--write', '--json', join(dir, 'write')]);
-    t.equal(again.code, 0, again.stderr);
-    t.match(JSON.parse(again.stdout), { written: false, changes: 0, errors: 0 });
+    const again = await cli(['bump', '-R', '--write', '--json', join(dir, 'write')]);
+    t.equal(again.code, 0, again.err);
+    t.match(JSON.parse(again.out), { written: false, changes: 0, errors: 0 });
     t.same(await snapshot(files), after, 'a second run writes nothing');
   },
 );
@@ -289,18 +289,18 @@ t.test('exit codes: 1 when a registry cannot be asked, 2 for bad input', async (
   const text = `services:\n  gone:\n    image: 127.0.0.1:${dead}/acme/app:1.0.0\n  web:\n    image: ${host}/acme/web:1.4.2\n`;
   await writeFile(mixed, text);
   const [failed, missing, invalid, badStrategy, writeOnScan] = await Promise.all([
-    node(['bump', '--json', mixed]),
-    node(['bump', join(dir, 'does-not-exist.yaml')]),
+    cli(['bump', '--json', mixed]),
+    cli(['bump', join(dir, 'does-not-exist.yaml')]),
     (async () => {
       const bad = join(dir, 'bad.yaml');
       await writeFile(bad, 'services: [a\n');
-      return node(['bump', '--json', bad]);
+      return cli(['bump', '--json', bad]);
     })(),
-    node(['bump', mixed, '--strategy', 'sometimes']),
-    node(['scan', mixed, '--write']),
+    cli(['bump', mixed, '--strategy', 'sometimes']),
+    cli(['scan', mixed, '--write']),
   ]);
-  t.equal(failed.code, 1, failed.stderr);
-  const out = JSON.parse(failed.stdout) as {
+  t.equal(failed.code, 1, failed.err);
+  const out = JSON.parse(failed.out) as {
     errors: number;
     changes: number;
     sites: Record<string, unknown>[];
@@ -311,17 +311,17 @@ t.test('exit codes: 1 when a registry cannot be asked, 2 for bad input', async (
     current: '1.0.0',
     message: /cannot reach registry 127\.0\.0\.1:\d+/,
   });
-  t.match(failed.stderr, /1 of 2 images could not be checked/);
+  t.match(failed.err, /1 of 2 images could not be checked/);
   t.equal(await readFile(mixed, 'utf8'), text, 'no --write, no change');
   t.equal(missing.code, 2);
-  t.match(missing.stderr, /cannot read .*does-not-exist\.yaml: ENOENT/);
+  t.match(missing.err, /cannot read .*does-not-exist\.yaml: ENOENT/);
   t.equal(invalid.code, 2);
-  t.match(JSON.parse(invalid.stdout), {
+  t.match(JSON.parse(invalid.out), {
     error: { code: 'E_EDIT_YAML', message: /bad\.yaml:\d+:\d+: not valid YAML/ },
   });
   t.equal(badStrategy.code, 2);
   t.equal(writeOnScan.code, 2);
-  t.match(writeOnScan.stderr, /--write is an option of bump/);
+  t.match(writeOnScan.err, /--write is an option of bump/);
 });
 
 t.test('--write keeps a symlink a symlink; a file named twice is read once', async (t) => {

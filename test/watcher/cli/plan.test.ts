@@ -54,7 +54,7 @@ t.test('the table says what was done, or would be in a dry run', (t) => {
   t.match(dry, /shop\/Deployment\/api\s+app\s+1\.25\.3 -> 1\.26\.0\s+would notify\n/);
   t.match(
     dry,
-    /shop\/Deployment\/db\s+app\s+1\.25\.3\s+held 1\.26\.0 \(min-age\) until 2026-12-04T00:00:00Z: released 1d ago\n/,
+    /shop\/Deployment\/db\s+app\s+1\.25\.3\s+1\.26\.0 is held \(min-age\) until 2026-12-04T00:00:00Z: released 1d ago\n/,
   );
   t.match(dry, /shop\/Deployment\/bad\s+app\s+1\.25\.3\s+error: E_REGISTRY: unreachable\n/);
   t.match(

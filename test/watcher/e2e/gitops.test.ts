@@ -251,6 +251,23 @@ t.test('a wrong Git credential: the update fails with the reason, the password i
   t.match(await w.metricsText(), /image_watcher_git_pushes_total\{result="failed"\} 1/);
 });
 
+t.test('a manual update whose Git write fails answers with the Git reason', async (t) => {
+  const url = await git.createRepo('denied-manual', { 'apps/web.yaml': manifest('web', '1.0.0') });
+  const kube = await fakeKube(t.teardown.bind(t));
+  kube.seed(secret('not-the-password-9'));
+  kube.seed(synced('web', '1.0.0', { ...gitAnnotations(url), 'image-watcher/mode': 'NOTIFICATION' }));
+  const w = await startWatcher(t.teardown.bind(t), kube, { env: ENV, io: { gitWindowMs: 10 } });
+  const res = await w.app.inject({
+    method: 'POST',
+    url: '/api/v1/workloads/shop/deployment/web/update',
+    headers: { authorization: 'Bearer tok_0123456789abcdef' },
+  });
+  t.equal(res.statusCode, 502);
+  t.match(res.json(), { code: 'E_UPDATE_FAILED', error: /^E_GIT_AUTH: .*git clone .* failed/ });
+  t.notMatch(res.body, /not-the-password/);
+  t.same(await git.log('denied-manual', 'main'), ['Initial manifests']);
+});
+
 t.test(
   'a claim left by a crash is written again, idempotently; a manual update goes through Git',
   async (t) => {

@@ -12,6 +12,10 @@ import { WatcherMetrics } from '../../../watcher/metrics.ts';
 import { RegistryError } from '../../../watcher/registry/errors.ts';
 import { snapshotOf } from '../../support/snapshot.ts';
 
+// Options fastify deprecates print a warning line into the watcher's JSON log (the README's jq reads it).
+const warnings: string[] = [];
+process.on('warning', (w) => warnings.push(`${w.name}: ${w.message}`));
+
 const TOKEN = 'tok_0123456789abcdef';
 const API_TOKEN = 'api_0123456789abcdef';
 
@@ -270,4 +274,47 @@ t.test('the approval plugin is registered when given', async (t) => {
   };
   const { a } = await app(t, { approval: { plugin, options: {} } });
   t.same((await a.inject('/approve/ping')).json(), { pong: true });
+});
+
+t.test('path parameters are checked by their schema', async (t) => {
+  const { a } = await app(t);
+  const update = (kind: string) =>
+    a.inject({
+      method: 'POST',
+      url: `/api/v1/workloads/shop/${kind}/web/update`,
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+  const long = await update('k'.repeat(33));
+  t.equal(long.statusCode, 400, 'a 33-character kind');
+  t.match(long.json(), { error: /params\/kind must NOT have more than 32 characters/ });
+  t.equal((await update('k'.repeat(32))).statusCode, 403, 'a 32-character kind is looked up (and unknown)');
+  t.equal((await update('deployment')).statusCode, 202);
+});
+
+t.test(
+  "a Kubernetes name of 253 characters reaches the route; longer ones get the schema's 400",
+  async (t) => {
+    const { a, get } = await app(t);
+    const update = (name: string) =>
+      a.inject({
+        method: 'POST',
+        url: `/api/v1/workloads/shop/deployment/${name}/update`,
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+    t.equal((await update('w'.repeat(253))).statusCode, 403, 'looked up (and unknown), not 414');
+    const long = await update('w'.repeat(254));
+    t.equal(long.statusCode, 400);
+    t.match(long.json(), { error: /params\/name must NOT have more than 253 characters/ });
+    const tag = await get(`/images/mojaloop/central-ledger/v${'1'.repeat(128)}`);
+    t.equal(tag.statusCode, 400, 'a 129-character tag');
+    t.match(tag.json(), { error: /params\/tag must NOT have more than 128 characters/ });
+  },
+);
+
+t.test('building the app prints no fastify deprecation warning', (t) => {
+  t.same(
+    warnings.filter((w) => /fastify/i.test(w)),
+    [],
+  );
+  t.end();
 });

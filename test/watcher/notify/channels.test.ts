@@ -273,3 +273,35 @@ t.test('Teams digests list each notice with its approval link, capped', (t) => {
   t.notOk(card.actions);
   t.end();
 });
+
+t.test('Slack, Teams and Discord post their payload with the given fetch and cancellation', async (t) => {
+  const cases = [
+    { make: createSlackNotifier, payload: slackPayload },
+    { make: createTeamsNotifier, payload: teamsPayload },
+    { make: createDiscordNotifier, payload: discordPayload },
+  ];
+  for (const c of cases) {
+    const seen: { url: string; body: unknown; aborted: boolean | undefined }[] = [];
+    const notifier = c.make({
+      channel: 'chat',
+      url: 'https://hooks.example.com/x',
+      retries: 2,
+      fetch: (url, init) => {
+        seen.push({ url, body: JSON.parse(init.body as string), aborted: init.signal?.aborted });
+        // As the real fetch does with an aborted signal.
+        if (init.signal?.aborted) return Promise.reject(new DOMException('aborted', 'AbortError'));
+        return Promise.resolve(new Response('ok', { status: 200 }));
+      },
+    });
+    const ctrl = new AbortController();
+    await notifier.send([availableNotice()], { signal: ctrl.signal });
+    t.match(notifier, { channel: 'chat', retries: 2 });
+    t.same(seen, [
+      { url: 'https://hooks.example.com/x', body: c.payload([availableNotice()]), aborted: false },
+    ]);
+    ctrl.abort();
+    await t.rejects(notifier.send([availableNotice()], { signal: ctrl.signal }), {
+      code: 'E_NOTIFY_TIMEOUT',
+    });
+  }
+});

@@ -12,6 +12,8 @@ import { createSlackNotifier } from '../../../watcher/notify/slack.ts';
 import { createTeamsNotifier } from '../../../watcher/notify/teams.ts';
 import type { NotificationObserver, Notifier, UpdateNotice } from '../../../watcher/notify/types.ts';
 import { createWebhookNotifier } from '../../../watcher/notify/webhook.ts';
+import { ManualClock } from '../../support/clock.ts';
+import { until } from '../../support/until.ts';
 import { availableNotice, failedNotice, manyNotices, startCapture, type Reply } from './fixtures.ts';
 
 function recorder() {
@@ -121,33 +123,57 @@ t.test('a hanging channel times out without holding the others', async (t) => {
   const hanging = await server(t, [{ hang: true }]);
   const good = await server(t, [{ status: 200 }]);
   const { events, observer } = recorder();
-  const started = Date.now();
-  const report = await new NotificationDispatcher({
+  const clock = new ManualClock();
+  const dispatching = new NotificationDispatcher({
     notifiers: [
-      createSlackNotifier({ channel: 'slack', url: hanging.url, timeoutMs: 150 }),
+      createSlackNotifier({ channel: 'slack', url: hanging.url, timeoutMs: 10_000 }),
       createWebhookNotifier({ channel: 'webhook', url: good.url, secret: 'x' }),
     ],
     observer,
     sleep: () => Promise.resolve(),
+    timers: clock,
     retries: 1,
   }).dispatch([availableNotice()]);
-  const elapsed = Date.now() - started;
+  // The hanging server gives no event to await: its request log is looked at.
+  await until(
+    'the first attempt and the other channel',
+    () => hanging.requests.length === 1 && good.requests.length === 1,
+  );
+  t.same(events, [{ channel: 'webhook', result: 'success' }], 'the other channel is not held');
+  clock.advance(10_000);
+  await until('the retry after the timeout', () => hanging.requests.length === 2);
+  clock.advance(10_000);
+  const report = await dispatching;
   t.equal(hanging.requests.length, 2, 'one retry after the timeout');
-  t.ok(elapsed < 2000, `finished in ${elapsed} ms`);
-  t.match(report[0]!.errors[0], /did not answer within 150 ms/);
+  t.match(report[0]!.errors[0], /did not answer within 10000 ms/);
   t.equal(report[1]!.delivered, 1);
   t.same(events.map((e) => `${e.channel}:${e.result}`).sort(), ['slack:failed', 'webhook:success']);
 });
 
 t.test('a channel that ignores the abort signal is still abandoned at the timeout', async (t) => {
-  const stuck: Notifier = { channel: 'stuck', send: () => new Promise<void>(() => {}) };
-  const [report] = await new NotificationDispatcher({
+  const clock = new ManualClock();
+  let sent!: () => void;
+  const sending = new Promise<void>((resolve) => (sent = resolve));
+  const stuck: Notifier = {
+    channel: 'stuck',
+    send: () => {
+      sent();
+      return new Promise<void>(() => {});
+    },
+  };
+  const dispatching = new NotificationDispatcher({
     notifiers: [stuck],
     timeoutMs: 50,
     retries: 0,
+    timers: clock,
   }).dispatch([availableNotice()]);
+  await sending;
+  t.equal(clock.pending, 1, 'the attempt waits on its timeout');
+  clock.advance(50);
+  const [report] = await dispatching;
   t.equal(report?.failed, 1);
   t.match(report?.errors[0], /did not answer within 50 ms/);
+  t.equal(clock.pending, 0, 'the timer is cleared');
 });
 
 t.test('a channel that throws a plain error is isolated and retried', async (t) => {

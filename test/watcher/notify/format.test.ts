@@ -95,10 +95,13 @@ t.test('a held notice says why and until when, in fields and in digest lines', (
   t.same(noticeFields(n).at(-1), {
     label: 'Held',
     value:
-      'schedule until 2026-06-01T00:00:00.000Z: outside the maintenance window; will be applied at the window start 2026-06-01T00:00:00.000Z',
+      '1.26.0 is held (schedule) until 2026-06-01T00:00:00.000Z: outside the maintenance window; will be applied at the window start 2026-06-01T00:00:00.000Z',
   });
-  t.match(noticeLine(n), / \[held: schedule until 2026-06-01T00:00:00\.000Z: outside the maintenance window/);
-  t.match(plainText([n]), /\nHeld: schedule until 2026-06-01T00:00:00\.000Z/);
+  t.match(
+    noticeLine(n),
+    / \[1\.26\.0 is held \(schedule\) until 2026-06-01T00:00:00\.000Z: outside the maintenance window/,
+  );
+  t.match(plainText([n]), /\nHeld: 1\.26\.0 is held \(schedule\) until 2026-06-01T00:00:00\.000Z/);
   t.notOk(
     noticeFields(availableNotice()).some((f) => f.label === 'Held'),
     'no hold, no field',
