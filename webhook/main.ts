@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { ImageWatcherError } from '../shared/errors.ts';
 import { listenError } from '../shared/listen.ts';
 import { cachedSettingsParser } from './admission/settings-cache.ts';
+import { cachedImageVersion } from './admission/review.ts';
 import { loadWebhookConfig } from './config.ts';
 import { WebhookMetrics } from './metrics.ts';
 import { pooledRandomToken } from './random-token.ts';
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
       watcherUsernames: config.watcherUsernames,
       randomToken: pooledRandomToken(),
       parseSettings: cachedSettingsParser(),
+      imageVersion: cachedImageVersion(),
     },
     tls,
     ...(config.tls !== undefined ? { reloadFrom: config.tls } : {}),

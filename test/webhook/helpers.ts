@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { Test } from 'tap';
+import { cachedImageVersion } from '../../webhook/admission/review.ts';
 import { cachedSettingsParser } from '../../webhook/admission/settings-cache.ts';
 import { WebhookMetrics } from '../../webhook/metrics.ts';
 import { generateSelfSigned, webhookHosts } from '../../webhook/self-signed.ts';
@@ -80,6 +81,7 @@ export async function startTestWebhook(
       watcherUsernames: [WATCHER],
       randomToken: tokenSource(),
       parseSettings: cachedSettingsParser(),
+      imageVersion: cachedImageVersion(),
     },
     tls: { cert: cert.cert, key: cert.key },
     webhookPort: 0,

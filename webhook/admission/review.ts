@@ -29,6 +29,8 @@ export interface ReviewDeps {
   randomToken: () => string;
   /** parseWatchSettings or a memoised equivalent (see settings-cache.ts). */
   parseSettings?: ParseSettings;
+  /** imageVersion or a memoised equivalent (cachedImageVersion). */
+  imageVersion?: (image: string) => ImageVersion;
 }
 
 export interface ReviewOutcome {
@@ -86,39 +88,44 @@ function annotationsOf(object: unknown): Record<string, string> | undefined {
   return out;
 }
 
-interface ImageVersion {
+export interface ImageVersion {
   /** The tag, else the digest; undefined when the reference has neither. */
   version?: string;
   /** Why the reference cannot be parsed. */
   error?: string;
 }
 
+/** parseImageReference reduced to what stamping needs. */
+export function imageVersion(image: string): ImageVersion {
+  try {
+    const version = managedVersion(parseImageReference(image));
+    return version !== undefined ? { version } : {};
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 /** Longest image reference memoised, and how many are kept (a cluster runs a bounded set of images). */
 const MAX_MEMO_IMAGE_LENGTH = 512;
 const MAX_MEMO_IMAGES = 1000;
-const imageVersions = new Map<string, ImageVersion>();
 
 /**
- * parseImageReference reduced to what stamping needs, memoised: every review parses every
+ * imageVersion with a bounded memo, one per webhook (ReviewDeps): every review parses every
  * container image, and the same few images come back over and over. The result depends on the
- * string alone, so the memo cannot change an answer; it is bounded and dropped wholesale when full.
+ * string alone, so the memo cannot change an answer; it is dropped wholesale when full.
  */
-function imageVersion(image: string): ImageVersion {
-  const hit = imageVersions.get(image);
-  if (hit !== undefined) return hit;
-  let result: ImageVersion;
-  try {
-    const ref = parseImageReference(image);
-    const version = managedVersion(ref);
-    result = version !== undefined ? { version } : {};
-  } catch (err) {
-    result = { error: err instanceof Error ? err.message : String(err) };
-  }
-  if (image.length <= MAX_MEMO_IMAGE_LENGTH) {
-    if (imageVersions.size >= MAX_MEMO_IMAGES) imageVersions.clear();
-    imageVersions.set(image, result);
-  }
-  return result;
+export function cachedImageVersion(maxEntries = MAX_MEMO_IMAGES): (image: string) => ImageVersion {
+  const memo = new Map<string, ImageVersion>();
+  return (image) => {
+    const hit = memo.get(image);
+    if (hit !== undefined) return hit;
+    const result = imageVersion(image);
+    if (image.length <= MAX_MEMO_IMAGE_LENGTH) {
+      if (memo.size >= maxEntries) memo.clear();
+      memo.set(image, result);
+    }
+    return result;
+  };
 }
 
 /**
@@ -129,6 +136,7 @@ export function currentVersionOf(
   containers: readonly WorkloadContainer[],
   settings: Pick<WatchSettings, 'containers'>,
   warnings: string[],
+  versionOf: (image: string) => ImageVersion = imageVersion,
 ): string | undefined {
   const selected = settings.containers;
   // A Set: both lists are user-sized (tens of thousands of containers named in the annotation).
@@ -136,7 +144,7 @@ export function currentVersionOf(
   const watched = wanted === undefined ? containers : containers.filter((c) => wanted.has(c.name));
   const versions: Record<string, string> = {};
   for (const c of watched) {
-    const parsed = imageVersion(c.image);
+    const parsed = versionOf(c.image);
     if (parsed.error !== undefined) {
       warnings.push(
         warning(`image-watcher cannot watch container ${showText(c.name, 64, false)}: ${parsed.error}`),
@@ -281,7 +289,7 @@ function reviewUnsafe(review: AdmissionReviewRequest, deps: ReviewDeps): ReviewO
 
   const warnings: string[] = [];
   const desired = Object.assign({}, annotations); // not a spread: see respond()
-  const currentVersion = currentVersionOf(containers, parsed.settings, warnings);
+  const currentVersion = currentVersionOf(containers, parsed.settings, warnings, deps.imageVersion);
   if (operation === 'CREATE') {
     dropRolloutRecord(desired, warnings);
     stamp(desired, currentVersion, { currentVersion: 'if-missing', token: true }, deps.randomToken, warnings);
