@@ -2,9 +2,11 @@
 // server, a registry answering each tag list after 20 ms. The watcher runs as its own process
 // (the bundle of scripts/bundle.ts, exactly what the image and `npm run start:watcher` run) so its
 // RSS is its own. Pass the manifests' heap flags: --node --max-semi-space-size=1 --node --max-old-space-size=160.
-// Targets: exactly 1 tag-list request per repository, peak RSS under 128 MiB, under 3 KB per workload.
+// Targets: exactly 1 tag-list request per repository, peak RSS under 128 MiB, under 3 KB per workload
+// (RSS at the steady state, and heap that survives a full GC requested through the inspector).
 //   node --import ./bench/register.js bench/watcher.ts [--workloads N] [--repos N] [--latency MS]
 import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,6 +58,12 @@ const SNAPSHOT_DIR = process.env.BENCH_HEAP_SNAPSHOT;
 if (SNAPSHOT_DIR !== undefined)
   NODE_FLAGS.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`);
 const RSS_TARGET_MIB = 128;
+/**
+ * After the steady-state figures are read, the bench activates the watcher's inspector (SIGUSR1 on
+ * this port; nothing listens before) and asks V8 for a full GC: what survives it is what a workload
+ * retains, without the garbage and free heap a figure taken at a random moment includes.
+ */
+const INSPECT_FLAG = '--inspect-port=127.0.0.1:0';
 /** (RSS after the cycle - RSS with no workload) / workloads. */
 const PER_WORKLOAD_TARGET_BYTES = 3 * 1024;
 
@@ -152,11 +160,50 @@ interface RunResult {
   rssMiB: number;
   peakMiB: number;
   heapMiB: number;
+  /** After a full GC requested through the inspector (taken after the figures above). */
+  gcRssMiB: number;
+  gcHeapMiB: number;
   outdated: number;
   tagLists: number[];
   otherRegistryRequests: number;
   patches: number;
   exitCode: number | null;
+}
+
+async function heapUsedMiB(httpPort: number): Promise<number> {
+  const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  return Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN) / 2 ** 20;
+}
+
+/** Activates the child's inspector, has V8 collect all garbage, and reads RSS and heap used again. */
+async function afterFullGc(
+  child: ChildProcess,
+  inspectorUrl: Promise<string>,
+  httpPort: number,
+): Promise<{ rssMiB: number; heapMiB: number }> {
+  child.kill('SIGUSR1');
+  const url = await Promise.race([
+    inspectorUrl,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('the watcher did not open its inspector')), 10_000).unref(),
+    ),
+  ]);
+  const ws = new WebSocket(url);
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener('open', () => resolve());
+    ws.addEventListener('error', () => reject(new Error(`cannot connect to ${url}`)));
+  });
+  const done = new Promise<void>((resolve) => {
+    ws.addEventListener('message', (e: MessageEvent) => {
+      if ((JSON.parse(String(e.data)) as { id?: number }).id === 1) resolve();
+    });
+  });
+  ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+  await done;
+  ws.close();
+  // Let the allocator hand freed pages back (MALLOC_TRIM_THRESHOLD_) before reading RSS.
+  await new Promise((r) => setTimeout(r, 1000));
+  return { rssMiB: rssOf(child.pid!).rssMiB, heapMiB: await heapUsedMiB(httpPort) };
 }
 
 /** One watcher process (the bundle, as the image runs it) over `workloads` Deployments, until its first cycle is done. */
@@ -173,7 +220,7 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
   const httpPort = await freePort();
 
   const started = Date.now();
-  const child = spawn(process.execPath, [...NODE_FLAGS, main], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, INSPECT_FLAG, main], {
     cwd: root,
     env: {
       PATH: process.env.PATH,
@@ -187,7 +234,21 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
       DOCKER_CONFIG: dir,
       ...EXTRA_ENV,
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  const inspectorUrl = new Promise<string>((resolve) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      stderr += text;
+      const url = /Debugger listening on (ws:\/\/\S+)/.exec(stderr)?.[1];
+      if (url !== undefined) resolve(url);
+      // The inspector's own banner is ours; anything else is the watcher's and is shown.
+      for (const line of text.split('\n')) {
+        if (line !== '' && !/Debugger (listening|ending)|For help, see/.test(line))
+          process.stderr.write(`${line}\n`);
+      }
+    });
   });
   let listedAt = 0;
   let cycle: RunResult['cycle'] | undefined;
@@ -222,6 +283,7 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
   const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
   const heapMiB = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN) / 2 ** 20;
   const outdated = (metrics.match(/^image_watcher_image_outdated\{.*\} 1$/gm) ?? []).length;
+  const gc = await afterFullGc(child, inspectorUrl, httpPort);
   if (SNAPSHOT_DIR !== undefined && workloads > 0) {
     // Profiling aid: a heap snapshot of the steady state (the child runs with --heapsnapshot-signal).
     child.kill('SIGUSR2');
@@ -235,6 +297,8 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
     rssMiB: mem.rssMiB,
     peakMiB: mem.peakMiB,
     heapMiB,
+    gcRssMiB: gc.rssMiB,
+    gcHeapMiB: gc.heapMiB,
     outdated,
     tagLists: [...registry.tagLists.values()],
     otherRegistryRequests: registry.other(),
@@ -267,10 +331,13 @@ async function main(): Promise<void> {
   const exactlyOne = counts.length === REPOS && counts.every((c) => c === 1);
   const perWorkloadBytes = Math.round(((run.rssMiB - empty.rssMiB) * 2 ** 20) / WORKLOADS);
   const heapPerWorkloadBytes = Math.round(((run.heapMiB - empty.heapMiB) * 2 ** 20) / WORKLOADS);
+  const retainedHeapBytes = Math.round(((run.gcHeapMiB - empty.gcHeapMiB) * 2 ** 20) / WORKLOADS);
+  const retainedRssBytes = Math.round(((run.gcRssMiB - empty.gcRssMiB) * 2 ** 20) / WORKLOADS);
   const report = {
     note:
       'rss is the whole watcher process (the bundle); bytesPerWorkload is (RSS after the cycle - RSS of the same ' +
-      'watcher with no workload after its cycle) / workloads; libraryBaselineRssMiB loads the unbundled libraries alone',
+      'watcher with no workload after its cycle) / workloads; afterFullGc: the same after a full GC requested through ' +
+      'the inspector, taken after the other figures; libraryBaselineRssMiB loads the unbundled libraries alone',
     workloads: WORKLOADS,
     repositories: REPOS,
     registryLatencyMs: LATENCY_MS,
@@ -295,6 +362,14 @@ async function main(): Promise<void> {
     libraryBaselineRssMiB: Number(baseline.toFixed(1)),
     bytesPerWorkload: perWorkloadBytes,
     heapBytesPerWorkload: heapPerWorkloadBytes,
+    afterFullGc: {
+      rssMiB: Number(run.gcRssMiB.toFixed(1)),
+      heapUsedMiB: Number(run.gcHeapMiB.toFixed(1)),
+      emptyWatcherRssMiB: Number(empty.gcRssMiB.toFixed(1)),
+      emptyWatcherHeapUsedMiB: Number(empty.gcHeapMiB.toFixed(1)),
+      rssBytesPerWorkload: retainedRssBytes,
+      heapBytesPerWorkload: retainedHeapBytes,
+    },
     nodeFlags: NODE_FLAGS,
     env: EXTRA_ENV,
     exitCodeAfterSigterm: run.exitCode,
@@ -315,6 +390,11 @@ async function main(): Promise<void> {
       target: `retained memory per workload < ${PER_WORKLOAD_TARGET_BYTES} B`,
       met: perWorkloadBytes < PER_WORKLOAD_TARGET_BYTES,
       figure: `${perWorkloadBytes} B of RSS (${heapPerWorkloadBytes} B of heap used)`,
+    },
+    {
+      target: `retained heap per workload after a full GC < ${PER_WORKLOAD_TARGET_BYTES} B`,
+      met: retainedHeapBytes < PER_WORKLOAD_TARGET_BYTES,
+      figure: `${retainedHeapBytes} B of heap (${retainedRssBytes} B of RSS after the same GC)`,
     },
     { target: 'exit 0 on SIGTERM', met: run.exitCode === 0, figure: `exit ${String(run.exitCode)}` },
   ];
