@@ -508,6 +508,36 @@ export function isManagedKey(key: string): boolean {
   return MANAGED_KEY_SET.has(key);
 }
 
+/**
+ * What parseWatchSettings reads of a workload, as one string: the user `image-watcher/*` keys
+ * (sorted, with their values) and the container names. Equal keys, equal settings (for the same
+ * overrides and defaults), so it keys a memo; other annotations (kubectl's last-applied
+ * configuration, unique per object) stay out of it. Undefined when longer than `maxLength`: too
+ * large to keep in a memo.
+ */
+export function settingsInputsKey(
+  annotations: Readonly<Record<string, string>> | undefined,
+  containerNames: readonly string[] | undefined,
+  maxLength: number,
+): string | undefined {
+  // Select first, then sort the few selected keys (not every annotation, e.g. kubectl's).
+  const selected: string[] = [];
+  let length = 0;
+  for (const key of Object.keys(annotations ?? {})) {
+    if (key.startsWith(PREFIX) && !isManagedKey(key)) {
+      selected.push(key);
+      length += key.length + annotations![key]!.length;
+    }
+  }
+  // Too large to keep: skip building (and sorting) a key of megabytes only to drop it.
+  if (length > maxLength) return undefined;
+  selected.sort();
+  const parts: string[] = [];
+  for (const key of selected) parts.push(key, annotations![key]!);
+  const key = JSON.stringify([parts, containerNames ?? null]);
+  return key.length > maxLength ? undefined : key;
+}
+
 // --- parsing --------------------------------------------------------------------------------------------
 
 /**

@@ -1,6 +1,6 @@
 // The watch cache's entries: snapshots, parsed settings, the repository index, and adopting the
 // object our own patch returned.
-import { formatProblems, isManagedKey, parseWatchSettings } from '../../shared/annotations.ts';
+import { formatProblems, parseWatchSettings, settingsInputsKey } from '../../shared/annotations.ts';
 import { canonicalName, parseImageReference } from '../../shared/image-ref.ts';
 import type { PlanAction } from '../api.ts';
 import { watchedContainers } from '../check/decide.ts';
@@ -21,6 +21,8 @@ function newer(a: WorkloadSnapshot, b: WorkloadSnapshot): boolean {
 
 /** Distinct annotation sets remembered with their settings; past this the memo starts over. */
 const MAX_SETTINGS_MEMO = 1024;
+/** Longest memo key kept: annotation values can be large, the memo must stay small. */
+const MAX_SETTINGS_KEY_LENGTH = 4096;
 
 /**
  * The parsed settings of a workload. Workloads with the same user annotations and container
@@ -28,20 +30,20 @@ const MAX_SETTINGS_MEMO = 1024;
  * only in names and in our own bookkeeping keys.
  */
 function settingsOf(ctx: Ctx, w: WorkloadSnapshot): ParsedSettings {
-  const inputs: string[] = w.containers.map((c) => c.name);
-  inputs.push('');
-  for (const [k, v] of Object.entries(w.annotations)) if (!isManagedKey(k)) inputs.push(k, v);
-  const memoKey = JSON.stringify(inputs);
-  const known = ctx.settingsMemo.get(memoKey);
+  const containerNames = w.containers.map((c) => c.name);
+  // Only what the parser reads: kubectl's last-applied configuration would make every key unique.
+  const memoKey = settingsInputsKey(w.annotations, containerNames, MAX_SETTINGS_KEY_LENGTH);
+  const known = memoKey === undefined ? undefined : ctx.settingsMemo.get(memoKey);
   if (known) return known;
   const parsed = parseWatchSettings(w.annotations, {
-    containerNames: w.containers.map((c) => c.name),
+    containerNames,
     overrides: ctx.deps.config.overrides,
     ...(ctx.deps.config.policyDefaults ? { defaults: ctx.deps.config.policyDefaults } : {}),
   });
   const result: ParsedSettings = parsed.ok
     ? { settings: parsed.settings, error: undefined }
     : { settings: undefined, error: formatProblems(parsed.problems) };
+  if (memoKey === undefined) return result;
   if (ctx.settingsMemo.size >= MAX_SETTINGS_MEMO) ctx.settingsMemo.clear();
   ctx.settingsMemo.set(memoKey, result);
   return result;

@@ -1,4 +1,4 @@
-import { PREFIX, isManagedKey, parseWatchSettings } from '../../shared/annotations.ts';
+import { parseWatchSettings, settingsInputsKey } from '../../shared/annotations.ts';
 
 export type ParseSettings = typeof parseWatchSettings;
 
@@ -18,23 +18,9 @@ export function cachedSettingsParser(maxEntries = 500): ParseSettings {
   let newest: string | undefined;
   return (annotations, opts = {}) => {
     if (opts.overrides !== undefined) return parseWatchSettings(annotations, opts);
-    // Select first, then sort the few selected keys (not every annotation, e.g. kubectl's).
-    const selected: string[] = [];
-    let length = 0;
-    for (const key of Object.keys(annotations ?? {})) {
-      if (key.startsWith(PREFIX) && !isManagedKey(key)) {
-        selected.push(key);
-        length += key.length + annotations![key]!.length;
-      }
-    }
-    if (selected.length === 0) return parseWatchSettings(annotations, opts); // nothing to compile
-    // Too large to keep: skip building (and sorting) a key of megabytes only to drop it.
-    if (length > MAX_KEY_LENGTH) return parseWatchSettings(annotations, opts);
-    selected.sort();
-    const parts: string[] = [];
-    for (const key of selected) parts.push(key, annotations![key]!);
-    const key = JSON.stringify([parts, opts.containerNames ?? null]);
-    if (key.length > MAX_KEY_LENGTH) return parseWatchSettings(annotations, opts);
+    const key = settingsInputsKey(annotations, opts.containerNames, MAX_KEY_LENGTH);
+    // Too large to keep, or no image-watcher key (its parts list is empty): nothing to compile.
+    if (key === undefined || key.startsWith('[[],')) return parseWatchSettings(annotations, opts);
     const hit = cache.get(key);
     if (hit !== undefined) {
       // Refresh recency: Map iteration order is insertion order, so the first key is the oldest.
