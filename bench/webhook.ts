@@ -164,19 +164,21 @@ const cert = generateSelfSigned({
 });
 writeFileSync(join(dir, 'tls.crt'), cert.cert);
 writeFileSync(join(dir, 'tls.key'), cert.key);
+/** The webhook's environment in every start below: free ports, the bench's certificate. */
+const WEBHOOK_ENV = {
+  WEBHOOK_PORT: '0',
+  HTTP_PORT: '0',
+  LOG_LEVEL: 'INFO',
+  TLS_CERT_FILE: join(dir, 'tls.crt'),
+  TLS_KEY_FILE: join(dir, 'tls.key'),
+};
 
 /** Milliseconds from spawning the webhook to its first 200 on /readyz (polled every 5 ms). */
 async function startupMs(): Promise<number> {
   const t0 = performance.now();
   const started = await start(
     [...NODE_FLAGS, MAIN],
-    {
-      WEBHOOK_PORT: '0',
-      HTTP_PORT: '0',
-      LOG_LEVEL: 'INFO',
-      TLS_CERT_FILE: join(dir, 'tls.crt'),
-      TLS_KEY_FILE: join(dir, 'tls.key'),
-    },
+    WEBHOOK_ENV,
     (line) => line.httpPort as number | undefined,
   );
   try {
@@ -196,13 +198,7 @@ for (let i = 0; i < STARTS; i++) startups.push(await startupMs());
 
 const webhook = await start(
   [...NODE_FLAGS, MAIN],
-  {
-    WEBHOOK_PORT: '0',
-    HTTP_PORT: '0',
-    LOG_LEVEL: 'INFO',
-    TLS_CERT_FILE: join(dir, 'tls.crt'),
-    TLS_KEY_FILE: join(dir, 'tls.key'),
-  },
+  WEBHOOK_ENV,
   (line) => line.webhookPort as number | undefined,
 );
 const bare = await start(
