@@ -45,7 +45,7 @@ export interface GitServer {
   createRepo(name: string, files: Record<string, string>): Promise<string>;
   /** A file on a branch as the remote has it. */
   show(name: string, branch: string, file: string): Promise<string>;
-  /** `git log --format=...` on a branch of the remote. */
+  /** `git log --first-parent --format=...` on a branch of the remote. */
   log(name: string, branch: string, format?: string): Promise<string[]>;
   branches(name: string): Promise<string[]>;
   /** Commits `files` to `branch` from another clone (a person pushing at the same time). */
@@ -180,7 +180,8 @@ export async function startGitServer(
     },
     show: (name, branch, file) => git(bare(name), 'show', `${branch}:${file}`),
     async log(name, branch, format = '%s') {
-      const out = await git(bare(name), 'log', `--format=${format}%x00`, branch);
+      // First parent only: merged-in lines share commit seconds, so a full log's order would vary.
+      const out = await git(bare(name), 'log', '--first-parent', `--format=${format}%x00`, branch);
       return out
         .split('\0')
         .map((s) => s.trim())

@@ -326,8 +326,10 @@ t.test('squash-merged: the next request holds only the new version and merges cl
   t.same((await git.log('pr-squash', branch)).slice(0, 3), [
     'Update shop/web app 1.0.1 -> 1.0.2',
     `Merge branch 'main' into ${branch}`,
-    'Update web (#1)',
+    'Update shop/web app 1.0.0 -> 1.0.1',
   ]);
+  const mergeParents = (await git.log('pr-squash', branch, '%P'))[1]?.split(' ');
+  t.equal(mergeParents?.[1], (await git.log('pr-squash', 'main', '%H'))[0], 'the squash merge is merged in');
   const diff = await runGit(git.path('pr-squash'), 'diff', '--unified=0', `main...${branch}`);
   t.same(
     diff.split('\n').filter((l) => /^[-+] /.test(l)),

@@ -202,8 +202,10 @@ t.test(
     t.same((await srv.log('deploy', 'image-watcher/shop-web')).slice(0, 3), [
       'Update shop/web app 1.1.0 -> 1.2.0',
       "Merge branch 'main' into image-watcher/shop-web",
-      'Update shop/web (#1)',
+      'Update shop/web app 1.0.0 -> 1.1.0',
     ]);
+    const mergeParents = (await srv.log('deploy', 'image-watcher/shop-web', '%P'))[1]?.split(' ');
+    t.equal(mergeParents?.[1], (await srv.log('deploy', 'main', '%H'))[0], 'the squash merge is merged in');
     t.same(await requestDiff(srv.path('deploy'), 'image-watcher/shop-web'), [
       '-          image: registry.local/shop/web:1.1.0',
       '+          image: registry.local/shop/web:1.2.0',
