@@ -1,5 +1,6 @@
 // Pull and merge requests for `git-push: pull-request`: one per workload's branch, opened once and
-// updated (title, description) when a newer version lands on the same branch. GitHub's REST API
+// updated (title, description) when a newer version lands on the same branch, closed with a note
+// when a fresh branch replaces a conflicting one. GitHub's REST API
 // (pulls) and GitLab's (merge_requests), called with the Git Secret's token.
 import { ImageWatcherError } from '../../shared/errors.ts';
 import { checkHost } from '../outbound/address-guard.ts';
@@ -16,8 +17,28 @@ export interface PullRequestInput {
   credentials?: GitCredentials;
 }
 
+/** Older request branches of a workload, replaced by a fresh one (`-2`...) after a conflict. */
+export interface SupersedeInput {
+  repo: string;
+  /** The older branches; only the watcher's own (`image-watcher/...`) are ever looked at. */
+  heads: readonly string[];
+  base: string;
+  /** The branch and web link of the request that replaces them. */
+  by: { head: string; url: string };
+  credentials?: GitCredentials;
+}
+
 export interface PullRequestClient {
   openOrUpdate(input: PullRequestInput): Promise<{ url: string; created: boolean }>;
+  /** Closes the open requests of `heads` into `base`, with one comment naming the new one; their links. */
+  closeSuperseded(input: SupersedeInput): Promise<string[]>;
+}
+
+/** The only branches whose requests the watcher closes: the ones it pushes (writeback.ts pushBranch). */
+export const OWN_BRANCH_PREFIX = 'image-watcher/';
+
+function supersededNote(i: SupersedeInput): string {
+  return `Superseded by ${i.by.url}: the base branch ${i.base} now conflicts with this branch, so image-watcher proposes the update again from ${i.by.head}. Closed by image-watcher.`;
 }
 
 export class PullRequestError extends ImageWatcherError {}
@@ -53,14 +74,38 @@ export class RestPullRequests implements PullRequestClient {
   constructor(private readonly opts: PullRequestOptions = {}) {}
 
   async openOrUpdate(input: PullRequestInput): Promise<{ url: string; created: boolean }> {
-    const p = (this.opts.provider ?? providerOf)(input.repo);
+    const { p, token } = await this.target(input.repo, input.credentials);
+    return p.kind === 'github' ? this.github(p, input, token) : this.gitlab(p, input, token);
+  }
+
+  async closeSuperseded(input: SupersedeInput): Promise<string[]> {
+    const heads = input.heads.filter((h) => h.startsWith(OWN_BRANCH_PREFIX) && h !== input.by.head);
+    if (heads.length === 0) return [];
+    const { p, token } = await this.target(input.repo, input.credentials);
+    const closed: string[] = [];
+    for (const head of heads) {
+      const urls =
+        p.kind === 'github'
+          ? await this.githubClose(p, input, head, token)
+          : await this.gitlabClose(p, input, head, token);
+      closed.push(...urls);
+    }
+    return closed;
+  }
+
+  /** The provider and token of a repository, its host checked against SSRF. */
+  private async target(
+    repo: string,
+    credentials: GitCredentials | undefined,
+  ): Promise<{ p: Provider; token: string }> {
+    const p = (this.opts.provider ?? providerOf)(repo);
     if (!p) {
       throw new PullRequestError(
         'E_GIT_PR_UNSUPPORTED',
         'pull requests are supported on GitHub and GitLab remotes only; use git-push: branch',
       );
     }
-    const token = input.credentials?.token ?? input.credentials?.password;
+    const token = credentials?.token ?? credentials?.password;
     if (!token)
       throw new PullRequestError(
         'E_GIT_CREDENTIALS',
@@ -76,7 +121,7 @@ export class RestPullRequests implements PullRequestClient {
         `${p.host} resolves to ${verdict.blocked.address}, ${verdict.blocked.why}`,
       );
     }
-    return p.kind === 'github' ? this.github(p, input, token) : this.gitlab(p, input, token);
+    return { p, token };
   }
 
   private async call(
@@ -103,14 +148,44 @@ export class RestPullRequests implements PullRequestClient {
     return text === '' ? undefined : (JSON.parse(text) as unknown);
   }
 
-  /** https://docs.github.com/en/rest/pulls/pulls */
-  private async github(p: Provider, i: PullRequestInput, token: string) {
-    const h = {
+  private static githubHeaders(token: string): Record<string, string> {
+    return {
       Accept: 'application/vnd.github+json',
       Authorization: `Bearer ${token}`,
       'X-GitHub-Api-Version': '2022-11-28',
       'User-Agent': 'image-watcher',
     };
+  }
+
+  /**
+   * Closed first, then the comment: a failed comment leaves a closed request without it, a
+   * failed close is tried again on the next update, and neither ever repeats the comment.
+   * https://docs.github.com/en/rest/pulls/pulls#update-a-pull-request and
+   * https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
+   */
+  private async githubClose(p: Provider, i: SupersedeInput, head: string, token: string) {
+    const h = RestPullRequests.githubHeaders(token);
+    const [owner] = p.path.split('/');
+    const base = `${p.apiUrl}/repos/${p.path}/pulls`;
+    const q = new URLSearchParams({ head: `${owner}:${head}`, base: i.base, state: 'open' });
+    const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as {
+      number: number;
+      html_url: string;
+    }[];
+    const closed: string[] = [];
+    for (const pr of Array.isArray(open) ? open : []) {
+      await this.call('PATCH', `${base}/${pr.number}`, h, { state: 'closed' });
+      closed.push(pr.html_url);
+      await this.call('POST', `${p.apiUrl}/repos/${p.path}/issues/${pr.number}/comments`, h, {
+        body: supersededNote(i),
+      });
+    }
+    return closed;
+  }
+
+  /** https://docs.github.com/en/rest/pulls/pulls */
+  private async github(p: Provider, i: PullRequestInput, token: string) {
+    const h = RestPullRequests.githubHeaders(token);
     const [owner] = p.path.split('/');
     const base = `${p.apiUrl}/repos/${p.path}/pulls`;
     const q = new URLSearchParams({ head: `${owner}:${i.head}`, base: i.base, state: 'open' });
@@ -134,6 +209,21 @@ export class RestPullRequests implements PullRequestClient {
       html_url: string;
     };
     return { url: pr.html_url, created: true };
+  }
+
+  /** As githubClose; https://docs.gitlab.com/api/merge_requests/ and https://docs.gitlab.com/api/notes/ */
+  private async gitlabClose(p: Provider, i: SupersedeInput, head: string, token: string) {
+    const h = { 'PRIVATE-TOKEN': token };
+    const base = `${p.apiUrl}/projects/${encodeURIComponent(p.path)}/merge_requests`;
+    const q = new URLSearchParams({ state: 'opened', source_branch: head, target_branch: i.base });
+    const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as { iid: number; web_url: string }[];
+    const closed: string[] = [];
+    for (const mr of Array.isArray(open) ? open : []) {
+      await this.call('PUT', `${base}/${mr.iid}`, h, { state_event: 'close' });
+      closed.push(mr.web_url);
+      await this.call('POST', `${base}/${mr.iid}/notes`, h, { body: supersededNote(i) });
+    }
+    return closed;
   }
 
   /** https://docs.gitlab.com/api/merge_requests/ */
