@@ -376,7 +376,7 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
         logger.info({ port: config.httpPort, host: config.listenAddress }, 'watcher started');
       }
       // GIT_REPO set: Git write-back is meant, so say now when this image has no git.
-      if (git.repo !== undefined && !io.dryRun) void writeBack.probe();
+      if (git.repo !== undefined) void writeBack.probe();
       // An elector handed in by the caller is the caller's to start and stop.
       if (!io.leader) await leader?.start();
       await controller.start();

@@ -36,8 +36,6 @@ export function planFor(ctx: Ctx, w: WorkloadSnapshot, settings: WatchSettings):
       reason: 'image-watcher/write-back is git but this watcher has no Git write-back',
     };
   }
-  // The first Git workload: warn at once when git is missing (once; the write-back fails anyway).
-  if (plan.kind === 'git') void g?.writeBack.probe?.();
   return plan;
 }
 
