@@ -9,7 +9,7 @@ import { editFiles } from '../../../watcher/gitops/edit/index.ts';
 import { GitCli } from '../../../watcher/gitops/git.ts';
 import { RestPullRequests, providerOf } from '../../../watcher/gitops/pull-request.ts';
 import type { WriteBackRequest } from '../../../watcher/gitops/writeback.ts';
-import { GitWriteBack } from '../../../watcher/gitops/writeback.ts';
+import { GitWriteBack, supersededBy } from '../../../watcher/gitops/writeback.ts';
 import { startForge } from '../../support/forge.ts';
 import type { FakeForge } from '../../support/forge.ts';
 import { git, startGitServer } from '../../support/git-server.ts';
@@ -368,5 +368,19 @@ t.test('providers from the remote URL', (t) => {
     path: 'group/sub/deploy',
   });
   t.equal(providerOf('https://git.example.com/org/deploy.git'), undefined, 'other hosts: no pull requests');
+  t.end();
+});
+
+t.test('the branches a fresh branch replaces', (t) => {
+  const w = 'image-watcher/shop-web';
+  const cases: [string, string[]][] = [
+    [w, []],
+    [`${w}-2`, [w]],
+    [`${w}-4`, [w, `${w}-2`, `${w}-3`]],
+    [`${w}-x`, []],
+    [`${w}-1`, []],
+    ['image-watcher/shop-api-2', []],
+  ];
+  for (const [branch, want] of cases) t.same(supersededBy(w, branch), want, branch);
   t.end();
 });
