@@ -28,14 +28,51 @@ export interface SupersedeInput {
   credentials?: GitCredentials;
 }
 
+/** One open request of a superseded branch: closed (its note possibly not added), or left open. */
+export interface SupersededOutcome {
+  url: string;
+  result: 'closed' | 'failed';
+  /** Why the close failed, or why the note could not be added to the closed request. */
+  reason?: string;
+}
+
 export interface PullRequestClient {
   openOrUpdate(input: PullRequestInput): Promise<{ url: string; created: boolean }>;
-  /** Closes the open requests of `heads` into `base`, with one comment naming the new one; their links. */
-  closeSuperseded(input: SupersedeInput): Promise<string[]>;
+  /**
+   * Closes the open requests of `heads` into `base`, each with one comment naming the new one.
+   * Rejects only when the requests cannot be listed.
+   */
+  closeSuperseded(input: SupersedeInput): Promise<SupersededOutcome[]>;
 }
 
 /** The only branches whose requests the watcher closes: the ones it pushes (writeback.ts pushBranch). */
 export const OWN_BRANCH_PREFIX = 'image-watcher/';
+
+interface CloseCalls {
+  url: string;
+  close(): Promise<unknown>;
+  note(): Promise<unknown>;
+}
+
+const why = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Closed first, then the comment: a failed comment leaves a closed request without it, a failed
+ * close is tried again with the next update, and neither ever repeats the comment.
+ */
+async function closeAndNote(c: CloseCalls): Promise<SupersededOutcome> {
+  try {
+    await c.close();
+  } catch (err) {
+    return { url: c.url, result: 'failed', reason: why(err) };
+  }
+  try {
+    await c.note();
+    return { url: c.url, result: 'closed' };
+  } catch (err) {
+    return { url: c.url, result: 'closed', reason: `closed, but the comment failed: ${why(err)}` };
+  }
+}
 
 function supersededNote(i: SupersedeInput): string {
   return `Superseded by ${i.by.url}: the base branch ${i.base} now conflicts with this branch, so image-watcher proposes the update again from ${i.by.head}. Closed by image-watcher.`;
@@ -78,19 +115,19 @@ export class RestPullRequests implements PullRequestClient {
     return p.kind === 'github' ? this.github(p, input, token) : this.gitlab(p, input, token);
   }
 
-  async closeSuperseded(input: SupersedeInput): Promise<string[]> {
+  async closeSuperseded(input: SupersedeInput): Promise<SupersededOutcome[]> {
     const heads = input.heads.filter((h) => h.startsWith(OWN_BRANCH_PREFIX) && h !== input.by.head);
     if (heads.length === 0) return [];
     const { p, token } = await this.target(input.repo, input.credentials);
-    const closed: string[] = [];
+    const out: SupersededOutcome[] = [];
     for (const head of heads) {
-      const urls =
+      const calls =
         p.kind === 'github'
           ? await this.githubClose(p, input, head, token)
           : await this.gitlabClose(p, input, head, token);
-      closed.push(...urls);
+      for (const c of calls) out.push(await closeAndNote(c));
     }
-    return closed;
+    return out;
   }
 
   /** The provider and token of a repository, its host checked against SSRF. */
@@ -158,12 +195,16 @@ export class RestPullRequests implements PullRequestClient {
   }
 
   /**
-   * Closed first, then the comment: a failed comment leaves a closed request without it, a
-   * failed close is tried again on the next update, and neither ever repeats the comment.
+   * The open requests of `head` and how to close and note each:
    * https://docs.github.com/en/rest/pulls/pulls#update-a-pull-request and
    * https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
    */
-  private async githubClose(p: Provider, i: SupersedeInput, head: string, token: string) {
+  private async githubClose(
+    p: Provider,
+    i: SupersedeInput,
+    head: string,
+    token: string,
+  ): Promise<CloseCalls[]> {
     const h = RestPullRequests.githubHeaders(token);
     const [owner] = p.path.split('/');
     const base = `${p.apiUrl}/repos/${p.path}/pulls`;
@@ -172,15 +213,14 @@ export class RestPullRequests implements PullRequestClient {
       number: number;
       html_url: string;
     }[];
-    const closed: string[] = [];
-    for (const pr of Array.isArray(open) ? open : []) {
-      await this.call('PATCH', `${base}/${pr.number}`, h, { state: 'closed' });
-      closed.push(pr.html_url);
-      await this.call('POST', `${p.apiUrl}/repos/${p.path}/issues/${pr.number}/comments`, h, {
-        body: supersededNote(i),
-      });
-    }
-    return closed;
+    return (Array.isArray(open) ? open : []).map((pr) => ({
+      url: pr.html_url,
+      close: () => this.call('PATCH', `${base}/${pr.number}`, h, { state: 'closed' }),
+      note: () =>
+        this.call('POST', `${p.apiUrl}/repos/${p.path}/issues/${pr.number}/comments`, h, {
+          body: supersededNote(i),
+        }),
+    }));
   }
 
   /** https://docs.github.com/en/rest/pulls/pulls */
@@ -212,18 +252,21 @@ export class RestPullRequests implements PullRequestClient {
   }
 
   /** As githubClose; https://docs.gitlab.com/api/merge_requests/ and https://docs.gitlab.com/api/notes/ */
-  private async gitlabClose(p: Provider, i: SupersedeInput, head: string, token: string) {
+  private async gitlabClose(
+    p: Provider,
+    i: SupersedeInput,
+    head: string,
+    token: string,
+  ): Promise<CloseCalls[]> {
     const h = { 'PRIVATE-TOKEN': token };
     const base = `${p.apiUrl}/projects/${encodeURIComponent(p.path)}/merge_requests`;
     const q = new URLSearchParams({ state: 'opened', source_branch: head, target_branch: i.base });
     const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as { iid: number; web_url: string }[];
-    const closed: string[] = [];
-    for (const mr of Array.isArray(open) ? open : []) {
-      await this.call('PUT', `${base}/${mr.iid}`, h, { state_event: 'close' });
-      closed.push(mr.web_url);
-      await this.call('POST', `${base}/${mr.iid}/notes`, h, { body: supersededNote(i) });
-    }
-    return closed;
+    return (Array.isArray(open) ? open : []).map((mr) => ({
+      url: mr.web_url,
+      close: () => this.call('PUT', `${base}/${mr.iid}`, h, { state_event: 'close' }),
+      note: () => this.call('POST', `${base}/${mr.iid}/notes`, h, { body: supersededNote(i) }),
+    }));
   }
 
   /** https://docs.gitlab.com/api/merge_requests/ */

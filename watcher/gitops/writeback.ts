@@ -374,10 +374,19 @@ export class GitWriteBack {
     const client = this.deps.pullRequests;
     if (input.heads.length === 0 || !client) return;
     try {
-      const closed = await client.closeSuperseded({ ...input, ...(credentials ? { credentials } : {}) });
-      for (const c of closed) {
-        this.deps.metrics?.observeSupersededRequest('closed');
-        log.info({ closed: c, by: input.by.url }, 'closed the request a fresh branch replaced');
+      const outcomes = await client.closeSuperseded({ ...input, ...(credentials ? { credentials } : {}) });
+      for (const o of outcomes) {
+        this.deps.metrics?.observeSupersededRequest(o.result);
+        if (o.result === 'closed' && o.reason === undefined) {
+          log.info({ closed: o.url, by: input.by.url }, 'closed the request a fresh branch replaced');
+        } else {
+          log.warn(
+            { request: o.url, result: o.result, reason: o.reason, by: input.by.url },
+            o.result === 'closed'
+              ? 'closed the request a fresh branch replaced, without its comment'
+              : 'cannot close the request a fresh branch replaced',
+          );
+        }
       }
     } catch (err) {
       this.deps.metrics?.observeSupersededRequest('failed');

@@ -288,6 +288,23 @@ for (const kind of KINDS) {
   });
 }
 
+for (const kind of KINDS) {
+  const { link } = SHAPE[kind];
+  t.test(`${kind}: closed, but the comment refused: counted closed, never noted twice`, async (t) => {
+    const notes = (r: { method: string; path: string }) =>
+      r.method === 'POST' && /\/(comments|notes)$/.test(r.path);
+    const { srv, forge, repo, wb, superseded } = await setup(t, kind, { refuse: notes });
+    t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed', url: link(1) });
+    await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.0.1') }, 'Hotfix web 1.0.1');
+    t.match(await wb.submit(request(repo, '1.0.1', '1.2.0')), { result: 'pushed', url: link(2) });
+    t.match(forge.pulls[0], { state: 'closed', comments: [] });
+    t.same(superseded, ['closed']);
+    t.match(await wb.submit(request(repo, '1.0.1', '1.3.0')), { result: 'pushed', url: link(2) });
+    t.equal(forge.requests.filter(notes).length, 1, 'the comment was tried once');
+    t.same(superseded, ['closed']);
+  });
+}
+
 /** A request a person opens on the forge (through its API, as the web page would). */
 async function openByHand(forge: FakeForge, head: string): Promise<number> {
   const github = forge.kind === 'github';
