@@ -2,7 +2,7 @@
 // no two workloads, and no workload's fallback and another's regular branch, ever share one;
 // every name is a valid branch for the real git (check-ref-format, and created side by side in
 // one repository: no ref is a file where another needs a folder, no component too long on disk).
-import { execFile } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,12 +181,7 @@ t.test('table: every branch distinct, within the on-disk bounds, valid for the r
   await git(dir, 'commit', '--quiet', '--allow-empty', '-m', 'base');
   // One process for every name: the same checks `git check-ref-format` makes, and the files.
   const input = [...names.keys()].map((b) => `create refs/heads/${b} HEAD`).join('\n');
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile(GIT_BIN, ['update-ref', '--stdin'], { cwd: dir, env: GIT_ENV }, (err) =>
-      err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
-    );
-    child.stdin!.end(`${input}\n`);
-  });
+  execFileSync(GIT_BIN, ['update-ref', '--stdin'], { cwd: dir, env: GIT_ENV, input: `${input}\n` });
   const listed = (await git(dir, 'for-each-ref', '--format=%(refname:short)', 'refs/heads/image-watcher/'))
     .trim()
     .split('\n');

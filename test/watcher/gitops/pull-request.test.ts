@@ -307,7 +307,7 @@ for (const kind of KINDS) {
 }
 
 /** A request a person opens on the forge (through its API, as the web page would). */
-async function openByHand(forge: FakeForge, head: string): Promise<number> {
+async function openByHand(forge: FakeForge, head: string, title = 'By hand'): Promise<number> {
   const github = forge.kind === 'github';
   const url = github
     ? `${forge.apiUrl}/repos/${SHAPE.github.project}/pulls`
@@ -319,8 +319,8 @@ async function openByHand(forge: FakeForge, head: string): Promise<number> {
       : { 'private-token': TOKEN, 'content-type': 'application/json' },
     body: JSON.stringify(
       github
-        ? { head, base: 'main', title: 'By hand', body: '' }
-        : { source_branch: head, target_branch: 'main', title: 'By hand', description: '' },
+        ? { head, base: 'main', title, body: '' }
+        : { source_branch: head, target_branch: 'main', title, description: '' },
     ),
   });
   const v = (await res.json()) as { number?: number; iid?: number };
@@ -404,3 +404,63 @@ t.test('the branches a fresh branch replaces', (t) => {
   for (const [branch, want, why] of cases) t.same(supersededBy(w, branch), want, why ?? branch);
   t.end();
 });
+
+for (const kind of KINDS) {
+  const { link } = SHAPE[kind];
+  t.test(
+    `${kind}: upgraded with old-style requests open: this workload's closed once with a note, another's left`,
+    async (t) => {
+      const { srv, forge, repo, wb, superseded } = await setup(t, kind);
+      // What the previous watcher left: shop/web's request on image-watcher/shop-web, and on
+      // image-watcher/shop-web-2 (its old fallback name, also shop/web-2's old regular name)
+      // the request of workload shop/web-2.
+      const bare = srv.path('deploy');
+      const tips: Record<string, string> = {};
+      for (const [head, file] of [
+        ['image-watcher/shop-web', 'web.yaml'],
+        ['image-watcher/shop-web-2', 'web-2.yaml'],
+      ] as const) {
+        await git(bare, 'branch', head, 'main');
+        await srv.commitAs('deploy', head, { [file]: 'old\n' }, 'old style');
+        tips[head] = (await git(bare, 'rev-parse', head)).trim();
+      }
+      const mine = await openByHand(forge, 'image-watcher/shop-web', 'Update shop/web app 0.9.0 -> 1.0.0');
+      const other = await openByHand(
+        forge,
+        'image-watcher/shop-web-2',
+        'Update shop/web-2 app 1.0.0 -> 1.1.0',
+      );
+
+      const r = await wb.submit(request(repo, '1.0.0', '1.1.0'));
+      t.match(r, { result: 'pushed', branch: BRANCH, url: link(3) });
+      const newUrl = r.result === 'pushed' ? r.url! : '';
+      t.same(
+        forge.open.map((p) => p.head),
+        ['image-watcher/shop-web-2', BRANCH],
+        "shop/web's old request closed, shop/web-2's left open",
+      );
+      t.match(
+        forge.pulls.find((p) => p.id === mine),
+        {
+          state: 'closed',
+          comments: [
+            new RegExp(
+              `^Superseded by ${newUrl}: image-watcher now names its branches by namespace and name`,
+            ),
+          ],
+        },
+      );
+      t.same(forge.pulls.find((p) => p.id === other)?.comments, []);
+      t.same(superseded, ['closed']);
+      for (const [head, tip] of Object.entries(tips)) {
+        t.equal((await git(bare, 'rev-parse', head)).trim(), tip, `${head} is not touched`);
+      }
+
+      // The next version updates the new request; the old-style ones are not looked at again.
+      const calls = forge.requests.length;
+      t.match(await wb.submit(request(repo, '1.0.0', '1.2.0')), { result: 'pushed', url: link(3) });
+      t.equal(forge.requests.length - calls, 2, 'one look-up and one update');
+      t.same(superseded, ['closed']);
+    },
+  );
+}
