@@ -444,6 +444,7 @@ export class GitWriteBack {
           break;
         }
         this.deps.metrics?.observeGitPush('rejected');
+        if (branch !== base) await this.folderClash(ws, branch);
         if (attempt >= attempts) {
           throw new GitError(
             'E_GIT_REJECTED',
@@ -517,6 +518,24 @@ export class GitWriteBack {
       'E_GIT_CONFLICT',
       `the base ${ws.branch} conflicts with ${wanted} and its ${MAX_BRANCHES - 1} fresh branches; merge or delete them`,
     );
+  }
+
+  /**
+   * A ref is a file: while the remote holds `image-watcher/shop-web` (an old-style name), no
+   * `image-watcher/shop-web/...` can be created, and retrying cannot help. Said plainly instead
+   * of as a remote that kept moving.
+   */
+  private async folderClash(ws: GitWorkspace, branch: string): Promise<void> {
+    const parts = branch.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      if (await ws.remoteHas(prefix)) {
+        throw new GitError(
+          'E_GIT_REJECTED',
+          `the remote has a branch ${prefix}, so git cannot create ${branch} beside it (a ref cannot be a file and a folder); delete or rename ${prefix} (an old-style image-watcher branch once its request is closed)`,
+        );
+      }
+    }
   }
 
   /** Edits every request into the checkout; a refused one fails alone, the others go on. */

@@ -8,7 +8,7 @@ import type { GitClient, GitWorkspace } from '../../../watcher/gitops/git.ts';
 import { GitCli } from '../../../watcher/gitops/git.ts';
 import type { EditFiles, GitPushResult, WriteBackRequest } from '../../../watcher/gitops/writeback.ts';
 import { GitWriteBack, commitMessage } from '../../../watcher/gitops/writeback.ts';
-import { startGitServer } from '../../support/git-server.ts';
+import { git, startGitServer } from '../../support/git-server.ts';
 
 /**
  * A stand-in for the file editors (watcher/gitops/edit), for the Git side only: the line
@@ -409,3 +409,25 @@ t.test('every request branch conflicts with the base: E_GIT_CONFLICT, bounded', 
   t.same(pushes, ['failed']);
   t.same(await srv.branches('deploy'), ['main'], 'nothing pushed');
 });
+
+t.test(
+  'an old-style branch named like the namespace blocks the request branch: said plainly, no retries',
+  async (t) => {
+    const srv = await startGitServer();
+    t.teardown(() => srv.close());
+    const repo = await srv.createRepo('deploy', {
+      'apps/web.yaml': manifest('web', 'registry.local/shop/web:1.2.0'),
+    });
+    // image-watcher/shop: what the previous watcher could name a branch (it exists on the remote).
+    await git(srv.path('deploy'), 'branch', 'image-watcher/shop', 'main');
+    const { wb, pushes } = writer(cli);
+    const r = await wb.submit(request('web', '1.2.0', '1.3.0', { repo, push: 'pull-request' }));
+    t.match(r, {
+      result: 'failed',
+      code: 'E_GIT_REJECTED',
+      reason: /has a branch image-watcher\/shop, so git cannot create image-watcher\/shop\/web beside it/,
+    });
+    t.same(pushes, ['rejected', 'failed'], 'one push, not a loop of retries');
+    t.same(await srv.branches('deploy'), ['image-watcher/shop', 'main']);
+  },
+);
