@@ -207,22 +207,25 @@ export function pushBranch(reqs: readonly WriteBackRequest[], base: string): str
     const suffix = kind === 'deployment' ? '' : `_${kind.replace(/[^a-z]/g, '') || 'x'}`;
     return `${PREFIX}${ns}/${name}${suffix}`;
   }
-  const identity = JSON.stringify({
-    push,
-    workloads: reqs
-      .map((r) => [
+  // Sorted: a retry that batches the same updates in another order names the same branch.
+  const entries = reqs
+    .map((r) => ({
+      r,
+      key: JSON.stringify([
         r.workload.kind,
         r.workload.namespace,
         r.workload.name,
         r.changes.map((c) => [c.container, c.newVersion]),
-      ])
-      .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)),
-  });
-  const versions = reqs.flatMap((r) => r.changes.map((c) => c.newVersion.split('@')[0]!));
+      ]),
+    }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const identity = JSON.stringify([push, ...entries.map((e) => e.key)]);
+  const lead = entries[0]!.r;
+  const versions = entries.flatMap((e) => e.r.changes.map((c) => c.newVersion.split('@')[0]!));
   const readable =
     push === 'pull-request' || reqs.length > 1
-      ? `${first.workload.name}-and-${reqs.length - 1}-more`
-      : `${first.workload.name}-${versions.join('-')}`;
+      ? `${lead.workload.name}-and-${reqs.length - 1}-more`
+      : `${lead.workload.name}-${versions.join('-')}`;
   return `${PREFIX}${ns}/${slug(readable, 100)}_${digest('update', identity)}`;
 }
 
