@@ -25,9 +25,10 @@ export interface SupersedeInput {
   base: string;
   /**
    * Old-style branches (writeback.ts legacyBranch) that may be another workload's: only their
-   * requests whose title starts with `titlePrefix` (the watcher's subject naming this workload).
+   * requests whose title starts with `titlePrefix` and whose description has a line starting with
+   * `bodyLine` (the watcher's commit message naming this workload and its kind).
    */
-  legacy?: { heads: readonly string[]; titlePrefix: string } | undefined;
+  legacy?: { heads: readonly string[]; titlePrefix: string; bodyLine: string } | undefined;
   /** The branch and web link of the request that replaces them. */
   by: { head: string; url: string };
   credentials?: GitCredentials;
@@ -56,6 +57,7 @@ export const OWN_BRANCH_PREFIX = 'image-watcher/';
 interface CloseCalls {
   url: string;
   title: string;
+  body: string;
   close(): Promise<unknown>;
   note(): Promise<unknown>;
 }
@@ -127,22 +129,25 @@ export class RestPullRequests implements PullRequestClient {
 
   async closeSuperseded(input: SupersedeInput): Promise<SupersededOutcome[]> {
     const own = (h: string) => h.startsWith(OWN_BRANCH_PREFIX) && h !== input.by.head;
-    const heads: { head: string; why: Why; title?: string }[] = [
+    const legacy = input.legacy;
+    const named = (c: CloseCalls) =>
+      legacy === undefined ||
+      (c.title.startsWith(legacy.titlePrefix) &&
+        c.body.split('\n').some((l) => l.startsWith(legacy.bodyLine)));
+    const heads: { head: string; why: Why }[] = [
       ...input.heads.filter(own).map((head) => ({ head, why: 'conflict' as const })),
-      ...(input.legacy?.heads ?? [])
-        .filter(own)
-        .map((head) => ({ head, why: 'renamed' as const, title: input.legacy!.titlePrefix })),
+      ...(legacy?.heads ?? []).filter(own).map((head) => ({ head, why: 'renamed' as const })),
     ];
     if (heads.length === 0) return [];
     const { p, token } = await this.target(input.repo, input.credentials);
     const out: SupersededOutcome[] = [];
-    for (const { head, why, title } of heads) {
+    for (const { head, why } of heads) {
       const calls =
         p.kind === 'github'
           ? await this.githubClose(p, input, head, why, token)
           : await this.gitlabClose(p, input, head, why, token);
       for (const c of calls) {
-        if (title === undefined || c.title.startsWith(title)) out.push(await closeAndNote(c));
+        if (why === 'conflict' || named(c)) out.push(await closeAndNote(c));
       }
     }
     return out;
@@ -232,10 +237,12 @@ export class RestPullRequests implements PullRequestClient {
       number: number;
       html_url: string;
       title?: unknown;
+      body?: unknown;
     }[];
     return (Array.isArray(open) ? open : []).map((pr) => ({
       url: pr.html_url,
       title: typeof pr.title === 'string' ? pr.title : '',
+      body: typeof pr.body === 'string' ? pr.body : '',
       close: () => this.call('PATCH', `${base}/${pr.number}`, h, { state: 'closed' }),
       note: () =>
         this.call('POST', `${p.apiUrl}/repos/${p.path}/issues/${pr.number}/comments`, h, {
@@ -287,10 +294,12 @@ export class RestPullRequests implements PullRequestClient {
       iid: number;
       web_url: string;
       title?: unknown;
+      description?: unknown;
     }[];
     return (Array.isArray(open) ? open : []).map((mr) => ({
       url: mr.web_url,
       title: typeof mr.title === 'string' ? mr.title : '',
+      body: typeof mr.description === 'string' ? mr.description : '',
       close: () => this.call('PUT', `${base}/${mr.iid}`, h, { state_event: 'close' }),
       note: () => this.call('POST', `${base}/${mr.iid}/notes`, h, { body: supersededNote(i, why) }),
     }));

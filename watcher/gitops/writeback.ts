@@ -268,19 +268,22 @@ export function supersededBy(wanted: string, branch: string): string[] {
 
 /**
  * The old-style request branches of a workload (its legacy name, then `-2`... as the old code
- * made them). They may belong to another workload, so only a request whose title (the watcher's
- * commit subject, `Update <namespace>/<name> ...`) names this one is closed: `/` cannot be in a
- * namespace or name, so the title is unambiguous where the branch name was not.
+ * made them). They may belong to another workload, so only a request whose title and description
+ * (the watcher's commit message: `Update <namespace>/<name> ...`, `<Kind> <namespace>/<name>,
+ * container ...`) name this one is closed: `/` is in no namespace or name, so they are
+ * unambiguous where the branch name was not.
  */
 export function legacyRequests(
   reqs: readonly WriteBackRequest[],
-): { heads: string[]; titlePrefix: string } | undefined {
+): { heads: string[]; titlePrefix: string; bodyLine: string } | undefined {
   const first = reqs[0]!;
   if (reqs.length !== 1 || first.target.push !== 'pull-request' || first.kind !== 'update') return undefined;
   const legacy = legacyBranch(reqs);
   return {
     heads: Array.from({ length: MAX_BRANCHES }, (_, i) => (i === 0 ? legacy : `${legacy}-${i + 1}`)),
     titlePrefix: `Update ${who(first.workload)} `,
+    // commitMessage's line per container: tells a Deployment from a StatefulSet of one name.
+    bodyLine: `${first.workload.kind} ${who(first.workload)}, container `,
   };
 }
 

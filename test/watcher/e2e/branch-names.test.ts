@@ -66,6 +66,8 @@ for (const kind of ['github', 'gitlab'] as const) {
     await runGit(git.path(repo), 'branch', legacy, 'main');
     await git.commitAs(repo, legacy, { 'apps/web-x.yaml': manifest('shop', 'web-x', img('0.9.0')) }, 'old');
     const legacyTip = (await runGit(git.path(repo), 'rev-parse', legacy)).trim();
+    const subject = 'Update shop/web-x app 0.8.0 -> 0.9.0';
+    const body = `${subject}\n\nDeployment shop/web-x, container app:\n  names/app: 0.8.0 -> 0.9.0 (patch)\n`;
     const res = await fetch(
       kind === 'github'
         ? `${forge.apiUrl}/repos/org/deploy/pulls`
@@ -78,13 +80,8 @@ for (const kind of ['github', 'gitlab'] as const) {
             : { 'private-token': TOKEN, 'content-type': 'application/json' },
         body: JSON.stringify(
           kind === 'github'
-            ? { head: legacy, base: 'main', title: 'Update shop/web-x app 0.8.0 -> 0.9.0', body: '' }
-            : {
-                source_branch: legacy,
-                target_branch: 'main',
-                title: 'Update shop/web-x app 0.8.0 -> 0.9.0',
-                description: '',
-              },
+            ? { head: legacy, base: 'main', title: subject, body }
+            : { source_branch: legacy, target_branch: 'main', title: subject, description: body },
         ),
       },
     );

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
 import {
+  commitMessage,
   fallbackBranch,
   legacyBranch,
   legacyRequests,
@@ -263,11 +264,20 @@ t.test(
       'image-watcher/shop-web-3',
     ]);
     t.equal(legacy?.heads.length, 10);
-    t.equal(
-      legacy?.titlePrefix,
-      'Update shop/web ',
-      'shop/web-2 (title "Update shop/web-2 ...") does not match',
-    );
+    t.equal(legacy?.titlePrefix, 'Update shop/web ');
+    t.equal(legacy?.bodyLine, 'Deployment shop/web, container ');
+    // What the watcher wrote as title and description (commitMessage) is what is matched.
+    const names = (w: W) => {
+      const message = commitMessage([req(w, 'pull-request')]);
+      return (
+        message.split('\n')[0]!.startsWith(legacy!.titlePrefix) &&
+        message.split('\n').some((l) => l.startsWith(legacy!.bodyLine))
+      );
+    };
+    t.ok(names({ namespace: 'shop', name: 'web' }), 'its own request');
+    t.notOk(names({ namespace: 'shop', name: 'web-2' }), 'not shop/web-2’s');
+    t.notOk(names({ namespace: 'shop', name: 'web', kind: 'StatefulSet' }), 'not the StatefulSet’s');
+    t.notOk(names({ namespace: 'shop-web', name: 'x' }), 'not another namespace’s');
     t.equal(
       legacyRequests([req({ namespace: 'shop', name: 'web' }, 'branch')]),
       undefined,

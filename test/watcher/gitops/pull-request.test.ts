@@ -307,7 +307,7 @@ for (const kind of KINDS) {
 }
 
 /** A request a person opens on the forge (through its API, as the web page would). */
-async function openByHand(forge: FakeForge, head: string, title = 'By hand'): Promise<number> {
+async function openByHand(forge: FakeForge, head: string, title = 'By hand', body = ''): Promise<number> {
   const github = forge.kind === 'github';
   const url = github
     ? `${forge.apiUrl}/repos/${SHAPE.github.project}/pulls`
@@ -319,8 +319,8 @@ async function openByHand(forge: FakeForge, head: string, title = 'By hand'): Pr
       : { 'private-token': TOKEN, 'content-type': 'application/json' },
     body: JSON.stringify(
       github
-        ? { head, base: 'main', title, body: '' }
-        : { source_branch: head, target_branch: 'main', title, description: '' },
+        ? { head, base: 'main', title, body }
+        : { source_branch: head, target_branch: 'main', title, description: body },
     ),
   });
   const v = (await res.json()) as { number?: number; iid?: number };
@@ -411,33 +411,35 @@ for (const kind of KINDS) {
     `${kind}: upgraded with old-style requests open: this workload's closed once with a note, another's left`,
     async (t) => {
       const { srv, forge, repo, wb, superseded } = await setup(t, kind);
-      // What the previous watcher left: shop/web's request on image-watcher/shop-web, and on
-      // image-watcher/shop-web-2 (its old fallback name, also shop/web-2's old regular name)
-      // the request of workload shop/web-2.
+      // What the previous watcher left, as it wrote them (commit message as title and body):
+      // shop/web's request on image-watcher/shop-web; on image-watcher/shop-web-2 (its old
+      // fallback name, also shop/web-2's old regular name) the request of workload shop/web-2;
+      // on image-watcher/shop-web-3 one of StatefulSet shop/web (same title, another workload).
       const bare = srv.path('deploy');
       const tips: Record<string, string> = {};
-      for (const [head, file] of [
-        ['image-watcher/shop-web', 'web.yaml'],
-        ['image-watcher/shop-web-2', 'web-2.yaml'],
-      ] as const) {
+      const old = [
+        ['image-watcher/shop-web', 'Deployment', 'web'],
+        ['image-watcher/shop-web-2', 'Deployment', 'web-2'],
+        ['image-watcher/shop-web-3', 'StatefulSet', 'web'],
+      ] as const;
+      const ids: number[] = [];
+      for (const [head, workloadKind, name] of old) {
         await git(bare, 'branch', head, 'main');
-        await srv.commitAs('deploy', head, { [file]: 'old\n' }, 'old style');
+        await srv.commitAs('deploy', head, { [`${name}.yaml`]: 'old\n' }, 'old style');
         tips[head] = (await git(bare, 'rev-parse', head)).trim();
+        const subject = `Update shop/${name} app 0.9.0 -> 1.0.0`;
+        const body = `${subject}\n\n${workloadKind} shop/${name}, container app:\n  registry.local/shop/web: 0.9.0 -> 1.0.0 (minor)\n\nWritten by image-watcher.\n`;
+        ids.push(await openByHand(forge, head, subject, body));
       }
-      const mine = await openByHand(forge, 'image-watcher/shop-web', 'Update shop/web app 0.9.0 -> 1.0.0');
-      const other = await openByHand(
-        forge,
-        'image-watcher/shop-web-2',
-        'Update shop/web-2 app 1.0.0 -> 1.1.0',
-      );
+      const [mine, ...others] = ids;
 
       const r = await wb.submit(request(repo, '1.0.0', '1.1.0'));
-      t.match(r, { result: 'pushed', branch: BRANCH, url: link(3) });
+      t.match(r, { result: 'pushed', branch: BRANCH, url: link(4) });
       const newUrl = r.result === 'pushed' ? r.url! : '';
       t.same(
         forge.open.map((p) => p.head),
-        ['image-watcher/shop-web-2', BRANCH],
-        "shop/web's old request closed, shop/web-2's left open",
+        ['image-watcher/shop-web-2', 'image-watcher/shop-web-3', BRANCH],
+        "shop/web's old request closed, shop/web-2's and the StatefulSet's left open",
       );
       t.match(
         forge.pulls.find((p) => p.id === mine),
@@ -450,7 +452,7 @@ for (const kind of KINDS) {
           ],
         },
       );
-      t.same(forge.pulls.find((p) => p.id === other)?.comments, []);
+      for (const id of others) t.same(forge.pulls.find((p) => p.id === id)?.comments, []);
       t.same(superseded, ['closed']);
       for (const [head, tip] of Object.entries(tips)) {
         t.equal((await git(bare, 'rev-parse', head)).trim(), tip, `${head} is not touched`);
@@ -458,7 +460,7 @@ for (const kind of KINDS) {
 
       // The next version updates the new request; the old-style ones are not looked at again.
       const calls = forge.requests.length;
-      t.match(await wb.submit(request(repo, '1.0.0', '1.2.0')), { result: 'pushed', url: link(3) });
+      t.match(await wb.submit(request(repo, '1.0.0', '1.2.0')), { result: 'pushed', url: link(4) });
       t.equal(forge.requests.length - calls, 2, 'one look-up and one update');
       t.same(superseded, ['closed']);
     },
