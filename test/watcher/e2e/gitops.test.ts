@@ -299,12 +299,61 @@ t.test(
     t.match(JSON.parse(a['image-watcher/git-pending'] ?? '{}'), { git: { pushed: true } });
     t.equal(a['image-watcher/last-pushed-version'], '1.0.1');
 
-    // Already in Git: a manual update of the same version commits nothing and still answers.
+    // Already in Git, waiting for the sync: a manual update of the same version still answers
+    // and writes nothing (not even an unchanged push).
     const r = await w.controller.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web' });
     t.match(r, { status: 'updating', changes: [{ container: 'app', from: '1.0.0', to: '1.0.1' }] });
     t.equal((await git.log('crashed', 'main')).length, 2, 'no second commit');
-    t.match(await w.metricsText(), /image_watcher_git_pushes_total\{result="unchanged"\} 1/);
+    t.notMatch(await w.metricsText(), /image_watcher_git_pushes_total\{result="unchanged"\} [1-9]/);
     t.equal(imagePatches(kube, 'web'), 0);
+  },
+);
+
+t.test(
+  'a manual update while its version waits in Git for the sync: answered, not written again, not patched live',
+  async (t) => {
+    const url = await git.createRepo('pending-manual', { 'apps/web.yaml': manifest('web', '1.0.0') });
+    const kube = await fakeKube(t.teardown.bind(t));
+    kube.seed(secret(AUTH.password));
+    kube.seed(synced('web', '1.0.0', gitAnnotations(url)));
+    const w = await startWatcher(t.teardown.bind(t), kube, {
+      env: ENV,
+      io: { gitWindowMs: 10 },
+      config: { rolloutTimeoutMs: 600_000 },
+    });
+    await w.controller.runCycle();
+    await w.controller.idle();
+    const pending = annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/git-pending'];
+    t.match(JSON.parse(pending ?? '{}'), { git: { pushed: true } }, '1.0.1 is in Git, waiting for the sync');
+    const gitRequests = git.requests.length;
+    const events = kube.requestsMatching({ method: 'POST', pathPattern: /\/events$/ }).length;
+
+    const r = await w.controller.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web' });
+    t.match(r, { status: 'updating', changes: [{ container: 'app', from: '1.0.0', to: '1.0.1' }] });
+    await w.controller.idle();
+    t.equal(git.requests.length, gitRequests, 'Git is not asked again');
+    t.equal(
+      annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/git-pending'],
+      pending,
+      'the record (and its sync deadline) is unchanged',
+    );
+    t.equal(
+      kube.requestsMatching({ method: 'POST', pathPattern: /\/events$/ }).length,
+      events,
+      'no second GitPushed event',
+    );
+    t.equal(imagePatches(kube, 'web'), 0, 'never live-patched');
+    t.same(await git.log('pending-manual', 'main'), [
+      'Update shop/web app 1.0.0 -> 1.0.1',
+      'Initial manifests',
+    ]);
+
+    // The sync still completes the update.
+    await argoSync(kube, 'pending-manual', 'web');
+    await until('the rollout recorded', () => {
+      const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+      return a['image-watcher/git-pending'] === undefined && a['image-watcher/current-version'] === '1.0.1';
+    });
   },
 );
 
