@@ -381,10 +381,12 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     },
     async stop() {
       try {
-        await app.close();
-        await receiverApp?.close();
+        // The controller first: it answers the manual updates waiting in the HTTP app (E_STOPPING,
+        // or their result when the write had begun), which app.close() waits for.
         push?.stop();
         if (started) await controller.stop();
+        await app.close();
+        await receiverApp?.close();
         if (!io.leader) await leader?.stop();
       } finally {
         // SMTP connections are closed whatever failed above.

@@ -35,6 +35,8 @@ import { planFor, writeToGit } from './write-back.ts';
  * answered once the image is written; the rollout is judged by the reconciles that follow.
  */
 export async function manualUpdate(ctx: Ctx, req: ManualUpdateRequest): Promise<ManualUpdateResult> {
+  // A stopped queue would never answer: the caller must hear it now.
+  if (ctx.stopped) throw stoppingError();
   const key = workloadKey(req);
   if (!ctx.entries.has(key)) {
     // Not (yet) in the watch cache: ask the API, so a fresh workload can be updated at once.
@@ -71,7 +73,9 @@ export async function reconcileIntent(
   try {
     return await applyIntent(ctx, e, parsedSettings, intent);
   } catch (err) {
-    intent.reject(err);
+    // Stopping aborts the registry requests: say so, not "cannot ask the registry: aborted".
+    const stopping = ctx.stopped && !(err instanceof ManualUpdateError && err.code !== 'E_UPDATE_FAILED');
+    intent.reject(stopping ? stoppingError() : err);
     if (err instanceof ManualUpdateError) return rest.length > 0 ? { requeueAfter: 0 } : {};
     throw err;
   }
@@ -131,6 +135,8 @@ async function applyIntent(
   }));
   const plan = planFor(ctx, w, parsedSettings);
   if (plan.kind === 'blocked') throw new ManualUpdateError('E_CONFLICT', plan.reason);
+  // Last point before a write: a stop from here on lets the write finish and answers its result.
+  if (ctx.stopped) throw stoppingError();
   if (plan.kind === 'git') {
     if (waitingInGit(w, candidates, plan.target)) {
       // Already pushed, waiting for the sync: writing again would reset its deadline and repeat
@@ -179,6 +185,11 @@ async function applyIntent(
   }
   intent.resolve({ status: 'updating', changes });
   return judgeNow(ctx, outcome.snapshot);
+}
+
+/** The answer to a manual update the stopping watcher will not carry out (nothing was written). */
+export function stoppingError(): ManualUpdateError {
+  return new ManualUpdateError('E_STOPPING', 'the watcher is stopping; nothing was changed; ask again');
 }
 
 /** True when a pushed git-pending record to the same repository holds every candidate's version. */

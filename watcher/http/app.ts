@@ -330,7 +330,9 @@ export async function build(deps: AppDeps): Promise<FastifyInstance> {
             E_CONFLICT: 409,
             E_UPDATE_FAILED: 502,
             E_BAD_ANNOTATIONS: 409,
+            E_STOPPING: 503,
           }[err.code];
+          if (status === 503) reply.header('retry-after', '1');
           return reply.code(status).send({ error: err.message, code: err.code });
         }
         if (err instanceof ImageWatcherError)
