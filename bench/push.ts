@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { startFakeKube } from '../test/support/fake-kube/index.ts';
 import type { FakeKube } from '../test/support/fake-kube/index.ts';
 import { buildImage } from '../test/support/images.ts';
-import { pushImage, startRegistry } from '../test/support/registry.ts';
+import { pushImage, startRegistry, watcherNotifications } from '../test/support/registry.ts';
 import type { RunningRegistry } from '../test/support/registry.ts';
 import { createWatcher, loadWatcherConfig } from '../watcher/create.ts';
 import type { Watcher } from '../watcher/create.ts';
@@ -105,16 +105,7 @@ export async function startPushBench(repos: readonly string[]): Promise<{
   const { port } = w.app.server.address() as AddressInfo;
   const registry = await startRegistry(
     { kind: 'none' },
-    {
-      notifications: [
-        {
-          url: `http://127.0.0.1:${port}/api/v1/webhooks/distribution`,
-          headers: { Authorization: `Bearer ${TOKEN}` },
-          threshold: 1,
-          backoff: '200ms',
-        },
-      ],
-    },
+    { notifications: watcherNotifications(port, TOKEN) },
   );
   const stop = async (): Promise<void> => {
     await w.stop();

@@ -16,7 +16,7 @@ import { freePort, startDaemon } from '../support/daemon.ts';
 import { startFakeKube } from '../support/fake-kube/index.ts';
 import { buildImage } from '../support/images.ts';
 import { startPrometheus, type Prometheus } from '../support/prometheus.ts';
-import { pushImage, startRegistry } from '../support/registry.ts';
+import { pushImage, startRegistry, watcherNotifications } from '../support/registry.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RULES_FILE = join(ROOT, 'manifests/monitoring/rules.yaml');
@@ -182,16 +182,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const watcherPort = await freePort();
     const registry = await startRegistry(
       { kind: 'none' },
-      {
-        notifications: [
-          {
-            url: `http://127.0.0.1:${watcherPort}/api/v1/webhooks/distribution`,
-            headers: { Authorization: `Bearer ${REGISTRY_WEBHOOK_TOKEN}` },
-            threshold: 1,
-            backoff: '1s',
-          },
-        ],
-      },
+      { notifications: watcherNotifications(watcherPort, REGISTRY_WEBHOOK_TOKEN) },
     );
     stoppers.push(() => registry.stop());
     for (const tag of ['1.0.0', '1.1.0', '1.2.0', '2.0.0']) {

@@ -80,6 +80,18 @@ export interface NotificationEndpoint {
   backoff?: string;
 }
 
+/** The registry's push events to a watcher on 127.0.0.1:PORT (distribution receiver, bearer TOKEN). */
+export function watcherNotifications(port: number, token: string): NotificationEndpoint[] {
+  return [
+    {
+      url: `http://127.0.0.1:${port}/api/v1/webhooks/distribution`,
+      headers: { Authorization: `Bearer ${token}` },
+      threshold: 1,
+      backoff: '200ms',
+    },
+  ];
+}
+
 function notificationsYaml(endpoints: readonly NotificationEndpoint[]): string {
   if (endpoints.length === 0) return '';
   const lines = ['notifications:', '  endpoints:'];
