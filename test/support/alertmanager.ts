@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, startDaemon } from './daemon.ts';
+import { startDaemon } from './daemon.ts';
 import { findProgram } from './programs.ts';
 
 export const ALERTMANAGER_BIN = findProgram('prometheus-alertmanager', {
@@ -43,22 +43,22 @@ export async function startAlertmanager(opts: AlertmanagerOptions): Promise<Aler
   try {
     const configFile = join(dir, 'alertmanager.yml');
     await writeFile(configFile, alertmanagerConfig(opts));
-    const port = await freePort();
-    const address = `127.0.0.1:${port}`;
+    // Port 0: the port it bound is read back (no window for another process to take it).
     const daemon = await startDaemon({
       name: 'alertmanager',
       command: ALERTMANAGER_BIN,
       args: [
         `--config.file=${configFile}`,
         `--storage.path=${join(dir, 'data')}`,
-        `--web.listen-address=${address}`,
+        '--web.listen-address=127.0.0.1:0',
         // Empty: no gossip cluster, nothing listens besides the API.
         '--cluster.listen-address=',
         '--log.level=warn',
       ],
       cwd: dir,
-      readyUrl: `http://${address}/-/ready`,
+      readyUrl: (port) => `http://127.0.0.1:${port}/-/ready`,
     });
+    const address = `127.0.0.1:${daemon.port}`;
     return {
       url: `http://${address}`,
       address,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ImageWatcherError } from '../../shared/errors.ts';
-import { freePort, startDaemon } from './daemon.ts';
+import { startDaemon } from './daemon.ts';
 import { findProgram } from './programs.ts';
 
 export const PROMETHEUS_BIN = findProgram('prometheus', { envVar: 'PROMETHEUS_BIN' });
@@ -142,23 +142,23 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
     if (ruleFile && opts.rules !== undefined) await writeFile(ruleFile, opts.rules);
     const configFile = join(dir, 'prometheus.yml');
     await writeFile(configFile, prometheusConfig(opts, ruleFile));
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
+    // Port 0: the port it bound is read back (no window for another process to take it).
     const daemon = await startDaemon({
       name: 'prometheus',
       command: PROMETHEUS_BIN,
       args: [
         `--config.file=${configFile}`,
         `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
+        '--web.listen-address=127.0.0.1:0',
         '--storage.tsdb.retention.time=1h',
         // Send firing alerts again quickly, so a test does not wait a minute.
         '--rules.alert.resend-delay=1s',
         '--log.level=warn',
       ],
       cwd: dir,
-      readyUrl: `${url}/-/ready`,
+      readyUrl: (port) => `http://127.0.0.1:${port}/-/ready`,
     });
+    const url = `http://127.0.0.1:${daemon.port}`;
     return {
       ...queryApi(url),
       output: () => daemon.output(),

@@ -1,5 +1,5 @@
-// Launches the real CNCF distribution registry (Debian `docker-registry`) on a free loopback
-// port and pushes images to it through the HTTP API.
+// Launches the real CNCF distribution registry (Debian `docker-registry`) on loopback port 0 (the
+// port it bound is read back from /proc) and pushes images to it through the HTTP API.
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Blob, BuiltImage } from './images.ts';
-import { freePort } from './daemon.ts';
+import { boundPort, freePort } from './daemon.ts';
 import { findProgram } from './programs.ts';
 
 export { freePort };
@@ -111,16 +111,19 @@ function notificationsYaml(endpoints: readonly NotificationEndpoint[]): string {
 
 export async function startRegistry(
   auth: RegistryAuth = { kind: 'none' },
-  opts: { notifications?: readonly NotificationEndpoint[] } = {},
+  opts: {
+    notifications?: readonly NotificationEndpoint[];
+    /** 0 (the default): any free port, read back once bound. */
+    port?: number;
+  } = {},
 ): Promise<RunningRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'iw-registry-'));
-  const port = await freePort();
   const htpasswdPath = join(dir, 'htpasswd');
   if (auth.kind === 'htpasswd') await htpasswdFile(htpasswdPath, auth.users);
   const config =
     `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n` +
     `storage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\n` +
-    `http:\n  addr: 127.0.0.1:${port}\n` +
+    `http:\n  addr: 127.0.0.1:${opts.port ?? 0}\n` +
     authYaml(auth, htpasswdPath) +
     notificationsYaml(opts.notifications ?? []);
   const configPath = join(dir, 'config.yml');
@@ -130,7 +133,6 @@ export async function startRegistry(
   child.stderr?.on('data', (c: Buffer) => {
     stderr = (stderr + c.toString()).slice(-4000);
   });
-  const url = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -139,13 +141,16 @@ export async function startRegistry(
     }
     await rm(dir, { recursive: true, force: true });
   };
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  let port: number;
   try {
-    await waitReady(url, child, () => stderr);
+    port = await boundPort(child, { name: 'docker-registry', output: () => stderr, closed });
+    await waitReady(`http://127.0.0.1:${port}`, child, () => stderr);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { host: `127.0.0.1:${port}`, url, dir, stop };
+  return { host: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, dir, stop };
 }
 
 async function check(res: Response, what: string, ok: number[]): Promise<void> {

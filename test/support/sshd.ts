@@ -10,7 +10,7 @@ import { homedir, tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { findProgram } from './programs.ts';
-import { freePort } from './registry.ts';
+import { startOnFreePort } from './daemon.ts';
 
 const run = promisify(execFile);
 export const SSHD_BIN = findProgram('sshd', { envVar: 'SSHD_BIN', fallback: '/usr/sbin/sshd' });
@@ -69,34 +69,49 @@ export async function startSshd(): Promise<RunningSshd> {
   if (process.getuid?.() === 0 && !(await stat('/run/sshd').catch(() => undefined))) {
     await mkdir('/run/sshd', { mode: 0o755 });
   }
-  const port = await freePort();
-  const config = [
-    `ListenAddress 127.0.0.1:${port}`,
-    `HostKey ${join(dir, 'host')}`,
-    `PidFile ${join(dir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'PubkeyAuthentication yes',
-    'PermitRootLogin prohibit-password',
-    'UsePAM no',
-    // Files 0600 in a 0700 dir on a path only root and the user can write (strictBase).
-    'StrictModes yes',
-    'LogLevel VERBOSE',
-  ].join('\n');
-  await writeFile(join(dir, 'sshd_config'), `${config}\n`);
-  const child: ChildProcess = spawn(SSHD_BIN, ['-D', '-e', '-f', join(dir, 'sshd_config')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.on('data', (b: Buffer) => {
-      log += b.toString();
-      if (log.includes('Server listening on')) resolve();
+  // sshd refuses port 0 ("bad port number"): a port taken meanwhile means a start on another one.
+  const launch = async (port: number): Promise<ChildProcess> => {
+    const config = [
+      `ListenAddress 127.0.0.1:${port}`,
+      `HostKey ${join(dir, 'host')}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      'PermitRootLogin prohibit-password',
+      'UsePAM no',
+      // Files 0600 in a 0700 dir on a path only root and the user can write (strictBase).
+      'StrictModes yes',
+      'LogLevel VERBOSE',
+    ].join('\n');
+    await writeFile(join(dir, 'sshd_config'), `${config}\n`);
+    const child: ChildProcess = spawn(SSHD_BIN, ['-D', '-e', '-f', join(dir, 'sshd_config')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
-    child.once('exit', (code) => reject(new Error(`sshd exited with ${code}: ${log}`)));
-    child.once('error', reject);
-  });
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (b: Buffer) => {
+        log += b.toString();
+        if (log.includes('Server listening on')) resolve();
+      });
+      // 'close': the whole log (a bind error) is read by then.
+      child.once('close', (code) => reject(new Error(`sshd exited with ${code}: ${log}`)));
+      child.once('error', reject);
+    });
+    return child;
+  };
+  let port = 0;
+  let child: ChildProcess;
+  try {
+    child = await startOnFreePort(async (p) => {
+      port = p;
+      return launch(p);
+    });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const user = userInfo().username;
   const hostKey = host.pub.split(' ').slice(0, 2).join(' ');
   const otherKey = otherHost.pub.split(' ').slice(0, 2).join(' ');
