@@ -138,7 +138,10 @@ export function parseInteger(value: string, variable = 'value', limits: IntegerL
 export function parsePort(value: string, variable = 'port'): number {
   const text = value.trim();
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
-    throw new ConfigError(variable, `${show(variable, value)} is not a port; use a number from 1 to 65535`);
+    throw new ConfigError(
+      variable,
+      `${show(variable, value)} is not a port; use a number from 1 to 65535, or 0 for any free port`,
+    );
   }
   return Number(text);
 }

@@ -254,7 +254,7 @@ const errors: { name: string; env: Record<string, string>; variable: string; mes
     name: 'an HTTP_PORT out of range is refused',
     env: { HTTP_PORT: '70000' },
     variable: 'HTTP_PORT',
-    message: 'HTTP_PORT="70000" is not a port; use a number from 1 to 65535',
+    message: 'HTTP_PORT="70000" is not a port; use a number from 1 to 65535, or 0 for any free port',
   },
   {
     name: 'a LISTEN_ADDRESS that is not an IP address is refused',
@@ -267,7 +267,7 @@ const errors: { name: string; env: Record<string, string>; variable: string; mes
     name: 'a WEBHOOK_PORT that is not a number is refused',
     env: { WEBHOOK_PORT: 'https' },
     variable: 'WEBHOOK_PORT',
-    message: 'WEBHOOK_PORT="https" is not a port; use a number from 1 to 65535',
+    message: 'WEBHOOK_PORT="https" is not a port; use a number from 1 to 65535, or 0 for any free port',
   },
   {
     name: 'a certificate without a key is refused',

@@ -108,7 +108,9 @@ t.test('ports', (t) => {
   for (const bad of ['65536', '-1', 'http', '80.5', '']) {
     t.throws(
       () => parsePort(bad, 'HTTP_PORT'),
-      { message: `HTTP_PORT=${JSON.stringify(bad)} is not a port; use a number from 1 to 65535` },
+      {
+        message: `HTTP_PORT=${JSON.stringify(bad)} is not a port; use a number from 1 to 65535, or 0 for any free port`,
+      },
       `${JSON.stringify(bad)} is refused`,
     );
   }
