@@ -1,7 +1,6 @@
 // The approval page in a real headless Chromium, against a real fastify server and the fake
 // Kubernetes API server: open the link, read the versions, press "Update now", and check that the
 // patch reached the API server. Set APPROVAL_SCREENSHOT=docs/approval.png to refresh the README image.
-import { createServer } from 'node:net';
 import Fastify from 'fastify';
 import pino from 'pino';
 import { chromium, type Browser } from 'playwright-core';
@@ -12,6 +11,7 @@ import { approvalPlugin, type ApprovalDeps } from '../../../watcher/approval/plu
 import { ClientNodeGateway } from '../../../watcher/kube/client.ts';
 import type { WorkloadKind } from '../../../watcher/kube/types.ts';
 import { startFakeKube } from '../../support/fake-kube/index.ts';
+import { startOnFreePort } from '../../support/daemon.ts';
 import { findProgram } from '../../support/programs.ts';
 
 const SECRET = 'browser-test-secret-0123456789';
@@ -24,17 +24,6 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
   '--disable-quic',
 ];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const deployment = {
   apiVersion: 'apps/v1',
@@ -99,11 +88,19 @@ t.test('approve an update in a real browser', async (t) => {
     },
   };
 
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const app = Fastify();
-  await app.register(approvalPlugin, { ...deps, publicUrl: origin });
-  await app.listen({ port, host: '127.0.0.1' });
+  // The links name the origin, so the port is chosen before the app listens on it.
+  const { app, origin } = await startOnFreePort(async (port) => {
+    const origin = `http://127.0.0.1:${port}`;
+    const app = Fastify();
+    await app.register(approvalPlugin, { ...deps, publicUrl: origin });
+    try {
+      await app.listen({ port, host: '127.0.0.1' });
+    } catch (err) {
+      await app.close();
+      throw err;
+    }
+    return { app, origin };
+  });
   t.teardown(() => app.close());
 
   const link = (version: string, now = Date.now()) =>
