@@ -3,7 +3,7 @@
 // stops cleanly. A program that cannot bind port 0 (sshd) is started through startOnFreePort.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { ImageWatcherError } from '../../shared/errors.ts';
 
 export class DaemonError extends ImageWatcherError {
@@ -237,4 +237,52 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     await sleep(100);
   }
   return { child, port, output: () => output, stop };
+}
+
+/**
+ * A loopback TCP relay on port 0 for a listener that starts later: a program configured before it
+ * (a registry's notification URL, when the listener in turn needs the registry's address) is given
+ * the relay's port, and `forwardTo` names the listener's real port once it is up. Until then a
+ * connection is closed at once, as if nothing listened. Bytes pass through unchanged.
+ */
+export interface PortRelay {
+  readonly port: number;
+  forwardTo(port: number): void;
+  close(): Promise<void>;
+}
+
+export async function startPortRelay(): Promise<PortRelay> {
+  let target: number | undefined;
+  const sockets = new Set<Socket>();
+  const track = (s: Socket): void => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  };
+  const server = createServer((client) => {
+    track(client);
+    if (target === undefined) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(target, '127.0.0.1');
+    track(upstream);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    forwardTo: (p) => {
+      target = p;
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

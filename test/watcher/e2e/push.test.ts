@@ -1,39 +1,57 @@
 // End to end: the real docker-registry sends its `notifications.endpoints` events to a running
 // watcher (createWatcher, listening on a real port, CHECK_INTERVAL=1h, no check on boot); a push
 // of a new tag gives the notice (or the update) within seconds, with no interval pass at all.
+import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
 import { buildImage } from '../../support/images.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
-import { freePort, pushImage, startRegistry, watcherNotifications } from '../../support/registry.ts';
+import { startPortRelay, type PortRelay } from '../../support/daemon.ts';
+import { pushImage, startRegistry, watcherNotifications } from '../../support/registry.ts';
 import { annotationsOf, deployment, fakeKube, imageOf, startWatcher, until } from './support.ts';
 
 const TOKEN = 'push-token-0123456789abcdef';
 
-async function setup(t: Test): Promise<{ registry: RunningRegistry; port: number }> {
-  const port = await freePort();
+/**
+ * The registry posts to a relay on port 0: the watcher, which needs the registry's address first,
+ * listens on port 0 later and the relay is pointed at it (`listenOn`).
+ */
+async function relayed(t: Test, token: string): Promise<{ registry: RunningRegistry; relay: PortRelay }> {
+  const relay = await startPortRelay();
+  t.teardown(() => relay.close());
   const registry = await startRegistry(
     { kind: 'none' },
-    { notifications: watcherNotifications(port, TOKEN) },
+    { notifications: watcherNotifications(relay.port, token) },
   );
   t.teardown(() => registry.stop());
-  await pushImage(registry.url, 'shop/web', ['1.0.0'], buildImage());
-  return { registry, port };
+  return { registry, relay };
 }
 
-const env = (port: number) => ({
-  HTTP_PORT: String(port),
+async function setup(t: Test): Promise<{ registry: RunningRegistry; relay: PortRelay }> {
+  const { registry, relay } = await relayed(t, TOKEN);
+  await pushImage(registry.url, 'shop/web', ['1.0.0'], buildImage());
+  return { registry, relay };
+}
+
+/** The watcher's real port behind the relay. */
+function listenOn(relay: PortRelay, w: { app: { server: { address(): unknown } } }): void {
+  relay.forwardTo((w.app.server.address() as AddressInfo).port);
+}
+
+const env = () => ({
+  HTTP_PORT: '0',
   LISTEN_ADDRESS: '127.0.0.1',
   REGISTRY_WEBHOOK_TOKEN: TOKEN,
   CHECK_INTERVAL: '1h',
 });
 
 t.test('NOTIFICATION: a push of a new tag gives the notice, with no interval pass', async (t) => {
-  const { registry, port } = await setup(t);
+  const { registry, relay } = await setup(t);
   const kube = await fakeKube(t.teardown.bind(t));
   kube.seed(deployment('web', `${registry.host}/shop/web:1.0.0`));
   kube.seed(deployment('other', `${registry.host}/shop/other:1.0.0`));
-  const w = await startWatcher(t.teardown.bind(t), kube, { env: env(port), listen: true });
+  const w = await startWatcher(t.teardown.bind(t), kube, { env: env(), listen: true });
+  listenOn(relay, w);
   // The 1.0.0 push event queued in the registry while the watcher was down arrives now: verified,
   // the workload checked, nothing newer.
   await until('the queued 1.0.0 event is taken', async () =>
@@ -67,7 +85,7 @@ t.test('NOTIFICATION: a push of a new tag gives the notice, with no interval pas
 });
 
 t.test('AUTO_UPDATE: a push of a new patch updates the workload end to end', async (t) => {
-  const { registry, port } = await setup(t);
+  const { registry, relay } = await setup(t);
   const kube = await fakeKube(t.teardown.bind(t));
   kube.seed(
     deployment('web', `${registry.host}/shop/web:1.0.0`, {
@@ -75,7 +93,8 @@ t.test('AUTO_UPDATE: a push of a new patch updates the workload end to end', asy
       'image-watcher/strategy': 'PATCH',
     }),
   );
-  const w = await startWatcher(t.teardown.bind(t), kube, { env: env(port), listen: true });
+  const w = await startWatcher(t.teardown.bind(t), kube, { env: env(), listen: true });
+  listenOn(relay, w);
   await until('the queued 1.0.0 event is taken', async () =>
     /result="accepted"\} 1/.test(await w.metricsText()),
   );
@@ -92,15 +111,11 @@ t.test('AUTO_UPDATE: a push of a new patch updates the workload end to end', asy
 });
 
 t.test('the registry with a wrong token is refused: nothing is checked', async (t) => {
-  const port = await freePort();
-  const registry = await startRegistry(
-    { kind: 'none' },
-    { notifications: watcherNotifications(port, 'not-the-token-at-all') },
-  );
-  t.teardown(() => registry.stop());
+  const { registry, relay } = await relayed(t, 'not-the-token-at-all');
   const kube = await fakeKube(t.teardown.bind(t));
   kube.seed(deployment('web', `${registry.host}/shop/web:1.0.0`));
-  const w = await startWatcher(t.teardown.bind(t), kube, { env: env(port), listen: true });
+  const w = await startWatcher(t.teardown.bind(t), kube, { env: env(), listen: true });
+  listenOn(relay, w);
   await pushImage(registry.url, 'shop/web', ['1.0.0', '1.1.0'], buildImage());
   await until('the registry was refused', async () =>
     /source="distribution",result="unauthorized"\} [1-9]/.test(await w.metricsText()),
