@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { startAlertmanager, type Alertmanager } from '../support/alertmanager.ts';
-import { freePort, startDaemon } from '../support/daemon.ts';
+import { freePort, startDaemon, startOnFreePort, startPortRelay } from '../support/daemon.ts';
 import { startFakeKube } from '../support/fake-kube/index.ts';
 import { buildImage } from '../support/images.ts';
 import { startPrometheus, type Prometheus } from '../support/prometheus.ts';
@@ -177,12 +177,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     stoppers.push(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
     const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
-    // The watcher's port first: the registry sends its push events there (queued until it is up),
-    // so the push-event panel has pairs that occurred.
-    const watcherPort = await freePort();
+    // The registry sends its push events to a relay (queued until the watcher is up and the relay
+    // forwards to the port it bound), so the push-event panel has pairs that occurred.
+    const relay = await startPortRelay();
+    stoppers.push(() => relay.close());
     const registry = await startRegistry(
       { kind: 'none' },
-      { notifications: watcherNotifications(watcherPort, REGISTRY_WEBHOOK_TOKEN) },
+      { notifications: watcherNotifications(relay.port, REGISTRY_WEBHOOK_TOKEN) },
     );
     stoppers.push(() => registry.stop());
     for (const tag of ['1.0.0', '1.1.0', '1.2.0', '2.0.0']) {
@@ -231,17 +232,22 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const node = (main: string): string[] => ['--import', './bench/register.js', main];
 
     // Both processes start at once: loading TypeScript takes a while on a busy machine.
-    const webhookPort = await freePort();
-    const webhookHttpPort = await freePort();
-    await startAll(stoppers, [
-      startDaemon({
-        name: 'webhook',
-        command: process.execPath,
-        args: node(opts.webhookMain ?? 'webhook/main.ts'),
-        cwd: ROOT,
-        env: { ...baseEnv, WEBHOOK_PORT: String(webhookPort), HTTP_PORT: String(webhookHttpPort) },
-        readyUrl: `http://127.0.0.1:${webhookHttpPort}/readyz`,
-        timeoutMs: STARTUP_TIMEOUT_MS,
+    // The webhook listens on two ports, so the bound one cannot be read back: it is told both, and
+    // starts again on two others when one was taken meanwhile. The watcher binds port 0.
+    let webhookPort = 0;
+    let webhookHttpPort = 0;
+    const [, watcher] = await startAll(stoppers, [
+      startOnFreePort(async (port) => {
+        [webhookPort, webhookHttpPort] = [port, await freePort()];
+        return startDaemon({
+          name: 'webhook',
+          command: process.execPath,
+          args: node(opts.webhookMain ?? 'webhook/main.ts'),
+          cwd: ROOT,
+          env: { ...baseEnv, WEBHOOK_PORT: String(webhookPort), HTTP_PORT: String(webhookHttpPort) },
+          readyUrl: `http://127.0.0.1:${webhookHttpPort}/readyz`,
+          timeoutMs: STARTUP_TIMEOUT_MS,
+        });
       }),
       startDaemon({
         name: 'watcher',
@@ -251,7 +257,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         env: {
           ...baseEnv,
           KUBECONFIG: kubeconfigFile,
-          HTTP_PORT: String(watcherPort),
+          HTTP_PORT: '0',
           RUN_ON_BOOT: 'TRUE',
           CHECK_INTERVAL: '2s',
           // Ask the registry on every check, so the registry panels have fresh data.
@@ -262,10 +268,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           // Push receivers on, so the push-event panel and alert have their series.
           REGISTRY_WEBHOOK_TOKEN,
         },
-        readyUrl: `http://127.0.0.1:${watcherPort}/readyz`,
+        readyUrl: (port) => `http://127.0.0.1:${port}/readyz`,
         timeoutMs: STARTUP_TIMEOUT_MS,
       }),
     ]);
+    const watcherPort = watcher!.port!;
+    relay.forwardTo(watcherPort);
     log(`webhook https://127.0.0.1:${webhookPort}, metrics http://127.0.0.1:${webhookHttpPort}`);
     log(`watcher http://127.0.0.1:${watcherPort}`);
 
