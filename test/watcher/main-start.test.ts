@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { freePort } from '../support/registry.ts';
+import { freePort, startOnFreePort } from '../support/daemon.ts';
 import { startEntryPoint } from '../support/process.ts';
 
 async function scratch(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
@@ -69,19 +69,23 @@ t.test('a busy port: one line naming port, address and HTTP_PORT, exit 1', async
 
 t.test('an unreachable API server: 503 "not synced", and "watcher started" before "stopping"', async (t) => {
   const dir = await scratch(t);
-  const httpPort = await freePort();
-  const p = startEntryPoint('watcher/main.ts', {
-    HOME: dir,
-    KUBECONFIG: await unreachableKubeconfig(dir),
-    LEADER_ELECTION: 'false',
-    HTTP_PORT: String(httpPort),
-    LISTEN_ADDRESS: '127.0.0.1',
-    API_TOKEN: 'api-token-0123456789abcdef',
+  const kubeconfig = await unreachableKubeconfig(dir);
+  // Told its port (the log line must name it): a port taken meanwhile means a start on another.
+  const { p, httpPort, started } = await startOnFreePort(async (httpPort) => {
+    const p = startEntryPoint('watcher/main.ts', {
+      HOME: dir,
+      KUBECONFIG: kubeconfig,
+      LEADER_ELECTION: 'false',
+      HTTP_PORT: String(httpPort),
+      LISTEN_ADDRESS: '127.0.0.1',
+      API_TOKEN: 'api-token-0123456789abcdef',
+    });
+    t.teardown(() => {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    });
+    const started = await p.waitForLine((l) => l.msg === 'watcher started');
+    return { p, httpPort, started };
   });
-  t.teardown(() => {
-    if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  });
-  const started = await p.waitForLine((l) => l.msg === 'watcher started');
   t.match(started, { port: httpPort, host: '127.0.0.1' });
   const res = await fetch(`http://127.0.0.1:${httpPort}/api/v1/workloads`, {
     headers: { authorization: 'Bearer api-token-0123456789abcdef' },

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { buildImage } from '../support/images.ts';
-import { freePort, pushImage, startRegistry } from '../support/registry.ts';
+import { startOnFreePort } from '../support/daemon.ts';
+import { pushImage, startRegistry } from '../support/registry.ts';
 import { deployment, fakeKube, until } from './e2e/support.ts';
 import { startServer } from './release-notes/helpers.ts';
 
@@ -48,48 +49,58 @@ t.test(
     t.teardown(() => rm(dir, { recursive: true, force: true }));
     const kubeconfig = join(dir, 'kubeconfig');
     await writeFile(kubeconfig, kube.kubeConfig().exportConfig());
-    const httpPort = await freePort();
-
     const started = Date.now();
-    const child = spawn(process.execPath, ['--import', '@tapjs/typescript/import', 'watcher/main.ts'], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        TS_NODE_TRANSPILE_ONLY: '1',
-        KUBECONFIG: kubeconfig,
-        DOCKER_CONFIG: dir,
-        HTTP_PORT: String(httpPort),
-        RUN_ON_BOOT: 'true',
-        LEADER_ELECTION: 'false',
-        LOG_LEVEL: 'INFO',
-        RELEASE_NOTES_ALLOW_PRIVATE: 'true',
-        NOTIFY_WEBHOOK_URL: `${hook.origin}/hook`,
-        NOTIFY_WEBHOOK_SECRET: 'webhook-secret-0123456789',
-        NOTIFY_DIGEST_THRESHOLD: '1',
-        NOTIFY_RETRIES: '0',
-        PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
-        APPROVAL_SECRET: 'approval-secret-0123456789',
-        APPROVAL_LINK_TTL: '1h',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    t.teardown(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
+    // PUBLIC_URL names the port before the watcher listens: a port taken meanwhile means a start
+    // on another one.
+    const { child, log, exited } = await startOnFreePort(async (httpPort) => {
+      const child = spawn(process.execPath, ['--import', '@tapjs/typescript/import', 'watcher/main.ts'], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH,
+          HOME: dir,
+          TS_NODE_TRANSPILE_ONLY: '1',
+          KUBECONFIG: kubeconfig,
+          DOCKER_CONFIG: dir,
+          HTTP_PORT: String(httpPort),
+          RUN_ON_BOOT: 'true',
+          LEADER_ELECTION: 'false',
+          LOG_LEVEL: 'INFO',
+          RELEASE_NOTES_ALLOW_PRIVATE: 'true',
+          NOTIFY_WEBHOOK_URL: `${hook.origin}/hook`,
+          NOTIFY_WEBHOOK_SECRET: 'webhook-secret-0123456789',
+          NOTIFY_DIGEST_THRESHOLD: '1',
+          NOTIFY_RETRIES: '0',
+          PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
+          APPROVAL_SECRET: 'approval-secret-0123456789',
+          APPROVAL_LINK_TTL: '1h',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const log = { text: '' };
+      child.stdout.on('data', (c: Buffer) => (log.text += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (log.text += c.toString()));
+      // 'close': the output is read to the end by then (a busy port's message included).
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      t.teardown(() => {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      });
+      const listening = (): boolean => log.text.includes('"msg":"watcher started"');
+      await until('the watcher to listen', () => listening() || child.exitCode !== null, 90_000);
+      if (!listening()) {
+        await exited;
+        throw new Error(`the watcher exited before it listened:\n${log.text}`);
+      }
+      return { child, log, exited };
     });
 
     await until('the notification', () => hook.requests.length > 0 || child.exitCode !== null, 90_000).catch(
       (err: unknown) => {
-        throw new Error(`${String(err)}\n${output}`);
+        throw new Error(`${String(err)}\n${log.text}`);
       },
     );
-    t.equal(child.exitCode, null, `the watcher runs\n${output}`);
+    t.equal(child.exitCode, null, `the watcher runs\n${log.text}`);
     // The pass ends once every workload's notice was sent: then a second message would be in.
-    await until('the end of the pass', () => output.includes('"msg":"check cycle done"'), 30_000);
+    await until('the end of the pass', () => log.text.includes('"msg":"check cycle done"'), 30_000);
     t.equal(hook.requests.length, 1, 'NOTIFY_DIGEST_THRESHOLD=1: two notices become one digest message');
     const payload = JSON.parse(hook.requests[0]!.body) as Payload;
     t.equal(payload.event, 'digest');
