@@ -8,7 +8,10 @@ export interface AdmissionObservation {
   seconds: number;
 }
 
-type AdmissionLabels = { operation: string; kind: string; result: AdmissionResult };
+interface Pending {
+  labels: { operation: string; kind: string; result: AdmissionResult };
+  count: number;
+}
 
 /** Durations held before they are handed to prom-client in one loop (8 KB). */
 const PENDING_DURATIONS = 1024;
@@ -24,8 +27,11 @@ export class WebhookMetrics {
   readonly registry: Registry;
   readonly #requests: Counter<'operation' | 'kind' | 'result'>;
   readonly #duration: Histogram;
-  /** Reviews not yet handed to the counter, by label values (bounded: known values only). */
-  readonly #counts = new Map<string, { labels: AdmissionLabels; pending: number }>();
+  /**
+   * Reviews not yet handed to the counter, by operation, kind and result (bounded: known values
+   * only). Nested maps of the label strings as they come: no key string built per review.
+   */
+  readonly #counts = new Map<string, Map<string, Map<string, Pending>>>();
   readonly #durations = new Float64Array(PENDING_DURATIONS);
   #pendingDurations = 0;
 
@@ -52,23 +58,31 @@ export class WebhookMetrics {
   observeAdmission(e: AdmissionObservation): void {
     // prom-client's own check, made now: a bad value must fail this call, not a later scrape.
     if (!Number.isFinite(e.seconds)) throw new TypeError(`not a duration: ${e.seconds}`);
-    const key = `${e.operation}|${e.kind}|${e.result}`;
-    const entry = this.#counts.get(key);
+    let byKind = this.#counts.get(e.operation);
+    if (byKind === undefined)
+      this.#counts.set(e.operation, (byKind = new Map<string, Map<string, Pending>>()));
+    let byResult = byKind.get(e.kind);
+    if (byResult === undefined) byKind.set(e.kind, (byResult = new Map<string, Pending>()));
+    const entry = byResult.get(e.result);
     if (entry === undefined) {
       const labels = { operation: e.operation, kind: e.kind, result: e.result };
-      this.#counts.set(key, { labels, pending: 1 });
+      byResult.set(e.result, { labels, count: 1 });
     } else {
-      entry.pending++;
+      entry.count++;
     }
     this.#durations[this.#pendingDurations++] = e.seconds;
     if (this.#pendingDurations === PENDING_DURATIONS) this.#flushDurations();
   }
 
   #flushCounts(): void {
-    for (const entry of this.#counts.values()) {
-      if (entry.pending === 0) continue;
-      this.#requests.inc(entry.labels, entry.pending);
-      entry.pending = 0;
+    for (const byKind of this.#counts.values()) {
+      for (const byResult of byKind.values()) {
+        for (const entry of byResult.values()) {
+          if (entry.count === 0) continue;
+          this.#requests.inc(entry.labels, entry.count);
+          entry.count = 0;
+        }
+      }
     }
   }
 
