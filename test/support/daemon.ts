@@ -1,9 +1,10 @@
 // Starts a long-running binary (prometheus, alertmanager) for a test: it binds port 0 and the
-// port it got is read back from /proc, it waits until an HTTP readiness URL answers 200, and it
+// port it got is read back from /proc (lsof without /proc), it waits until an HTTP readiness URL answers 200, and it
 // stops cleanly. A program that cannot bind port 0 (sshd) is started through startOnFreePort.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { promisify } from 'node:util';
 import { ImageWatcherError } from '../../shared/errors.ts';
 
 export class DaemonError extends ImageWatcherError {
@@ -73,8 +74,42 @@ export async function startOnFreePort<T>(
   }
 }
 
-/** The TCP ports process `pid` listens on (its own sockets in /proc/net/tcp and tcp6); Linux only. */
-export async function listeningPorts(pid: number): Promise<number[]> {
+/**
+ * The TCP ports process `pid` listens on: its own sockets in /proc/PID/net/tcp and tcp6 (Linux), or
+ * what `lsof` says where there is no /proc (macOS has lsof by default).
+ */
+export async function listeningPorts(pid: number, opts: { via?: 'proc' | 'lsof' } = {}): Promise<number[]> {
+  const via = opts.via ?? (process.platform === 'linux' ? 'proc' : 'lsof');
+  return via === 'proc' ? procListeningPorts(pid) : lsofListeningPorts(pid);
+}
+
+async function lsofListeningPorts(pid: number): Promise<number[]> {
+  let out: string;
+  try {
+    ({ stdout: out } = await promisify(execFile)('lsof', [
+      '-nP',
+      '-a',
+      '-p',
+      String(pid),
+      '-iTCP',
+      '-sTCP:LISTEN',
+      '-Fn',
+    ]));
+  } catch (err) {
+    // Exit 1 with no output: nothing listens yet.
+    const e = err as { code?: unknown; stdout?: unknown };
+    if (e.code !== 1 || e.stdout !== '') throw err;
+    out = '';
+  }
+  const ports = new Set<number>();
+  for (const line of out.split('\n')) {
+    const m = /^n.*:(\d+)$/.exec(line);
+    if (m?.[1] !== undefined) ports.add(Number(m[1]));
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+async function procListeningPorts(pid: number): Promise<number[]> {
   const inodes = new Set<string>();
   for (const fd of await readdir(`/proc/${pid}/fd`)) {
     const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
