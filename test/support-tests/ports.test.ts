@@ -1,11 +1,12 @@
 // Port hand-over in the test set-ups: programs bind port 0 and the bound port is read back from
 // /proc; a program told its port in advance starts again on another one when that port was taken.
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { ListenError } from '../../shared/listen.ts';
 import { freePort, isAddressInUse, listeningPorts, startOnFreePort } from '../support/daemon.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
+import { startSshd } from '../support/sshd.ts';
 
 async function occupy(): Promise<{ server: Server; port: number }> {
   const server = createServer();
@@ -75,6 +76,34 @@ t.test('startOnFreePort: docker-registry handed a taken port starts on the next 
   const res = await fetch(`${registry.url}/v2/`);
   await res.arrayBuffer();
   t.equal(res.status, 200, 'and answers');
+});
+
+t.test('sshd (no port 0) handed a taken port starts on the next one', async (t) => {
+  const busy = await occupy();
+  t.teardown(() => new Promise<void>((resolve) => busy.server.close(() => resolve())));
+  const handed: number[] = [];
+  const sshd = await startSshd({
+    ports: {
+      nextPort: async () => {
+        handed.push(handed.length === 0 ? busy.port : await freePort());
+        return handed.at(-1)!;
+      },
+    },
+  });
+  t.teardown(() => sshd.stop());
+  t.equal(handed.length, 2, 'a second start');
+  t.equal(handed[0], busy.port, 'the taken port first');
+  t.equal(sshd.port, handed[1], 'it runs on the second port');
+  const banner = await new Promise<string>((resolve, reject) => {
+    const socket = connect(sshd.port, '127.0.0.1');
+    socket.once('data', (b: Buffer) => {
+      socket.destroy();
+      resolve(b.toString());
+    });
+    socket.once('error', reject);
+  });
+  t.match(banner, /^SSH-2\.0-OpenSSH/, 'and sshd answers there');
+  t.ok((await listeningPorts(process.pid)).includes(busy.port), 'the taken port is still ours');
 });
 
 t.test('startOnFreePort: the last address-in-use error after all attempts', async (t) => {

@@ -10,7 +10,7 @@ import { homedir, tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { findProgram } from './programs.ts';
-import { startOnFreePort } from './daemon.ts';
+import { startOnFreePort, type FreePortOptions } from './daemon.ts';
 
 const run = promisify(execFile);
 export const SSHD_BIN = findProgram('sshd', { envVar: 'SSHD_BIN', fallback: '/usr/sbin/sshd' });
@@ -58,7 +58,8 @@ async function strictBase(): Promise<string> {
   throw new Error('no directory for sshd files passes StrictModes (set TMPDIR to one only you can write)');
 }
 
-export async function startSshd(): Promise<RunningSshd> {
+/** `ports`: how a port is chosen (a test hands a taken one first). */
+export async function startSshd(opts: { ports?: FreePortOptions } = {}): Promise<RunningSshd> {
   const dir = await mkdtemp(join(await strictBase(), 'iw-sshd-'));
   const host = await keypair(dir, 'host');
   const otherHost = await keypair(dir, 'other-host');
@@ -107,7 +108,7 @@ export async function startSshd(): Promise<RunningSshd> {
     child = await startOnFreePort(async (p) => {
       port = p;
       return launch(p);
-    });
+    }, opts.ports);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
