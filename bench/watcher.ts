@@ -57,6 +57,13 @@ const NODE_FLAGS = GIVEN_FLAGS.length > 0 ? GIVEN_FLAGS : shippedFlags();
 const SNAPSHOT_DIR = process.env.BENCH_HEAP_SNAPSHOT;
 if (SNAPSHOT_DIR !== undefined)
   NODE_FLAGS.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`);
+/**
+ * --timeline: also read RSS and heap used 1, 5, 10 and 30 s after the first cycle and, when the
+ * interval is short enough for a second cycle in the run (`--env CHECK_INTERVAL=160s`), 1 and 30 s
+ * after the second: whether the figure read 1 s after the cycle is a steady state.
+ */
+const TIMELINE = process.argv.includes('--timeline');
+const TIMELINE_AT_S = [1, 5, 10, 30];
 const RSS_TARGET_MIB = 128;
 /**
  * After the steady-state figures are read, the bench activates the watcher's inspector (SIGUSR1 on
@@ -154,6 +161,22 @@ function rssOf(pid: number): { rssMiB: number; peakMiB: number } {
   return { rssMiB: kb('VmRSS') / 1024, peakMiB: kb('VmHWM') / 1024 };
 }
 
+/**
+ * Where the RSS is: anonymous and file-backed pages (/proc/PID/smaps_rollup), V8's committed heap
+ * per space and the external (ArrayBuffer) memory from the watcher's default metrics. MiB.
+ */
+type Breakdown = Record<string, number>;
+function breakdownOf(pid: number, metrics: string): Breakdown {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (key: string) =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN) / 1024;
+  const out: Breakdown = { anon: kb('Anonymous'), file: kb('Rss') - kb('Anonymous') - kb('Pss_Shmem') };
+  for (const m of metrics.matchAll(/^nodejs_heap_space_size_(total|used)_bytes\{space="(\w+)"\} (\S+)/gm))
+    out[`${m[2]!.replace('_space', '')}.${m[1]!}`] = Number(m[3]) / 2 ** 20;
+  out.external = Number(/^nodejs_external_memory_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN) / 2 ** 20;
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Number(v.toFixed(2))]));
+}
+
 interface RunResult {
   listSeconds?: number;
   cycle: { seconds: number; workloads: number };
@@ -163,6 +186,8 @@ interface RunResult {
   /** After a full GC requested through the inspector (taken after the figures above). */
   gcRssMiB: number;
   gcHeapMiB: number;
+  /** --timeline: RSS and heap used at moments after the first (and second) cycle. */
+  timeline: { at: string; rssMiB: number; heapMiB: number; breakdown: Breakdown }[];
   outdated: number;
   tagLists: number[];
   otherRegistryRequests: number;
@@ -245,7 +270,7 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
       if (url !== undefined) resolve(url);
       // The inspector's own banner is ours; anything else is the watcher's and is shown.
       for (const line of text.split('\n')) {
-        if (line !== '' && !/Debugger (listening|ending)|For help, see/.test(line))
+        if (line !== '' && !/Debugger (listening|ending|attached)|For help, see/.test(line))
           process.stderr.write(`${line}\n`);
       }
     });
@@ -253,6 +278,10 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
   let listedAt = 0;
   let cycle: RunResult['cycle'] | undefined;
   let buffer = '';
+  let secondCycleDone!: () => void;
+  const secondCycle = new Promise<void>((resolve) => {
+    secondCycleDone = resolve;
+  });
   const cycleDone = new Promise<void>((resolve) => {
     child.stdout.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
@@ -263,6 +292,7 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
         try {
           const rec = JSON.parse(line) as { msg?: string; seconds?: number; workloads?: number };
           if (rec.msg === 'workloads listed; watching') listedAt = Date.now();
+          if (rec.msg === 'check cycle done' && cycle) secondCycleDone();
           if (rec.msg === 'check cycle done' && !cycle) {
             cycle = { seconds: rec.seconds ?? NaN, workloads: rec.workloads ?? 0 };
             resolve();
@@ -283,7 +313,38 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
   const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
   const heapMiB = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN) / 2 ** 20;
   const outdated = (metrics.match(/^image_watcher_image_outdated\{.*\} 1$/gm) ?? []).length;
+  const timeline: RunResult['timeline'] = [];
+  const sample = async (at: string) => {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const heap = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN) / 2 ** 20;
+    timeline.push({
+      at,
+      rssMiB: rssOf(child.pid!).rssMiB,
+      heapMiB: heap,
+      breakdown: breakdownOf(child.pid!, text),
+    });
+  };
+  if (TIMELINE) {
+    timeline.push({
+      at: 'cycle+1s',
+      rssMiB: mem.rssMiB,
+      heapMiB,
+      breakdown: breakdownOf(child.pid!, metrics),
+    });
+    for (let i = 1; i < TIMELINE_AT_S.length; i++) {
+      await new Promise((r) => setTimeout(r, (TIMELINE_AT_S[i]! - TIMELINE_AT_S[i - 1]!) * 1000));
+      await sample(`cycle+${TIMELINE_AT_S[i]!}s`);
+    }
+    if ('CHECK_INTERVAL' in GIVEN_ENV) {
+      await Promise.race([secondCycle, exited]);
+      await new Promise((r) => setTimeout(r, 1000));
+      await sample('cycle2+1s');
+      await new Promise((r) => setTimeout(r, 29_000));
+      await sample('cycle2+30s');
+    }
+  }
   const gc = await afterFullGc(child, inspectorUrl, httpPort);
+  if (TIMELINE) await sample('afterFullGc');
   if (SNAPSHOT_DIR !== undefined && workloads > 0) {
     // Profiling aid: a heap snapshot of the steady state (the child runs with --heapsnapshot-signal).
     child.kill('SIGUSR2');
@@ -299,6 +360,7 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
     heapMiB,
     gcRssMiB: gc.rssMiB,
     gcHeapMiB: gc.heapMiB,
+    timeline,
     outdated,
     tagLists: [...registry.tagLists.values()],
     otherRegistryRequests: registry.other(),
@@ -370,6 +432,26 @@ async function main(): Promise<void> {
       rssBytesPerWorkload: retainedRssBytes,
       heapBytesPerWorkload: retainedHeapBytes,
     },
+    ...(TIMELINE
+      ? {
+          timeline: run.timeline.map((t, i) => {
+            const e = empty.timeline[i];
+            return {
+              at: t.at,
+              rssMiB: Number(t.rssMiB.toFixed(1)),
+              heapUsedMiB: Number(t.heapMiB.toFixed(1)),
+              ...(e
+                ? { rssBytesPerWorkload: Math.round(((t.rssMiB - e.rssMiB) * 2 ** 20) / WORKLOADS) }
+                : {}),
+              ...(e
+                ? { heapBytesPerWorkload: Math.round(((t.heapMiB - e.heapMiB) * 2 ** 20) / WORKLOADS) }
+                : {}),
+              breakdown: t.breakdown,
+              ...(e ? { emptyBreakdown: e.breakdown } : {}),
+            };
+          }),
+        }
+      : {}),
     nodeFlags: NODE_FLAGS,
     env: EXTRA_ENV,
     exitCodeAfterSigterm: run.exitCode,
