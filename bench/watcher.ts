@@ -60,18 +60,19 @@ if (SNAPSHOT_DIR !== undefined)
   NODE_FLAGS.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`);
 /**
  * --timeline: also read RSS and heap used 1, 5, 10 and 30 s after the first cycle and, when the
- * interval is short enough for a second cycle in the run (`--env CHECK_INTERVAL=160s`), 1 and 30 s
- * after the second: whether the figure read 1 s after the cycle is a steady state.
+ * interval is short enough for a second cycle in the run (`--env CHECK_INTERVAL=180s`), 1 and 30 s
+ * after the second: whether the figure read 1 s after the cycle is a steady state (RSS is read
+ * before each /metrics scrape, whose rendering leaves garbage).
  */
 const TIMELINE = process.argv.includes('--timeline');
 const TIMELINE_AT_S = [1, 5, 10];
 /**
- * When the steady state is read: 30 s after the first cycle. Measured with --timeline (3 runs):
+ * When the steady state is read: 30 s after the first cycle. Measured with --timeline (5 runs):
  * 1 s after the cycle the watcher is still allocating (likely the debounced re-checks of the
- * workloads its notifications patched; heap used 31.7-37.2 MiB, ~38 MiB at 5 and 10 s), so RSS read
- * then moved by 10 MiB run to run; by 30 s V8's memory reducer has run (heap used 29.3-29.4 MiB,
- * within 0.7 MiB of what survives a full GC) and RSS moved by 2.7 MiB; a second cycle ends at the
- * same heap.
+ * workloads its notifications patched): heap used 30.8-37.2 MiB, 35-38 MiB at 5 and 10 s, and
+ * the RSS read at 1 s moved by 10 MiB run to run (112.1-122.8 MiB). By 30 s V8's memory reducer
+ * has run: heap used 28.2-29.4 MiB, within 1 MiB of what survives a full GC, in every run; a
+ * second cycle ends at the same heap.
  */
 const STEADY_AFTER_S = 30;
 const RSS_TARGET_MIB = 128;
@@ -182,8 +183,7 @@ function rssOf(pid: number): { rssMiB: number; peakMiB: number } {
  * per space and the external (ArrayBuffer) memory from the watcher's default metrics. MiB.
  */
 type Breakdown = Record<string, number>;
-function breakdownOf(pid: number, metrics: string): Breakdown {
-  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+function breakdownOf(rollup: string, metrics: string): Breakdown {
   const kb = (key: string) =>
     Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN) / 1024;
   const out: Breakdown = { anon: kb('Anonymous'), file: kb('Rss') - kb('Anonymous') - kb('Pss_Shmem') };
@@ -328,14 +328,12 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
   const cpuSeconds = cpuSecondsOf(child.pid!);
   const timeline: RunResult['timeline'] = [];
   const sample = async (at: string) => {
+    // RSS first: rendering /metrics (5,000 series) itself leaves MiBs of garbage.
+    const rssMiB = rssOf(child.pid!).rssMiB;
+    const rollup = readFileSync(`/proc/${child.pid!}/smaps_rollup`, 'utf8');
     const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     const heap = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN) / 2 ** 20;
-    timeline.push({
-      at,
-      rssMiB: rssOf(child.pid!).rssMiB,
-      heapMiB: heap,
-      breakdown: breakdownOf(child.pid!, text),
-    });
+    timeline.push({ at, rssMiB, heapMiB: heap, breakdown: breakdownOf(rollup, text) });
     return text;
   };
   let waited = 0;
@@ -360,7 +358,6 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
     await sample('cycle2+30s');
   }
   const gc = await afterFullGc(child, inspectorUrl, httpPort);
-  if (TIMELINE) await sample('afterFullGc');
   if (SNAPSHOT_DIR !== undefined && workloads > 0) {
     // Profiling aid: a heap snapshot of the steady state (the child runs with --heapsnapshot-signal).
     child.kill('SIGUSR2');
