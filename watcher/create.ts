@@ -375,6 +375,8 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
         // Logged now, not after the first list: against an unreachable API server that never comes.
         logger.info({ port: config.httpPort, host: config.listenAddress }, 'watcher started');
       }
+      // GIT_REPO set: Git write-back is meant, so say now when this image has no git.
+      if (git.repo !== undefined) void writeBack.probe();
       // An elector handed in by the caller is the caller's to start and stop.
       if (!io.leader) await leader?.start();
       await controller.start();

@@ -30,6 +30,9 @@ export const GIT_PUSH_RESULTS: readonly GitPushResult[] = [
   'failed',
 ];
 
+/** Requests of a conflicting branch closed when a fresh branch replaced it, or not. */
+export type SupersededResult = 'closed' | 'failed';
+
 type OutdatedLabels = WorkloadLabels & {
   container: string;
   image: string;
@@ -57,6 +60,7 @@ export class WatcherMetrics {
   private readonly lastCheck: Gauge;
   private readonly checkErrors: Counter<'code'>;
   private readonly gitPushes: Counter<'result'>;
+  private readonly supersededRequests: Counter<'result'>;
   private readonly signatureChecks: Counter<'result'>;
   private readonly leader: Gauge;
   private readonly registryEvents: Counter<'source' | 'result'>;
@@ -134,6 +138,13 @@ export class WatcherMetrics {
     });
     // Every result from the start, so rate() and alerts see a 0 before the first push.
     for (const r of GIT_PUSH_RESULTS) this.gitPushes.inc({ result: r }, 0);
+    this.supersededRequests = new Counter({
+      name: 'image_watcher_git_superseded_requests_total',
+      help: 'Pull or merge requests of a conflicting branch that a fresh branch replaced, by result: closed (with a comment naming the new one) or failed (left open).',
+      labelNames: ['result'],
+      registers,
+    });
+    for (const r of ['closed', 'failed'] as const) this.supersededRequests.inc({ result: r }, 0);
     this.held = new Gauge({
       name: 'image_watcher_update_held',
       help: '1 while a newer version of the container waits for a policy rule (schedule, min-age, constraint, platform, signature).',
@@ -254,6 +265,10 @@ export class WatcherMetrics {
     this.heldSeries.delete(key);
     for (const result of this.updateResults.get(key) ?? []) this.updates.remove({ ...w, result });
     this.updateResults.delete(key);
+  }
+
+  observeSupersededRequest(result: SupersededResult): void {
+    this.supersededRequests.inc({ result });
   }
 
   observeGitPush(result: GitPushResult): void {

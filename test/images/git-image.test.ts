@@ -208,6 +208,8 @@ t.test(
     t.notMatch(logs, new RegExp(AUTH.password), 'the password is in no log line');
     t.notMatch(logs, /PRIVATE KEY/, 'the key is in no log line');
     t.match(logs, /pushed to Git/);
+    t.match(logs, /git found for the Git write-back/, 'the probe found git');
+    t.notMatch(logs, /git is missing/);
     t.ok(await c.running(), 'still running');
     const { code } = await c.terminate();
     t.equal(code, 0, 'exit 0 on SIGTERM', { logs: await c.logs() });
@@ -241,7 +243,11 @@ t.test('the default image has no git: E_GIT_UNAVAILABLE naming the -git image', 
   await until('the error on the API', async () =>
     (await workloads(httpPort)).some((w) => w.lastError?.startsWith('E_GIT_UNAVAILABLE: ')),
   ).catch(fail);
-  t.match(await c.logs(), /E_GIT_UNAVAILABLE/, 'and in the log');
+  const logs = await c.logs();
+  t.match(logs, /E_GIT_UNAVAILABLE/, 'and in the log');
+  const warned = logs.split('\n').filter((l) => l.includes('git is missing'));
+  t.equal(warned.length, 1, 'one WARN that git is missing, as soon as the Git workload is seen');
+  t.match(warned[0], /"level":40.*<version>-git/);
   t.same(await git.log('no-git', 'main'), ['Initial manifests'], 'nothing was written');
   t.equal(imagePatches(kube, 'web'), 0, 'and the live object is not patched instead');
   t.equal(imageOf(kube.get('Deployment', 'shop', 'web')), `${host}/shop/web:1.0.0`);

@@ -25,6 +25,7 @@ const CONTRACT_METRICS = [
   'image_watcher_admission_requests_total',
   'image_watcher_admission_duration_seconds_bucket',
   'image_watcher_git_pushes_total',
+  'image_watcher_git_superseded_requests_total',
   'image_watcher_signature_checks_total',
   'image_watcher_registry_events_total',
 ];

@@ -113,6 +113,7 @@ t.test('counters the alerts use start at 0, so the first failure is an increase'
   let body = (await m.render()).body;
   for (const line of [
     'image_watcher_git_pushes_total{result="failed"} 0',
+    'image_watcher_git_superseded_requests_total{result="failed"} 0',
     'image_watcher_signature_checks_total{result="verified"} 0',
     'image_watcher_signature_checks_total{result="key-error"} 0',
     'image_watcher_signature_checks_total{result="wrong-key"} 0',

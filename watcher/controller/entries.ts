@@ -40,6 +40,8 @@ function settingsOf(ctx: Ctx, w: WorkloadSnapshot): ParsedSettings {
     overrides: ctx.deps.config.overrides,
     ...(ctx.deps.config.policyDefaults ? { defaults: ctx.deps.config.policyDefaults } : {}),
   });
+  // The first workload writing back to Git: say at once when this image has no git (probed once).
+  if (parsed.ok && parsed.settings.writeBack === 'git') void ctx.deps.gitops?.writeBack.probe?.();
   const result: ParsedSettings = parsed.ok
     ? { settings: parsed.settings, error: undefined }
     : { settings: undefined, error: formatProblems(parsed.problems) };

@@ -66,7 +66,8 @@ export interface ControllerDeps {
   strings?: StringPool;
   /** The Git write-back (write-back: git) and its cluster-wide defaults; absent: live patches only. */
   gitops?: {
-    writeBack: { submit(req: WriteBackRequest): Promise<WriteBackResult> };
+    /** probe: looks for git once (a WARN when missing); called when a Git workload is seen. */
+    writeBack: { submit(req: WriteBackRequest): Promise<WriteBackResult>; probe?(): Promise<unknown> };
     defaults: GitDefaults;
   };
 }

@@ -148,7 +148,11 @@ export async function writeToGit(
         branch: res.branch,
         url: res.url,
       },
-      res.result === 'unchanged' ? 'Git already holds the version' : 'written to Git; waiting for the sync',
+      res.inBase
+        ? 'the base branch already holds the version (merged); waiting for the sync'
+        : res.result === 'unchanged'
+          ? 'Git already holds the version'
+          : 'written to Git; waiting for the sync',
     );
   }
   await recordEvent(
@@ -158,7 +162,7 @@ export async function writeToGit(
     'GitPushed',
     `wrote ${describe(todo)} to Git: ${link}`,
   );
-  if (target.push !== 'direct') {
+  if (target.push !== 'direct' && !res.inBase) {
     // Waits for a reviewer: say where.
     await ctx.deps.notify(
       noticesFor('available', w, todo, { detail: `Proposed in Git for review: ${link}` }).map((x, i) => ({

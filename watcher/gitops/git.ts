@@ -65,8 +65,12 @@ export interface GitWorkspace {
    * remote) when the base cannot be merged in cleanly or no common commit is found in bounded depth.
    */
   switchTo(branch: string, identity: GitIdentity): Promise<'switched' | 'conflict'>;
+  /** Whether HEAD holds `files` (repository-relative) exactly as the base last fetched does. */
+  sameAsBase(files: readonly string[]): Promise<boolean>;
   close(): Promise<void>;
 }
+
+export type GitProbe = { ok: true; version: string } | { ok: false; error: GitError };
 
 export interface GitClient {
   open(opts: {
@@ -74,6 +78,8 @@ export interface GitClient {
     branch?: string | undefined;
     credentials?: GitCredentials;
   }): Promise<GitWorkspace>;
+  /** Whether git can run here (the default watcher image has none): for a warning at start-up. */
+  probe(): Promise<GitProbe>;
 }
 
 export interface GitCliOptions {
@@ -180,6 +186,28 @@ interface RunResult {
 
 export class GitCli implements GitClient {
   constructor(private readonly opts: GitCliOptions = {}) {}
+
+  async probe(): Promise<GitProbe> {
+    const path = this.opts.path ?? process.env.PATH ?? '/usr/bin:/bin';
+    const git = await onPath('git', path);
+    if (git === undefined) return { ok: false, error: unavailable('git', path) };
+    return new Promise((resolve) => {
+      execFile(
+        git,
+        ['--version'],
+        { env: { PATH: path, LANG: 'C' }, timeout: 10_000 },
+        (err, stdout, stderr) => {
+          if (err) {
+            const why = `${stderr}\n${err.message}`.trim().slice(0, 300);
+            resolve({
+              ok: false,
+              error: new GitError('E_GIT_UNAVAILABLE', `${git} --version failed: ${why}; ${GIT_IMAGE_HINT}`),
+            });
+          } else resolve({ ok: true, version: stdout.trim() });
+        },
+      );
+    });
+  }
 
   async open(o: {
     url: string;
@@ -407,6 +435,7 @@ class CliWorkspace implements GitWorkspace {
     args.push('--', url, this.dir);
     await this.must(args, `clone of ${safeUrl(url)}`, this.root);
     this.branch = (await this.must(['rev-parse', '--abbrev-ref', 'HEAD'], 'rev-parse')).trim();
+    await this.must(['update-ref', BASE_REF, 'HEAD'], 'update-ref');
   }
 
   async readFiles(path: string): Promise<Map<string, string>> {
@@ -538,6 +567,14 @@ class CliWorkspace implements GitWorkspace {
       classify(r.stderr),
       `git merge of ${this.branch} into ${branch} failed: ${tail(r.stderr)}`,
     );
+  }
+
+  async sameAsBase(files: readonly string[]): Promise<boolean> {
+    if (files.length === 0) return false;
+    const r = await this.run(['diff', '--quiet', '--no-ext-diff', BASE_REF, 'HEAD', '--', ...files]);
+    if (r.code === 0) return true;
+    if (r.code === 1) return false;
+    throw new GitError(classify(r.stderr), `git diff against ${this.branch} failed: ${tail(r.stderr)}`);
   }
 
   async close(): Promise<void> {

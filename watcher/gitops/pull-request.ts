@@ -1,5 +1,6 @@
 // Pull and merge requests for `git-push: pull-request`: one per workload's branch, opened once and
-// updated (title, description) when a newer version lands on the same branch. GitHub's REST API
+// updated (title, description) when a newer version lands on the same branch, closed with a note
+// when a fresh branch replaces a conflicting one. GitHub's REST API
 // (pulls) and GitLab's (merge_requests), called with the Git Secret's token.
 import { ImageWatcherError } from '../../shared/errors.ts';
 import { checkHost } from '../outbound/address-guard.ts';
@@ -16,8 +17,65 @@ export interface PullRequestInput {
   credentials?: GitCredentials;
 }
 
+/** Older request branches of a workload, replaced by a fresh one (`-2`...) after a conflict. */
+export interface SupersedeInput {
+  repo: string;
+  /** The older branches; only the watcher's own (`image-watcher/...`) are ever looked at. */
+  heads: readonly string[];
+  base: string;
+  /** The branch and web link of the request that replaces them. */
+  by: { head: string; url: string };
+  credentials?: GitCredentials;
+}
+
+/** One open request of a superseded branch: closed (its note possibly not added), or left open. */
+export interface SupersededOutcome {
+  url: string;
+  result: 'closed' | 'failed';
+  /** Why the close failed, or why the note could not be added to the closed request. */
+  reason?: string;
+}
+
 export interface PullRequestClient {
   openOrUpdate(input: PullRequestInput): Promise<{ url: string; created: boolean }>;
+  /**
+   * Closes the open requests of `heads` into `base`, each with one comment naming the new one.
+   * Rejects only when the requests cannot be listed.
+   */
+  closeSuperseded(input: SupersedeInput): Promise<SupersededOutcome[]>;
+}
+
+/** The only branches whose requests the watcher closes: the ones it pushes (writeback.ts pushBranch). */
+export const OWN_BRANCH_PREFIX = 'image-watcher/';
+
+interface CloseCalls {
+  url: string;
+  close(): Promise<unknown>;
+  note(): Promise<unknown>;
+}
+
+const why = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Closed first, then the comment: a failed comment leaves a closed request without it, a failed
+ * close is tried again with the next update, and neither ever repeats the comment.
+ */
+async function closeAndNote(c: CloseCalls): Promise<SupersededOutcome> {
+  try {
+    await c.close();
+  } catch (err) {
+    return { url: c.url, result: 'failed', reason: why(err) };
+  }
+  try {
+    await c.note();
+    return { url: c.url, result: 'closed' };
+  } catch (err) {
+    return { url: c.url, result: 'closed', reason: `closed, but the comment failed: ${why(err)}` };
+  }
+}
+
+function supersededNote(i: SupersedeInput): string {
+  return `Superseded by ${i.by.url}: the base branch ${i.base} now conflicts with this branch, so image-watcher proposes the update again from ${i.by.head}. Closed by image-watcher.`;
 }
 
 export class PullRequestError extends ImageWatcherError {}
@@ -53,14 +111,38 @@ export class RestPullRequests implements PullRequestClient {
   constructor(private readonly opts: PullRequestOptions = {}) {}
 
   async openOrUpdate(input: PullRequestInput): Promise<{ url: string; created: boolean }> {
-    const p = (this.opts.provider ?? providerOf)(input.repo);
+    const { p, token } = await this.target(input.repo, input.credentials);
+    return p.kind === 'github' ? this.github(p, input, token) : this.gitlab(p, input, token);
+  }
+
+  async closeSuperseded(input: SupersedeInput): Promise<SupersededOutcome[]> {
+    const heads = input.heads.filter((h) => h.startsWith(OWN_BRANCH_PREFIX) && h !== input.by.head);
+    if (heads.length === 0) return [];
+    const { p, token } = await this.target(input.repo, input.credentials);
+    const out: SupersededOutcome[] = [];
+    for (const head of heads) {
+      const calls =
+        p.kind === 'github'
+          ? await this.githubClose(p, input, head, token)
+          : await this.gitlabClose(p, input, head, token);
+      for (const c of calls) out.push(await closeAndNote(c));
+    }
+    return out;
+  }
+
+  /** The provider and token of a repository, its host checked against SSRF. */
+  private async target(
+    repo: string,
+    credentials: GitCredentials | undefined,
+  ): Promise<{ p: Provider; token: string }> {
+    const p = (this.opts.provider ?? providerOf)(repo);
     if (!p) {
       throw new PullRequestError(
         'E_GIT_PR_UNSUPPORTED',
         'pull requests are supported on GitHub and GitLab remotes only; use git-push: branch',
       );
     }
-    const token = input.credentials?.token ?? input.credentials?.password;
+    const token = credentials?.token ?? credentials?.password;
     if (!token)
       throw new PullRequestError(
         'E_GIT_CREDENTIALS',
@@ -76,7 +158,7 @@ export class RestPullRequests implements PullRequestClient {
         `${p.host} resolves to ${verdict.blocked.address}, ${verdict.blocked.why}`,
       );
     }
-    return p.kind === 'github' ? this.github(p, input, token) : this.gitlab(p, input, token);
+    return { p, token };
   }
 
   private async call(
@@ -103,14 +185,47 @@ export class RestPullRequests implements PullRequestClient {
     return text === '' ? undefined : (JSON.parse(text) as unknown);
   }
 
-  /** https://docs.github.com/en/rest/pulls/pulls */
-  private async github(p: Provider, i: PullRequestInput, token: string) {
-    const h = {
+  private static githubHeaders(token: string): Record<string, string> {
+    return {
       Accept: 'application/vnd.github+json',
       Authorization: `Bearer ${token}`,
       'X-GitHub-Api-Version': '2022-11-28',
       'User-Agent': 'image-watcher',
     };
+  }
+
+  /**
+   * The open requests of `head` and how to close and note each:
+   * https://docs.github.com/en/rest/pulls/pulls#update-a-pull-request and
+   * https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
+   */
+  private async githubClose(
+    p: Provider,
+    i: SupersedeInput,
+    head: string,
+    token: string,
+  ): Promise<CloseCalls[]> {
+    const h = RestPullRequests.githubHeaders(token);
+    const [owner] = p.path.split('/');
+    const base = `${p.apiUrl}/repos/${p.path}/pulls`;
+    const q = new URLSearchParams({ head: `${owner}:${head}`, base: i.base, state: 'open' });
+    const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as {
+      number: number;
+      html_url: string;
+    }[];
+    return (Array.isArray(open) ? open : []).map((pr) => ({
+      url: pr.html_url,
+      close: () => this.call('PATCH', `${base}/${pr.number}`, h, { state: 'closed' }),
+      note: () =>
+        this.call('POST', `${p.apiUrl}/repos/${p.path}/issues/${pr.number}/comments`, h, {
+          body: supersededNote(i),
+        }),
+    }));
+  }
+
+  /** https://docs.github.com/en/rest/pulls/pulls */
+  private async github(p: Provider, i: PullRequestInput, token: string) {
+    const h = RestPullRequests.githubHeaders(token);
     const [owner] = p.path.split('/');
     const base = `${p.apiUrl}/repos/${p.path}/pulls`;
     const q = new URLSearchParams({ head: `${owner}:${i.head}`, base: i.base, state: 'open' });
@@ -134,6 +249,24 @@ export class RestPullRequests implements PullRequestClient {
       html_url: string;
     };
     return { url: pr.html_url, created: true };
+  }
+
+  /** As githubClose; https://docs.gitlab.com/api/merge_requests/ and https://docs.gitlab.com/api/notes/ */
+  private async gitlabClose(
+    p: Provider,
+    i: SupersedeInput,
+    head: string,
+    token: string,
+  ): Promise<CloseCalls[]> {
+    const h = { 'PRIVATE-TOKEN': token };
+    const base = `${p.apiUrl}/projects/${encodeURIComponent(p.path)}/merge_requests`;
+    const q = new URLSearchParams({ state: 'opened', source_branch: head, target_branch: i.base });
+    const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as { iid: number; web_url: string }[];
+    return (Array.isArray(open) ? open : []).map((mr) => ({
+      url: mr.web_url,
+      close: () => this.call('PUT', `${base}/${mr.iid}`, h, { state_event: 'close' }),
+      note: () => this.call('POST', `${base}/${mr.iid}/notes`, h, { body: supersededNote(i) }),
+    }));
   }
 
   /** https://docs.gitlab.com/api/merge_requests/ */

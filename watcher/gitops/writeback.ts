@@ -10,12 +10,12 @@ import type { ImageReference } from '../../shared/image-ref.ts';
 import type { EditRequest } from './edit/index.ts';
 import { parseImageReference } from '../../shared/image-ref.ts';
 import type { VersionChange } from '../../shared/version.ts';
-import type { GitPushResult } from '../metrics.ts';
+import type { GitPushResult, SupersededResult } from '../metrics.ts';
 import type { Timers } from '../reconcile/queue.ts';
 import { realTimers } from '../reconcile/queue.ts';
-import type { GitClient, GitCredentials, GitIdentity, GitWorkspace } from './git.ts';
+import type { GitClient, GitCredentials, GitIdentity, GitProbe, GitWorkspace } from './git.ts';
 import { GitError, safeUrl } from './git.ts';
-import type { PullRequestClient } from './pull-request.ts';
+import type { PullRequestClient, SupersedeInput } from './pull-request.ts';
 import { commitUrl } from './urls.ts';
 
 /** The editor (edit/index.ts editFiles): the one file changed; throws EditError when refused. */
@@ -63,6 +63,11 @@ export type WriteBackResult =
       commit: string | undefined;
       /** Web link of the commit (GitHub, GitLab) or of the pull request, when known. */
       url: string | undefined;
+      /**
+       * The base branch already holds the versions (a request squash-merged before a crash
+       * retry): nothing was pushed or proposed, the sync brings them.
+       */
+      inBase?: boolean;
     }
   | { result: 'failed'; code: string; reason: string };
 
@@ -74,7 +79,10 @@ export interface WriteBackDeps {
   identity: GitIdentity;
   commitPerWorkload: boolean;
   pullRequests?: PullRequestClient | undefined;
-  metrics?: { observeGitPush(result: GitPushResult): void };
+  metrics?: {
+    observeGitPush(result: GitPushResult): void;
+    observeSupersededRequest(result: SupersededResult): void;
+  };
   logger: Logger;
   timers?: Timers;
   /** Requests arriving within this time of the first one of their repository share a commit. */
@@ -168,12 +176,46 @@ export function pushBranch(reqs: readonly WriteBackRequest[], base: string): str
 /** Request branches tried per workload (the name, then -2...) before giving up. */
 const MAX_BRANCHES = 10;
 
+/** The branches a request on `branch` replaced: `wanted`, `wanted-2`... up to the one before it. */
+export function supersededBy(wanted: string, branch: string): string[] {
+  if (branch === wanted || !branch.startsWith(`${wanted}-`)) return [];
+  const n = Number(branch.slice(wanted.length + 1));
+  if (!Number.isInteger(n) || n < 2) return [];
+  return Array.from({ length: n - 1 }, (_, i) => (i === 0 ? wanted : `${wanted}-${i + 1}`));
+}
+
 export class GitWriteBack {
   private readonly batches = new Map<string, Batch>();
   private readonly timers: Timers;
+  private probed: Promise<GitProbe> | undefined;
 
   constructor(private readonly deps: WriteBackDeps) {
     this.timers = deps.timers ?? realTimers;
+  }
+
+  /**
+   * Looks for git once, when write-back to Git is first configured or seen: the default image
+   * has none, and otherwise that shows only as the first write-back failing. Never rejects.
+   */
+  probe(): Promise<GitProbe> {
+    this.probed ??= this.deps.git.probe().then(
+      (r) => {
+        if (r.ok) this.deps.logger.info({ git: r.version }, 'git found for the Git write-back');
+        else {
+          this.deps.logger.warn(
+            { code: r.error.code, reason: r.error.message },
+            'Git write-back is configured but git is missing: every write-back will fail with E_GIT_UNAVAILABLE until the watcher runs the image tagged <version>-git',
+          );
+        }
+        return r;
+      },
+      (err: unknown) => {
+        const error = new GitError('E_GIT_UNAVAILABLE', `cannot look for git: ${String(err)}`);
+        this.deps.logger.warn({ code: error.code, reason: error.message }, 'cannot look for git');
+        return { ok: false as const, error };
+      },
+    );
+    return this.probed;
   }
 
   /** Resolves with the outcome; never rejects (failures are results with a reason). */
@@ -232,7 +274,7 @@ export class GitWriteBack {
       const attempts = this.deps.maxAttempts ?? 4;
       for (let attempt = 1; ; attempt++) {
         outcome.clear();
-        const applied = await this.applyAll(ws, items, outcome);
+        const { applied, files } = await this.applyAll(ws, items, outcome);
         if (applied.length === 0) break;
         const commit = await ws.commit(commitMessage(applied.map((p) => p.req)), this.deps.identity);
         const openRequest = async (): Promise<string | undefined> => {
@@ -246,8 +288,37 @@ export class GitWriteBack {
             body: message,
             ...(credentials ? { credentials } : {}),
           });
+          await this.closeSuperseded(
+            {
+              repo: first.target.repo,
+              heads: supersededBy(wanted, branch),
+              base,
+              by: { head: branch, url: pr.url },
+            },
+            credentials,
+            log,
+          );
           return pr.url;
         };
+        if (commit === undefined && branch !== base && (await ws.sameAsBase([...files]))) {
+          // A retry after the request was squash-merged (the branch kept or deleted): the base
+          // already holds every edit, and a request would be empty (GitHub refuses it with 422).
+          for (const p of applied) {
+            outcome.set(p, {
+              result: 'unchanged',
+              branch: base,
+              commit: undefined,
+              url: undefined,
+              inBase: true,
+            });
+          }
+          this.deps.metrics?.observeGitPush('unchanged');
+          log.info(
+            { workloads: applied.map((p) => who(p.req.workload)), base },
+            'the base branch already holds these versions (merged); nothing to propose',
+          );
+          break;
+        }
         if (commit === undefined) {
           // Already in Git (a retry): the request must still exist.
           const url = await openRequest();
@@ -294,6 +365,40 @@ export class GitWriteBack {
       p.resolve(outcome.get(p) ?? { result: 'failed', code: 'E_GIT_FAILED', reason: 'not written' });
   }
 
+  /** Closes the requests of the branches a fresh one replaced; a failure never fails the write-back. */
+  private async closeSuperseded(
+    input: Omit<SupersedeInput, 'credentials'>,
+    credentials: GitCredentials | undefined,
+    log: Logger,
+  ): Promise<void> {
+    const client = this.deps.pullRequests;
+    if (input.heads.length === 0 || !client) return;
+    try {
+      const outcomes = await client.closeSuperseded({ ...input, ...(credentials ? { credentials } : {}) });
+      for (const o of outcomes) {
+        this.deps.metrics?.observeSupersededRequest(o.result);
+        if (o.result === 'closed' && o.reason === undefined) {
+          log.info({ closed: o.url, by: input.by.url }, 'closed the request a fresh branch replaced');
+        } else {
+          log.warn(
+            { request: o.url, result: o.result, reason: o.reason, by: input.by.url },
+            o.result === 'closed'
+              ? 'closed the request a fresh branch replaced, without its comment'
+              : 'cannot close the request a fresh branch replaced',
+          );
+        }
+      }
+    } catch (err) {
+      this.deps.metrics?.observeSupersededRequest('failed');
+      const code = err instanceof ImageWatcherError ? err.code : 'E_GIT_PR_FAILED';
+      const reason = err instanceof Error ? err.message : String(err);
+      log.warn(
+        { code, reason, heads: input.heads, by: input.by.url },
+        'cannot close the requests a fresh branch replaced',
+      );
+    }
+  }
+
   /**
    * The request branch, with the base merged in. When the base conflicts with it (someone edited
    * the same lines on the base), a fresh branch off the base (`-2`, `-3`...) and a new request:
@@ -317,7 +422,7 @@ export class GitWriteBack {
     ws: GitWorkspace,
     items: Pending[],
     outcome: Map<Pending, WriteBackResult>,
-  ): Promise<Pending[]> {
+  ): Promise<{ applied: Pending[]; files: Set<string> }> {
     const texts = new Map<string, string>();
     const applied: Pending[] = [];
     for (const p of items) {
@@ -351,6 +456,6 @@ export class GitWriteBack {
         outcome.set(p, { result: 'failed', code, reason });
       }
     }
-    return applied;
+    return { applied, files: new Set(texts.keys()) };
   }
 }

@@ -4,6 +4,7 @@
 // forge speaking GitHub's or GitLab's REST shapes (test/support/forge.ts). Only where the client
 // sends its API calls is replaced (the forge's address); GIT_INSECURE_HOSTS comes from the settings.
 import t from 'tap';
+import type { Test } from 'tap';
 import type { FakeKube } from '../../support/fake-kube/index.ts';
 import { startForge } from '../../support/forge.ts';
 import { git as runGit, startGitServer } from '../../support/git-server.ts';
@@ -22,7 +23,16 @@ let git: GitServer;
 t.before(async () => {
   registry = await startRegistry();
   // One repository per test: later tests must not see the versions earlier ones pushed.
-  for (const kind of ['github', 'gitlab', 'refused', 'squash']) {
+  for (const kind of [
+    'github',
+    'gitlab',
+    'refused',
+    'squash',
+    'retry-github',
+    'retry-gitlab',
+    'conflict-github',
+    'conflict-gitlab',
+  ]) {
     await pushImage(registry.url, `${kind}/web`, ['1.0.0', '1.0.1'], buildImage());
   }
   // GitCli sends a token as the password of x-access-token (as GitHub and GitLab accept it).
@@ -184,7 +194,7 @@ for (const kind of ['github', 'gitlab'] as const) {
 
       // A reviewer merges it (a merge commit) and Argo CD syncs: the rollout is recorded as an update.
       await git.merge(`pr-${kind}`, branch, 'main', 'Merge the image-watcher request');
-      forge.open.splice(0);
+      forge.markMerged();
       await argoSync(kube, `pr-${kind}`);
       await until('the merged version recorded', () => {
         const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
@@ -311,7 +321,7 @@ t.test('squash-merged: the next request holds only the new version and merges cl
 
   // Squash merge: the same change as one new commit on main; the head branch is kept.
   await git.commitAs('pr-squash', 'main', { 'apps/web.yaml': manifest(img('1.0.1')) }, 'Update web (#1)');
-  forge.open.splice(0);
+  forge.markMerged();
   await argoSync(kube, 'pr-squash');
   await until('the merged version recorded', () => {
     const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
@@ -343,3 +353,145 @@ t.test('squash-merged: the next request holds only the new version and merges cl
   t.equal(await git.show('pr-squash', 'main', 'apps/web.yaml'), manifest(img('1.0.2')), 'merged cleanly');
   t.equal(w.controller.workloads()[0]?.lastError, undefined);
 });
+
+/**
+ * One pull-request workload of image `<name>/web` (1.0.0 running, 1.0.1 out) in repository
+ * `pr-<name>`, a forge of `kind` over that repository, the watcher; after its first pass
+ * request 1 proposes 1.0.1.
+ */
+async function firstRequest(t: Test, kind: 'github' | 'gitlab', name: string) {
+  const img = (tag: string) => `${registry.host}/${name}/web:${tag}`;
+  const url = await git.createRepo(`pr-${name}`, { 'apps/web.yaml': manifest(img('1.0.0')) });
+  const forge = await startForge(kind, 'org/deploy', TOKEN, { gitDir: git.path(`pr-${name}`) });
+  t.teardown(() => forge.close());
+  const kube = await fakeKube(t.teardown.bind(t));
+  kube.seed(secret);
+  kube.seed(
+    deployment('web', img('1.0.0'), {
+      'image-watcher/mode': 'AUTO_UPDATE',
+      'image-watcher/strategy': 'PATCH',
+      'image-watcher/write-back': 'git',
+      'image-watcher/git-repo': url,
+      'image-watcher/git-path': 'apps',
+      'image-watcher/git-secret': 'git-token',
+      'image-watcher/git-push': 'pull-request',
+    }),
+  );
+  const w = await startWatcher(t.teardown.bind(t), kube, {
+    env: { GIT_INSECURE_HOSTS: '127.0.0.1' },
+    io: {
+      gitWindowMs: 10,
+      pullRequestProvider: () => ({ kind, apiUrl: forge.apiUrl, path: 'org/deploy', host: '127.0.0.1' }),
+    },
+  });
+  await w.controller.runCycle();
+  await w.controller.idle();
+  t.match(forge.open, [{ id: 1, head: BRANCH, title: 'Update shop/web app 1.0.0 -> 1.0.1' }]);
+  return { img, url, forge, kube, w, repo: `pr-${name}` };
+}
+
+const BRANCH = 'image-watcher/shop-web';
+
+for (const kind of ['github', 'gitlab'] as const) {
+  t.test(
+    `${kind}: a crash retry after the request was squash-merged: recorded as merged, no empty request`,
+    async (t) => {
+      const name = `retry-${kind}`;
+      const { img, url, forge, kube, w } = await firstRequest(t, kind, name);
+      const branch = BRANCH;
+      const pushed = annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/git-pending']!;
+
+      // Squash-merged and the branch deleted; the record is as a run that crashed right after
+      // its push leaves it (the claim, not marked pushed; last-pushed-version never written).
+      await git.commitAs(
+        `pr-${name}`,
+        'main',
+        { 'apps/web.yaml': manifest(img('1.0.1')) },
+        'Update web (#1)',
+      );
+      await git.deleteBranch(`pr-${name}`, branch);
+      forge.markMerged(1);
+      const claim = JSON.parse(pushed) as { git: Record<string, unknown> };
+      claim.git = { repo: url, push: 'pull-request', pushed: false };
+      const live = structuredClone(kube.get('Deployment', 'shop', 'web')!) as {
+        metadata: { annotations: Record<string, string> };
+      };
+      delete live.metadata.annotations['image-watcher/last-pushed-version'];
+      live.metadata.annotations['image-watcher/git-pending'] = JSON.stringify(claim);
+      kube.upsert(live);
+      const calls = forge.requests.length;
+      const notices = w.notices.length;
+      await until('the retry recorded', () => {
+        const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+        return a['image-watcher/last-pushed-version'] === '1.0.1';
+      });
+      await w.controller.idle();
+      const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+      t.match(JSON.parse(a['image-watcher/git-pending'] ?? '{}'), { git: { pushed: true, branch: 'main' } });
+      t.equal(forge.requests.length, calls, 'no call to the forge: no empty request');
+      t.equal(forge.pulls.length, 1);
+      t.same(await git.branches(`pr-${name}`), ['main'], 'nothing pushed');
+      t.same(w.notices.slice(notices), [], 'nothing proposed for review');
+      t.equal(w.controller.workloads()[0]?.lastError, undefined);
+      t.match(await w.metricsText(), /image_watcher_git_pushes_total\{result="unchanged"\} 1\n/);
+
+      // Argo CD syncs the base: recorded as an update.
+      await argoSync(kube, `pr-${name}`);
+      await until('the merged version recorded', () => {
+        const b = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+        return b['image-watcher/git-pending'] === undefined && b['image-watcher/rollout'] === undefined;
+      });
+      await w.controller.idle();
+      t.match(annotationsOf(kube.get('Deployment', 'shop', 'web')), {
+        'image-watcher/previous-version': '1.0.0',
+        'image-watcher/current-version': '1.0.1',
+      });
+      t.match(w.notices.at(-1), { event: 'updated', newVersion: '1.0.1' });
+    },
+  );
+}
+
+for (const kind of ['github', 'gitlab'] as const) {
+  t.test(
+    `${kind}: the base edits the same line: a fresh branch and request, the old request closed with a note`,
+    async (t) => {
+      const { img, forge, kube, w, repo } = await firstRequest(t, kind, `conflict-${kind}`);
+      // Someone edits the same line on the base by hand (the running version stays).
+      await git.commitAs(
+        repo,
+        'main',
+        { 'apps/web.yaml': manifest(img('1.0.0')).replace('# reviewed by people', '# pinned by ops') },
+        'Pin web by hand',
+      );
+      await pushImage(registry.url, `conflict-${kind}/web`, ['1.0.2'], buildImage());
+      await w.controller.runCycle();
+      await w.controller.idle();
+      t.same(await git.branches(repo), [BRANCH, `${BRANCH}-2`, 'main']);
+      t.match(forge.open, [{ id: 2, head: `${BRANCH}-2`, title: 'Update shop/web app 1.0.0 -> 1.0.2' }]);
+      t.equal(forge.open.length, 1, 'the superseded request is closed');
+      const newUrl =
+        kind === 'github'
+          ? 'https://github.example/org/deploy/pull/2'
+          : 'https://gitlab.example/org/deploy/-/merge_requests/2';
+      t.match(forge.pulls[0], {
+        id: 1,
+        state: 'closed',
+        comments: [new RegExp(`^Superseded by ${newUrl}: `)],
+      });
+      t.equal(forge.pulls[0]?.comments.length, 1);
+      t.match(w.notices.at(-1), {
+        event: 'available',
+        newVersion: '1.0.2',
+        detail: `Proposed in Git for review: ${newUrl}`,
+      });
+      t.match(await w.metricsText(), /image_watcher_git_superseded_requests_total\{result="closed"\} 1\n/);
+      t.match(await w.metricsText(), /image_watcher_git_superseded_requests_total\{result="failed"\} 0\n/);
+      t.equal(
+        annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/last-pushed-version'],
+        '1.0.2',
+      );
+      await git.merge(repo, `${BRANCH}-2`, 'main', 'Merge !2');
+      t.match(await git.show(repo, 'main', 'apps/web.yaml'), `${img('1.0.2')} # pinned by ops`);
+    },
+  );
+}

@@ -125,3 +125,56 @@ t.test(
     t.same(await readdir(tempDir), [], 'the temp directory (keys, wrapper) is removed after a failure');
   },
 );
+
+t.test('the probe: E_GIT_UNAVAILABLE naming the -git image without git, the version with it', async (t) => {
+  const none = await new GitCli({ path: await pathWith('probe-empty', {}) }).probe();
+  t.match(none, { ok: false, error: { code: 'E_GIT_UNAVAILABLE', message: /tagged <version>-git/ } });
+  const found = await new GitCli({ path: await pathWith('probe-git', { git: GIT_BIN }) }).probe();
+  t.match(found, { ok: true, version: /^git version \d/ });
+});
+
+t.test('the write-back probes git once, and warns once naming the -git image', async (t) => {
+  const lines: { level: number; msg: string; code?: string; reason?: string }[] = [];
+  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  const real = new GitCli({ path: await pathWith('probe-once', {}) });
+  let probes = 0;
+  const wb = new GitWriteBack({
+    git: {
+      probe: () => {
+        probes++;
+        return real.probe();
+      },
+      open: (o) => real.open(o),
+    },
+    edit: editFiles,
+    credentials: () => Promise.resolve(undefined),
+    identity: { name: 'Image Watcher', email: 'iw@example.com' },
+    commitPerWorkload: false,
+    logger,
+    windowMs: 0,
+  });
+  const results = await Promise.all([wb.probe(), wb.probe(), wb.probe()]);
+  t.equal(probes, 1, 'one look for git');
+  t.ok(results.every((r) => !r.ok));
+  const warns = lines.filter((l) => l.level === 40);
+  t.equal(warns.length, 1, 'one WARN');
+  t.match(warns[0], {
+    code: 'E_GIT_UNAVAILABLE',
+    msg: /git is missing.*image tagged <version>-git/,
+    reason: /ghcr\.io\/image-watcher\/watcher:<version>-git/,
+  });
+
+  // A client that cannot even look: a WARN too, and the probe still resolves.
+  lines.splice(0);
+  const broken = new GitWriteBack({
+    git: { probe: () => Promise.reject(new Error('EACCES')), open: (o) => real.open(o) },
+    edit: editFiles,
+    credentials: () => Promise.resolve(undefined),
+    identity: { name: 'Image Watcher', email: 'iw@example.com' },
+    commitPerWorkload: false,
+    logger,
+    windowMs: 0,
+  });
+  t.match(await broken.probe(), { ok: false, error: { code: 'E_GIT_UNAVAILABLE' } });
+  t.equal(lines.filter((l) => l.level === 40).length, 1);
+});

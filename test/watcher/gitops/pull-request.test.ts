@@ -2,14 +2,18 @@
 // request opened, then updated for a newer version, on local servers shaped as GitHub's and
 // GitLab's REST APIs (test/support/forge.ts).
 import t from 'tap';
+import type { Test } from 'tap';
 import pino from 'pino';
+import type { SupersededResult } from '../../../watcher/metrics.ts';
 import { editFiles } from '../../../watcher/gitops/edit/index.ts';
 import { GitCli } from '../../../watcher/gitops/git.ts';
 import { RestPullRequests, providerOf } from '../../../watcher/gitops/pull-request.ts';
 import type { WriteBackRequest } from '../../../watcher/gitops/writeback.ts';
-import { GitWriteBack } from '../../../watcher/gitops/writeback.ts';
+import { GitWriteBack, supersededBy } from '../../../watcher/gitops/writeback.ts';
 import { startForge } from '../../support/forge.ts';
+import type { FakeForge } from '../../support/forge.ts';
 import { git, startGitServer } from '../../support/git-server.ts';
+import type { GitServer } from '../../support/git-server.ts';
 
 const TOKEN = 'ghp_test_token_0123456789';
 const manifest = (tag: string) =>
@@ -32,99 +36,42 @@ function request(repo: string, from: string, to: string): WriteBackRequest {
   };
 }
 
-for (const kind of ['github', 'gitlab'] as const) {
-  t.test(`${kind}: a request is opened once, then updated for a newer version`, async (t) => {
-    const srv = await startGitServer();
-    t.teardown(() => srv.close());
-    const forge = await startForge(kind, 'org/deploy', TOKEN);
-    t.teardown(() => forge.close());
-    const repo = await srv.createRepo('deploy', { 'web.yaml': manifest('1.0.0') });
-    const wb = new GitWriteBack({
-      git: new GitCli({ insecureHosts: ['127.0.0.1'], timeoutMs: 30_000 }),
-      edit: editFiles,
-      credentials: () => Promise.resolve({ token: TOKEN }),
-      identity: { name: 'Image Watcher', email: 'iw@example.com' },
-      commitPerWorkload: false,
-      pullRequests: new RestPullRequests({
-        provider: () => ({ kind, apiUrl: forge.apiUrl, path: 'org/deploy', host: '127.0.0.1' }),
-        trustedHosts: ['127.0.0.1'],
-      }),
-      logger: pino({ level: 'silent' }),
-      windowMs: 0,
-    });
-    const first = await wb.submit(request(repo, '1.0.0', '1.1.0'));
-    t.match(first, {
-      result: 'pushed',
-      branch: 'image-watcher/shop-web',
-      url: /\/(pull|merge_requests)\/1$/,
-    });
-    t.same(await srv.log('deploy', 'main'), ['Initial manifests'], 'the base branch is untouched');
-    t.equal(forge.open.length, 1);
-    t.match(forge.open[0], {
-      head: 'image-watcher/shop-web',
-      base: 'main',
-      title: 'Update shop/web app 1.0.0 -> 1.1.0',
-    });
-    t.match(forge.open[0]?.body, /\(minor\)/);
+const KINDS = ['github', 'gitlab'] as const;
+type Kind = (typeof KINDS)[number];
+/** Per shape: the project path, how a request's link ends, the update method. */
+const SHAPE = {
+  github: { project: 'org/deploy', link: (n: number) => new RegExp(`/pull/${n}$`), update: 'PATCH' },
+  gitlab: {
+    project: 'group/sub/deploy',
+    link: (n: number) => new RegExp(`/-/merge_requests/${n}$`),
+    update: 'PUT',
+  },
+} as const;
 
-    // Not merged yet; a newer version comes: the same branch gets a commit, the request is updated.
-    const second = await wb.submit(request(repo, '1.0.0', '1.2.0'));
-    t.match(second, {
-      result: 'pushed',
-      branch: 'image-watcher/shop-web',
-      url: first.result === 'pushed' ? first.url : '',
-    });
-    t.equal(forge.open.length, 1, 'no second request');
-    t.equal(forge.open[0]?.title, 'Update shop/web app 1.0.0 -> 1.2.0');
-    t.equal(await srv.show('deploy', 'image-watcher/shop-web', 'web.yaml'), manifest('1.2.0'));
-    t.same(await srv.log('deploy', 'image-watcher/shop-web'), [
-      'Update shop/web app 1.0.0 -> 1.2.0',
-      'Update shop/web app 1.0.0 -> 1.1.0',
-      'Initial manifests',
-    ]);
-    const methods = forge.requests.map((r) => r.method);
-    t.same(methods, kind === 'github' ? ['GET', 'POST', 'GET', 'PATCH'] : ['GET', 'POST', 'GET', 'PUT']);
-    if (kind === 'github') {
-      t.equal(forge.requests[0]?.query.head, 'org:image-watcher/shop-web');
-      t.equal(forge.requests[0]?.headers['x-github-api-version'], '2022-11-28');
-    } else {
-      t.equal(forge.requests[0]?.query.source_branch, 'image-watcher/shop-web');
-    }
-  });
+interface Setup {
+  srv: GitServer;
+  forge: FakeForge;
+  repo: string;
+  wb: GitWriteBack;
+  superseded: SupersededResult[];
 }
 
-t.test('a wrong token: the push lands, the request fails with the answer', async (t) => {
+/** A real remote with web.yaml at 1.0.0, a forge of that shape over it, and the write-back. */
+async function setup(
+  t: Test,
+  kind: Kind,
+  opts: { forgeToken?: string; refuse?: (r: { method: string; path: string }) => boolean } = {},
+): Promise<Setup> {
   const srv = await startGitServer();
   t.teardown(() => srv.close());
-  const forge = await startForge('github', 'org/deploy', 'another-token-xyz');
-  t.teardown(() => forge.close());
   const repo = await srv.createRepo('deploy', { 'web.yaml': manifest('1.0.0') });
-  const wb = new GitWriteBack({
-    git: new GitCli({ insecureHosts: ['127.0.0.1'] }),
-    edit: editFiles,
-    credentials: () => Promise.resolve({ token: TOKEN }),
-    identity: { name: 'Image Watcher', email: 'iw@example.com' },
-    commitPerWorkload: false,
-    pullRequests: new RestPullRequests({
-      provider: () => ({ kind: 'github', apiUrl: forge.apiUrl, path: 'org/deploy', host: '127.0.0.1' }),
-      trustedHosts: ['127.0.0.1'],
-    }),
-    logger: pino({ level: 'silent' }),
-    windowMs: 0,
+  const { project } = SHAPE[kind];
+  const forge = await startForge(kind, project, opts.forgeToken ?? TOKEN, {
+    gitDir: srv.path('deploy'),
+    ...(opts.refuse ? { refuse: opts.refuse } : {}),
   });
-  const r = await wb.submit(request(repo, '1.0.0', '1.1.0'));
-  t.match(r, { result: 'failed', code: 'E_GIT_AUTH', reason: /answered 401/ });
-  t.notMatch(r.result === 'failed' ? r.reason : '', new RegExp(TOKEN));
-  t.same(await srv.branches('deploy'), ['image-watcher/shop-web', 'main'], 'the branch was pushed');
-  t.equal(forge.open.length, 0);
-});
-
-t.test('squash-merged and its branch deleted: the next request starts from the base', async (t) => {
-  const srv = await startGitServer();
-  t.teardown(() => srv.close());
-  const forge = await startForge('github', 'org/deploy', TOKEN);
   t.teardown(() => forge.close());
-  const repo = await srv.createRepo('deploy', { 'web.yaml': manifest('1.0.0') });
+  const superseded: SupersededResult[] = [];
   const wb = new GitWriteBack({
     git: new GitCli({ insecureHosts: ['127.0.0.1'], timeoutMs: 30_000 }),
     edit: editFiles,
@@ -132,44 +79,14 @@ t.test('squash-merged and its branch deleted: the next request starts from the b
     identity: { name: 'Image Watcher', email: 'iw@example.com' },
     commitPerWorkload: false,
     pullRequests: new RestPullRequests({
-      provider: () => ({ kind: 'github', apiUrl: forge.apiUrl, path: 'org/deploy', host: '127.0.0.1' }),
+      provider: () => ({ kind, apiUrl: forge.apiUrl, path: project, host: '127.0.0.1' }),
       trustedHosts: ['127.0.0.1'],
     }),
+    metrics: { observeGitPush: () => undefined, observeSupersededRequest: (r) => superseded.push(r) },
     logger: pino({ level: 'silent' }),
     windowMs: 0,
   });
-  t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed' });
-  // Squash merge: one new commit on main with the same change; the forge deletes the head branch.
-  await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.1.0') }, 'Update shop/web (#1)');
-  await srv.deleteBranch('deploy', 'image-watcher/shop-web');
-  forge.open.splice(0);
-  t.match(await wb.submit(request(repo, '1.1.0', '1.2.0')), {
-    result: 'pushed',
-    url: /\/pull\/2$/,
-  });
-  t.same(await srv.log('deploy', 'image-watcher/shop-web'), [
-    'Update shop/web app 1.1.0 -> 1.2.0',
-    'Update shop/web (#1)',
-    'Initial manifests',
-  ]);
-  await srv.merge('deploy', 'image-watcher/shop-web', 'main', 'Merge #2');
-  t.equal(await srv.show('deploy', 'main', 'web.yaml'), manifest('1.2.0'), 'merged without a conflict');
-});
-
-function prWriteBack(forgeApi: string): GitWriteBack {
-  return new GitWriteBack({
-    git: new GitCli({ insecureHosts: ['127.0.0.1'], timeoutMs: 30_000 }),
-    edit: editFiles,
-    credentials: () => Promise.resolve({ token: TOKEN }),
-    identity: { name: 'Image Watcher', email: 'iw@example.com' },
-    commitPerWorkload: false,
-    pullRequests: new RestPullRequests({
-      provider: () => ({ kind: 'github', apiUrl: forgeApi, path: 'org/deploy', host: '127.0.0.1' }),
-      trustedHosts: ['127.0.0.1'],
-    }),
-    logger: pino({ level: 'silent' }),
-    windowMs: 0,
-  });
+  return { srv, forge, repo, wb, superseded };
 }
 
 /** What the request shows: the diff of the branch against its fork point from the base. */
@@ -178,86 +95,282 @@ async function requestDiff(bare: string, branch: string): Promise<string[]> {
   return out.split('\n').filter((l) => /^[-+] /.test(l));
 }
 
-t.test(
-  'squash-merged, the branch kept: the base is merged in, the next diff is the new version only',
-  async (t) => {
-    const srv = await startGitServer();
-    t.teardown(() => srv.close());
-    const forge = await startForge('github', 'org/deploy', TOKEN);
-    t.teardown(() => forge.close());
-    const repo = await srv.createRepo('deploy', { 'web.yaml': manifest('1.0.0') });
-    const wb = prWriteBack(forge.apiUrl);
-    t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed' });
-    // More commits on the base than the first deepening step fetches, then the squash merge.
-    for (let i = 0; i < 20; i++) {
-      await srv.commitAs('deploy', 'main', { [`other/${i}.yaml`]: `n: ${i}\n` }, `Other change ${i}`);
-    }
-    await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.1.0') }, 'Update shop/web (#1)');
-    forge.open.splice(0);
-    t.match(await wb.submit(request(repo, '1.1.0', '1.2.0')), {
-      result: 'pushed',
-      branch: 'image-watcher/shop-web',
-      url: /\/pull\/2$/,
-    });
-    t.same((await srv.log('deploy', 'image-watcher/shop-web')).slice(0, 3), [
-      'Update shop/web app 1.1.0 -> 1.2.0',
-      "Merge branch 'main' into image-watcher/shop-web",
-      'Update shop/web app 1.0.0 -> 1.1.0',
-    ]);
-    const mergeParents = (await srv.log('deploy', 'image-watcher/shop-web', '%P'))[1]?.split(' ');
-    t.equal(mergeParents?.[1], (await srv.log('deploy', 'main', '%H'))[0], 'the squash merge is merged in');
-    t.same(await requestDiff(srv.path('deploy'), 'image-watcher/shop-web'), [
-      '-          image: registry.local/shop/web:1.1.0',
-      '+          image: registry.local/shop/web:1.2.0',
-    ]);
-    t.same(await srv.branches('deploy'), ['image-watcher/shop-web', 'main'], 'no other branch');
-    // Only fast-forwards were pushed: the old tip is an ancestor of the new one.
-    await srv.merge('deploy', 'image-watcher/shop-web', 'main', 'Merge #2');
-    t.equal(await srv.show('deploy', 'main', 'web.yaml'), manifest('1.2.0'), 'merged without a conflict');
-    t.equal(await srv.show('deploy', 'main', 'other/19.yaml'), 'n: 19\n');
-  },
-);
+const BRANCH = 'image-watcher/shop-web';
 
-t.test('the base edited the same line: a fresh branch off the base and a new request', async (t) => {
-  const srv = await startGitServer();
-  t.teardown(() => srv.close());
-  const forge = await startForge('github', 'org/deploy', TOKEN);
-  t.teardown(() => forge.close());
-  const repo = await srv.createRepo('deploy', { 'web.yaml': manifest('1.0.0') });
-  const wb = prWriteBack(forge.apiUrl);
-  t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed', url: /\/pull\/1$/ });
-  const oldTip = await git(srv.path('deploy'), 'rev-parse', 'image-watcher/shop-web');
-  // Someone pins a hotfix on the base by hand; the running image follows it.
-  await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.0.1') }, 'Hotfix web 1.0.1');
-  const r = await wb.submit(request(repo, '1.0.1', '1.2.0'));
-  t.match(r, { result: 'pushed', branch: 'image-watcher/shop-web-2', url: /\/pull\/2$/ });
-  t.same(
-    forge.open.map((p) => p.head),
-    ['image-watcher/shop-web', 'image-watcher/shop-web-2'],
-  );
-  t.equal(
-    await git(srv.path('deploy'), 'rev-parse', 'image-watcher/shop-web'),
-    oldTip,
-    'the conflicting branch is left as it was',
-  );
-  t.same(await srv.log('deploy', 'image-watcher/shop-web-2'), [
-    'Update shop/web app 1.0.1 -> 1.2.0',
-    'Hotfix web 1.0.1',
-    'Initial manifests',
-  ]);
-  t.same(await requestDiff(srv.path('deploy'), 'image-watcher/shop-web-2'), [
-    '-          image: registry.local/shop/web:1.0.1',
-    '+          image: registry.local/shop/web:1.2.0',
-  ]);
-  // The next version goes to the branch that merges, not back to the conflicting one.
-  t.match(await wb.submit(request(repo, '1.0.1', '1.3.0')), {
-    result: 'pushed',
-    branch: 'image-watcher/shop-web-2',
-    url: /\/pull\/2$/,
+for (const kind of KINDS) {
+  const { link, update } = SHAPE[kind];
+
+  t.test(`${kind}: a request is opened once, then updated for a newer version`, async (t) => {
+    const { srv, forge, repo, wb } = await setup(t, kind);
+    const first = await wb.submit(request(repo, '1.0.0', '1.1.0'));
+    t.match(first, { result: 'pushed', branch: BRANCH, url: link(1) });
+    t.same(await srv.log('deploy', 'main'), ['Initial manifests'], 'the base branch is untouched');
+    t.equal(forge.open.length, 1);
+    t.match(forge.open[0], { head: BRANCH, base: 'main', title: 'Update shop/web app 1.0.0 -> 1.1.0' });
+    t.match(forge.open[0]?.body, /\(minor\)/);
+
+    // Not merged yet; a newer version comes: the same branch gets a commit, the request is updated.
+    const second = await wb.submit(request(repo, '1.0.0', '1.2.0'));
+    t.match(second, { result: 'pushed', branch: BRANCH, url: first.result === 'pushed' ? first.url : '' });
+    t.equal(forge.open.length, 1, 'no second request');
+    t.equal(forge.open[0]?.title, 'Update shop/web app 1.0.0 -> 1.2.0');
+    t.equal(await srv.show('deploy', BRANCH, 'web.yaml'), manifest('1.2.0'));
+    t.same(await srv.log('deploy', BRANCH), [
+      'Update shop/web app 1.0.0 -> 1.2.0',
+      'Update shop/web app 1.0.0 -> 1.1.0',
+      'Initial manifests',
+    ]);
+    t.same(
+      forge.requests.map((r) => r.method),
+      ['GET', 'POST', 'GET', update],
+    );
+    if (kind === 'github') {
+      t.equal(forge.requests[0]?.query.head, 'org:image-watcher/shop-web');
+      t.equal(forge.requests[0]?.headers['x-github-api-version'], '2022-11-28');
+    } else {
+      t.equal(forge.requests[0]?.query.source_branch, BRANCH);
+      t.equal(forge.requests[0]?.path, '/projects/group%2Fsub%2Fdeploy/merge_requests');
+    }
   });
-  await srv.merge('deploy', 'image-watcher/shop-web-2', 'main', 'Merge #2');
-  t.equal(await srv.show('deploy', 'main', 'web.yaml'), manifest('1.3.0'));
+
+  t.test(
+    `${kind}: squash-merged and its branch deleted: the next request starts from the base`,
+    async (t) => {
+      const { srv, forge, repo, wb } = await setup(t, kind);
+      t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed' });
+      // Squash merge: one new commit on main with the same change; the forge deletes the head branch.
+      await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.1.0') }, 'Update shop/web (#1)');
+      await srv.deleteBranch('deploy', BRANCH);
+      forge.markMerged(1);
+      t.match(await wb.submit(request(repo, '1.1.0', '1.2.0')), { result: 'pushed', url: link(2) });
+      t.same(await srv.log('deploy', BRANCH), [
+        'Update shop/web app 1.1.0 -> 1.2.0',
+        'Update shop/web (#1)',
+        'Initial manifests',
+      ]);
+      await srv.merge('deploy', BRANCH, 'main', 'Merge #2');
+      t.equal(await srv.show('deploy', 'main', 'web.yaml'), manifest('1.2.0'), 'merged without a conflict');
+    },
+  );
+
+  t.test(
+    `${kind}: squash-merged, the branch kept: the base is merged in, the next diff is the new version only`,
+    async (t) => {
+      const { srv, forge, repo, wb } = await setup(t, kind);
+      t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed' });
+      // More commits on the base than the first deepening step fetches, then the squash merge.
+      for (let i = 0; i < 20; i++) {
+        await srv.commitAs('deploy', 'main', { [`other/${i}.yaml`]: `n: ${i}\n` }, `Other change ${i}`);
+      }
+      await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.1.0') }, 'Update shop/web (#1)');
+      forge.markMerged(1);
+      t.match(await wb.submit(request(repo, '1.1.0', '1.2.0')), {
+        result: 'pushed',
+        branch: BRANCH,
+        url: link(2),
+      });
+      t.same((await srv.log('deploy', BRANCH)).slice(0, 3), [
+        'Update shop/web app 1.1.0 -> 1.2.0',
+        "Merge branch 'main' into image-watcher/shop-web",
+        'Update shop/web app 1.0.0 -> 1.1.0',
+      ]);
+      const mergeParents = (await srv.log('deploy', BRANCH, '%P'))[1]?.split(' ');
+      t.equal(mergeParents?.[1], (await srv.log('deploy', 'main', '%H'))[0], 'the squash merge is merged in');
+      t.same(await requestDiff(srv.path('deploy'), BRANCH), [
+        '-          image: registry.local/shop/web:1.1.0',
+        '+          image: registry.local/shop/web:1.2.0',
+      ]);
+      t.same(await srv.branches('deploy'), [BRANCH, 'main'], 'no other branch');
+      // Only fast-forwards were pushed: the old tip is an ancestor of the new one.
+      await srv.merge('deploy', BRANCH, 'main', 'Merge #2');
+      t.equal(await srv.show('deploy', 'main', 'web.yaml'), manifest('1.2.0'), 'merged without a conflict');
+      t.equal(await srv.show('deploy', 'main', 'other/19.yaml'), 'n: 19\n');
+    },
+  );
+
+  for (const kept of [true, false]) {
+    t.test(
+      `${kind}: a crash retry of a version already squash-merged (branch ${kept ? 'kept' : 'deleted'}): up to date, no request`,
+      async (t) => {
+        const { srv, forge, repo, wb } = await setup(t, kind);
+        t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed', url: link(1) });
+        const tip = await git(srv.path('deploy'), 'rev-parse', BRANCH);
+        await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.1.0') }, 'Update shop/web (#1)');
+        if (!kept) await srv.deleteBranch('deploy', BRANCH);
+        forge.markMerged(1);
+        const calls = forge.requests.length;
+        // The same write again, as after a crash between the push and recording it.
+        const r = await wb.submit(request(repo, '1.0.0', '1.1.0'));
+        t.same(r, { result: 'unchanged', branch: 'main', commit: undefined, url: undefined, inBase: true });
+        t.equal(forge.requests.length, calls, 'the forge is not called: no empty request');
+        t.equal(forge.pulls.length, 1);
+        t.same(await srv.branches('deploy'), kept ? [BRANCH, 'main'] : ['main'], 'nothing pushed');
+        if (kept) t.equal(await git(srv.path('deploy'), 'rev-parse', BRANCH), tip);
+        t.same(await srv.log('deploy', 'main'), ['Update shop/web (#1)', 'Initial manifests']);
+      },
+    );
+  }
+
+  t.test(
+    `${kind}: the base edited the same line: a fresh branch, a new request, the old one closed with a note`,
+    async (t) => {
+      const { srv, forge, repo, wb, superseded } = await setup(t, kind);
+      t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed', url: link(1) });
+      const oldTip = await git(srv.path('deploy'), 'rev-parse', BRANCH);
+      // A person's own request on another branch: never the watcher's to close.
+      await git(srv.path('deploy'), 'branch', 'feature/by-hand', 'main');
+      await srv.commitAs('deploy', 'feature/by-hand', { 'README.md': 'mine\n' }, 'By hand');
+      const mine = await openByHand(forge, 'feature/by-hand');
+      // Someone pins a hotfix on the base by hand; the running image follows it.
+      await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.0.1') }, 'Hotfix web 1.0.1');
+      const r = await wb.submit(request(repo, '1.0.1', '1.2.0'));
+      t.match(r, { result: 'pushed', branch: `${BRANCH}-2`, url: link(3) });
+      const newUrl = r.result === 'pushed' ? r.url! : '';
+      t.same(
+        forge.open.map((p) => p.head),
+        ['feature/by-hand', `${BRANCH}-2`],
+        'the superseded request is closed, the person’s is not',
+      );
+      t.match(forge.pulls[0], { head: BRANCH, state: 'closed' });
+      t.equal(forge.pulls[0]?.comments.length, 1, 'one comment');
+      t.match(forge.pulls[0]?.comments[0], `Superseded by ${newUrl}`);
+      t.same(forge.pulls.find((p) => p.id === mine)?.comments, []);
+      t.same(superseded, ['closed']);
+      t.equal(
+        await git(srv.path('deploy'), 'rev-parse', BRANCH),
+        oldTip,
+        'the conflicting branch is left as it was',
+      );
+      t.same(await srv.log('deploy', `${BRANCH}-2`), [
+        'Update shop/web app 1.0.1 -> 1.2.0',
+        'Hotfix web 1.0.1',
+        'Initial manifests',
+      ]);
+      t.same(await requestDiff(srv.path('deploy'), `${BRANCH}-2`), [
+        '-          image: registry.local/shop/web:1.0.1',
+        '+          image: registry.local/shop/web:1.2.0',
+      ]);
+      // The next version goes to the branch that merges; nothing is closed or noted twice.
+      t.match(await wb.submit(request(repo, '1.0.1', '1.3.0')), {
+        result: 'pushed',
+        branch: `${BRANCH}-2`,
+        url: link(3),
+      });
+      t.equal(forge.pulls[0]?.comments.length, 1, 'still one comment');
+      t.same(superseded, ['closed']);
+      await srv.merge('deploy', `${BRANCH}-2`, 'main', 'Merge #3');
+      t.equal(await srv.show('deploy', 'main', 'web.yaml'), manifest('1.3.0'));
+    },
+  );
+
+  t.test(`${kind}: closing the superseded request is refused: logged, counted, tried again`, async (t) => {
+    let refuse = true;
+    const closing = (r: { method: string; path: string }) =>
+      refuse && r.method === update && /\/(pulls|merge_requests)\/1$/.test(r.path);
+    const { srv, forge, repo, wb, superseded } = await setup(t, kind, { refuse: closing });
+    t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed', url: link(1) });
+    await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.0.1') }, 'Hotfix web 1.0.1');
+    t.match(
+      await wb.submit(request(repo, '1.0.1', '1.2.0')),
+      { result: 'pushed', branch: `${BRANCH}-2`, url: link(2) },
+      'the new request is opened all the same',
+    );
+    t.same(superseded, ['failed']);
+    t.same(
+      forge.open.map((p) => p.head),
+      [BRANCH, `${BRANCH}-2`],
+    );
+    t.same(forge.pulls[0]?.comments, [], 'no comment on a request left open');
+    refuse = false;
+    t.match(await wb.submit(request(repo, '1.0.1', '1.3.0')), { result: 'pushed', url: link(2) });
+    t.same(superseded, ['failed', 'closed']);
+    t.match(forge.pulls[0], { state: 'closed', comments: [/^Superseded by \S+\/2: /] });
+  });
+}
+
+for (const kind of KINDS) {
+  const { link } = SHAPE[kind];
+  t.test(`${kind}: closed, but the comment refused: counted closed, never noted twice`, async (t) => {
+    const notes = (r: { method: string; path: string }) =>
+      r.method === 'POST' && /\/(comments|notes)$/.test(r.path);
+    const { srv, forge, repo, wb, superseded } = await setup(t, kind, { refuse: notes });
+    t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed', url: link(1) });
+    await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.0.1') }, 'Hotfix web 1.0.1');
+    t.match(await wb.submit(request(repo, '1.0.1', '1.2.0')), { result: 'pushed', url: link(2) });
+    t.match(forge.pulls[0], { state: 'closed', comments: [] });
+    t.same(superseded, ['closed']);
+    t.match(await wb.submit(request(repo, '1.0.1', '1.3.0')), { result: 'pushed', url: link(2) });
+    t.equal(forge.requests.filter(notes).length, 1, 'the comment was tried once');
+    t.same(superseded, ['closed']);
+  });
+}
+
+/** A request a person opens on the forge (through its API, as the web page would). */
+async function openByHand(forge: FakeForge, head: string): Promise<number> {
+  const github = forge.kind === 'github';
+  const url = github
+    ? `${forge.apiUrl}/repos/${SHAPE.github.project}/pulls`
+    : `${forge.apiUrl}/projects/${encodeURIComponent(SHAPE.gitlab.project)}/merge_requests`;
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: github
+      ? { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+      : { 'private-token': TOKEN, 'content-type': 'application/json' },
+    body: JSON.stringify(
+      github
+        ? { head, base: 'main', title: 'By hand', body: '' }
+        : { source_branch: head, target_branch: 'main', title: 'By hand', description: '' },
+    ),
+  });
+  const v = (await res.json()) as { number?: number; iid?: number };
+  return v.number ?? v.iid ?? 0;
+}
+
+t.test('a wrong token: the push lands, the request fails with the answer', async (t) => {
+  const { srv, forge, repo, wb } = await setup(t, 'github', { forgeToken: 'another-token-xyz' });
+  const r = await wb.submit(request(repo, '1.0.0', '1.1.0'));
+  t.match(r, { result: 'failed', code: 'E_GIT_AUTH', reason: /answered 401/ });
+  t.notMatch(r.result === 'failed' ? r.reason : '', new RegExp(TOKEN));
+  t.same(await srv.branches('deploy'), [BRANCH, 'main'], 'the branch was pushed');
+  t.equal(forge.open.length, 0);
 });
+
+for (const kind of KINDS) {
+  t.test(
+    `${kind}: closeSuperseded closes only the watcher's branches, and answers 404 for unknown numbers`,
+    async (t) => {
+      const { forge } = await setup(t, kind);
+      const client = new RestPullRequests({
+        provider: () => ({ kind, apiUrl: forge.apiUrl, path: SHAPE[kind].project, host: '127.0.0.1' }),
+        trustedHosts: ['127.0.0.1'],
+      });
+      const closed = await client.closeSuperseded({
+        repo: 'x',
+        heads: ['feature/by-hand', 'main'],
+        base: 'main',
+        by: { head: `${BRANCH}-2`, url: 'https://example/2' },
+        credentials: { token: TOKEN },
+      });
+      t.same(closed, []);
+      t.equal(forge.requests.length, 0, 'not even looked up');
+      const path =
+        kind === 'github'
+          ? `/repos/${SHAPE.github.project}/pulls/99`
+          : `/projects/${encodeURIComponent(SHAPE.gitlab.project)}/merge_requests/99`;
+      const res = await fetch(`${forge.apiUrl}${path}`, {
+        method: SHAPE[kind].update,
+        headers:
+          kind === 'github'
+            ? { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+            : { 'private-token': TOKEN, 'content-type': 'application/json' },
+        body: JSON.stringify(kind === 'github' ? { state: 'closed' } : { state_event: 'close' }),
+      });
+      t.equal(res.status, 404);
+      const anon = await fetch(`${forge.apiUrl}${path}`, { method: 'GET' });
+      t.equal(anon.status, 401, 'no token, no answer');
+    },
+  );
+}
 
 t.test('providers from the remote URL', (t) => {
   t.match(providerOf('https://github.com/org/deploy.git'), {
@@ -272,5 +385,19 @@ t.test('providers from the remote URL', (t) => {
     path: 'group/sub/deploy',
   });
   t.equal(providerOf('https://git.example.com/org/deploy.git'), undefined, 'other hosts: no pull requests');
+  t.end();
+});
+
+t.test('the branches a fresh branch replaces', (t) => {
+  const w = 'image-watcher/shop-web';
+  const cases: [string, string[]][] = [
+    [w, []],
+    [`${w}-2`, [w]],
+    [`${w}-4`, [w, `${w}-2`, `${w}-3`]],
+    [`${w}-x`, []],
+    [`${w}-1`, []],
+    ['image-watcher/shop-api-2', []],
+  ];
+  for (const [branch, want] of cases) t.same(supersededBy(w, branch), want, branch);
   t.end();
 });

@@ -66,7 +66,7 @@ function writer(
     credentials: (_ns, name) => Promise.resolve(name === 'git-creds' ? over.creds : undefined),
     identity: { name: 'Image Watcher Bot', email: 'bot@example.com' },
     commitPerWorkload: over.commitPerWorkload ?? false,
-    metrics: { observeGitPush: (r) => pushes.push(r) },
+    metrics: { observeGitPush: (r) => pushes.push(r), observeSupersededRequest: () => undefined },
     logger: pino({ level: 'silent' }),
     windowMs: 20,
   });
@@ -152,6 +152,7 @@ t.test('a push between our fetch and our push: fetched again, reapplied, never f
   let raced = 0;
   // The real client; before its first push a person pushes another commit to main.
   const racing: GitClient = {
+    probe: () => cli.probe(),
     async open(o) {
       const ws = await cli.open(o);
       const push = ws.push.bind(ws);
@@ -185,6 +186,7 @@ t.test('a remote that keeps moving fails after the bounded attempts', async (t) 
   });
   let n = 0;
   const racing: GitClient = {
+    probe: () => cli.probe(),
     async open(o) {
       const ws = await cli.open(o);
       const push = ws.push.bind(ws);
@@ -345,6 +347,7 @@ t.test('a request branch moved on during the push: the base is merged in again a
   t.match(await wb.submit(request('web', '1.2.0', '1.3.0', pr)), { result: 'pushed', branch });
   let raced = false;
   const racing: GitClient = {
+    probe: () => cli.probe(),
     async open(o) {
       const ws = await cli.open(o);
       const push = ws.push.bind(ws);
@@ -382,6 +385,7 @@ t.test('every request branch conflicts with the base: E_GIT_CONFLICT, bounded', 
   // The git side of a conflict is tested for real in pull-request.test.ts; here, the bound.
   const tried: string[] = [];
   const conflicting: GitClient = {
+    probe: () => cli.probe(),
     async open(o) {
       const ws = await cli.open(o);
       return Object.assign(Object.create(ws) as GitWorkspace, {
