@@ -1,11 +1,13 @@
 // Benchmark of one full check cycle: 5,000 Deployments over 1,000 repositories in the fake API
 // server, a registry answering each tag list after 20 ms. The watcher runs as its own process
 // (the bundle of scripts/bundle.ts, exactly what the image and `npm run start:watcher` run) so its
-// RSS is its own. Pass the manifests' heap flags: --node --max-semi-space-size=1 --node --max-old-space-size=160.
+// RSS is its own, with the manifests' NODE_OPTIONS, the image's node flags and MALLOC_* settings
+// (--node FLAG... replaces the flags, --env NAME=VALUE adds to the environment).
 // Targets: exactly 1 tag-list request per repository, peak RSS under 128 MiB, under 3 KB per workload
 // (RSS at the steady state, 30 s after the cycle, and heap that survives a full GC requested
 // through the inspector).
 //   node --import ./bench/register.js bench/watcher.ts [--workloads N] [--repos N] [--latency MS]
+//     [--timeline] [--env NAME=VALUE]... [--node FLAG]...
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
