@@ -5,11 +5,16 @@
 // Beside them, one polling pass: its registry requests, and the latency polling would have.
 // Targets: p50 < 2 s, p99 < 5 s, at most 1 tag list per pushed repository per second.
 //   node --import ./bench/register.js bench/push.ts [--pushes N] [--repos N] [--flood N]
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { startFakeKube } from '../test/support/fake-kube/index.ts';
+import type { FakeKube } from '../test/support/fake-kube/index.ts';
 import { buildImage } from '../test/support/images.ts';
-import { freePort, pushImage, startRegistry } from '../test/support/registry.ts';
+import { pushImage, startRegistry, watcherNotifications } from '../test/support/registry.ts';
+import type { RunningRegistry } from '../test/support/registry.ts';
 import { createWatcher, loadWatcherConfig } from '../watcher/create.ts';
+import type { Watcher } from '../watcher/create.ts';
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -45,42 +50,24 @@ function maxInWindow(times: number[], ms: number): number {
   return best;
 }
 
-async function main(): Promise<void> {
-  const port = await freePort();
-  const registry = await startRegistry(
-    { kind: 'none' },
-    {
-      notifications: [
-        {
-          url: `http://127.0.0.1:${port}/api/v1/webhooks/distribution`,
-          headers: { Authorization: `Bearer ${TOKEN}` },
-          threshold: 1,
-          backoff: '200ms',
-        },
-      ],
-    },
-  );
-  const image = buildImage();
-  const repos = Array.from({ length: REPOS }, (_, i) => `shop/app-${i}`);
-  for (const r of repos) await pushImage(registry.url, r, ['1.0.0'], image);
-
+/**
+ * The watcher first, on a port the kernel picks (port 0), then the registry notifying the port the
+ * watcher reports: a port probed and closed before the watcher binds it can meanwhile be handed to
+ * the registry (which picks its own port the same way) or to anything else, and the watcher fails
+ * with E_LISTEN. Then one Deployment per repository, and its 1.0.0 pushed and its event taken.
+ */
+export async function startPushBench(repos: readonly string[]): Promise<{
+  registry: RunningRegistry;
+  kube: FakeKube;
+  w: Watcher;
+  /** The port the watcher listens on, where the registry sends its events. */
+  port: number;
+  calls: Call[];
+  noticeOf: (name: string, version: string) => Promise<void>;
+  accepted: () => Promise<number>;
+  stop: () => Promise<void>;
+}> {
   const kube = await startFakeKube({ rolloutDelayMs: 20 });
-  repos.forEach((r, i) =>
-    kube.seed({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: `app-${i}`, namespace: 'shop', annotations: {} },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: `app-${i}` } },
-        template: {
-          metadata: { labels: { app: `app-${i}` } },
-          spec: { containers: [{ name: 'app', image: `${registry.host}/${r}:1.0.0` }] },
-        },
-      },
-    }),
-  );
-
   const calls: Call[] = [];
   const countingFetch: typeof fetch = (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
@@ -92,7 +79,7 @@ async function main(): Promise<void> {
   const w = await createWatcher(
     loadWatcherConfig({
       LEADER_ELECTION: 'false',
-      HTTP_PORT: String(port),
+      HTTP_PORT: '0',
       LISTEN_ADDRESS: '127.0.0.1',
       REGISTRY_WEBHOOK_TOKEN: TOKEN,
       CHECK_INTERVAL: '1h',
@@ -115,6 +102,33 @@ async function main(): Promise<void> {
     },
   );
   await w.start({ listen: true });
+  const { port } = w.app.server.address() as AddressInfo;
+  const registry = await startRegistry(
+    { kind: 'none' },
+    { notifications: watcherNotifications(port, TOKEN) },
+  );
+  const stop = async (): Promise<void> => {
+    await w.stop();
+    await kube.close();
+    await registry.stop();
+  };
+  repos.forEach((r, i) =>
+    kube.seed({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: `app-${i}`, namespace: 'shop', annotations: {} },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: `app-${i}` } },
+        template: {
+          metadata: { labels: { app: `app-${i}` } },
+          spec: { containers: [{ name: 'app', image: `${registry.host}/${r}:1.0.0` }] },
+        },
+      },
+    }),
+  );
+  const image = buildImage();
+  for (const r of repos) await pushImage(registry.url, r, ['1.0.0'], image);
   const noticeOf = (name: string, version: string) =>
     new Promise<void>((resolve) => {
       if (seen.has(`${name}|${version}`)) resolve();
@@ -126,11 +140,19 @@ async function main(): Promise<void> {
         (await w.metrics.render()).body,
       )?.[1] ?? 0,
     );
-  // The 1.0.0 events queued while the watcher was starting.
+  // The 1.0.0 events.
   const bootDeadline = Date.now() + 30_000;
-  while ((await accepted()) < REPOS && Date.now() < bootDeadline) await new Promise((r) => setTimeout(r, 50));
+  while ((await accepted()) < repos.length && Date.now() < bootDeadline)
+    await new Promise((r) => setTimeout(r, 50));
   await w.push!.idle();
   await w.controller.idle();
+  return { registry, kube, w, port, calls, noticeOf, accepted, stop };
+}
+
+async function main(): Promise<void> {
+  const repos = Array.from({ length: REPOS }, (_, i) => `shop/app-${i}`);
+  const { registry, w, calls, noticeOf, stop } = await startPushBench(repos);
+  const image = buildImage();
 
   // Polling, for comparison: one pass over every workload.
   let mark = calls.length;
@@ -190,9 +212,7 @@ async function main(): Promise<void> {
     .split('\n')
     .filter((l) => l.startsWith('image_watcher_registry_events_total{'));
 
-  await w.stop();
-  await kube.close();
-  await registry.stop();
+  await stop();
 
   const sorted = [...latencies].sort((a, b) => a - b);
   const p50 = quantile(sorted, 0.5);
@@ -240,7 +260,9 @@ async function main(): Promise<void> {
   process.exit(checks.every(([ok]) => ok) ? 0 : 1);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -156,23 +156,16 @@ const PRERELEASE_RANK: Readonly<Record<string, number>> = {
 };
 const PRERELEASE_PARTS = /^([a-z]+)[-.]?(\d+(?:[-.]\d+)*)?$/;
 const NUMBER_SEPARATOR = /[-.]/;
-const prereleaseKeys = new Map<string, PrereleaseKey>();
-const PRERELEASE_CACHE_MAX = 4096;
 
+// No memo: prereleases are compared only when the numbers are equal, which is rare (bench/versions.ts
+// measured no difference without one), and a module-level cache would be state shared by every caller.
 function prereleaseKey(pre: string): PrereleaseKey {
-  let key = prereleaseKeys.get(pre);
-  if (key !== undefined) return key;
   const text = pre.toLowerCase();
   const m = PRERELEASE_PARTS.exec(text);
   const rank = m?.[1] === undefined ? undefined : PRERELEASE_RANK[m[1]];
-  key =
-    rank === undefined
-      ? { rank: -1, numbers: [], text }
-      : { rank, numbers: m?.[2] === undefined ? [] : m[2].split(NUMBER_SEPARATOR).map(Number), text };
-  // Prerelease strings repeat a lot across tag lists; bound the cache so odd input cannot grow it.
-  if (prereleaseKeys.size >= PRERELEASE_CACHE_MAX) prereleaseKeys.clear();
-  prereleaseKeys.set(pre, key);
-  return key;
+  return rank === undefined
+    ? { rank: -1, numbers: [], text }
+    : { rank, numbers: m?.[2] === undefined ? [] : m[2].split(NUMBER_SEPARATOR).map(Number), text };
 }
 
 function comparePrerelease(a: string | undefined, b: string | undefined): number {

@@ -58,7 +58,9 @@ export type ManualErrorCode =
   | 'E_HELD'
   | 'E_CONFLICT'
   | 'E_UPDATE_FAILED'
-  | 'E_BAD_ANNOTATIONS';
+  | 'E_BAD_ANNOTATIONS'
+  /** The watcher stopped before the update was written: nothing changed; ask again. */
+  | 'E_STOPPING';
 
 /** A manual update request that cannot be carried out; the message says why. */
 export class ManualUpdateError extends ImageWatcherError {

@@ -383,10 +383,13 @@ export async function createWatcher(wc: WatcherConfig, io: WatcherIo): Promise<W
     },
     async stop() {
       try {
+        // The controller first: it answers the manual updates waiting in the HTTP app (E_STOPPING,
+        // or their result when the write had begun), which app.close() waits for.
+        if (started) await controller.stop();
         await app.close();
         await receiverApp?.close();
+        // After the receivers: no event can start a new batch once its timers are cleared.
         push?.stop();
-        if (started) await controller.stop();
         if (!io.leader) await leader?.stop();
       } finally {
         // SMTP connections are closed whatever failed above.

@@ -140,7 +140,7 @@ export class WatcherMetrics {
     for (const r of GIT_PUSH_RESULTS) this.gitPushes.inc({ result: r }, 0);
     this.supersededRequests = new Counter({
       name: 'image_watcher_git_superseded_requests_total',
-      help: 'Pull or merge requests of a conflicting branch that a fresh branch replaced, by result: closed (with a comment naming the new one) or failed (left open).',
+      help: 'Pull or merge requests a newer one replaced (a fresh branch after a conflict, or an old-style branch name after an upgrade), by result: closed (with a comment naming the new one) or failed (left open).',
       labelNames: ['result'],
       registers,
     });

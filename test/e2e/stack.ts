@@ -16,7 +16,7 @@ import { freePort, startDaemon } from '../support/daemon.ts';
 import { startFakeKube } from '../support/fake-kube/index.ts';
 import { buildImage } from '../support/images.ts';
 import { startPrometheus, type Prometheus } from '../support/prometheus.ts';
-import { pushImage, startRegistry } from '../support/registry.ts';
+import { pushImage, startRegistry, watcherNotifications } from '../support/registry.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RULES_FILE = join(ROOT, 'manifests/monitoring/rules.yaml');
@@ -138,6 +138,7 @@ export async function review(port: number, object: Record<string, unknown>): Pro
 
 /** Generous: two Node processes load TypeScript through ts-node on a shared machine. */
 const STARTUP_TIMEOUT_MS = 60_000;
+const REGISTRY_WEBHOOK_TOKEN = 'e2e-registry-webhook-token-0123';
 
 /** Awaits every start; registers the stop of each that started, then rethrows the first failure. */
 async function startAll<T extends { stop(): Promise<void> }>(
@@ -176,7 +177,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     stoppers.push(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
     const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
-    const registry = await startRegistry();
+    // The watcher's port first: the registry sends its push events there (queued until it is up),
+    // so the push-event panel has pairs that occurred.
+    const watcherPort = await freePort();
+    const registry = await startRegistry(
+      { kind: 'none' },
+      { notifications: watcherNotifications(watcherPort, REGISTRY_WEBHOOK_TOKEN) },
+    );
     stoppers.push(() => registry.stop());
     for (const tag of ['1.0.0', '1.1.0', '1.2.0', '2.0.0']) {
       await pushImage(registry.url, 'e2e/app', [tag], buildImage());
@@ -226,7 +233,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // Both processes start at once: loading TypeScript takes a while on a busy machine.
     const webhookPort = await freePort();
     const webhookHttpPort = await freePort();
-    const watcherPort = await freePort();
     await startAll(stoppers, [
       startDaemon({
         name: 'webhook',
@@ -254,7 +260,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           NOTIFY_WEBHOOK_URL: `${receiverUrl}/notify`,
           NOTIFY_WEBHOOK_SECRET: 'e2e-notification-signing-secret',
           // Push receivers on, so the push-event panel and alert have their series.
-          REGISTRY_WEBHOOK_TOKEN: 'e2e-registry-webhook-token-0123',
+          REGISTRY_WEBHOOK_TOKEN,
         },
         readyUrl: `http://127.0.0.1:${watcherPort}/readyz`,
         timeoutMs: STARTUP_TIMEOUT_MS,

@@ -5,21 +5,26 @@
 // commits and their live objects are not patched. The default image, same setup, reports that it
 // has no git. Then the -git image's size and contents.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import type { FakeKube } from '../support/fake-kube/index.ts';
 import { startGitServer } from '../support/git-server.ts';
 import { buildImage } from '../support/images.ts';
-import { freePort, pushImage, startRegistry } from '../support/registry.ts';
+import { pushImage, startRegistry } from '../support/registry.ts';
 import type { RunningRegistry } from '../support/registry.ts';
 import { startSshd } from '../support/sshd.ts';
 import { startServer } from '../watcher/release-notes/helpers.ts';
 import { annotationsOf, deployment, fakeKube, imageOf, until } from '../watcher/e2e/support.ts';
-import { images, podman, podmanResult, sh, skipReason, start, unpackedSize } from './podman.ts';
-import type { Container } from './podman.ts';
+import {
+  images,
+  podman,
+  podmanResult,
+  pushWithSkopeo,
+  runOnce,
+  skipReason,
+  startWatcherContainer,
+  unpackedSize,
+} from './podman.ts';
 
 const skip = skipReason();
 // scripts/images.sh (cached), three containers and two Git servers on a shared machine.
@@ -87,28 +92,17 @@ t.before(async () => {
 t.teardown(() => registry?.stop());
 
 /** The watcher image in its container, with a kubeconfig for `kube` and the Git settings. */
-async function runWatcher(
+function runWatcher(
   t: Test,
   image: string,
   name: string,
   kube: FakeKube,
   env: Record<string, string> = {},
-): Promise<{ c: Container; httpPort: number; fail: (err: unknown) => Promise<never> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'iw-git-image-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(kubeconfig, kube.kubeConfig().exportConfig());
-  await chmod(kubeconfig, 0o644);
-  const httpPort = await freePort();
-  const c = await start(image, {
+): ReturnType<typeof startWatcherContainer> {
+  return startWatcherContainer(t, image, {
     name: `iw-test-${name}-${suffix}`,
-    mounts: [`${kubeconfig}:/etc/image-watcher/kubeconfig:ro`],
+    kube,
     env: {
-      KUBECONFIG: '/etc/image-watcher/kubeconfig',
-      HTTP_PORT: String(httpPort),
-      RUN_ON_BOOT: 'true',
-      LEADER_ELECTION: 'false',
-      LOG_LEVEL: 'INFO',
       API_TOKEN,
       GIT_INSECURE_HOSTS: '127.0.0.1',
       GIT_AUTHOR_NAME: 'Image Watcher',
@@ -116,11 +110,6 @@ async function runWatcher(
       ...env,
     },
   });
-  t.teardown(() => c.remove());
-  const fail = async (err: unknown): Promise<never> => {
-    throw new Error(`${String(err)}\n${await c.logs()}`);
-  };
-  return { c, httpPort, fail };
 }
 
 async function workloads(httpPort: number): Promise<{ name: string; lastError?: string }[]> {
@@ -264,17 +253,7 @@ t.test(
       ['watcher', watcher],
       ['watcher-git', watcherGit],
     ] as const) {
-      await sh('skopeo', [
-        'copy',
-        '--quiet',
-        '--dest-tls-verify=false',
-        `containers-storage:${image}`,
-        `docker://${target}-${label}`,
-      ]);
-      const m = JSON.parse(
-        await sh('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${target}-${label}`]),
-      ) as { layers: { size: number }[]; config: { size: number } };
-      compressed[label] = m.layers.reduce((n, l) => n + l.size, m.config.size);
+      compressed[label] = (await pushWithSkopeo(image, `${target}-${label}`)).compressed;
     }
     const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
     const extra = compressed['watcher-git']! - compressed.watcher!;
@@ -302,22 +281,14 @@ t.test(
         has('/usr/share/doc/' + p + '/copyright')),
     }));`;
     const found = JSON.parse(
-      await podman([
-        'run',
-        '--rm',
-        '--network',
-        'none',
-        '--read-only',
-        '--user',
-        '10001:10001',
-        '--passwd=false',
-        '--entrypoint',
-        'node',
-        watcherGit,
-        '--input-type=module',
-        '-e',
-        inspect,
-      ]),
+      await podman(
+        runOnce(
+          watcherGit,
+          'node',
+          ['--input-type=module', '-e', inspect],
+          ['--read-only', '--user', '10001:10001', '--passwd=false'],
+        ),
+      ),
     ) as Record<string, unknown>;
     t.same(
       found,
@@ -334,27 +305,9 @@ t.test(
       },
       'uid 10001 has a passwd entry (ssh needs one); git, its HTTPS helper, ssh and their copyright files; no shell, perl or apt',
     );
-    const version = await podman([
-      'run',
-      '--rm',
-      '--network',
-      'none',
-      '--entrypoint',
-      '/usr/bin/git',
-      watcherGit,
-      '--version',
-    ]);
+    const version = await podman(runOnce(watcherGit, '/usr/bin/git', ['--version']));
     t.match(version, /^git version 2\./, 'git runs: its libraries are all there');
-    const ssh = await podmanResult([
-      'run',
-      '--rm',
-      '--network',
-      'none',
-      '--entrypoint',
-      '/usr/bin/ssh',
-      watcherGit,
-      '-V',
-    ]);
+    const ssh = await podmanResult(runOnce(watcherGit, '/usr/bin/ssh', ['-V']));
     t.match(ssh, { code: 0, stderr: /^OpenSSH_/ }, 'ssh runs');
   },
 );

@@ -4,7 +4,7 @@
 // updates a workload; both stop with 0 on SIGTERM. Then both go to a registry with skopeo and
 // `image-watcher check --labels` reads their OCI labels.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,19 @@ import { freePort, pushImage, startRegistry } from '../support/registry.ts';
 import { startServer } from '../watcher/release-notes/helpers.ts';
 import { annotationsOf, deployment, fakeKube, imageOf, until } from '../watcher/e2e/support.ts';
 import { elfSections } from './elf.ts';
-import { images, podman, podmanResult, ROOT, sh, skipReason, start, unpackedSize } from './podman.ts';
+import {
+  images,
+  podman,
+  podmanResult,
+  pushWithSkopeo,
+  ROOT,
+  runOnce,
+  sh,
+  skipReason,
+  start,
+  startWatcherContainer,
+  unpackedSize,
+} from './podman.ts';
 
 const skip = skipReason();
 const pkg = JSON.parse(await readFile(`${ROOT}package.json`, 'utf8')) as {
@@ -137,30 +149,15 @@ t.test(
     );
     kube.seed(deployment('api', `${registry.host}/shop/api:2.0.0`));
 
-    const dir = await mkdtemp(join(tmpdir(), 'iw-image-'));
-    t.teardown(() => rm(dir, { recursive: true, force: true }));
-    const kubeconfig = join(dir, 'kubeconfig');
-    await writeFile(kubeconfig, kube.kubeConfig().exportConfig());
-    await chmod(kubeconfig, 0o644);
-    const httpPort = await freePort();
-    const c = await start(watcher, {
+    const { c, httpPort, fail } = await startWatcherContainer(t, watcher, {
       name: `iw-test-watcher-${suffix}`,
-      mounts: [`${kubeconfig}:/etc/image-watcher/kubeconfig:ro`],
+      kube,
       env: {
-        KUBECONFIG: '/etc/image-watcher/kubeconfig',
-        HTTP_PORT: String(httpPort),
-        RUN_ON_BOOT: 'true',
-        LEADER_ELECTION: 'false',
-        LOG_LEVEL: 'INFO',
         NOTIFY_WEBHOOK_URL: `${hook.origin}/hook`,
         NOTIFY_WEBHOOK_SECRET: 'webhook-secret-0123456789',
         NOTIFY_RETRIES: '0',
       },
     });
-    t.teardown(() => c.remove());
-    const fail = async (err: unknown): Promise<never> => {
-      throw new Error(`${String(err)}\n${await c.logs()}`);
-    };
 
     const webImage = (): string | undefined => imageOf(kube.get('Deployment', 'shop', 'web'));
     await until('the update of web', () => webImage() === `${registry.host}/shop/web:1.0.1`, 60_000).catch(
@@ -201,13 +198,7 @@ t.test(
     const revision = (await sh('git', ['rev-parse', 'HEAD']).catch(() => 'unknown')).trim();
     for (const component of ['webhook', 'watcher'] as const) {
       const target = `${registry.host}/image-watcher/${component}:${pkg.version}`;
-      await sh('skopeo', [
-        'copy',
-        '--quiet',
-        '--dest-tls-verify=false',
-        `containers-storage:${built[component]}`,
-        `docker://${target}`,
-      ]);
+      const { compressed, layers } = await pushWithSkopeo(built[component], target);
       let out = '';
       let err = '';
       const code = await run(['check', target, '--labels', '--json'], {
@@ -226,15 +217,9 @@ t.test(
         'org.opencontainers.image.licenses': 'Apache-2.0',
       });
 
-      const manifest = JSON.parse(
-        await sh('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${target}`]),
-      ) as { layers: { size: number }[]; config: { size: number } };
-      const compressed = manifest.layers.reduce((n, l) => n + l.size, manifest.config.size);
       const unpacked = await unpackedSize(built[component]);
       const mb = (n: number): string => `${(n / 1e6).toFixed(0)} MB`;
-      t.comment(
-        `${component}: ${mb(compressed)} compressed in ${manifest.layers.length} layers, ${mb(unpacked)} unpacked`,
-      );
+      t.comment(`${component}: ${mb(compressed)} compressed in ${layers} layers, ${mb(unpacked)} unpacked`);
       t.ok(compressed > 0 && compressed < unpacked, 'sizes are measured');
       t.ok(compressed < 50e6, `${component}: under 50 MB compressed (${mb(compressed)})`);
     }
@@ -252,18 +237,7 @@ t.test(
         caBundle: has('/etc/ssl/certs/ca-certificates.crt'),
       }));`;
     const found = JSON.parse(
-      await podman([
-        'run',
-        '--rm',
-        '--network',
-        'none',
-        '--entrypoint',
-        'node',
-        built.watcher,
-        '--input-type=module',
-        '-e',
-        inspect,
-      ]),
+      await podman(runOnce(built.watcher, 'node', ['--input-type=module', '-e', inspect])),
     ) as Record<string, unknown>;
     t.same(
       found,
@@ -278,17 +252,7 @@ t.test(
       },
       'uid 10001; node only: no npm, no shell, no package manager, no node_modules; CA bundle present',
     );
-    const version = await podman([
-      'run',
-      '--rm',
-      '--network',
-      'none',
-      '--entrypoint',
-      'node',
-      built.watcher,
-      'dist/watcher/cli/main.js',
-      '--version',
-    ]);
+    const version = await podman(runOnce(built.watcher, 'node', ['dist/watcher/cli/main.js', '--version']));
     t.match(version.trim(), pkg.version, 'the CLI bundle runs in the watcher image');
   },
 );
@@ -300,29 +264,29 @@ t.test(
     const { watcher } = await images();
     // Like a kubelet, no /etc/passwd entry for the uid (podman adds one by default); podman
     // still sets HOME, which node takes away before anything runs (the image has no `env`).
-    const bare = ['--rm', '--network', 'none', '--read-only', '--user', '10001:10001', '--passwd=false'];
-    const homedir = await podman([
-      'run',
-      ...bare,
-      '--entrypoint',
-      'node',
-      watcher,
-      '-e',
-      'delete process.env.HOME; let threw = false; try { require("node:os").homedir(); } catch { threw = true; } console.log(JSON.stringify({ home: process.env.HOME ?? null, threw }))',
-    ]);
+    const bare = ['--read-only', '--user', '10001:10001', '--passwd=false'];
+    const homedir = await podman(
+      runOnce(
+        watcher,
+        'node',
+        [
+          '-e',
+          'delete process.env.HOME; let threw = false; try { require("node:os").homedir(); } catch { threw = true; } console.log(JSON.stringify({ home: process.env.HOME ?? null, threw }))',
+        ],
+        bare,
+      ),
+    );
     t.same(JSON.parse(homedir), { home: null, threw: true }, 'no HOME, and homedir() throws');
     // The watcher itself: its settings (DOCKER_CONFIG defaults under HOME) load, and the one
     // error is the missing cluster, named plainly.
-    const { code, stderr } = await podmanResult([
-      'run',
-      ...bare,
-      '--entrypoint',
-      'node',
-      watcher,
-      '--input-type=module',
-      '-e',
-      "delete process.env.HOME; await import('/app/dist/watcher/main.js');",
-    ]);
+    const { code, stderr } = await podmanResult(
+      runOnce(
+        watcher,
+        'node',
+        ['--input-type=module', '-e', "delete process.env.HOME; await import('/app/dist/watcher/main.js');"],
+        bare,
+      ),
+    );
     t.equal(code, 1, 'exits 1');
     t.match(stderr, /^image-watcher watcher: E_KUBE_CONFIG: /m, 'the kubeconfig error, not a crash');
   },
@@ -384,23 +348,14 @@ t.test(
         reportNative: report.nativeStack.some((f) => f.symbol.startsWith('node::GetNodeReport(')),
       }));`;
     const found = JSON.parse(
-      await podman([
-        'run',
-        '--rm',
-        '--network',
-        'none',
-        '--read-only',
-        '--tmpfs',
-        '/tmp:rw,size=16m,mode=1777',
-        '--user',
-        '10001:10001',
-        '--entrypoint',
-        'node',
-        built.webhook,
-        '--input-type=module',
-        '-e',
-        probe,
-      ]),
+      await podman(
+        runOnce(
+          built.webhook,
+          'node',
+          ['--input-type=module', '-e', probe],
+          ['--read-only', '--tmpfs', '/tmp:rw,size=16m,mode=1777', '--user', '10001:10001'],
+        ),
+      ),
     ) as Record<string, unknown>;
     t.same(
       found,

@@ -2,9 +2,15 @@
 // manifests/): runc, read-only root filesystem, no capabilities, uid 10001, 256 MiB, a tmpfs /tmp.
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { Test } from 'tap';
+import type { FakeKube } from '../support/fake-kube/index.ts';
 import { findProgram } from '../support/programs.ts';
+import { freePort } from '../support/registry.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
@@ -63,6 +69,32 @@ export async function podmanResult(
     if (typeof e.code !== 'number') throw err;
     return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
+}
+
+/** `podman run` arguments for one command in IMAGE, offline and removed after: ENTRYPOINT ARGS, with FLAGS. */
+export function runOnce(image: string, entrypoint: string, args: string[], flags: string[] = []): string[] {
+  return ['run', '--rm', '--network', 'none', ...flags, '--entrypoint', entrypoint, image, ...args];
+}
+
+/** Copies a local image to TARGET (a plain-HTTP registry) with skopeo; its compressed size and layers there. */
+export async function pushWithSkopeo(
+  image: string,
+  target: string,
+): Promise<{ compressed: number; layers: number }> {
+  await sh('skopeo', [
+    'copy',
+    '--quiet',
+    '--dest-tls-verify=false',
+    `containers-storage:${image}`,
+    `docker://${target}`,
+  ]);
+  const m = JSON.parse(
+    await sh('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${target}`]),
+  ) as {
+    layers: { size: number }[];
+    config: { size: number };
+  };
+  return { compressed: m.layers.reduce((n, l) => n + l.size, m.config.size), layers: m.layers.length };
 }
 
 let built: Promise<Record<'webhook' | 'watcher' | 'watcherGit', string>> | undefined;
@@ -157,4 +189,39 @@ export async function start(
 /** Unpacked size (bytes) of a local image. */
 export async function unpackedSize(image: string): Promise<number> {
   return Number((await podman(['image', 'inspect', '--format', '{{.Size}}', image])).trim());
+}
+
+/**
+ * A watcher image in its container against the fake API server (a kubeconfig mounted read-only),
+ * checking on boot without leader election, plus ENV; removed in teardown. `fail` rethrows with its logs.
+ */
+export async function startWatcherContainer(
+  t: Test,
+  image: string,
+  opts: { name: string; kube: FakeKube; env?: Record<string, string> },
+): Promise<{ c: Container; httpPort: number; fail: (err: unknown) => Promise<never> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'iw-image-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(kubeconfig, opts.kube.kubeConfig().exportConfig());
+  // The container's uid 10001 reads it.
+  await chmod(kubeconfig, 0o644);
+  const httpPort = await freePort();
+  const c = await start(image, {
+    name: opts.name,
+    mounts: [`${kubeconfig}:/etc/image-watcher/kubeconfig:ro`],
+    env: {
+      KUBECONFIG: '/etc/image-watcher/kubeconfig',
+      HTTP_PORT: String(httpPort),
+      RUN_ON_BOOT: 'true',
+      LEADER_ELECTION: 'false',
+      LOG_LEVEL: 'INFO',
+      ...opts.env,
+    },
+  });
+  t.teardown(() => c.remove());
+  const fail = async (err: unknown): Promise<never> => {
+    throw new Error(`${String(err)}\n${await c.logs()}`);
+  };
+  return { c, httpPort, fail };
 }

@@ -1,8 +1,9 @@
 // Starts one of the entry points (watcher/main.ts, webhook/main.ts) as a real process, as a user
 // would with `npm run start:*`, and collects its JSON log lines and stderr.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -69,4 +70,33 @@ export function startEntryPoint(main: string, env: NodeJS.ProcessEnv): StartedPr
       });
     },
   };
+}
+
+export interface ProcessExit {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The real `image-watcher` CLI process (watcher/cli/main.ts), as a CI job runs it, with `env` as
+ * its whole environment; its exit code and output. Transpile only: the type check is tsc's job,
+ * and it triples the start-up time. A hang fails the caller at `timeoutMs`, not the suite.
+ */
+export function cliProcess(
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<ProcessExit> {
+  return promisify(execFile)(
+    process.execPath,
+    ['--import', './bench/register.js', 'watcher/cli/main.ts', ...args],
+    { cwd: ROOT, env: { ...opts.env, TS_NODE_TRANSPILE_ONLY: '1' }, timeout: opts.timeoutMs ?? 60_000 },
+  ).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
 }

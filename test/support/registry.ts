@@ -4,13 +4,15 @@ import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Blob, BuiltImage } from './images.ts';
+import { freePort } from './daemon.ts';
 import { findProgram } from './programs.ts';
+
+export { freePort };
 
 const HTPASSWD_BIN = findProgram('htpasswd');
 export const REGISTRY_BIN = findProgram('docker-registry', { envVar: 'REGISTRY_BIN' });
@@ -26,14 +28,6 @@ export interface RunningRegistry {
   url: string;
   dir: string;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 async function htpasswdFile(file: string, users: Record<string, string>): Promise<void> {
@@ -84,6 +78,18 @@ export interface NotificationEndpoint {
   /** Events per envelope is 1..threshold; the registry retries a failed delivery after `backoff`. */
   threshold?: number;
   backoff?: string;
+}
+
+/** The registry's push events to a watcher on 127.0.0.1:PORT (distribution receiver, bearer TOKEN). */
+export function watcherNotifications(port: number, token: string): NotificationEndpoint[] {
+  return [
+    {
+      url: `http://127.0.0.1:${port}/api/v1/webhooks/distribution`,
+      headers: { Authorization: `Bearer ${token}` },
+      threshold: 1,
+      backoff: '200ms',
+    },
+  ];
 }
 
 function notificationsYaml(endpoints: readonly NotificationEndpoint[]): string {

@@ -30,7 +30,7 @@ import { labelsOf } from '../update/updater.ts';
 import type { Ctx } from './context.ts';
 import { indexRepositories, refreshCounts, upsertEntry } from './entries.ts';
 import { waitingLookups } from './lookups.ts';
-import { manualUpdate } from './manual.ts';
+import { manualUpdate, stoppingError } from './manual.ts';
 import { releaseNotesFor } from './notes.ts';
 import { currentPass, passDone, runCycle } from './passes.ts';
 import { onReconcileError, reconcileWorkload } from './reconcile.ts';
@@ -150,7 +150,7 @@ export class Controller {
     await this.ctx.queue.stop();
     this.ctx.pass?.finish();
     for (const [key, list] of this.ctx.intents) {
-      for (const i of list) i.reject(new ManualUpdateError('E_UPDATE_FAILED', 'the watcher is stopping'));
+      for (const i of list) i.reject(stoppingError());
       this.ctx.intents.delete(key);
     }
     await this.ctx.deps.watch.stop();

@@ -1,4 +1,5 @@
 // Manual updates and approvals: queued as the workload's intent, answered by its next reconcile.
+import { ANNOTATIONS } from '../../shared/annotations.ts';
 import type { WatchSettings } from '../../shared/annotations.ts';
 import { satisfiesConstraint } from '../../shared/constraint.ts';
 import { canonicalName, imageWithTag } from '../../shared/image-ref.ts';
@@ -10,6 +11,9 @@ import { CredentialResolver, evaluate, prepare, repositoriesOf } from '../check/
 import type { RepoResult, WorkloadCheck } from '../check/checker.ts';
 import { runningVersion } from '../check/decide.ts';
 import type { Candidate } from '../check/decide.ts';
+import { parseGitPending } from '../gitops/state.ts';
+import type { GitTarget } from '../gitops/writeback.ts';
+import type { WorkloadSnapshot } from '../kube/types.ts';
 import type { ReconcileResult } from '../reconcile/queue.ts';
 import { labelsOf, noticesFor, writeUpdate } from '../update/updater.ts';
 import { chooser } from './choose.ts';
@@ -31,6 +35,8 @@ import { planFor, writeToGit } from './write-back.ts';
  * answered once the image is written; the rollout is judged by the reconciles that follow.
  */
 export async function manualUpdate(ctx: Ctx, req: ManualUpdateRequest): Promise<ManualUpdateResult> {
+  // A stopped queue would never answer: the caller must hear it now.
+  if (ctx.stopped) throw stoppingError();
   const key = workloadKey(req);
   if (!ctx.entries.has(key)) {
     // Not (yet) in the watch cache: ask the API, so a fresh workload can be updated at once.
@@ -67,7 +73,9 @@ export async function reconcileIntent(
   try {
     return await applyIntent(ctx, e, parsedSettings, intent);
   } catch (err) {
-    intent.reject(err);
+    // Stopping aborts the registry requests: say so, not "cannot ask the registry: aborted".
+    const stopping = ctx.stopped && !(err instanceof ManualUpdateError && err.code !== 'E_UPDATE_FAILED');
+    intent.reject(stopping ? stoppingError() : err);
     if (err instanceof ManualUpdateError) return rest.length > 0 ? { requeueAfter: 0 } : {};
     throw err;
   }
@@ -127,7 +135,19 @@ async function applyIntent(
   }));
   const plan = planFor(ctx, w, parsedSettings);
   if (plan.kind === 'blocked') throw new ManualUpdateError('E_CONFLICT', plan.reason);
+  // Last point before a write: a stop from here on lets the write finish and answers its result.
+  if (ctx.stopped) throw stoppingError();
   if (plan.kind === 'git') {
+    if (waitingInGit(w, candidates, plan.target)) {
+      // Already pushed, waiting for the sync: writing again would reset its deadline and repeat
+      // its event (and, for a review, its notice). The pending record goes on as it is.
+      ctx.log.info(
+        { workload: labelsOf(w), decision: 'held_back', why: 'manual request' },
+        'already written to Git; waiting for the sync',
+      );
+      intent.resolve({ status: 'updating', changes });
+      return { requeueAfter: 0 };
+    }
     const r = await writeToGit(ctx, check, candidates, plan.target, true);
     // writeToGit keeps a failure's reason in gitError (lastError is the last check's).
     const failed = ctx.entries.get(key)?.gitError;
@@ -165,6 +185,23 @@ async function applyIntent(
   }
   intent.resolve({ status: 'updating', changes });
   return judgeNow(ctx, outcome.snapshot);
+}
+
+/** The answer to a manual update the stopping watcher will not carry out (nothing was written). */
+export function stoppingError(): ManualUpdateError {
+  return new ManualUpdateError('E_STOPPING', 'the watcher is stopping; nothing was changed; ask again');
+}
+
+/** True when a pushed git-pending record to the same repository holds every candidate's version. */
+function waitingInGit(w: WorkloadSnapshot, candidates: readonly Candidate[], target: GitTarget): boolean {
+  const value = w.annotations[ANNOTATIONS.gitPending];
+  if (value === undefined) return false;
+  const parsed = parseGitPending(value);
+  if (!parsed.ok || !parsed.pending.pushed || parsed.pending.repo !== target.repo) return false;
+  const { changes } = parsed.pending;
+  return candidates.every((cand) =>
+    changes.some((c) => c.container === cand.container && c.newVersion === cand.newVersion),
+  );
 }
 
 /** A manual request's check: the gates that a person cannot override, awaited here. */

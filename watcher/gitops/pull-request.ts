@@ -17,12 +17,18 @@ export interface PullRequestInput {
   credentials?: GitCredentials;
 }
 
-/** Older request branches of a workload, replaced by a fresh one (`-2`...) after a conflict. */
+/** Older request branches of a workload, replaced by a fresh one (`_2`...) after a conflict. */
 export interface SupersedeInput {
   repo: string;
   /** The older branches; only the watcher's own (`image-watcher/...`) are ever looked at. */
   heads: readonly string[];
   base: string;
+  /**
+   * Old-style branches (writeback.ts legacyBranch) that may be another workload's: only their
+   * requests whose title starts with `titlePrefix` and whose description has a line starting with
+   * `bodyLine` (the watcher's commit message naming this workload and its kind).
+   */
+  legacy?: { heads: readonly string[]; titlePrefix: string; bodyLine: string } | undefined;
   /** The branch and web link of the request that replaces them. */
   by: { head: string; url: string };
   credentials?: GitCredentials;
@@ -50,6 +56,8 @@ export const OWN_BRANCH_PREFIX = 'image-watcher/';
 
 interface CloseCalls {
   url: string;
+  title: string;
+  body: string;
   close(): Promise<unknown>;
   note(): Promise<unknown>;
 }
@@ -74,8 +82,12 @@ async function closeAndNote(c: CloseCalls): Promise<SupersededOutcome> {
   }
 }
 
-function supersededNote(i: SupersedeInput): string {
-  return `Superseded by ${i.by.url}: the base branch ${i.base} now conflicts with this branch, so image-watcher proposes the update again from ${i.by.head}. Closed by image-watcher.`;
+type Why = 'conflict' | 'renamed';
+
+function supersededNote(i: SupersedeInput, why: Why): string {
+  return why === 'conflict'
+    ? `Superseded by ${i.by.url}: the base branch ${i.base} now conflicts with this branch, so image-watcher proposes the update again from ${i.by.head}. Closed by image-watcher.`
+    : `Superseded by ${i.by.url}: image-watcher now names its branches by namespace and name, and proposes this workload's updates from ${i.by.head}. Closed by image-watcher.`;
 }
 
 export class PullRequestError extends ImageWatcherError {}
@@ -116,16 +128,27 @@ export class RestPullRequests implements PullRequestClient {
   }
 
   async closeSuperseded(input: SupersedeInput): Promise<SupersededOutcome[]> {
-    const heads = input.heads.filter((h) => h.startsWith(OWN_BRANCH_PREFIX) && h !== input.by.head);
+    const own = (h: string) => h.startsWith(OWN_BRANCH_PREFIX) && h !== input.by.head;
+    const legacy = input.legacy;
+    const named = (c: CloseCalls) =>
+      legacy === undefined ||
+      (c.title.startsWith(legacy.titlePrefix) &&
+        c.body.split('\n').some((l) => l.startsWith(legacy.bodyLine)));
+    const heads: { head: string; why: Why }[] = [
+      ...input.heads.filter(own).map((head) => ({ head, why: 'conflict' as const })),
+      ...(legacy?.heads ?? []).filter(own).map((head) => ({ head, why: 'renamed' as const })),
+    ];
     if (heads.length === 0) return [];
     const { p, token } = await this.target(input.repo, input.credentials);
     const out: SupersededOutcome[] = [];
-    for (const head of heads) {
+    for (const { head, why } of heads) {
       const calls =
         p.kind === 'github'
-          ? await this.githubClose(p, input, head, token)
-          : await this.gitlabClose(p, input, head, token);
-      for (const c of calls) out.push(await closeAndNote(c));
+          ? await this.githubClose(p, input, head, why, token)
+          : await this.gitlabClose(p, input, head, why, token);
+      for (const c of calls) {
+        if (why === 'conflict' || named(c)) out.push(await closeAndNote(c));
+      }
     }
     return out;
   }
@@ -203,6 +226,7 @@ export class RestPullRequests implements PullRequestClient {
     p: Provider,
     i: SupersedeInput,
     head: string,
+    why: Why,
     token: string,
   ): Promise<CloseCalls[]> {
     const h = RestPullRequests.githubHeaders(token);
@@ -212,13 +236,17 @@ export class RestPullRequests implements PullRequestClient {
     const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as {
       number: number;
       html_url: string;
+      title?: unknown;
+      body?: unknown;
     }[];
     return (Array.isArray(open) ? open : []).map((pr) => ({
       url: pr.html_url,
+      title: typeof pr.title === 'string' ? pr.title : '',
+      body: typeof pr.body === 'string' ? pr.body : '',
       close: () => this.call('PATCH', `${base}/${pr.number}`, h, { state: 'closed' }),
       note: () =>
         this.call('POST', `${p.apiUrl}/repos/${p.path}/issues/${pr.number}/comments`, h, {
-          body: supersededNote(i),
+          body: supersededNote(i, why),
         }),
     }));
   }
@@ -256,16 +284,24 @@ export class RestPullRequests implements PullRequestClient {
     p: Provider,
     i: SupersedeInput,
     head: string,
+    why: Why,
     token: string,
   ): Promise<CloseCalls[]> {
     const h = { 'PRIVATE-TOKEN': token };
     const base = `${p.apiUrl}/projects/${encodeURIComponent(p.path)}/merge_requests`;
     const q = new URLSearchParams({ state: 'opened', source_branch: head, target_branch: i.base });
-    const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as { iid: number; web_url: string }[];
+    const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as {
+      iid: number;
+      web_url: string;
+      title?: unknown;
+      description?: unknown;
+    }[];
     return (Array.isArray(open) ? open : []).map((mr) => ({
       url: mr.web_url,
+      title: typeof mr.title === 'string' ? mr.title : '',
+      body: typeof mr.description === 'string' ? mr.description : '',
       close: () => this.call('PUT', `${base}/${mr.iid}`, h, { state_event: 'close' }),
-      note: () => this.call('POST', `${base}/${mr.iid}/notes`, h, { body: supersededNote(i) }),
+      note: () => this.call('POST', `${base}/${mr.iid}/notes`, h, { body: supersededNote(i, why) }),
     }));
   }
 

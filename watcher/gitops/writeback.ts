@@ -3,6 +3,7 @@
 // push the remote refuses because it moved on is redone on a fresh fetch, a bounded number of
 // times; nothing is ever force-pushed. Editing a file already at the version commits nothing, so
 // a retry after a crash never pushes twice.
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { GitPush } from '../../shared/annotations.ts';
 import { ImageWatcherError } from '../../shared/errors.ts';
@@ -149,39 +150,141 @@ function safeRef(image: string): ImageReference | undefined {
   }
 }
 
-/** A branch name from free text: lower-case, [a-z0-9.-], bounded. */
-function slug(text: string): string {
-  return (
+/** The prefix of every branch the watcher pushes besides the base (pull-request.ts checks it). */
+const PREFIX = 'image-watcher/';
+
+/** A lower-case [a-z0-9.-] slug of free text: no `..`, no leading or trailing dot or dash. */
+function slug(text: string, max: number): string {
+  const trim = (s: string) => s.replace(/^[.-]+|[.-]+$/g, '');
+  const s = trim(
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9.]+/g, '-')
+      .replace(/\.{2,}/g, '.'),
+  );
+  return trim(s.slice(0, max)) || 'x';
+}
+
+/** 64 bits of SHA-256, tagged by what is hashed so a name and an update never share one. */
+function digest(tag: string, text: string): string {
+  return createHash('sha256').update(`${tag}\0${text}`).digest('hex').slice(0, 16);
+}
+
+/** DNS-1123 label (a namespace) and subdomain (a workload's name): no `_`, no `..`, no leading dot. */
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const SUBDOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
+/**
+ * A name longer than this is shortened: a ref component is a file name (<= 255 bytes), and git
+ * writes `<component>.lock` next to it; the fallback suffix `_10` and a kind must fit too.
+ */
+const NAME_MAX = 200;
+
+/**
+ * A namespace or name as one ref component: itself when Kubernetes allows it (so it is already a
+ * valid component) and short, else a slug and a hash of the exact text after `_`, a character no
+ * Kubernetes name holds: the two forms never meet, and distinct texts get distinct hashes.
+ */
+function component(text: string, valid: RegExp, max: number): string {
+  if (text.length <= max && valid.test(text) && !text.endsWith('.lock')) return text;
+  return `${slug(text, 100)}_${digest('name', text)}`;
+}
+
+/**
+ * The branch a batch is pushed to: the base, or `image-watcher/<namespace>/<last>`. `<last>` is
+ * the workload's name for its pull request (`_statefulset`, `_daemonset`, `_cronjob` appended for
+ * those kinds), else (one branch per update, or several workloads) a slug and a hash of every
+ * workload, container and version it holds. Split at `_`, `<last>` reads back unambiguously: a
+ * plain name has no `_`, a hash is 16 hex digits, a kind letters, a fallback (checkout) 1-2 digits.
+ */
+export function pushBranch(reqs: readonly WriteBackRequest[], base: string): string {
+  const first = reqs[0]!;
+  const push = first.target.push;
+  if (push === 'direct' || first.kind === 'revert') return base;
+  const ns = component(first.workload.namespace, LABEL, 63);
+  if (push === 'pull-request' && reqs.length === 1) {
+    const kind = first.workload.kind.toLowerCase();
+    const name = component(first.workload.name, SUBDOMAIN, NAME_MAX);
+    const suffix = kind === 'deployment' ? '' : `_${kind.replace(/[^a-z]/g, '') || 'x'}`;
+    return `${PREFIX}${ns}/${name}${suffix}`;
+  }
+  // Sorted: a retry that batches the same updates in another order names the same branch.
+  const entries = reqs
+    .map((r) => ({
+      r,
+      key: JSON.stringify([
+        r.workload.kind,
+        r.workload.namespace,
+        r.workload.name,
+        r.changes.map((c) => [c.container, c.newVersion]),
+      ]),
+    }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const identity = JSON.stringify([push, ...entries.map((e) => e.key)]);
+  const lead = entries[0]!.r;
+  const versions = entries.flatMap((e) => e.r.changes.map((c) => c.newVersion.split('@')[0]!));
+  const readable =
+    push === 'pull-request' || reqs.length > 1
+      ? `${lead.workload.name}-and-${reqs.length - 1}-more`
+      : `${lead.workload.name}-${versions.join('-')}`;
+  return `${PREFIX}${ns}/${slug(readable, 100)}_${digest('update', identity)}`;
+}
+
+/**
+ * The branch the watcher used before branches were named by namespace and name, exactly as it
+ * made it (`image-watcher/<namespace>-<name>`, cut at 80): it mapped distinct workloads to one
+ * branch (`shop/web-x` and `shop-web/x`). Kept only to close such a request once (openRequest).
+ */
+export function legacyBranch(reqs: readonly WriteBackRequest[]): string {
+  const legacySlug = (text: string) =>
     text
       .toLowerCase()
       .replace(/[^a-z0-9.]+/g, '-')
       .replace(/^-+|-+$/g, '')
       .replace(/\.{2,}/g, '.')
-      .slice(0, 80) || 'update'
-  );
-}
-
-/** The branch a batch is pushed to: the base, one per update, or one per workload for its request. */
-export function pushBranch(reqs: readonly WriteBackRequest[], base: string): string {
-  const first = reqs[0]!;
-  const push = first.target.push;
-  if (push === 'direct' || first.kind === 'revert') return base;
+      .slice(0, 80) || 'update';
   const names = reqs.map((r) => `${r.workload.namespace}-${r.workload.name}`);
   const head = names.length === 1 ? names[0]! : `${names[0]!}-and-${names.length - 1}-more`;
-  if (push === 'pull-request') return `image-watcher/${slug(head)}`;
+  if (reqs[0]!.target.push === 'pull-request') return `${PREFIX}${legacySlug(head)}`;
   const versions = reqs.flatMap((r) => r.changes.map((c) => c.newVersion.split('@')[0]!));
-  return `image-watcher/${slug(`${head}-${versions.join('-')}`)}`;
+  return `${PREFIX}${legacySlug(`${head}-${versions.join('-')}`)}`;
 }
 
-/** Request branches tried per workload (the name, then -2...) before giving up. */
+/** Request branches tried per workload (the name, then _2...) before giving up. */
 const MAX_BRANCHES = 10;
 
-/** The branches a request on `branch` replaced: `wanted`, `wanted-2`... up to the one before it. */
+/** The n-th branch tried for `wanted`: itself, then `_2`... (`_`: no workload's name holds it). */
+export function fallbackBranch(wanted: string, n: number): string {
+  return n === 1 ? wanted : `${wanted}_${n}`;
+}
+
+/** The branches a request on `branch` replaced: `wanted`, `wanted_2`... up to the one before it. */
 export function supersededBy(wanted: string, branch: string): string[] {
-  if (branch === wanted || !branch.startsWith(`${wanted}-`)) return [];
-  const n = Number(branch.slice(wanted.length + 1));
-  if (!Number.isInteger(n) || n < 2) return [];
-  return Array.from({ length: n - 1 }, (_, i) => (i === 0 ? wanted : `${wanted}-${i + 1}`));
+  if (branch === wanted || !branch.startsWith(`${wanted}_`)) return [];
+  const digits = branch.slice(wanted.length + 1);
+  const n = Number(digits);
+  if (!/^[0-9]{1,2}$/.test(digits) || n < 2) return [];
+  return Array.from({ length: n - 1 }, (_, i) => fallbackBranch(wanted, i + 1));
+}
+
+/**
+ * The old-style request branches of a workload (its legacy name, then `-2`... as the old code
+ * made them). They may belong to another workload, so only a request whose title and description
+ * (the watcher's commit message: `Update <namespace>/<name> ...`, `<Kind> <namespace>/<name>,
+ * container ...`) name this one is closed: `/` is in no namespace or name, so they are
+ * unambiguous where the branch name was not.
+ */
+export function legacyRequests(
+  reqs: readonly WriteBackRequest[],
+): { heads: string[]; titlePrefix: string; bodyLine: string } | undefined {
+  const first = reqs[0]!;
+  if (reqs.length !== 1 || first.target.push !== 'pull-request' || first.kind !== 'update') return undefined;
+  const legacy = legacyBranch(reqs);
+  return {
+    heads: Array.from({ length: MAX_BRANCHES }, (_, i) => (i === 0 ? legacy : `${legacy}-${i + 1}`)),
+    titlePrefix: `Update ${who(first.workload)} `,
+    // commitMessage's line per container: tells a Deployment from a StatefulSet of one name.
+    bodyLine: `${first.workload.kind} ${who(first.workload)}, container `,
+  };
 }
 
 export class GitWriteBack {
@@ -227,7 +330,10 @@ export class GitWriteBack {
       t.branch ?? '',
       t.push,
       `${req.workload.namespace}/${t.secret ?? ''}`,
-      this.deps.commitPerWorkload || t.push === 'pull-request' ? who(req.workload) : '',
+      // The kind too: a Deployment and a StatefulSet of one name are two workloads.
+      this.deps.commitPerWorkload || t.push === 'pull-request'
+        ? `${req.workload.kind} ${who(req.workload)}`
+        : '',
     ].join('\n');
     return new Promise((resolve) => {
       let b = this.batches.get(key);
@@ -292,6 +398,8 @@ export class GitWriteBack {
             {
               repo: first.target.repo,
               heads: supersededBy(wanted, branch),
+              // Old-style requests: looked for once, when the new-style request is opened.
+              legacy: pr.created ? legacyRequests(applied.map((p) => p.req)) : undefined,
               base,
               by: { head: branch, url: pr.url },
             },
@@ -342,6 +450,7 @@ export class GitWriteBack {
           break;
         }
         this.deps.metrics?.observeGitPush('rejected');
+        if (branch !== base) await this.folderClash(ws, branch);
         if (attempt >= attempts) {
           throw new GitError(
             'E_GIT_REJECTED',
@@ -372,7 +481,7 @@ export class GitWriteBack {
     log: Logger,
   ): Promise<void> {
     const client = this.deps.pullRequests;
-    if (input.heads.length === 0 || !client) return;
+    if ((input.heads.length === 0 && !input.legacy) || !client) return;
     try {
       const outcomes = await client.closeSuperseded({ ...input, ...(credentials ? { credentials } : {}) });
       for (const o of outcomes) {
@@ -401,13 +510,13 @@ export class GitWriteBack {
 
   /**
    * The request branch, with the base merged in. When the base conflicts with it (someone edited
-   * the same lines on the base), a fresh branch off the base (`-2`, `-3`...) and a new request:
+   * the same lines on the base), a fresh branch off the base (`_2`, `_3`...) and a new request:
    * what Renovate does by recreating the branch, without a force-push; a failure instead would
    * stop every update of the workload until someone resolves a conflict by hand.
    */
   private async checkout(ws: GitWorkspace, wanted: string, log: Logger): Promise<string> {
     for (let n = 1; n <= MAX_BRANCHES; n++) {
-      const name = n === 1 ? wanted : `${wanted}-${n}`;
+      const name = fallbackBranch(wanted, n);
       if ((await ws.switchTo(name, this.deps.identity)) === 'switched') return name;
       log.info({ branch: name }, 'the base does not merge cleanly into the branch; trying a fresh branch');
     }
@@ -415,6 +524,24 @@ export class GitWriteBack {
       'E_GIT_CONFLICT',
       `the base ${ws.branch} conflicts with ${wanted} and its ${MAX_BRANCHES - 1} fresh branches; merge or delete them`,
     );
+  }
+
+  /**
+   * A ref is a file: while the remote holds `image-watcher/shop-web` (an old-style name), no
+   * `image-watcher/shop-web/...` can be created, and retrying cannot help. Said plainly instead
+   * of as a remote that kept moving.
+   */
+  private async folderClash(ws: GitWorkspace, branch: string): Promise<void> {
+    const parts = branch.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      if (await ws.remoteHas(prefix)) {
+        throw new GitError(
+          'E_GIT_REJECTED',
+          `the remote has a branch ${prefix}, so git cannot create ${branch} beside it (a ref cannot be a file and a folder); delete or rename ${prefix} (an old-style image-watcher branch once its request is closed)`,
+        );
+      }
+    }
   }
 
   /** Edits every request into the checkout; a refused one fails alone, the others go on. */

@@ -90,6 +90,15 @@ const errorSchema = {
   required: ['error'],
 } as const;
 
+/** The errors of the two resolve routes (bad query, refused, unknown image, too many, registry). */
+const resolveErrors = {
+  400: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  429: errorSchema,
+  502: errorSchema,
+} as const;
+
 export { tokensMatch } from './access.ts';
 
 /**
@@ -234,13 +243,7 @@ export async function build(deps: AppDeps): Promise<FastifyInstance> {
           },
           required: ['image'],
         },
-        response: {
-          400: errorSchema,
-          403: errorSchema,
-          404: errorSchema,
-          429: errorSchema,
-          502: errorSchema,
-        },
+        response: resolveErrors,
       },
     },
     async (req, reply) => {
@@ -265,13 +268,7 @@ export async function build(deps: AppDeps): Promise<FastifyInstance> {
           type: 'object',
           properties: { strategy: { type: 'string', enum: [...LEGACY_STRATEGIES] } },
         },
-        response: {
-          400: errorSchema,
-          403: errorSchema,
-          404: errorSchema,
-          429: errorSchema,
-          502: errorSchema,
-        },
+        response: resolveErrors,
       },
     },
     async (req, reply) => {
@@ -330,7 +327,9 @@ export async function build(deps: AppDeps): Promise<FastifyInstance> {
             E_CONFLICT: 409,
             E_UPDATE_FAILED: 502,
             E_BAD_ANNOTATIONS: 409,
+            E_STOPPING: 503,
           }[err.code];
+          if (status === 503) reply.header('retry-after', '1');
           return reply.code(status).send({ error: err.message, code: err.code });
         }
         if (err instanceof ImageWatcherError)

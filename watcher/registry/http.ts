@@ -196,29 +196,22 @@ export class RegistryHttp {
         const seconds = (performance.now() - started) / 1000;
         if (err instanceof RegistryError) throw err;
         if (req.signal?.aborted) throw abortedError(req.signal, `registry ${req.registry}`, req.what);
-        if (err instanceof BudgetExhaustedError) {
+        if (err instanceof BudgetExhaustedError || err instanceof BodyTooLargeError) {
           o.observer.observeRegistryRequest({
             registry: req.registry,
             method: req.method,
             code: 'too_large',
             seconds,
           });
-          throw new RegistryError(
-            'E_REGISTRY_UNAVAILABLE',
-            `registry responses being read hold ${this.#inFlight.limit} bytes already (the watcher's memory budget); ${req.what} from ${req.registry} is asked again next time`,
-          );
-        }
-        if (err instanceof BodyTooLargeError) {
-          o.observer.observeRegistryRequest({
-            registry: req.registry,
-            method: req.method,
-            code: 'too_large',
-            seconds,
-          });
-          throw new RegistryError(
-            'E_REGISTRY_RESPONSE',
-            `registry ${req.registry} sent more than ${req.maxBytes} bytes for ${req.what}; refusing to read it`,
-          );
+          throw err instanceof BudgetExhaustedError
+            ? new RegistryError(
+                'E_REGISTRY_UNAVAILABLE',
+                `registry responses being read hold ${this.#inFlight.limit} bytes already (the watcher's memory budget); ${req.what} from ${req.registry} is asked again next time`,
+              )
+            : new RegistryError(
+                'E_REGISTRY_RESPONSE',
+                `registry ${req.registry} sent more than ${req.maxBytes} bytes for ${req.what}; refusing to read it`,
+              );
         }
         const timeout = isTimeout(err);
         o.observer.observeRegistryRequest({

@@ -1,6 +1,5 @@
 // `image-watcher bump` against the real registry (Debian docker-registry): the plan, --json,
 // --write through the real CLI process (the one spawn), exit codes (in-process through `run`).
-import { execFile } from 'node:child_process';
 import {
   chmod,
   lstat,
@@ -15,14 +14,13 @@ import {
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { run } from '../../../watcher/cli/run.ts';
 import { buildImage } from '../../support/images.ts';
 import { freePort, pushImage, startCountingProxy, startRegistry } from '../../support/registry.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
+import { cliProcess } from '../../support/process.ts';
 
-const ROOT = new URL('../../../', import.meta.url).pathname;
 const REPOS: Record<string, string[]> = {
   'acme/web': ['1.4.2', '1.4.3', '1.5.0', '2.0.0', '2.1.0-rc.1'],
   'acme/api': ['2.3.1', '2.4.0'],
@@ -138,22 +136,8 @@ async function cli(argv: string[]): Promise<{ code: number; out: string; err: st
   return { code, out, err };
 }
 
-const exec = promisify(execFile);
 /** The real `image-watcher` process, as a CI job runs it. */
-function node(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return exec(process.execPath, ['--import', './bench/register.js', 'watcher/cli/main.ts', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, DOCKER_CONFIG: dir, TS_NODE_TRANSPILE_ONLY: '1' },
-    timeout: 60_000,
-  }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
-  );
-}
+const node = (args: string[]) => cliProcess(args, { env: { ...process.env, DOCKER_CONFIG: dir } });
 
 async function snapshot(files: Record<string, string>): Promise<Record<string, string>> {
   const out: Record<string, string> = {};

@@ -1,9 +1,7 @@
 // `image-watcher check` and `scan` against the real registry in every auth mode.
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { parse } from 'yaml';
 import { run } from '../../../watcher/cli/run.ts';
@@ -12,11 +10,11 @@ import { freePort, pushImage, startRegistry } from '../../support/registry.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
 import { startTokenServer } from '../../support/token-server.ts';
 import type { TokenServer } from '../../support/token-server.ts';
+import { cliProcess } from '../../support/process.ts';
 
 const USER = 'deployer';
 const PASSWORD = 'cli-Pa55word';
 const TAGS = ['1.2.3', '1.2.4', '1.3.0', '1.10.1', '2.0.0', '1.11.0-rc.1', 'latest'];
-const ROOT = new URL('../../../', import.meta.url).pathname;
 
 let dir: string;
 let tokens: TokenServer;
@@ -314,21 +312,7 @@ t.test('scan reports every watched container of a manifest file', async (t) => {
 });
 
 t.test('the real CLI process exits 0, 1 and 2', async (t) => {
-  const exec = promisify(execFile);
-  const node = (args: string[]) =>
-    exec(process.execPath, ['--import', './bench/register.js', 'watcher/cli/main.ts', ...args], {
-      cwd: ROOT,
-      // Transpile only: the type check is tsc's job, and it triples the start-up time.
-      env: { ...process.env, DOCKER_CONFIG: dir, TS_NODE_TRANSPILE_ONLY: '1' },
-      timeout: 60_000,
-    }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => ({
-        code: e.code,
-        stdout: e.stdout,
-        stderr: e.stderr,
-      }),
-    );
+  const node = (args: string[]) => cliProcess(args, { env: { ...process.env, DOCKER_CONFIG: dir } });
   const dead = await freePort();
   const [ok, failure, usage] = await Promise.all([
     node(['check', `${registries.bearer.host}/app:1.2.3`, '--strategy', 'MINOR', '--json']),

@@ -1,15 +1,11 @@
 // The security review's first finding: patterns the old checker never returned on. The CLI runs
 // in-process through its `run` (a hang fails this file at tap's timeout); one real process remains.
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { run } from '../../../watcher/cli/run.ts';
-
-const ROOT = new URL('../../../', import.meta.url).pathname;
-const exec = promisify(execFile);
+import { cliProcess } from '../../support/process.ts';
 
 interface Exit {
   code: number;
@@ -30,21 +26,8 @@ async function cli(args: string[], env: Record<string, string>): Promise<Exit> {
 }
 
 /** The real `image-watcher` process. */
-function cliProcess(args: string[], env: Record<string, string>): Promise<Exit> {
-  return exec(process.execPath, ['--import', './bench/register.js', 'watcher/cli/main.ts', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, TS_NODE_TRANSPILE_ONLY: '1' },
-    // A hang (the old behaviour) fails the test instead of the suite.
-    timeout: 60_000,
-  }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
-  );
-}
+const processRun = (args: string[], env: Record<string, string>): Promise<Exit> =>
+  cliProcess(args, { env: { ...process.env, ...env } });
 
 t.test(
   'check --include/--exclude with a pattern RE2 cannot express exits 2 with one clear line',
@@ -90,7 +73,7 @@ t.test('scan reports such an annotation as the workload error and the process ex
     `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hostile\n  annotations:\n    image-watcher/include: '\\k<'\n` +
       `spec:\n  template:\n    spec:\n      containers:\n        - name: c\n          image: reg.invalid/app:1.0.0\n`,
   );
-  const r = await cliProcess(['scan', file], { DOCKER_CONFIG: dir });
+  const r = await processRun(['scan', file], { DOCKER_CONFIG: dir });
   t.equal(r.code, 1, r.stderr);
   t.match(r.stdout, /hostile .*image-watcher\/include: "\\\\k<" is not allowed: backreferences/);
 });

@@ -2,8 +2,10 @@
 // CLI client) against the fake API server, the real docker-registry and a real Git remote served
 // by `git http-backend` with basic auth. "Argo CD" is played by the test: it applies what Git says.
 import t from 'tap';
+import type { Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
-import type { FakeKube } from '../../support/fake-kube/index.ts';
+import type { FakeKube, FakeKubeOptions } from '../../support/fake-kube/index.ts';
+import type { ControllerConfig } from '../../../watcher/controller/index.ts';
 import { startGitServer } from '../../support/git-server.ts';
 import type { GitServer } from '../../support/git-server.ts';
 import { buildImage } from '../../support/images.ts';
@@ -106,6 +108,29 @@ const ENV = {
   GIT_AUTHOR_EMAIL: 'image-watcher@example.com',
 };
 
+/** web on 1.0.0 as Argo CD runs it, its manifest in a fresh repository, and the watcher (Git window 10 ms). */
+async function webInGit(
+  t: Test,
+  repo: string,
+  opts: {
+    password?: string;
+    annotations?: Record<string, string>;
+    kube?: FakeKubeOptions;
+    config?: Partial<ControllerConfig>;
+  } = {},
+) {
+  const url = await git.createRepo(repo, { 'apps/web.yaml': manifest('web', '1.0.0') });
+  const kube = await fakeKube(t.teardown.bind(t), opts.kube);
+  kube.seed(secret(opts.password ?? AUTH.password));
+  kube.seed(synced('web', '1.0.0', { ...gitAnnotations(url), ...opts.annotations }));
+  const w = await startWatcher(t.teardown.bind(t), kube, {
+    env: ENV,
+    io: { gitWindowMs: 10 },
+    ...(opts.config ? { config: opts.config } : {}),
+  });
+  return { url, kube, w };
+}
+
 t.test('two Argo CD workloads: one commit, then the sync is recorded and its rollout judged', async (t) => {
   const url = await git.createRepo('shop', {
     'apps/web.yaml': manifest('web', '1.0.0'),
@@ -171,13 +196,9 @@ t.test('two Argo CD workloads: one commit, then the sync is recorded and its rol
 });
 
 t.test('a failed rollout is reverted in Git, never by live patch, and not written again', async (t) => {
-  const url = await git.createRepo('failing', { 'apps/web.yaml': manifest('web', '1.0.0') });
-  const kube = await fakeKube(t.teardown.bind(t), {
-    autoRollout: (obj) => (JSON.stringify(obj.spec).includes(':1.0.1') ? 'fail' : 'succeed'),
+  const { kube, w } = await webInGit(t, 'failing', {
+    kube: { autoRollout: (obj) => (JSON.stringify(obj.spec).includes(':1.0.1') ? 'fail' : 'succeed') },
   });
-  kube.seed(secret(AUTH.password));
-  kube.seed(synced('web', '1.0.0', gitAnnotations(url)));
-  const w = await startWatcher(t.teardown.bind(t), kube, { env: ENV, io: { gitWindowMs: 10 } });
   await w.controller.runCycle();
   await w.controller.idle();
   t.equal(await git.show('failing', 'main', 'apps/web.yaml'), manifest('web', '1.0.1'));
@@ -233,11 +254,7 @@ t.test('Argo CD without a Git target: announced with the reason, never live-patc
 });
 
 t.test('a wrong Git credential: the update fails with the reason, the password is nowhere', async (t) => {
-  const url = await git.createRepo('denied', { 'apps/web.yaml': manifest('web', '1.0.0') });
-  const kube = await fakeKube(t.teardown.bind(t));
-  kube.seed(secret('not-the-password-9'));
-  kube.seed(synced('web', '1.0.0', gitAnnotations(url)));
-  const w = await startWatcher(t.teardown.bind(t), kube, { env: ENV, io: { gitWindowMs: 10 } });
+  const { kube, w } = await webInGit(t, 'denied', { password: 'not-the-password-9' });
   await w.controller.runCycle();
   await w.controller.idle();
   t.same(await git.log('denied', 'main'), ['Initial manifests']);
@@ -252,11 +269,10 @@ t.test('a wrong Git credential: the update fails with the reason, the password i
 });
 
 t.test('a manual update whose Git write fails answers with the Git reason', async (t) => {
-  const url = await git.createRepo('denied-manual', { 'apps/web.yaml': manifest('web', '1.0.0') });
-  const kube = await fakeKube(t.teardown.bind(t));
-  kube.seed(secret('not-the-password-9'));
-  kube.seed(synced('web', '1.0.0', { ...gitAnnotations(url), 'image-watcher/mode': 'NOTIFICATION' }));
-  const w = await startWatcher(t.teardown.bind(t), kube, { env: ENV, io: { gitWindowMs: 10 } });
+  const { w } = await webInGit(t, 'denied-manual', {
+    password: 'not-the-password-9',
+    annotations: { 'image-watcher/mode': 'NOTIFICATION' },
+  });
   const res = await w.app.inject({
     method: 'POST',
     url: '/api/v1/workloads/shop/deployment/web/update',
@@ -299,25 +315,58 @@ t.test(
     t.match(JSON.parse(a['image-watcher/git-pending'] ?? '{}'), { git: { pushed: true } });
     t.equal(a['image-watcher/last-pushed-version'], '1.0.1');
 
-    // Already in Git: a manual update of the same version commits nothing and still answers.
+    // Already in Git, waiting for the sync: a manual update of the same version still answers
+    // and writes nothing (not even an unchanged push).
     const r = await w.controller.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web' });
     t.match(r, { status: 'updating', changes: [{ container: 'app', from: '1.0.0', to: '1.0.1' }] });
     t.equal((await git.log('crashed', 'main')).length, 2, 'no second commit');
-    t.match(await w.metricsText(), /image_watcher_git_pushes_total\{result="unchanged"\} 1/);
+    t.notMatch(await w.metricsText(), /image_watcher_git_pushes_total\{result="unchanged"\} [1-9]/);
     t.equal(imagePatches(kube, 'web'), 0);
   },
 );
 
+t.test(
+  'a manual update while its version waits in Git for the sync: answered, not written again, not patched live',
+  async (t) => {
+    const { kube, w } = await webInGit(t, 'pending-manual', { config: { rolloutTimeoutMs: 600_000 } });
+    await w.controller.runCycle();
+    await w.controller.idle();
+    const pending = annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/git-pending'];
+    t.match(JSON.parse(pending ?? '{}'), { git: { pushed: true } }, '1.0.1 is in Git, waiting for the sync');
+    const gitRequests = git.requests.length;
+    const events = kube.requestsMatching({ method: 'POST', pathPattern: /\/events$/ }).length;
+
+    const r = await w.controller.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web' });
+    t.match(r, { status: 'updating', changes: [{ container: 'app', from: '1.0.0', to: '1.0.1' }] });
+    await w.controller.idle();
+    t.equal(git.requests.length, gitRequests, 'Git is not asked again');
+    t.equal(
+      annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/git-pending'],
+      pending,
+      'the record (and its sync deadline) is unchanged',
+    );
+    t.equal(
+      kube.requestsMatching({ method: 'POST', pathPattern: /\/events$/ }).length,
+      events,
+      'no second GitPushed event',
+    );
+    t.equal(imagePatches(kube, 'web'), 0, 'never live-patched');
+    t.same(await git.log('pending-manual', 'main'), [
+      'Update shop/web app 1.0.0 -> 1.0.1',
+      'Initial manifests',
+    ]);
+
+    // The sync still completes the update.
+    await argoSync(kube, 'pending-manual', 'web');
+    await until('the rollout recorded', () => {
+      const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+      return a['image-watcher/git-pending'] === undefined && a['image-watcher/current-version'] === '1.0.1';
+    });
+  },
+);
+
 t.test('written to Git but never synced: reported once as failed, not written again', async (t) => {
-  const url = await git.createRepo('unsynced', { 'apps/web.yaml': manifest('web', '1.0.0') });
-  const kube = await fakeKube(t.teardown.bind(t));
-  kube.seed(secret(AUTH.password));
-  kube.seed(synced('web', '1.0.0', gitAnnotations(url)));
-  const w = await startWatcher(t.teardown.bind(t), kube, {
-    env: ENV,
-    io: { gitWindowMs: 10 },
-    config: { rolloutTimeoutMs: 300 },
-  });
+  const { kube, w } = await webInGit(t, 'unsynced', { config: { rolloutTimeoutMs: 300 } });
   await w.controller.runCycle();
   await w.controller.idle();
   await until('the sync time-out', () => w.notices.some((n) => n.event === 'failed'), 10_000);

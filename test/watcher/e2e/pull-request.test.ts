@@ -120,7 +120,7 @@ for (const kind of ['github', 'gitlab'] as const) {
         kind === 'github'
           ? 'https://github.example/org/deploy/pull/1'
           : 'https://gitlab.example/group/sub/deploy/-/merge_requests/1';
-      const branch = 'image-watcher/shop-web';
+      const branch = 'image-watcher/shop/web';
 
       await w.controller.runCycle();
       await w.controller.idle();
@@ -255,7 +255,7 @@ t.test('the forge refuses the token: failed with the answer, then opened on the 
       }),
     },
   });
-  const branch = 'image-watcher/shop-web';
+  const branch = 'image-watcher/shop/web';
   await w.controller.runCycle();
   await w.controller.idle();
   t.same(await git.branches('pr-refused'), [branch, 'main'], 'the branch was pushed');
@@ -314,7 +314,7 @@ t.test('squash-merged: the next request holds only the new version and merges cl
       }),
     },
   });
-  const branch = 'image-watcher/shop-web';
+  const branch = 'image-watcher/shop/web';
   await w.controller.runCycle();
   await w.controller.idle();
   t.match(forge.open, [{ id: 1, head: branch, title: 'Update shop/web app 1.0.0 -> 1.0.1' }]);
@@ -390,7 +390,7 @@ async function firstRequest(t: Test, kind: 'github' | 'gitlab', name: string) {
   return { img, url, forge, kube, w, repo: `pr-${name}` };
 }
 
-const BRANCH = 'image-watcher/shop-web';
+const BRANCH = 'image-watcher/shop/web';
 
 for (const kind of ['github', 'gitlab'] as const) {
   t.test(
@@ -466,8 +466,8 @@ for (const kind of ['github', 'gitlab'] as const) {
       await pushImage(registry.url, `conflict-${kind}/web`, ['1.0.2'], buildImage());
       await w.controller.runCycle();
       await w.controller.idle();
-      t.same(await git.branches(repo), [BRANCH, `${BRANCH}-2`, 'main']);
-      t.match(forge.open, [{ id: 2, head: `${BRANCH}-2`, title: 'Update shop/web app 1.0.0 -> 1.0.2' }]);
+      t.same(await git.branches(repo), [BRANCH, `${BRANCH}_2`, 'main']);
+      t.match(forge.open, [{ id: 2, head: `${BRANCH}_2`, title: 'Update shop/web app 1.0.0 -> 1.0.2' }]);
       t.equal(forge.open.length, 1, 'the superseded request is closed');
       const newUrl =
         kind === 'github'
@@ -490,7 +490,7 @@ for (const kind of ['github', 'gitlab'] as const) {
         annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/last-pushed-version'],
         '1.0.2',
       );
-      await git.merge(repo, `${BRANCH}-2`, 'main', 'Merge !2');
+      await git.merge(repo, `${BRANCH}_2`, 'main', 'Merge !2');
       t.match(await git.show(repo, 'main', 'apps/web.yaml'), `${img('1.0.2')} # pinned by ops`);
     },
   );

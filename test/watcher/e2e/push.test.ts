@@ -5,7 +5,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { buildImage } from '../../support/images.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
-import { freePort, pushImage, startRegistry } from '../../support/registry.ts';
+import { freePort, pushImage, startRegistry, watcherNotifications } from '../../support/registry.ts';
 import { annotationsOf, deployment, fakeKube, imageOf, startWatcher, until } from './support.ts';
 
 const TOKEN = 'push-token-0123456789abcdef';
@@ -14,16 +14,7 @@ async function setup(t: Test): Promise<{ registry: RunningRegistry; port: number
   const port = await freePort();
   const registry = await startRegistry(
     { kind: 'none' },
-    {
-      notifications: [
-        {
-          url: `http://127.0.0.1:${port}/api/v1/webhooks/distribution`,
-          headers: { Authorization: `Bearer ${TOKEN}` },
-          threshold: 1,
-          backoff: '200ms',
-        },
-      ],
-    },
+    { notifications: watcherNotifications(port, TOKEN) },
   );
   t.teardown(() => registry.stop());
   await pushImage(registry.url, 'shop/web', ['1.0.0'], buildImage());
@@ -104,16 +95,7 @@ t.test('the registry with a wrong token is refused: nothing is checked', async (
   const port = await freePort();
   const registry = await startRegistry(
     { kind: 'none' },
-    {
-      notifications: [
-        {
-          url: `http://127.0.0.1:${port}/api/v1/webhooks/distribution`,
-          headers: { Authorization: 'Bearer not-the-token-at-all' },
-          threshold: 1,
-          backoff: '200ms',
-        },
-      ],
-    },
+    { notifications: watcherNotifications(port, 'not-the-token-at-all') },
   );
   t.teardown(() => registry.stop());
   const kube = await fakeKube(t.teardown.bind(t));

@@ -1,21 +1,16 @@
 // `image-watcher run --once` (a real CLI process, and in-process) against the fake API server and
 // the real docker-registry: the dry run writes nothing (the API server's request log) and sends
 // nothing (a local webhook channel), the real run patches and notifies, exit codes 0/1/2/3.
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { run } from '../../../watcher/cli/run.ts';
 import { buildImage } from '../../support/images.ts';
 import { freePort, pushImage, startRegistry } from '../../support/registry.ts';
 import { startServer } from '../release-notes/helpers.ts';
 import { annotationsOf, deployment, fakeKube, imageOf } from './support.ts';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const exec = promisify(execFile);
+import { cliProcess } from '../../support/process.ts';
 
 interface PlanJson {
   dryRun: boolean;
@@ -65,19 +60,8 @@ t.test('run --once: dry run, real run, exit codes', async (t) => {
     NOTIFY_RETRIES: '0',
   };
   const cli = (args: string[], extra: Record<string, string> = {}) =>
-    exec(process.execPath, ['--import', './bench/register.js', 'watcher/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...env, ...extra },
-      // Start-up transpiles the sources: slow on a loaded machine, never a hang (the tap timeout is the backstop).
-      timeout: 240_000,
-    }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => ({
-        code: e.code,
-        stdout: e.stdout,
-        stderr: e.stderr,
-      }),
-    );
+    // Start-up transpiles the sources: slow on a loaded machine, never a hang (the tap timeout is the backstop).
+    cliProcess(args, { env: { ...env, ...extra }, timeoutMs: 240_000 });
   const writes = () => kube.requests.filter((r) => !['GET', 'HEAD'].includes(r.method));
 
   // One real CLI process proves the wiring; the other runs call run() in-process, as main.ts does.

@@ -57,6 +57,8 @@ export interface Watcher {
   push: CreatedWatcher['push'];
   /** The HTTP API (fastify inject). */
   app: CreatedWatcher['app'];
+  /** The graceful stop (also run in teardown). */
+  stop: CreatedWatcher['stop'];
 }
 
 /** One watcher replica against the fake API server, built by the production wiring (createWatcher). */
@@ -107,5 +109,6 @@ export async function startWatcher(
     metricsText: async () => (await w.metrics.render()).body,
     push: w.push,
     app: w.app,
+    stop: () => w.stop(),
   };
 }

@@ -95,7 +95,7 @@ async function requestDiff(bare: string, branch: string): Promise<string[]> {
   return out.split('\n').filter((l) => /^[-+] /.test(l));
 }
 
-const BRANCH = 'image-watcher/shop-web';
+const BRANCH = 'image-watcher/shop/web';
 
 for (const kind of KINDS) {
   const { link, update } = SHAPE[kind];
@@ -122,10 +122,11 @@ for (const kind of KINDS) {
     ]);
     t.same(
       forge.requests.map((r) => r.method),
-      ['GET', 'POST', 'GET', update],
+      // After the POST, once: the old-style branches' requests (none here).
+      ['GET', 'POST', ...Array<string>(10).fill('GET'), 'GET', update],
     );
     if (kind === 'github') {
-      t.equal(forge.requests[0]?.query.head, 'org:image-watcher/shop-web');
+      t.equal(forge.requests[0]?.query.head, 'org:image-watcher/shop/web');
       t.equal(forge.requests[0]?.headers['x-github-api-version'], '2022-11-28');
     } else {
       t.equal(forge.requests[0]?.query.source_branch, BRANCH);
@@ -171,7 +172,7 @@ for (const kind of KINDS) {
       });
       t.same((await srv.log('deploy', BRANCH)).slice(0, 3), [
         'Update shop/web app 1.1.0 -> 1.2.0',
-        "Merge branch 'main' into image-watcher/shop-web",
+        "Merge branch 'main' into image-watcher/shop/web",
         'Update shop/web app 1.0.0 -> 1.1.0',
       ]);
       const mergeParents = (await srv.log('deploy', BRANCH, '%P'))[1]?.split(' ');
@@ -224,11 +225,11 @@ for (const kind of KINDS) {
       // Someone pins a hotfix on the base by hand; the running image follows it.
       await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.0.1') }, 'Hotfix web 1.0.1');
       const r = await wb.submit(request(repo, '1.0.1', '1.2.0'));
-      t.match(r, { result: 'pushed', branch: `${BRANCH}-2`, url: link(3) });
+      t.match(r, { result: 'pushed', branch: `${BRANCH}_2`, url: link(3) });
       const newUrl = r.result === 'pushed' ? r.url! : '';
       t.same(
         forge.open.map((p) => p.head),
-        ['feature/by-hand', `${BRANCH}-2`],
+        ['feature/by-hand', `${BRANCH}_2`],
         'the superseded request is closed, the person’s is not',
       );
       t.match(forge.pulls[0], { head: BRANCH, state: 'closed' });
@@ -241,24 +242,24 @@ for (const kind of KINDS) {
         oldTip,
         'the conflicting branch is left as it was',
       );
-      t.same(await srv.log('deploy', `${BRANCH}-2`), [
+      t.same(await srv.log('deploy', `${BRANCH}_2`), [
         'Update shop/web app 1.0.1 -> 1.2.0',
         'Hotfix web 1.0.1',
         'Initial manifests',
       ]);
-      t.same(await requestDiff(srv.path('deploy'), `${BRANCH}-2`), [
+      t.same(await requestDiff(srv.path('deploy'), `${BRANCH}_2`), [
         '-          image: registry.local/shop/web:1.0.1',
         '+          image: registry.local/shop/web:1.2.0',
       ]);
       // The next version goes to the branch that merges; nothing is closed or noted twice.
       t.match(await wb.submit(request(repo, '1.0.1', '1.3.0')), {
         result: 'pushed',
-        branch: `${BRANCH}-2`,
+        branch: `${BRANCH}_2`,
         url: link(3),
       });
       t.equal(forge.pulls[0]?.comments.length, 1, 'still one comment');
       t.same(superseded, ['closed']);
-      await srv.merge('deploy', `${BRANCH}-2`, 'main', 'Merge #3');
+      await srv.merge('deploy', `${BRANCH}_2`, 'main', 'Merge #3');
       t.equal(await srv.show('deploy', 'main', 'web.yaml'), manifest('1.3.0'));
     },
   );
@@ -272,13 +273,13 @@ for (const kind of KINDS) {
     await srv.commitAs('deploy', 'main', { 'web.yaml': manifest('1.0.1') }, 'Hotfix web 1.0.1');
     t.match(
       await wb.submit(request(repo, '1.0.1', '1.2.0')),
-      { result: 'pushed', branch: `${BRANCH}-2`, url: link(2) },
+      { result: 'pushed', branch: `${BRANCH}_2`, url: link(2) },
       'the new request is opened all the same',
     );
     t.same(superseded, ['failed']);
     t.same(
       forge.open.map((p) => p.head),
-      [BRANCH, `${BRANCH}-2`],
+      [BRANCH, `${BRANCH}_2`],
     );
     t.same(forge.pulls[0]?.comments, [], 'no comment on a request left open');
     refuse = false;
@@ -306,7 +307,7 @@ for (const kind of KINDS) {
 }
 
 /** A request a person opens on the forge (through its API, as the web page would). */
-async function openByHand(forge: FakeForge, head: string): Promise<number> {
+async function openByHand(forge: FakeForge, head: string, title = 'By hand', body = ''): Promise<number> {
   const github = forge.kind === 'github';
   const url = github
     ? `${forge.apiUrl}/repos/${SHAPE.github.project}/pulls`
@@ -318,8 +319,8 @@ async function openByHand(forge: FakeForge, head: string): Promise<number> {
       : { 'private-token': TOKEN, 'content-type': 'application/json' },
     body: JSON.stringify(
       github
-        ? { head, base: 'main', title: 'By hand', body: '' }
-        : { source_branch: head, target_branch: 'main', title: 'By hand', description: '' },
+        ? { head, base: 'main', title, body }
+        : { source_branch: head, target_branch: 'main', title, description: body },
     ),
   });
   const v = (await res.json()) as { number?: number; iid?: number };
@@ -348,7 +349,7 @@ for (const kind of KINDS) {
         repo: 'x',
         heads: ['feature/by-hand', 'main'],
         base: 'main',
-        by: { head: `${BRANCH}-2`, url: 'https://example/2' },
+        by: { head: `${BRANCH}_2`, url: 'https://example/2' },
         credentials: { token: TOKEN },
       });
       t.same(closed, []);
@@ -389,15 +390,79 @@ t.test('providers from the remote URL', (t) => {
 });
 
 t.test('the branches a fresh branch replaces', (t) => {
-  const w = 'image-watcher/shop-web';
-  const cases: [string, string[]][] = [
+  const w = 'image-watcher/shop/web';
+  const cases: [string, string[], string?][] = [
     [w, []],
-    [`${w}-2`, [w]],
-    [`${w}-4`, [w, `${w}-2`, `${w}-3`]],
-    [`${w}-x`, []],
-    [`${w}-1`, []],
-    ['image-watcher/shop-api-2', []],
+    [`${w}_2`, [w]],
+    [`${w}_4`, [w, `${w}_2`, `${w}_3`]],
+    [`${w}_x`, []],
+    [`${w}_1`, []],
+    [`${w}-2`, [], 'the regular branch of shop/web-2, not a fallback'],
+    [`${w}_2_3`, []],
+    ['image-watcher/shop/api_2', []],
   ];
-  for (const [branch, want] of cases) t.same(supersededBy(w, branch), want, branch);
+  for (const [branch, want, why] of cases) t.same(supersededBy(w, branch), want, why ?? branch);
   t.end();
 });
+
+for (const kind of KINDS) {
+  const { link } = SHAPE[kind];
+  t.test(
+    `${kind}: upgraded with old-style requests open: this workload's closed once with a note, another's left`,
+    async (t) => {
+      const { srv, forge, repo, wb, superseded } = await setup(t, kind);
+      // What the previous watcher left, as it wrote them (commit message as title and body):
+      // shop/web's request on image-watcher/shop-web; on image-watcher/shop-web-2 (its old
+      // fallback name, also shop/web-2's old regular name) the request of workload shop/web-2;
+      // on image-watcher/shop-web-3 one of StatefulSet shop/web (same title, another workload).
+      const bare = srv.path('deploy');
+      const tips: Record<string, string> = {};
+      const old = [
+        ['image-watcher/shop-web', 'Deployment', 'web'],
+        ['image-watcher/shop-web-2', 'Deployment', 'web-2'],
+        ['image-watcher/shop-web-3', 'StatefulSet', 'web'],
+      ] as const;
+      const ids: number[] = [];
+      for (const [head, workloadKind, name] of old) {
+        await git(bare, 'branch', head, 'main');
+        await srv.commitAs('deploy', head, { [`${name}.yaml`]: 'old\n' }, 'old style');
+        tips[head] = (await git(bare, 'rev-parse', head)).trim();
+        const subject = `Update shop/${name} app 0.9.0 -> 1.0.0`;
+        const body = `${subject}\n\n${workloadKind} shop/${name}, container app:\n  registry.local/shop/web: 0.9.0 -> 1.0.0 (minor)\n\nWritten by image-watcher.\n`;
+        ids.push(await openByHand(forge, head, subject, body));
+      }
+      const [mine, ...others] = ids;
+
+      const r = await wb.submit(request(repo, '1.0.0', '1.1.0'));
+      t.match(r, { result: 'pushed', branch: BRANCH, url: link(4) });
+      const newUrl = r.result === 'pushed' ? r.url! : '';
+      t.same(
+        forge.open.map((p) => p.head),
+        ['image-watcher/shop-web-2', 'image-watcher/shop-web-3', BRANCH],
+        "shop/web's old request closed, shop/web-2's and the StatefulSet's left open",
+      );
+      t.match(
+        forge.pulls.find((p) => p.id === mine),
+        {
+          state: 'closed',
+          comments: [
+            new RegExp(
+              `^Superseded by ${newUrl}: image-watcher now names its branches by namespace and name`,
+            ),
+          ],
+        },
+      );
+      for (const id of others) t.same(forge.pulls.find((p) => p.id === id)?.comments, []);
+      t.same(superseded, ['closed']);
+      for (const [head, tip] of Object.entries(tips)) {
+        t.equal((await git(bare, 'rev-parse', head)).trim(), tip, `${head} is not touched`);
+      }
+
+      // The next version updates the new request; the old-style ones are not looked at again.
+      const calls = forge.requests.length;
+      t.match(await wb.submit(request(repo, '1.0.0', '1.2.0')), { result: 'pushed', url: link(4) });
+      t.equal(forge.requests.length - calls, 2, 'one look-up and one update');
+      t.same(superseded, ['closed']);
+    },
+  );
+}

@@ -8,7 +8,7 @@ import type { GitClient, GitWorkspace } from '../../../watcher/gitops/git.ts';
 import { GitCli } from '../../../watcher/gitops/git.ts';
 import type { EditFiles, GitPushResult, WriteBackRequest } from '../../../watcher/gitops/writeback.ts';
 import { GitWriteBack, commitMessage } from '../../../watcher/gitops/writeback.ts';
-import { startGitServer } from '../../support/git-server.ts';
+import { git, startGitServer } from '../../support/git-server.ts';
 
 /**
  * A stand-in for the file editors (watcher/gitops/edit), for the Git side only: the line
@@ -282,10 +282,11 @@ t.test('git-push branch: a branch per update, the base branch untouched', async 
   });
   const { wb } = writer(cli);
   const r = await wb.submit(request('web', '1.2.0', '1.3.0', { repo, push: 'branch' }));
-  t.equal(r.result === 'pushed' && r.branch, 'image-watcher/shop-web-1.3.0');
-  t.same((await srv.branches('deploy')).sort(), ['image-watcher/shop-web-1.3.0', 'main']);
+  const branch = r.result === 'pushed' ? r.branch : '';
+  t.match(branch, /^image-watcher\/shop\/web-1\.3\.0_[0-9a-f]{16}$/, 'readable, with a hash of the update');
+  t.same((await srv.branches('deploy')).sort(), [branch, 'main']);
   t.same(await srv.log('deploy', 'main'), ['Initial manifests']);
-  t.match(await srv.show('deploy', 'image-watcher/shop-web-1.3.0', 'apps/web.yaml'), /web:1\.3\.0/);
+  t.match(await srv.show('deploy', branch, 'apps/web.yaml'), /web:1\.3\.0/);
 });
 
 t.test('a revert commit puts the old version back', async (t) => {
@@ -341,7 +342,7 @@ t.test('a request branch moved on during the push: the base is merged in again a
   const repo = await srv.createRepo('deploy', {
     'apps/web.yaml': manifest('web', 'registry.local/shop/web:1.2.0'),
   });
-  const branch = 'image-watcher/shop-web';
+  const branch = 'image-watcher/shop/web';
   const { wb } = writer(cli);
   const pr = { repo, push: 'pull-request' as const };
   t.match(await wb.submit(request('web', '1.2.0', '1.3.0', pr)), { result: 'pushed', branch });
@@ -398,13 +399,35 @@ t.test('every request branch conflicts with the base: E_GIT_CONFLICT, bounded', 
   };
   const { wb, pushes } = writer(conflicting);
   const r = await wb.submit(request('web', '1.2.0', '1.3.0', { repo, push: 'pull-request' }));
-  t.match(r, { result: 'failed', code: 'E_GIT_CONFLICT', reason: /image-watcher\/shop-web/ });
+  t.match(r, { result: 'failed', code: 'E_GIT_CONFLICT', reason: /image-watcher\/shop\/web/ });
   t.equal(tried.length, 10);
   t.same(tried.slice(0, 3), [
-    'image-watcher/shop-web',
-    'image-watcher/shop-web-2',
-    'image-watcher/shop-web-3',
+    'image-watcher/shop/web',
+    'image-watcher/shop/web_2',
+    'image-watcher/shop/web_3',
   ]);
   t.same(pushes, ['failed']);
   t.same(await srv.branches('deploy'), ['main'], 'nothing pushed');
 });
+
+t.test(
+  'an old-style branch named like the namespace blocks the request branch: said plainly, no retries',
+  async (t) => {
+    const srv = await startGitServer();
+    t.teardown(() => srv.close());
+    const repo = await srv.createRepo('deploy', {
+      'apps/web.yaml': manifest('web', 'registry.local/shop/web:1.2.0'),
+    });
+    // image-watcher/shop: what the previous watcher could name a branch (it exists on the remote).
+    await git(srv.path('deploy'), 'branch', 'image-watcher/shop', 'main');
+    const { wb, pushes } = writer(cli);
+    const r = await wb.submit(request('web', '1.2.0', '1.3.0', { repo, push: 'pull-request' }));
+    t.match(r, {
+      result: 'failed',
+      code: 'E_GIT_REJECTED',
+      reason: /has a branch image-watcher\/shop, so git cannot create image-watcher\/shop\/web beside it/,
+    });
+    t.same(pushes, ['rejected', 'failed'], 'one push, not a loop of retries');
+    t.same(await srv.branches('deploy'), ['image-watcher/shop', 'main']);
+  },
+);
