@@ -279,7 +279,9 @@ try {
     const cpuBare = median(bareCpu);
     // The ratio of each webhook round to the bare round right after it, then the median: the
     // machine's speed drifts (the bare route's CPU per request moved 0.13-0.19 ms between runs),
-    // and a pair of adjacent rounds sees the same drift.
+    // and a pair of adjacent rounds sees the same drift. At load 6-8 on two cores single pairs
+    // still ranged 0.55-1.5 and whole-run medians of one build 0.75-1.14 (CPU per request falls
+    // when a descheduled server finds more requests waiting): read the ratio on a quiet machine.
     const cpuRatio = median(bareCpu.map((b, i) => b / webhookCpu[i]!));
     const mem = rss(webhook.child.pid!);
     targets.push({

@@ -133,8 +133,9 @@ export function limitBufferedBodies(app: FastifyInstance, hooks: BodyBudgetHooks
       released = true;
       hooks.budget.release(bytes);
     };
-    // 'close' fires on a finished response and on an aborted one alike.
-    reply.raw.once('close', release);
+    // 'close' fires on a finished response and on an aborted one alike, once (`on`: no once-wrapper
+    // per request; release is idempotent anyway).
+    reply.raw.on('close', release);
     done();
   });
 }

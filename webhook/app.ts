@@ -18,6 +18,7 @@ import {
   nodeServerOptions,
 } from '../shared/inbound.ts';
 import type { WebhookMetrics } from './metrics.ts';
+import { LazyLogger } from './lazy-logger.ts';
 import { TLS_OPTIONS } from './tls.ts';
 import type { KeyPair } from './tls.ts';
 
@@ -165,7 +166,7 @@ export function buildWebhookApp(deps: WebhookAppDeps): WebhookServer {
   const clock = deps.clock ?? (() => performance.now());
   const limits = { ...WEBHOOK_LIMITS, ...deps.limits };
   const app = Fastify({
-    loggerInstance: deps.logger,
+    loggerInstance: LazyLogger.over(deps.logger),
     logController: new LogController({ disableRequestLogging: true }),
     ...fastifyLimitOptions(limits),
     http: nodeServerOptions(limits),

@@ -26,9 +26,8 @@ export function workloadKindOf(gvk: unknown): WorkloadKind | undefined {
   if (!isRecord(gvk)) return undefined;
   const { group, version, kind } = gvk as Partial<GroupVersionKind>;
   if (typeof group !== 'string' || typeof version !== 'string' || typeof kind !== 'string') return undefined;
-  return Object.hasOwn(KINDS, `${group}/${version}/${kind}`)
-    ? KINDS[`${group}/${version}/${kind}`]
-    : undefined;
+  const key = `${group}/${version}/${kind}`;
+  return Object.hasOwn(KINDS, key) ? KINDS[key] : undefined;
 }
 
 /** The pod spec: `spec.template.spec`, or `spec.jobTemplate.spec.template.spec` for a CronJob. */
