@@ -95,3 +95,22 @@ t.test('every error code the contract names exists in the source', (t) => {
   for (const c of codes) t.match(source, new RegExp(`'${c}'`), c);
   t.end();
 });
+
+t.test('every HTTP route the processes register is in the contract', (t) => {
+  const files = [
+    'watcher/http/app.ts',
+    'watcher/approval/plugin.ts',
+    'watcher/push/receiver.ts',
+    'webhook/app.ts',
+  ];
+  const routes = new Set<string>();
+  for (const file of files) {
+    for (const m of read(file).matchAll(/app\.(?:get|post)(?:<[^(]*>)?\(\s*['`]([^'`]+)['`]/g)) {
+      // `:name` (fastify) and `${name}` (a template) are `{name}` in the contract.
+      routes.add(m[1]!.replace(/:(\w+)/g, '{$1}').replace(/\$\{(\w+)\}/g, '{$1}'));
+    }
+  }
+  t.ok(routes.size >= 8, 'the routes were read');
+  for (const r of routes) t.ok(contract.includes(r), `${r} is in docs/contract.md`);
+  t.end();
+});
