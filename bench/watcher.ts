@@ -1,10 +1,13 @@
 // Benchmark of one full check cycle: 5,000 Deployments over 1,000 repositories in the fake API
 // server, a registry answering each tag list after 20 ms. The watcher runs as its own process
 // (the bundle of scripts/bundle.ts, exactly what the image and `npm run start:watcher` run) so its
-// RSS is its own. Pass the manifests' heap flags: --node --max-semi-space-size=1 --node --max-old-space-size=160.
+// RSS is its own, with the manifests' NODE_OPTIONS, the image's node flags and MALLOC_* settings
+// (--node FLAG... replaces the flags, --env NAME=VALUE adds to the environment).
 // Targets: exactly 1 tag-list request per repository, peak RSS under 128 MiB, under 3 KB per workload
-// (RSS at the steady state, and heap that survives a full GC requested through the inspector).
+// (RSS at the steady state, 30 s after the cycle, and heap that survives a full GC requested
+// through the inspector).
 //   node --import ./bench/register.js bench/watcher.ts [--workloads N] [--repos N] [--latency MS]
+//     [--timeline] [--env NAME=VALUE]... [--node FLAG]...
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,6 +60,24 @@ const NODE_FLAGS = GIVEN_FLAGS.length > 0 ? GIVEN_FLAGS : shippedFlags();
 const SNAPSHOT_DIR = process.env.BENCH_HEAP_SNAPSHOT;
 if (SNAPSHOT_DIR !== undefined)
   NODE_FLAGS.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`);
+/**
+ * --timeline: also read RSS and heap used 1, 5, 10 and 30 s after the first cycle and, when the
+ * interval is short enough for a second cycle in the run (`--env CHECK_INTERVAL=180s`), 1 and 30 s
+ * after the second: whether the figure read 1 s after the cycle is a steady state (RSS is read
+ * before each /metrics scrape, whose rendering leaves garbage).
+ */
+const TIMELINE = process.argv.includes('--timeline');
+const TIMELINE_AT_S = [1, 5, 10];
+/**
+ * When the steady state is read: 30 s after the first cycle. Measured with --timeline (11 runs):
+ * 1 s after the cycle the watcher is still allocating (likely the debounced re-checks of the
+ * workloads its notifications patched): heap used 30.8-37.6 MiB, 31-38 MiB at 5 and 10 s, and
+ * the RSS read at 1 s moved by 10 MiB run to run (112.1-122.8 MiB). By 30 s V8's memory reducer
+ * had run in 10 of 11 runs (heap used 28.1-29.4 MiB, within 1 MiB of what survives a full GC);
+ * in one it had not (31.8 MiB, 27.3 after the GC: 3.8 KB of RSS per workload), and 30 s after a
+ * second cycle that run was at 27.9 MiB and 1.7 KB per workload.
+ */
+const STEADY_AFTER_S = 30;
 const RSS_TARGET_MIB = 128;
 /**
  * After the steady-state figures are read, the bench activates the watcher's inspector (SIGUSR1 on
@@ -64,7 +85,7 @@ const RSS_TARGET_MIB = 128;
  * retains, without the garbage and free heap a figure taken at a random moment includes.
  */
 const INSPECT_FLAG = '--inspect-port=127.0.0.1:0';
-/** (RSS after the cycle - RSS with no workload) / workloads. */
+/** (RSS 30 s after the cycle - RSS with no workload, read the same way) / workloads. */
 const PER_WORKLOAD_TARGET_BYTES = 3 * 1024;
 
 /** A registry that only knows tag lists, each answered after LATENCY_MS; counts requests per repository. */
@@ -148,21 +169,46 @@ function baselineMiB(): number {
   return Number(res.stdout.trim()) / 2 ** 20;
 }
 
+/** User + system CPU seconds of a process so far (/proc/PID/stat, clock ticks of 1/100 s). */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function rssOf(pid: number): { rssMiB: number; peakMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
   return { rssMiB: kb('VmRSS') / 1024, peakMiB: kb('VmHWM') / 1024 };
 }
 
+/**
+ * Where the RSS is: anonymous and file-backed pages (/proc/PID/smaps_rollup), V8's committed heap
+ * per space and the external (ArrayBuffer) memory from the watcher's default metrics. MiB.
+ */
+type Breakdown = Record<string, number>;
+function breakdownOf(rollup: string, metrics: string): Breakdown {
+  const kb = (key: string) =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN) / 1024;
+  const out: Breakdown = { anon: kb('Anonymous'), file: kb('Rss') - kb('Anonymous') - kb('Pss_Shmem') };
+  for (const m of metrics.matchAll(/^nodejs_heap_space_size_(total|used)_bytes\{space="(\w+)"\} (\S+)/gm))
+    out[`${m[2]!.replace('_space', '')}.${m[1]!}`] = Number(m[3]) / 2 ** 20;
+  out.external = Number(/^nodejs_external_memory_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN) / 2 ** 20;
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Number(v.toFixed(2))]));
+}
+
 interface RunResult {
   listSeconds?: number;
   cycle: { seconds: number; workloads: number };
+  /** CPU seconds the watcher used from its start to the end of its first cycle. */
+  cpuSeconds: number;
   rssMiB: number;
   peakMiB: number;
   heapMiB: number;
   /** After a full GC requested through the inspector (taken after the figures above). */
   gcRssMiB: number;
   gcHeapMiB: number;
+  /** --timeline: RSS and heap used at moments after the first (and second) cycle. */
+  timeline: { at: string; rssMiB: number; heapMiB: number; breakdown: Breakdown }[];
   outdated: number;
   tagLists: number[];
   otherRegistryRequests: number;
@@ -245,7 +291,7 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
       if (url !== undefined) resolve(url);
       // The inspector's own banner is ours; anything else is the watcher's and is shown.
       for (const line of text.split('\n')) {
-        if (line !== '' && !/Debugger (listening|ending)|For help, see/.test(line))
+        if (line !== '' && !/Debugger (listening|ending|attached)|For help, see/.test(line))
           process.stderr.write(`${line}\n`);
       }
     });
@@ -253,6 +299,10 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
   let listedAt = 0;
   let cycle: RunResult['cycle'] | undefined;
   let buffer = '';
+  let secondCycleDone!: () => void;
+  const secondCycle = new Promise<void>((resolve) => {
+    secondCycleDone = resolve;
+  });
   const cycleDone = new Promise<void>((resolve) => {
     child.stdout.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
@@ -263,6 +313,7 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
         try {
           const rec = JSON.parse(line) as { msg?: string; seconds?: number; workloads?: number };
           if (rec.msg === 'workloads listed; watching') listedAt = Date.now();
+          if (rec.msg === 'check cycle done' && cycle) secondCycleDone();
           if (rec.msg === 'check cycle done' && !cycle) {
             cycle = { seconds: rec.seconds ?? NaN, workloads: rec.workloads ?? 0 };
             resolve();
@@ -277,12 +328,38 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
   const timeout = new Promise<void>((resolve) => setTimeout(resolve, 600_000).unref());
   await Promise.race([cycleDone, exited, timeout]);
   if (!cycle) throw new Error('the watcher did not finish a cycle');
-  // Let notifications' event writes settle, then measure the steady state after a cycle.
-  await new Promise((r) => setTimeout(r, 1000));
+  const cpuSeconds = cpuSecondsOf(child.pid!);
+  const timeline: RunResult['timeline'] = [];
+  const sample = async (at: string) => {
+    // RSS first: rendering /metrics (5,000 series) itself leaves MiBs of garbage.
+    const rssMiB = rssOf(child.pid!).rssMiB;
+    const rollup = readFileSync(`/proc/${child.pid!}/smaps_rollup`, 'utf8');
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const heap = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN) / 2 ** 20;
+    timeline.push({ at, rssMiB, heapMiB: heap, breakdown: breakdownOf(rollup, text) });
+    return text;
+  };
+  let waited = 0;
+  for (const at of TIMELINE ? TIMELINE_AT_S.filter((s) => s < STEADY_AFTER_S) : []) {
+    await new Promise((r) => setTimeout(r, (at - waited) * 1000));
+    waited = at;
+    await sample(`cycle+${at}s`);
+  }
+  // The steady state: the watcher is idle again and V8's memory
+  // reducer has collected (see STEADY_AFTER_S).
+  await new Promise((r) => setTimeout(r, (STEADY_AFTER_S - waited) * 1000));
   const mem = rssOf(child.pid!);
-  const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const heapMiB = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN) / 2 ** 20;
+  const metrics = await sample(`cycle+${STEADY_AFTER_S}s`);
+  const heapMiB = timeline.at(-1)!.heapMiB;
+  if (!TIMELINE) timeline.pop();
   const outdated = (metrics.match(/^image_watcher_image_outdated\{.*\} 1$/gm) ?? []).length;
+  if (TIMELINE && 'CHECK_INTERVAL' in GIVEN_ENV) {
+    await Promise.race([secondCycle, exited]);
+    await new Promise((r) => setTimeout(r, 1000));
+    await sample('cycle2+1s');
+    await new Promise((r) => setTimeout(r, 29_000));
+    await sample('cycle2+30s');
+  }
   const gc = await afterFullGc(child, inspectorUrl, httpPort);
   if (SNAPSHOT_DIR !== undefined && workloads > 0) {
     // Profiling aid: a heap snapshot of the steady state (the child runs with --heapsnapshot-signal).
@@ -294,11 +371,13 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
   const result: RunResult = {
     ...(listedAt ? { listSeconds: (listedAt - started) / 1000 } : {}),
     cycle,
+    cpuSeconds,
     rssMiB: mem.rssMiB,
     peakMiB: mem.peakMiB,
     heapMiB,
     gcRssMiB: gc.rssMiB,
     gcHeapMiB: gc.heapMiB,
+    timeline,
     outdated,
     tagLists: [...registry.tagLists.values()],
     otherRegistryRequests: registry.other(),
@@ -335,8 +414,8 @@ async function main(): Promise<void> {
   const retainedRssBytes = Math.round(((run.gcRssMiB - empty.gcRssMiB) * 2 ** 20) / WORKLOADS);
   const report = {
     note:
-      'rss is the whole watcher process (the bundle); bytesPerWorkload is (RSS after the cycle - RSS of the same ' +
-      'watcher with no workload after its cycle) / workloads; afterFullGc: the same after a full GC requested through ' +
+      'rss is the whole watcher process (the bundle); bytesPerWorkload is (RSS 30 s after the cycle - RSS of the same ' +
+      'watcher with no workload 30 s after its cycle) / workloads; afterFullGc: the same after a full GC requested through ' +
       'the inspector, taken after the other figures; libraryBaselineRssMiB loads the unbundled libraries alone',
     workloads: WORKLOADS,
     repositories: REPOS,
@@ -344,6 +423,7 @@ async function main(): Promise<void> {
     listSeconds: run.listSeconds,
     cycleSeconds: run.cycle.seconds,
     workloadsChecked: run.cycle.workloads,
+    cpuSecondsToFirstCycle: run.cpuSeconds,
     tagListRequests: counts.reduce((a, b) => a + b, 0),
     tagListsPerRepository: {
       min: Math.min(...counts),
@@ -370,6 +450,26 @@ async function main(): Promise<void> {
       rssBytesPerWorkload: retainedRssBytes,
       heapBytesPerWorkload: retainedHeapBytes,
     },
+    ...(TIMELINE
+      ? {
+          timeline: run.timeline.map((t, i) => {
+            const e = empty.timeline[i];
+            return {
+              at: t.at,
+              rssMiB: Number(t.rssMiB.toFixed(1)),
+              heapUsedMiB: Number(t.heapMiB.toFixed(1)),
+              ...(e
+                ? { rssBytesPerWorkload: Math.round(((t.rssMiB - e.rssMiB) * 2 ** 20) / WORKLOADS) }
+                : {}),
+              ...(e
+                ? { heapBytesPerWorkload: Math.round(((t.heapMiB - e.heapMiB) * 2 ** 20) / WORKLOADS) }
+                : {}),
+              breakdown: t.breakdown,
+              ...(e ? { emptyBreakdown: e.breakdown } : {}),
+            };
+          }),
+        }
+      : {}),
     nodeFlags: NODE_FLAGS,
     env: EXTRA_ENV,
     exitCodeAfterSigterm: run.exitCode,
