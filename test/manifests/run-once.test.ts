@@ -80,8 +80,6 @@ t.test('RBAC: exactly what one pass needs; no Lease, no reviews', (t) => {
       ...['get', 'list', 'watch', 'patch'].map((v) => `${cr} batch cronjobs ${v}`),
       `${cr} core events create`,
       `${cr} core events patch`,
-      `${cr} events.k8s.io events create`,
-      `${cr} events.k8s.io events patch`,
       `${cr} core secrets get`,
       `${cr} core serviceaccounts get`,
       `${cr} core configmaps get`,

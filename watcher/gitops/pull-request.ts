@@ -92,6 +92,31 @@ function supersededNote(i: SupersedeInput, why: Why): string {
 
 export class PullRequestError extends ImageWatcherError {}
 
+/** Largest forge answer read: a list of one branch's requests is far smaller. */
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+/** The body as text, refused past MAX_RESPONSE_BYTES (a forge or proxy sending without end). */
+async function boundedText(res: Response, what: string): Promise<string> {
+  const reader = (res.body as ReadableStream<Uint8Array> | null)?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_RESPONSE_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw new PullRequestError(
+        'E_GIT_PR_FAILED',
+        `${what} answered more than ${MAX_RESPONSE_BYTES} bytes; refusing to read it`,
+      );
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export type Provider = { kind: 'github' | 'gitlab'; apiUrl: string; path: string; host: string };
 
 /** github.com and hosts named *github* -> GitHub (GHE: /api/v3); *gitlab* -> GitLab (/api/v4). */
@@ -197,7 +222,7 @@ export class RestPullRequests implements PullRequestClient {
       redirect: 'error',
       signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
     });
-    const text = await res.text();
+    const text = await boundedText(res, `${method} ${new URL(url).pathname}`);
     if (!res.ok) {
       const code = res.status === 401 || res.status === 403 ? 'E_GIT_AUTH' : 'E_GIT_PR_FAILED';
       throw new PullRequestError(

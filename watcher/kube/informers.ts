@@ -360,6 +360,16 @@ export class KubeWorkloadWatch implements WorkloadWatch {
     return this.synced;
   }
 
+  /**
+   * Whether a workload read from the API (a manual update of one the cache has not seen) is in
+   * WATCH_NAMESPACES: the ClusterRole could patch it, the configuration says it is not ours.
+   */
+  admits(w: WorkloadSnapshot): { ok: boolean; reason?: string } {
+    const ns = this.opts.namespaces;
+    if (!ns || ns.length === 0 || ns.includes(w.namespace)) return { ok: true };
+    return { ok: false, reason: `namespace ${w.namespace} is not in WATCH_NAMESPACES (${ns.join(',')})` };
+  }
+
   stats(): Readonly<WorkloadWatchStats> {
     return { ...this.statsData };
   }

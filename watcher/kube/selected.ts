@@ -48,6 +48,9 @@ export class SelectedWorkloadWatch implements WorkloadWatch {
    * only the watch can tell: such a workload is refused until the watch delivers it.
    */
   admits(w: WorkloadSnapshot): Admission {
+    // The inner watch's own limits first (WATCH_NAMESPACES).
+    const inner = this.inner.admits?.(w);
+    if (inner && !inner.ok) return inner;
     const why = excludedBy(this.opts.selection, w.annotations);
     if (why !== undefined) return { ok: false, reason: describeExclusion(why, this.opts.selection) };
     if (this.opts.labelSelector !== undefined)

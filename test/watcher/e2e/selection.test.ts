@@ -191,3 +191,17 @@ t.test('two installations, with and without WATCHER_SCOPE: each acts only on its
   );
   t.notMatch(await unscoped.metricsText(), /workload="plain"/, 'its series leave with it');
 });
+
+t.test('WATCH_NAMESPACES: a manual update of a workload in another namespace is refused', async (t) => {
+  const kube = await fakeKube(t.teardown.bind(t));
+  kube.seed(deployment('web', web('1.0.0'), AUTO));
+  const w = await startWatcher(t.teardown.bind(t), kube, { env: { WATCH_NAMESPACES: 'other' } });
+  t.same(names(w), [], 'shop is not watched');
+  // The ClusterRole can read and patch it: only the watcher's own configuration says no.
+  await t.rejects(w.controller.manualUpdate({ kind: 'Deployment', namespace: 'shop', name: 'web' }), {
+    code: 'E_NOT_FOUND',
+    message: /not handled by this watcher: namespace shop is not in WATCH_NAMESPACES \(other\)/,
+  });
+  t.equal(imageOf(kube.get('Deployment', 'shop', 'web')), web('1.0.0'), 'not updated');
+  t.same(names(w), [], 'and not taken into the cache');
+});

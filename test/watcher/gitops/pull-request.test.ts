@@ -466,3 +466,41 @@ for (const kind of KINDS) {
     },
   );
 }
+
+t.test('a forge answer larger than the limit is refused, not read into memory', async (t) => {
+  // 16 MiB of one JSON string: read whole, it would only fail at JSON.parse, after holding it all.
+  const { createServer } = await import('node:http');
+  let sent = 0;
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    const more = () => {
+      while (sent < 16 * 1024 * 1024) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    res.write('"');
+    more();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as { port: number };
+  const client = new RestPullRequests({
+    provider: () => ({ kind: 'github', apiUrl: `http://127.0.0.1:${port}`, path: 'o/r', host: '127.0.0.1' }),
+    trustedHosts: ['127.0.0.1'],
+  });
+  await t.rejects(
+    client.openOrUpdate({
+      repo: 'x',
+      head: 'image-watcher/shop/web',
+      base: 'main',
+      title: 't',
+      body: 'b',
+      credentials: { token: TOKEN },
+    }),
+    { code: 'E_GIT_PR_FAILED', message: /GET \/repos\/o\/r\/pulls answered more than 4194304 bytes/ },
+  );
+  t.ok(sent < 16 * 1024 * 1024, 'the client stopped reading');
+});
