@@ -54,3 +54,25 @@ t.test('the watcher image follows the Git write-back setting', async (t) => {
     message: /watcher\.git\.enabled: Invalid type/,
   });
 });
+
+t.test('with git, /tmp has room for the clone', async (t) => {
+  const tmpLimit = (objects: KubeObject[]): unknown =>
+    (
+      (find(objects, 'Deployment', 'image-watcher-watcher').spec as Json).template.spec.volumes as Json[]
+    ).find((v) => v.name === 'tmp')?.emptyDir?.sizeLimit;
+  t.equal(tmpLimit(await renderChart({})), '64Mi', 'default image');
+  t.equal(tmpLimit(await renderChart({ 'watcher.git.enabled': true })), '1Gi', 'git.enabled');
+  t.equal(
+    tmpLimit(await renderChart({ 'watcher.git.repo': 'https://git.example.com/org/deploy.git' })),
+    '1Gi',
+    'a default repo',
+  );
+  t.equal(
+    tmpLimit(await renderChart({ 'watcher.git.enabled': true, 'watcher.git.tmpSizeLimit': '4Gi' })),
+    '4Gi',
+    'its own size',
+  );
+  await t.rejects(renderChart({ 'watcher.git.tmpSizeLimit': 'lots' }), {
+    message: /tmpSizeLimit/,
+  });
+});

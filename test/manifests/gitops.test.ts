@@ -1,6 +1,6 @@
 // manifests/gitops: the kustomize component that runs the watcher image with git and ssh (tag
 // <version>-git) for the Git write-back, in an overlay of manifests/ and of manifests/run-once/,
-// rendered by kubectl kustomize. Nothing else changes.
+// rendered by kubectl kustomize. Nothing else changes but the room in /tmp for the clone.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,7 +55,7 @@ for (const [name, base, workload] of [
   ['manifests/run-once/', `${MANIFESTS_DIR}run-once/`, 'CronJob/image-watcher-run-once'],
 ] as const) {
   t.test(
-    `an overlay of ${name} with the component runs the -git watcher, nothing else changes`,
+    `an overlay of ${name} with the component runs the -git watcher with room for a clone, nothing else changes`,
     async (t) => {
       const plain = await renderKustomization(base);
       const withGit = await overlay(t, base);
@@ -67,8 +67,18 @@ for (const [name, base, workload] of [
         [`ghcr.io/image-watcher/watcher:${pkg.version}`],
         'the base has the default',
       );
+      const tmpLimit = (objects: KubeObject[]): unknown => {
+        const o = objects.find((x) => `${x.kind}/${x.metadata.name}` === workload);
+        const spec = o?.spec as Json | undefined;
+        const pod = (spec?.template?.spec ?? spec?.jobTemplate?.spec?.template?.spec) as Json | undefined;
+        return (pod?.volumes as Json[] | undefined)?.find((v) => v.name === 'tmp')?.emptyDir?.sizeLimit;
+      };
+      t.equal(tmpLimit(plain), '64Mi');
+      t.equal(tmpLimit(withGit), '1Gi', '/tmp holds a clone of a large repository');
       const strip = (objects: KubeObject[]): string =>
-        JSON.stringify(objects).replaceAll(`watcher:${pkg.version}-git"`, `watcher:${pkg.version}"`);
+        JSON.stringify(objects)
+          .replaceAll(`watcher:${pkg.version}-git"`, `watcher:${pkg.version}"`)
+          .replace('"sizeLimit":"1Gi"', '"sizeLimit":"64Mi"');
       t.equal(strip(withGit), JSON.stringify(plain), 'every other byte is the same');
       for (const o of withGit) t.equal(schemaErrors(o), undefined, `${o.kind}/${o.metadata.name} is valid`);
     },
