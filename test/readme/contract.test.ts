@@ -66,17 +66,43 @@ t.test('the alerts of the contract are the alerts of the rules', (t) => {
   t.end();
 });
 
+/** The settings loaders: every environment variable is read in one of them. */
+const LOADERS = ['shared/config.ts', 'watcher/config.ts', 'webhook/config.ts', 'watcher/notify/config.ts'];
+/** Upper-case words that are values (log levels, booleans) or the system's (HOME, HOSTNAME: fallbacks only). */
+const NOT_VARIABLES = new Set([
+  'ERROR',
+  'WARN',
+  'INFO',
+  'DEBUG',
+  'TRACE',
+  'SILENT',
+  'TRUE',
+  'FALSE',
+  'HOME',
+  'HOSTNAME',
+]);
+
 t.test('every environment variable of the contract is read by a settings loader', (t) => {
-  const loaders = ['shared/config.ts', 'watcher/config.ts', 'webhook/config.ts'].map(read).join('\n');
+  const loaders = LOADERS.map(read).join('\n');
   const env = section('Environment');
   // Names are in the first column of the table and in the signature-gate paragraph.
   const names = new Set(
     [...env.matchAll(/`([A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Z]{4,})`/g)]
       .map((m) => m[1]!)
-      .filter((n) => !['INFO', 'WARN', 'ERROR', 'DEBUG', 'TRACE', 'FALSE'].includes(n)),
+      .filter((n) => !NOT_VARIABLES.has(n)),
   );
   t.ok(names.size > 20, 'the table was read');
   for (const n of names) t.match(loaders, new RegExp(`\\b${n}\\b`), n);
+  t.end();
+});
+
+t.test('every environment variable a settings loader reads is in the contract', (t) => {
+  const env = section('Environment');
+  const names = new Set(
+    LOADERS.flatMap((f) => [...read(f).matchAll(/'([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)'/g)].map((m) => m[1]!)),
+  );
+  t.ok(names.size > 40, 'the loaders were read');
+  for (const n of names) if (!NOT_VARIABLES.has(n)) t.match(env, new RegExp(`\`${n}\``), n);
   t.end();
 });
 
