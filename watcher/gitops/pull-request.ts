@@ -119,6 +119,10 @@ async function boundedText(res: Response, what: string): Promise<string> {
 
 export type Provider = { kind: 'github' | 'gitlab'; apiUrl: string; path: string; host: string };
 
+/** The fields read of a listed GitHub pull request and GitLab merge request. */
+type GithubPull = { number: number; html_url: string; title?: unknown; body?: unknown };
+type GitlabMergeRequest = { iid: number; web_url: string; title?: unknown; description?: unknown };
+
 /** github.com and hosts named *github* -> GitHub (GHE: /api/v3); *gitlab* -> GitLab (/api/v4). */
 export function providerOf(repo: string): Provider | undefined {
   const b = webBase(repo);
@@ -255,20 +259,12 @@ export class RestPullRequests implements PullRequestClient {
     token: string,
   ): Promise<CloseCalls[]> {
     const h = RestPullRequests.githubHeaders(token);
-    const [owner] = p.path.split('/');
-    const base = `${p.apiUrl}/repos/${p.path}/pulls`;
-    const q = new URLSearchParams({ head: `${owner}:${head}`, base: i.base, state: 'open' });
-    const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as {
-      number: number;
-      html_url: string;
-      title?: unknown;
-      body?: unknown;
-    }[];
-    return (Array.isArray(open) ? open : []).map((pr) => ({
+    const { endpoint, open } = await this.githubOpen(p, head, i.base, h);
+    return open.map((pr) => ({
       url: pr.html_url,
       title: typeof pr.title === 'string' ? pr.title : '',
       body: typeof pr.body === 'string' ? pr.body : '',
-      close: () => this.call('PATCH', `${base}/${pr.number}`, h, { state: 'closed' }),
+      close: () => this.call('PATCH', `${endpoint}/${pr.number}`, h, { state: 'closed' }),
       note: () =>
         this.call('POST', `${p.apiUrl}/repos/${p.path}/issues/${pr.number}/comments`, h, {
           body: supersededNote(i, why),
@@ -276,24 +272,35 @@ export class RestPullRequests implements PullRequestClient {
     }));
   }
 
+  /** The pulls endpoint and the open requests of `head` into `base` (none when the answer is not a list). */
+  private async githubOpen(
+    p: Provider,
+    head: string,
+    base: string,
+    h: Record<string, string>,
+  ): Promise<{ endpoint: string; open: GithubPull[] }> {
+    const [owner] = p.path.split('/');
+    const pulls = `${p.apiUrl}/repos/${p.path}/pulls`;
+    const q = new URLSearchParams({ head: `${owner}:${head}`, base, state: 'open' });
+    const open = await this.call('GET', `${pulls}?${q.toString()}`, h);
+    return { endpoint: pulls, open: Array.isArray(open) ? (open as GithubPull[]) : [] };
+  }
+
   /** https://docs.github.com/en/rest/pulls/pulls */
   private async github(p: Provider, i: PullRequestInput, token: string) {
     const h = RestPullRequests.githubHeaders(token);
-    const [owner] = p.path.split('/');
-    const base = `${p.apiUrl}/repos/${p.path}/pulls`;
-    const q = new URLSearchParams({ head: `${owner}:${i.head}`, base: i.base, state: 'open' });
-    const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as {
-      number: number;
-      html_url: string;
-    }[];
-    if (Array.isArray(open) && open.length > 0) {
+    const { endpoint, open } = await this.githubOpen(p, i.head, i.base, h);
+    if (open.length > 0) {
       const pr = open[0]!;
-      const upd = (await this.call('PATCH', `${base}/${pr.number}`, h, { title: i.title, body: i.body })) as {
+      const upd = (await this.call('PATCH', `${endpoint}/${pr.number}`, h, {
+        title: i.title,
+        body: i.body,
+      })) as {
         html_url?: string;
       };
       return { url: upd.html_url ?? pr.html_url, created: false };
     }
-    const pr = (await this.call('POST', base, h, {
+    const pr = (await this.call('POST', endpoint, h, {
       title: i.title,
       head: i.head,
       base: i.base,
@@ -313,32 +320,36 @@ export class RestPullRequests implements PullRequestClient {
     token: string,
   ): Promise<CloseCalls[]> {
     const h = { 'PRIVATE-TOKEN': token };
-    const base = `${p.apiUrl}/projects/${encodeURIComponent(p.path)}/merge_requests`;
-    const q = new URLSearchParams({ state: 'opened', source_branch: head, target_branch: i.base });
-    const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as {
-      iid: number;
-      web_url: string;
-      title?: unknown;
-      description?: unknown;
-    }[];
-    return (Array.isArray(open) ? open : []).map((mr) => ({
+    const { endpoint, open } = await this.gitlabOpen(p, head, i.base, h);
+    return open.map((mr) => ({
       url: mr.web_url,
       title: typeof mr.title === 'string' ? mr.title : '',
       body: typeof mr.description === 'string' ? mr.description : '',
-      close: () => this.call('PUT', `${base}/${mr.iid}`, h, { state_event: 'close' }),
-      note: () => this.call('POST', `${base}/${mr.iid}/notes`, h, { body: supersededNote(i, why) }),
+      close: () => this.call('PUT', `${endpoint}/${mr.iid}`, h, { state_event: 'close' }),
+      note: () => this.call('POST', `${endpoint}/${mr.iid}/notes`, h, { body: supersededNote(i, why) }),
     }));
+  }
+
+  /** As githubOpen, for GitLab's merge requests. */
+  private async gitlabOpen(
+    p: Provider,
+    head: string,
+    base: string,
+    h: Record<string, string>,
+  ): Promise<{ endpoint: string; open: GitlabMergeRequest[] }> {
+    const mrs = `${p.apiUrl}/projects/${encodeURIComponent(p.path)}/merge_requests`;
+    const q = new URLSearchParams({ state: 'opened', source_branch: head, target_branch: base });
+    const open = await this.call('GET', `${mrs}?${q.toString()}`, h);
+    return { endpoint: mrs, open: Array.isArray(open) ? (open as GitlabMergeRequest[]) : [] };
   }
 
   /** https://docs.gitlab.com/api/merge_requests/ */
   private async gitlab(p: Provider, i: PullRequestInput, token: string) {
     const h = { 'PRIVATE-TOKEN': token };
-    const base = `${p.apiUrl}/projects/${encodeURIComponent(p.path)}/merge_requests`;
-    const q = new URLSearchParams({ state: 'opened', source_branch: i.head, target_branch: i.base });
-    const open = (await this.call('GET', `${base}?${q.toString()}`, h)) as { iid: number; web_url: string }[];
-    if (Array.isArray(open) && open.length > 0) {
+    const { endpoint, open } = await this.gitlabOpen(p, i.head, i.base, h);
+    if (open.length > 0) {
       const mr = open[0]!;
-      const upd = (await this.call('PUT', `${base}/${mr.iid}`, h, {
+      const upd = (await this.call('PUT', `${endpoint}/${mr.iid}`, h, {
         title: i.title,
         description: i.body,
       })) as {
@@ -346,7 +357,7 @@ export class RestPullRequests implements PullRequestClient {
       };
       return { url: upd.web_url ?? mr.web_url, created: false };
     }
-    const mr = (await this.call('POST', base, h, {
+    const mr = (await this.call('POST', endpoint, h, {
       source_branch: i.head,
       target_branch: i.base,
       title: i.title,

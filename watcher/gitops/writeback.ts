@@ -16,6 +16,7 @@ import type { Timers } from '../reconcile/queue.ts';
 import { realTimers } from '../reconcile/queue.ts';
 import type { GitClient, GitCredentials, GitIdentity, GitProbe, GitWorkspace } from './git.ts';
 import { GitError, safeUrl } from './git.ts';
+import { OWN_BRANCH_PREFIX } from './pull-request.ts';
 import type { PullRequestClient, SupersedeInput } from './pull-request.ts';
 import { commitUrl } from './urls.ts';
 
@@ -150,9 +151,6 @@ function safeRef(image: string): ImageReference | undefined {
   }
 }
 
-/** The prefix of every branch the watcher pushes besides the base (pull-request.ts checks it). */
-const PREFIX = 'image-watcher/';
-
 /** A lower-case [a-z0-9.-] slug of free text: no `..`, no leading or trailing dot or dash. */
 function slug(text: string, max: number): string {
   const trim = (s: string) => s.replace(/^[.-]+|[.-]+$/g, '');
@@ -205,7 +203,7 @@ export function pushBranch(reqs: readonly WriteBackRequest[], base: string): str
     const kind = first.workload.kind.toLowerCase();
     const name = component(first.workload.name, SUBDOMAIN, NAME_MAX);
     const suffix = kind === 'deployment' ? '' : `_${kind.replace(/[^a-z]/g, '') || 'x'}`;
-    return `${PREFIX}${ns}/${name}${suffix}`;
+    return `${OWN_BRANCH_PREFIX}${ns}/${name}${suffix}`;
   }
   // Sorted: a retry that batches the same updates in another order names the same branch.
   const entries = reqs
@@ -226,7 +224,7 @@ export function pushBranch(reqs: readonly WriteBackRequest[], base: string): str
     push === 'pull-request' || reqs.length > 1
       ? `${lead.workload.name}-and-${reqs.length - 1}-more`
       : `${lead.workload.name}-${versions.join('-')}`;
-  return `${PREFIX}${ns}/${slug(readable, 100)}_${digest('update', identity)}`;
+  return `${OWN_BRANCH_PREFIX}${ns}/${slug(readable, 100)}_${digest('update', identity)}`;
 }
 
 /**
@@ -244,9 +242,9 @@ export function legacyBranch(reqs: readonly WriteBackRequest[]): string {
       .slice(0, 80) || 'update';
   const names = reqs.map((r) => `${r.workload.namespace}-${r.workload.name}`);
   const head = names.length === 1 ? names[0]! : `${names[0]!}-and-${names.length - 1}-more`;
-  if (reqs[0]!.target.push === 'pull-request') return `${PREFIX}${legacySlug(head)}`;
+  if (reqs[0]!.target.push === 'pull-request') return `${OWN_BRANCH_PREFIX}${legacySlug(head)}`;
   const versions = reqs.flatMap((r) => r.changes.map((c) => c.newVersion.split('@')[0]!));
-  return `${PREFIX}${legacySlug(`${head}-${versions.join('-')}`)}`;
+  return `${OWN_BRANCH_PREFIX}${legacySlug(`${head}-${versions.join('-')}`)}`;
 }
 
 /** Request branches tried per workload (the name, then _2...) before giving up. */
