@@ -184,6 +184,16 @@ interface RunResult {
   stderr: string;
 }
 
+/** Author and committer of the watcher's commits (merges included), through git's environment. */
+function identityEnv(id: GitIdentity): Record<string, string> {
+  return {
+    GIT_AUTHOR_NAME: id.name,
+    GIT_AUTHOR_EMAIL: id.email,
+    GIT_COMMITTER_NAME: id.name,
+    GIT_COMMITTER_EMAIL: id.email,
+  };
+}
+
 export class GitCli implements GitClient {
   constructor(private readonly opts: GitCliOptions = {}) {}
 
@@ -485,16 +495,13 @@ class CliWorkspace implements GitWorkspace {
     await this.must(['add', '--all'], 'add');
     const diff = await this.run(['diff', '--cached', '--quiet']);
     if (diff.code === 0) return undefined;
-    const who = {
-      GIT_AUTHOR_NAME: id.name,
-      GIT_AUTHOR_EMAIL: id.email,
-      GIT_COMMITTER_NAME: id.name,
-      GIT_COMMITTER_EMAIL: id.email,
-    };
-    // The message goes through stdin's stand-in, a file: argv stays short and unquoted.
-    const msgFile = join(this.root, 'message');
-    await writeFile(msgFile, message.endsWith('\n') ? message : `${message}\n`, { mode: 0o600 });
-    await this.must(['commit', '--quiet', '--no-verify', '--file', msgFile], 'commit', undefined, who);
+    const msgFile = await this.messageFile(message);
+    await this.must(
+      ['commit', '--quiet', '--no-verify', '--file', msgFile],
+      'commit',
+      undefined,
+      identityEnv(id),
+    );
     return (await this.must(['rev-parse', 'HEAD'], 'rev-parse')).trim();
   }
 
@@ -543,20 +550,13 @@ class CliWorkspace implements GitWorkspace {
       await this.must([...fetch, `--deepen=${n}`, 'origin', base, head], 'fetch');
     }
     if ((await this.run(['merge-base', 'HEAD', BASE_REF])).code !== 0) return 'conflict';
-    const msgFile = join(this.root, 'message');
-    await writeFile(msgFile, `Merge branch '${this.branch}' into ${branch}\n`, { mode: 0o600 });
-    const who = {
-      GIT_AUTHOR_NAME: id.name,
-      GIT_AUTHOR_EMAIL: id.email,
-      GIT_COMMITTER_NAME: id.name,
-      GIT_COMMITTER_EMAIL: id.email,
-    };
+    const msgFile = await this.messageFile(`Merge branch '${this.branch}' into ${branch}`);
     // After a squash or rebase merge the base holds the branch's change as another commit:
     // identical edits merge cleanly, and the request's diff is only what is written next.
     const r = await this.run(
       ['merge', '--quiet', '--no-edit', '--no-verify', '--file', msgFile, BASE_REF],
       undefined,
-      who,
+      identityEnv(id),
     );
     if (r.code === 0) return 'switched';
     if ((await this.run(['rev-parse', '--quiet', '--verify', 'MERGE_HEAD'])).code === 0) {
@@ -575,6 +575,13 @@ class CliWorkspace implements GitWorkspace {
     if (r.code === 0) return true;
     if (r.code === 1) return false;
     throw new GitError(classify(r.stderr), `git diff against ${this.branch} failed: ${tail(r.stderr)}`);
+  }
+
+  /** A commit message in a file: argv stays short and unquoted (stdin's stand-in). */
+  private async messageFile(message: string): Promise<string> {
+    const file = join(this.root, 'message');
+    await writeFile(file, message.endsWith('\n') ? message : `${message}\n`, { mode: 0o600 });
+    return file;
   }
 
   async close(): Promise<void> {
