@@ -1,35 +1,20 @@
 // The webhook's lazy logger: fastify's per-request child is made only when the request writes a
 // line, and a written line is the same as pino's own child would write.
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import t from 'tap';
+import { captureLogger } from '../support/logs.ts';
 import { buildWebhookApp } from '../../webhook/app.ts';
 import { LazyLogger } from '../../webhook/lazy-logger.ts';
 import { WebhookMetrics } from '../../webhook/metrics.ts';
 import { WATCHER, fixture, tokenSource } from './helpers.ts';
 
-function capture(level: string): { logger: pino.Logger; lines: () => Record<string, unknown>[] } {
-  const raw: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      raw.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return {
-    logger: pino({ level, base: { component: 'webhook' } }, stream),
-    lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
-
 t.test('a child is made only when it writes, and writes with every binding', (t) => {
-  const { logger, lines } = capture('info');
+  const { logger, lines } = captureLogger({ level: 'info', base: { component: 'webhook' } });
   const root = LazyLogger.over(logger);
   const request = root.child({}, {}).child({ reqId: 'req-1' });
   t.equal(request.level, 'info', 'the level is read without making the child');
   request.debug({ uid: 'u1' }, 'below the level');
   t.equal(request.materialised, true, 'a call at any level goes to the real child');
-  t.same(lines(), [], 'but writes nothing below the level');
+  t.same(lines, [], 'but writes nothing below the level');
 
   const quiet = root.child({ reqId: 'req-2' });
   t.equal(quiet.level, 'info');
@@ -38,7 +23,7 @@ t.test('a child is made only when it writes, and writes with every binding', (t)
   const other = root.child({ reqId: 'req-3' });
   other.info({ uid: 'u3', user: 'alice' }, 'admission reviewed');
   other.warn('plain message %s', 'formatted');
-  t.match(lines(), [
+  t.match(lines, [
     { level: 30, component: 'webhook', reqId: 'req-3', uid: 'u3', user: 'alice', msg: 'admission reviewed' },
     { level: 40, reqId: 'req-3', msg: 'plain message formatted' },
   ]);
@@ -46,7 +31,7 @@ t.test('a child is made only when it writes, and writes with every binding', (t)
 });
 
 t.test('the level option of a child and a level change', (t) => {
-  const { logger, lines } = capture('info');
+  const { logger, lines } = captureLogger({ level: 'info', base: { component: 'webhook' } });
   const root = LazyLogger.over(logger);
   const verbose = root.child({ reqId: 'req-4' }, { level: 'debug' });
   t.equal(verbose.level, 'debug', 'the child option wins before the child exists');
@@ -57,7 +42,7 @@ t.test('the level option of a child and a level change', (t) => {
   t.equal(later.level, 'trace');
   later.trace('traced');
   t.equal(logger.level, 'info', 'the parent keeps its level');
-  t.match(lines(), [
+  t.match(lines, [
     { level: 20, reqId: 'req-4', msg: 'seen' },
     { level: 10, reqId: 'req-5', msg: 'traced' },
   ]);
@@ -67,7 +52,7 @@ t.test('the level option of a child and a level change', (t) => {
 t.test(
   'through the app: a denial is logged with reqId, uid, user and reason; stamping writes nothing',
   async (t) => {
-    const { logger, lines } = capture('info');
+    const { logger, lines } = captureLogger({ level: 'info', base: { component: 'webhook' } });
     const app = buildWebhookApp({
       logger,
       metrics: new WebhookMetrics({ defaultMetrics: false }),
@@ -80,12 +65,12 @@ t.test(
       payload: fixture('deployment-create.json'),
     });
     t.equal(stamped.json().response.patchType, 'JSONPatch');
-    t.same(lines(), [], 'routine stamping writes no line at INFO');
+    t.same(lines, [], 'routine stamping writes no line at INFO');
 
     const body = fixture('deployment-create-invalid.json');
     const denied = await app.inject({ method: 'POST', url: '/mutate', payload: body });
     t.equal(denied.json().response.allowed, false);
-    const reviewed = lines().filter((l) => l.msg === 'admission reviewed');
+    const reviewed = lines.filter((l) => l.msg === 'admission reviewed');
     t.equal(reviewed.length, 1);
     t.match(reviewed[0], {
       level: 30,
@@ -98,6 +83,6 @@ t.test(
 
     const garbage = await app.inject({ method: 'POST', url: '/mutate', payload: '{not json' });
     t.equal(garbage.statusCode, 400);
-    t.match(lines().at(-1), { level: 40, reqId: /^req-/, msg: 'body is not JSON' });
+    t.match(lines.at(-1), { level: 40, reqId: /^req-/, msg: 'body is not JSON' });
   },
 );

@@ -1,28 +1,13 @@
 // The per-review log line: routine stamping at DEBUG (skipped entirely when DEBUG is off, which is
 // what the fast path in app.ts relies on), denials and overruled requests at INFO.
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import t from 'tap';
+import { captureLogger } from '../support/logs.ts';
 import { buildWebhookApp } from '../../webhook/app.ts';
 import { WebhookMetrics } from '../../webhook/metrics.ts';
 import { WATCHER, fixture, tokenSource } from './helpers.ts';
 
-function capture(level: string): { logger: pino.Logger; lines: () => Record<string, unknown>[] } {
-  const raw: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      raw.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return {
-    logger: pino({ level }, stream),
-    lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
-
 async function review(level: string, name: string) {
-  const { logger, lines } = capture(level);
+  const { logger, lines } = captureLogger({ level });
   const app = buildWebhookApp({
     logger,
     metrics: new WebhookMetrics({ defaultMetrics: false }),
@@ -31,7 +16,7 @@ async function review(level: string, name: string) {
   const body = fixture(name);
   const res = await app.inject({ method: 'POST', url: '/mutate', payload: body });
   await app.close();
-  const reviewed = lines().filter((l) => l.msg === 'admission reviewed');
+  const reviewed = lines.filter((l) => l.msg === 'admission reviewed');
   return { res, reviewed, uid: (body.request as { uid: string }).uid };
 }
 

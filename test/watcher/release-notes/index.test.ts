@@ -3,7 +3,8 @@ import type { ImageReference } from '../../../shared/image-ref.ts';
 import type { WorkloadSnapshot } from '../../../watcher/kube/types.ts';
 import { createReleaseNotes, releaseNotesFromConfig } from '../../../watcher/release-notes/index.ts';
 import type { Resolve } from '../../../watcher/release-notes/ssrf.ts';
-import { captureLogger, startServer } from './helpers.ts';
+import { captureLogger } from '../../support/logs.ts';
+import { startServer } from './helpers.ts';
 
 const workload = { kind: 'Deployment', namespace: 'default', name: 'web' } as unknown as WorkloadSnapshot;
 

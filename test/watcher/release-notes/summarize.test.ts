@@ -4,7 +4,8 @@ import {
   summarizeReleaseNotes,
   SYSTEM_PROMPT,
 } from '../../../watcher/release-notes/summarize.ts';
-import { captureLogger, startServer } from './helpers.ts';
+import { captureLogger } from '../../support/logs.ts';
+import { startServer } from './helpers.ts';
 import type { FakeServer } from './helpers.ts';
 
 const KEY = 'sk-test-0123456789';
