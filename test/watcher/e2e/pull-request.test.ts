@@ -224,6 +224,44 @@ for (const kind of ['github', 'gitlab'] as const) {
   );
 }
 
+/**
+ * One pull-request workload of image `<name>/web` (1.0.0 running, 1.0.1 out) in repository
+ * `pr-<name>`, a forge of `kind` over that repository, the watcher; after its first pass
+ * request 1 proposes 1.0.1.
+ */
+async function firstRequest(t: Test, kind: 'github' | 'gitlab', name: string) {
+  const img = (tag: string) => `${registry.host}/${name}/web:${tag}`;
+  const url = await git.createRepo(`pr-${name}`, { 'apps/web.yaml': manifest(img('1.0.0')) });
+  const forge = await startForge(kind, 'org/deploy', TOKEN, { gitDir: git.path(`pr-${name}`) });
+  t.teardown(() => forge.close());
+  const kube = await fakeKube(t.teardown.bind(t));
+  kube.seed(secret);
+  kube.seed(
+    deployment('web', img('1.0.0'), {
+      'image-watcher/mode': 'AUTO_UPDATE',
+      'image-watcher/strategy': 'PATCH',
+      'image-watcher/write-back': 'git',
+      'image-watcher/git-repo': url,
+      'image-watcher/git-path': 'apps',
+      'image-watcher/git-secret': 'git-token',
+      'image-watcher/git-push': 'pull-request',
+    }),
+  );
+  const w = await startWatcher(t.teardown.bind(t), kube, {
+    env: { GIT_INSECURE_HOSTS: '127.0.0.1' },
+    io: {
+      gitWindowMs: 10,
+      pullRequestProvider: () => ({ kind, apiUrl: forge.apiUrl, path: 'org/deploy', host: '127.0.0.1' }),
+    },
+  });
+  await w.controller.runCycle();
+  await w.controller.idle();
+  t.match(forge.open, [{ id: 1, head: BRANCH, title: 'Update shop/web app 1.0.0 -> 1.0.1' }]);
+  return { img, url, forge, kube, w, repo: `pr-${name}` };
+}
+
+const BRANCH = 'image-watcher/shop/web';
+
 t.test('the forge refuses the token: failed with the answer, then opened on the next pass', async (t) => {
   const img = (tag: string) => `${registry.host}/refused/web:${tag}`;
   // The forge knows another token first; the Git remote accepts the Secret's.
@@ -285,39 +323,8 @@ t.test('the forge refuses the token: failed with the answer, then opened on the 
 });
 
 t.test('squash-merged: the next request holds only the new version and merges cleanly', async (t) => {
-  const img = (tag: string) => `${registry.host}/squash/web:${tag}`;
-  const forge = await startForge('github', 'org/deploy', TOKEN);
-  t.teardown(() => forge.close());
-  const url = await git.createRepo('pr-squash', { 'apps/web.yaml': manifest(img('1.0.0')) });
-  const kube = await fakeKube(t.teardown.bind(t));
-  kube.seed(secret);
-  kube.seed(
-    deployment('web', img('1.0.0'), {
-      'image-watcher/mode': 'AUTO_UPDATE',
-      'image-watcher/strategy': 'PATCH',
-      'image-watcher/write-back': 'git',
-      'image-watcher/git-repo': url,
-      'image-watcher/git-path': 'apps',
-      'image-watcher/git-secret': 'git-token',
-      'image-watcher/git-push': 'pull-request',
-    }),
-  );
-  const w = await startWatcher(t.teardown.bind(t), kube, {
-    env: { GIT_INSECURE_HOSTS: '127.0.0.1' },
-    io: {
-      gitWindowMs: 10,
-      pullRequestProvider: () => ({
-        kind: 'github',
-        apiUrl: forge.apiUrl,
-        path: 'org/deploy',
-        host: '127.0.0.1',
-      }),
-    },
-  });
-  const branch = 'image-watcher/shop/web';
-  await w.controller.runCycle();
-  await w.controller.idle();
-  t.match(forge.open, [{ id: 1, head: branch, title: 'Update shop/web app 1.0.0 -> 1.0.1' }]);
+  const { img, forge, kube, w } = await firstRequest(t, 'github', 'squash');
+  const branch = BRANCH;
 
   // Squash merge: the same change as one new commit on main; the head branch is kept.
   await git.commitAs('pr-squash', 'main', { 'apps/web.yaml': manifest(img('1.0.1')) }, 'Update web (#1)');
@@ -353,44 +360,6 @@ t.test('squash-merged: the next request holds only the new version and merges cl
   t.equal(await git.show('pr-squash', 'main', 'apps/web.yaml'), manifest(img('1.0.2')), 'merged cleanly');
   t.equal(w.controller.workloads()[0]?.lastError, undefined);
 });
-
-/**
- * One pull-request workload of image `<name>/web` (1.0.0 running, 1.0.1 out) in repository
- * `pr-<name>`, a forge of `kind` over that repository, the watcher; after its first pass
- * request 1 proposes 1.0.1.
- */
-async function firstRequest(t: Test, kind: 'github' | 'gitlab', name: string) {
-  const img = (tag: string) => `${registry.host}/${name}/web:${tag}`;
-  const url = await git.createRepo(`pr-${name}`, { 'apps/web.yaml': manifest(img('1.0.0')) });
-  const forge = await startForge(kind, 'org/deploy', TOKEN, { gitDir: git.path(`pr-${name}`) });
-  t.teardown(() => forge.close());
-  const kube = await fakeKube(t.teardown.bind(t));
-  kube.seed(secret);
-  kube.seed(
-    deployment('web', img('1.0.0'), {
-      'image-watcher/mode': 'AUTO_UPDATE',
-      'image-watcher/strategy': 'PATCH',
-      'image-watcher/write-back': 'git',
-      'image-watcher/git-repo': url,
-      'image-watcher/git-path': 'apps',
-      'image-watcher/git-secret': 'git-token',
-      'image-watcher/git-push': 'pull-request',
-    }),
-  );
-  const w = await startWatcher(t.teardown.bind(t), kube, {
-    env: { GIT_INSECURE_HOSTS: '127.0.0.1' },
-    io: {
-      gitWindowMs: 10,
-      pullRequestProvider: () => ({ kind, apiUrl: forge.apiUrl, path: 'org/deploy', host: '127.0.0.1' }),
-    },
-  });
-  await w.controller.runCycle();
-  await w.controller.idle();
-  t.match(forge.open, [{ id: 1, head: BRANCH, title: 'Update shop/web app 1.0.0 -> 1.0.1' }]);
-  return { img, url, forge, kube, w, repo: `pr-${name}` };
-}
-
-const BRANCH = 'image-watcher/shop/web';
 
 for (const kind of ['github', 'gitlab'] as const) {
   t.test(
