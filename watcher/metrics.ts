@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { GaugeConfiguration } from 'prom-client';
 import { StringPool } from '../shared/string-pool.ts';
 import { registerRegistryMetrics } from './registry/metrics.ts';
 import type { RegistryRequestObserver } from './registry/types.ts';
@@ -40,6 +41,32 @@ type OutdatedLabels = WorkloadLabels & {
   latest_version: string;
 };
 
+/** One `image_outdated` series: its label values and its value (0 or 1). */
+interface OutdatedRow {
+  readonly labels: OutdatedLabels;
+  readonly value: number;
+}
+
+/**
+ * A gauge whose series are built at each scrape from state the caller holds: prom-client keeps
+ * nothing per series (a hash key string and an entry, ~200 B each), the scrape makes the values
+ * as garbage. Same name, help, type and labels as a stored gauge; the registry formats them.
+ */
+type MetricValue<T extends string> = { value: number; labels: Partial<Record<T, string | number>> };
+type MetricObjectWithValues<V> = Awaited<ReturnType<Gauge['get']>> & { values: V[] };
+class ScrapedGauge<T extends string> extends Gauge<T> {
+  readonly #values: () => MetricValue<T>[];
+
+  constructor(config: GaugeConfiguration<T>, values: () => MetricValue<T>[]) {
+    super(config);
+    this.#values = values;
+  }
+
+  override async get(): Promise<MetricObjectWithValues<MetricValue<T>>> {
+    return { ...(await super.get()), values: this.#values() };
+  }
+}
+
 // join: one flat string per workload (a template literal keeps its parts too).
 const workloadKey = (w: WorkloadLabels): string => [w.kind, w.namespace, w.workload].join('/');
 
@@ -67,8 +94,11 @@ export class WatcherMetrics {
   private readonly held: Gauge<'namespace' | 'kind' | 'workload' | 'container' | 'reason'>;
   /** workload key -> container -> the reason its newer version is held (the series exported). */
   private readonly heldSeries = new Map<string, Map<string, string>>();
-  /** workload key -> the label sets currently exported, one per container (a list: workloads have few). */
-  private readonly series = new Map<string, OutdatedLabels[]>();
+  /**
+   * workload key -> the `image_outdated` series exported, one per container (a list of its exact
+   * length: workloads have few); the gauge renders them at scrape time.
+   */
+  private readonly series = new Map<string, readonly OutdatedRow[]>();
   /** workload key -> update results seen, so their counters can be removed with the workload. */
   private readonly updateResults = new Map<string, Set<UpdateResult>>();
 
@@ -80,20 +110,23 @@ export class WatcherMetrics {
     this.registry = opts.registry ?? new Registry();
     const registers = [this.registry];
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
-    this.outdated = new Gauge({
-      name: 'image_watcher_image_outdated',
-      help: '1 when a newer allowed version of the container image exists, else 0.',
-      labelNames: [
-        'namespace',
-        'kind',
-        'workload',
-        'container',
-        'image',
-        'current_version',
-        'latest_version',
-      ],
-      registers,
-    });
+    this.outdated = new ScrapedGauge(
+      {
+        name: 'image_watcher_image_outdated',
+        help: '1 when a newer allowed version of the container image exists, else 0.',
+        labelNames: [
+          'namespace',
+          'kind',
+          'workload',
+          'container',
+          'image',
+          'current_version',
+          'latest_version',
+        ],
+        registers,
+      },
+      () => [...this.series.values()].flat(),
+    );
     this.workloads = new Gauge({
       name: 'image_watcher_workloads',
       help: 'Watched workloads by effective mode.',
@@ -186,26 +219,25 @@ export class WatcherMetrics {
 
   setImageStatus(w: WorkloadLabels, s: ImageStatus): void {
     const key = workloadKey(w);
-    let containers = this.series.get(key);
-    if (!containers) {
-      containers = [];
-      this.series.set(this.strings.get(key), containers);
-    }
-    const labels: OutdatedLabels = {
-      namespace: w.namespace,
-      kind: w.kind,
-      workload: w.workload,
-      container: s.container,
-      image: s.image,
-      current_version: s.currentVersion,
-      latest_version: s.latestVersion,
+    const containers = this.series.get(key) ?? [];
+    const row: OutdatedRow = {
+      labels: {
+        namespace: w.namespace,
+        kind: w.kind,
+        workload: w.workload,
+        container: s.container,
+        image: s.image,
+        current_version: s.currentVersion,
+        latest_version: s.latestVersion,
+      },
+      value: s.outdated ? 1 : 0,
     };
-    const i = containers.findIndex((l) => l.container === s.container);
-    const old = containers[i];
-    if (old && !sameLabels(old, labels)) this.outdated.remove(old);
-    if (i < 0) containers.push(labels);
-    else containers[i] = labels;
-    this.outdated.set(labels, s.outdated ? 1 : 0);
+    const i = containers.findIndex((r) => r.labels.container === s.container);
+    // Unchanged (most checks): the old row stays; the new one dies young.
+    if (i >= 0 && sameRow(containers[i]!, row)) return;
+    // A new list each time, of its exact length (a pushed-to list keeps room for 16).
+    const next = i < 0 ? [...containers, row] : containers.map((r, j) => (j === i ? row : r));
+    this.series.set(i < 0 && containers.length === 0 ? this.strings.get(key) : key, next);
   }
 
   /** The container's hold: one series with its reason, or none when nothing waits. */
@@ -239,9 +271,8 @@ export class WatcherMetrics {
     const key = workloadKey(w);
     const containers = this.series.get(key);
     if (!containers) return;
-    const kept = containers.filter((labels) => names.has(labels.container));
+    const kept = containers.filter((r) => names.has(r.labels.container));
     if (kept.length === containers.length) return;
-    for (const labels of containers) if (!names.has(labels.container)) this.outdated.remove(labels);
     if (kept.length === 0) this.series.delete(key);
     else this.series.set(key, kept);
   }
@@ -251,7 +282,6 @@ export class WatcherMetrics {
    * old values would otherwise double every alert and dashboard sum alongside the new leader's.
    */
   clearImageStatus(): void {
-    this.outdated.reset();
     this.series.clear();
     this.held.reset();
     this.heldSeries.clear();
@@ -259,7 +289,6 @@ export class WatcherMetrics {
 
   removeWorkload(w: WorkloadLabels): void {
     const key = workloadKey(w);
-    for (const labels of this.series.get(key) ?? []) this.outdated.remove(labels);
     this.series.delete(key);
     this.retainHeld(w, new Set());
     this.heldSeries.delete(key);
@@ -323,8 +352,14 @@ export class WatcherMetrics {
   }
 }
 
-function sameLabels(a: OutdatedLabels, b: OutdatedLabels): boolean {
+function sameRow(a: OutdatedRow, b: OutdatedRow): boolean {
   return (
-    a.image === b.image && a.current_version === b.current_version && a.latest_version === b.latest_version
+    a.value === b.value &&
+    a.labels.image === b.labels.image &&
+    a.labels.current_version === b.labels.current_version &&
+    a.labels.latest_version === b.labels.latest_version &&
+    a.labels.namespace === b.labels.namespace &&
+    a.labels.kind === b.labels.kind &&
+    a.labels.workload === b.labels.workload
   );
 }

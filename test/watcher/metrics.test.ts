@@ -1,3 +1,4 @@
+import { Gauge, Registry } from 'prom-client';
 import t from 'tap';
 import { WatcherMetrics } from '../../watcher/metrics.ts';
 
@@ -134,4 +135,97 @@ t.test('counters the alerts use start at 0, so the first failure is an increase'
   ]) {
     t.ok(body.includes(line), line);
   }
+});
+
+t.test('image_outdated, built at scrape time, exports what a stored gauge exported', async (t) => {
+  // The oracle: a stock prom-client gauge driven as the watcher drove it before (remove the old
+  // label set when a container's labels change, drop series of containers and workloads gone).
+  const reference = new Registry();
+  const stored = new Gauge({
+    name: 'image_watcher_image_outdated',
+    help: '1 when a newer allowed version of the container image exists, else 0.',
+    labelNames: ['namespace', 'kind', 'workload', 'container', 'image', 'current_version', 'latest_version'],
+    registers: [reference],
+  });
+  type Labels = Record<string, string>;
+  const exported = new Map<string, Labels>(); // workload/container -> labels
+  const m = new WatcherMetrics({ defaultMetrics: false });
+  const series = (body: string) =>
+    body
+      .split('\n\n')
+      .find((block) => block.includes('# TYPE image_watcher_image_outdated '))
+      ?.split('\n')
+      .filter((line) => line !== '')
+      .sort();
+  const same = async (what: string) =>
+    t.same(series((await m.render()).body), series(await reference.metrics()), what);
+
+  const workloads = [
+    { namespace: 'shop', kind: 'Deployment', workload: 'web' },
+    { namespace: 'shop', kind: 'StatefulSet', workload: 'web' },
+    { namespace: 'ops', kind: 'CronJob', workload: 'backup' },
+  ];
+  const set = (w: (typeof workloads)[number], container: string, current: string, latest: string) => {
+    const status = {
+      container,
+      image: `registry.example/${container}:${current}`,
+      currentVersion: current,
+      latestVersion: latest,
+      outdated: current !== latest,
+    };
+    m.setImageStatus(w, status);
+    const labels = {
+      ...w,
+      container,
+      image: status.image,
+      current_version: current,
+      latest_version: latest,
+    };
+    const k = `${w.kind}/${w.namespace}/${w.workload}/${container}`;
+    const old = exported.get(k);
+    if (old && JSON.stringify(old) !== JSON.stringify(labels)) stored.remove(old);
+    exported.set(k, labels);
+    stored.set(labels, status.outdated ? 1 : 0);
+  };
+  const retain = (w: (typeof workloads)[number], names: string[]) => {
+    m.retainContainers(w, new Set(names));
+    for (const [k, labels] of exported) {
+      if (k.startsWith(`${w.kind}/${w.namespace}/${w.workload}/`) && !names.includes(labels.container!)) {
+        stored.remove(labels);
+        exported.delete(k);
+      }
+    }
+  };
+  const remove = (w: (typeof workloads)[number]) => {
+    m.removeWorkload(w);
+    retain(w, []);
+  };
+
+  await same('no workload: the help and type lines alone');
+  set(workloads[0]!, 'app', '1.0.0', '1.1.0');
+  set(workloads[0]!, 'sidecar', '2.0', '2.0');
+  set(workloads[1]!, 'app', '1.0.0', '1.0.0');
+  set(workloads[2]!, 'job', '0.1', '0.2');
+  await same('added');
+  set(workloads[0]!, 'app', '1.0.0', '1.1.0');
+  await same('set again unchanged');
+  set(workloads[0]!, 'app', '1.1.0', '1.1.0');
+  set(workloads[2]!, 'job', '0.1', '0.3');
+  await same('a new running version, a new latest: the old series goes');
+  retain(workloads[0]!, ['app']);
+  await same('a container no longer watched');
+  set(workloads[0]!, 'sidecar', '2.1', '2.1');
+  await same('watched again');
+  remove(workloads[1]!);
+  await same('a deleted workload');
+  set(workloads[1]!, 'app', '1.0.0', '1.2.0');
+  await same('created again');
+  retain(workloads[2]!, []);
+  await same('no container watched (DISABLED)');
+  m.clearImageStatus();
+  stored.reset();
+  exported.clear();
+  await same('the lease lost: none');
+  set(workloads[2]!, 'job', 'v"1\\', 'v\n2');
+  await same('label values escaped as before');
 });
