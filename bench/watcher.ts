@@ -395,6 +395,9 @@ async function main(): Promise<void> {
   console.log(
     `bundling the watcher to ${path.relative(root, out)} (scripts/bundle.ts, as npm run build) ...`,
   );
+  // New files, never written over: a checkout whose node_modules is hard-linked from another
+  // (git worktrees) would otherwise rewrite the other checkout's bundle too.
+  rmSync(out, { recursive: true, force: true });
   const built = spawnSync(process.execPath, [path.join(root, 'scripts', 'bundle.ts'), '--outdir', out], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],
