@@ -208,14 +208,13 @@ export class Controller {
   applyTags(repository: string, tags: readonly string[]): number {
     if (this.ctx.stopped || !this.isLeader()) return 0;
     const pass = currentPass(this.ctx);
-    const ctrl = new AbortController();
     const value: RepoResult = { ok: true, tags: [...tags], digests: new Map() };
     pass.lookups.tags.set(repository, {
       promise: Promise.resolve(value),
       value,
       done: true,
-      ctrl,
-      waiters: new Set(),
+      ctrl: undefined,
+      waiters: undefined,
     });
     for (const k of pass.lookups.digests.keys()) {
       if (k.startsWith(`${repository}:`)) pass.lookups.digests.delete(k);

@@ -12,9 +12,13 @@ type Lookup<T> = {
   promise: Promise<T>;
   value: T | undefined;
   done: boolean;
-  ctrl: AbortController;
-  /** Keys waiting for it; when all are deleted the request is aborted. */
-  waiters: Set<string>;
+  /**
+   * Keys waiting for it and the request's abort: when all are deleted the request is aborted.
+   * Both go once the answer is in (the pass keeps its answers until the next interval, and
+   * an AbortController and a Set per repository outlive the cycle for nothing).
+   */
+  ctrl: AbortController | undefined;
+  waiters: Set<string> | undefined;
 };
 
 /**
@@ -46,7 +50,7 @@ export class PassLookups {
       'abort',
       () => {
         for (const map of [this.tags, this.digests, this.gates] as Map<string, Lookup<unknown>>[]) {
-          for (const l of map.values()) l.ctrl.abort(signal.reason);
+          for (const l of map.values()) l.ctrl?.abort(signal.reason);
         }
       },
       { once: true },
@@ -83,15 +87,16 @@ export class PassLookups {
       entry.promise = limit(() => run(signal)).then((v) => {
         entry.value = v;
         entry.done = true;
-        const waiters = entry.waiters;
-        entry.waiters = new Set();
+        const waiters = entry.waiters ?? new Set<string>();
+        entry.waiters = undefined;
+        entry.ctrl = undefined;
         this.onSettled(waiters);
         return v;
       });
       l = entry;
       map.set(key, l);
     }
-    if (!l.done) l.waiters.add(waiter);
+    if (!l.done) l.waiters?.add(waiter);
     return l;
   }
 
@@ -140,7 +145,7 @@ export class PassLookups {
   drop(key: string): void {
     for (const map of [this.tags, this.digests, this.gates] as Map<string, Lookup<unknown>>[]) {
       for (const l of map.values()) {
-        if (l.waiters.delete(key) && l.waiters.size === 0 && !l.done) l.ctrl.abort();
+        if (l.waiters?.delete(key) && l.waiters.size === 0 && !l.done) l.ctrl?.abort();
       }
     }
   }
@@ -176,7 +181,7 @@ export function waitingLookups(p: Pass, waiter?: string): Promise<unknown>[] {
   const out: Promise<unknown>[] = [];
   for (const map of [p.lookups.tags, p.lookups.digests, p.lookups.gates] as Map<string, Lookup<unknown>>[]) {
     for (const l of map.values()) {
-      if (!l.done && (waiter === undefined || l.waiters.has(waiter))) out.push(l.promise);
+      if (!l.done && (waiter === undefined || l.waiters?.has(waiter) === true)) out.push(l.promise);
     }
   }
   return out;
