@@ -41,11 +41,13 @@ type OutdatedLabels = WorkloadLabels & {
   latest_version: string;
 };
 
-/** One `image_outdated` series: its label values and its value (0 or 1). */
-interface OutdatedRow {
-  readonly labels: OutdatedLabels;
-  readonly value: number;
-}
+/** One `image_outdated` series: its label values and its value (0 or 1), one flat object. */
+type OutdatedRow = Readonly<OutdatedLabels> & { readonly value: number };
+/** A workload's series: the row itself for the usual single container, else a list of its exact length. */
+type Rows = OutdatedRow | readonly OutdatedRow[];
+const isList = (r: Rows): r is readonly OutdatedRow[] => Array.isArray(r);
+const rowsOf = (r: Rows | undefined): readonly OutdatedRow[] => (r === undefined ? [] : isList(r) ? r : [r]);
+const packed = (rows: readonly OutdatedRow[]): Rows => (rows.length === 1 ? rows[0]! : rows);
 
 /**
  * A gauge whose series are built at each scrape from state the caller holds: prom-client keeps
@@ -94,11 +96,8 @@ export class WatcherMetrics {
   private readonly held: Gauge<'namespace' | 'kind' | 'workload' | 'container' | 'reason'>;
   /** workload key -> container -> the reason its newer version is held (the series exported). */
   private readonly heldSeries = new Map<string, Map<string, string>>();
-  /**
-   * workload key -> the `image_outdated` series exported, one per container (a list of its exact
-   * length: workloads have few); the gauge renders them at scrape time.
-   */
-  private readonly series = new Map<string, readonly OutdatedRow[]>();
+  /** workload key -> the `image_outdated` series exported, one per container; rendered at scrape time. */
+  private readonly series = new Map<string, Rows>();
   /** workload key -> update results seen, so their counters can be removed with the workload. */
   private readonly updateResults = new Map<string, Set<UpdateResult>>();
 
@@ -125,7 +124,7 @@ export class WatcherMetrics {
         ],
         registers,
       },
-      () => [...this.series.values()].flat(),
+      () => [...this.series.values()].flatMap(rowsOf).map(outdatedValue),
     );
     this.workloads = new Gauge({
       name: 'image_watcher_workloads',
@@ -219,25 +218,24 @@ export class WatcherMetrics {
 
   setImageStatus(w: WorkloadLabels, s: ImageStatus): void {
     const key = workloadKey(w);
-    const containers = this.series.get(key) ?? [];
+    const have = this.series.get(key);
+    const containers = rowsOf(have);
     const row: OutdatedRow = {
-      labels: {
-        namespace: w.namespace,
-        kind: w.kind,
-        workload: w.workload,
-        container: s.container,
-        image: s.image,
-        current_version: s.currentVersion,
-        latest_version: s.latestVersion,
-      },
+      namespace: w.namespace,
+      kind: w.kind,
+      workload: w.workload,
+      container: s.container,
+      image: s.image,
+      current_version: s.currentVersion,
+      latest_version: s.latestVersion,
       value: s.outdated ? 1 : 0,
     };
-    const i = containers.findIndex((r) => r.labels.container === s.container);
+    const i = containers.findIndex((r) => r.container === s.container);
     // Unchanged (most checks): the old row stays; the new one dies young.
     if (i >= 0 && sameRow(containers[i]!, row)) return;
     // A new list each time, of its exact length (a pushed-to list keeps room for 16).
     const next = i < 0 ? [...containers, row] : containers.map((r, j) => (j === i ? row : r));
-    this.series.set(i < 0 && containers.length === 0 ? this.strings.get(key) : key, next);
+    this.series.set(have === undefined ? this.strings.get(key) : key, packed(next));
   }
 
   /** The container's hold: one series with its reason, or none when nothing waits. */
@@ -269,12 +267,11 @@ export class WatcherMetrics {
   retainContainers(w: WorkloadLabels, names: ReadonlySet<string>): void {
     this.retainHeld(w, names);
     const key = workloadKey(w);
-    const containers = this.series.get(key);
-    if (!containers) return;
-    const kept = containers.filter((r) => names.has(r.labels.container));
+    const containers = rowsOf(this.series.get(key));
+    const kept = containers.filter((r) => names.has(r.container));
     if (kept.length === containers.length) return;
     if (kept.length === 0) this.series.delete(key);
-    else this.series.set(key, kept);
+    else this.series.set(key, packed(kept));
   }
 
   /**
@@ -355,11 +352,27 @@ export class WatcherMetrics {
 function sameRow(a: OutdatedRow, b: OutdatedRow): boolean {
   return (
     a.value === b.value &&
-    a.labels.image === b.labels.image &&
-    a.labels.current_version === b.labels.current_version &&
-    a.labels.latest_version === b.labels.latest_version &&
-    a.labels.namespace === b.labels.namespace &&
-    a.labels.kind === b.labels.kind &&
-    a.labels.workload === b.labels.workload
+    a.image === b.image &&
+    a.current_version === b.current_version &&
+    a.latest_version === b.latest_version &&
+    a.namespace === b.namespace &&
+    a.kind === b.kind &&
+    a.workload === b.workload
   );
+}
+
+/** The series as prom-client formats it: labels in the order of the contract, built at scrape time. */
+function outdatedValue(r: OutdatedRow): MetricValue<keyof OutdatedLabels> {
+  return {
+    value: r.value,
+    labels: {
+      namespace: r.namespace,
+      kind: r.kind,
+      workload: r.workload,
+      container: r.container,
+      image: r.image,
+      current_version: r.current_version,
+      latest_version: r.latest_version,
+    },
+  };
 }
