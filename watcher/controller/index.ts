@@ -8,7 +8,6 @@ import type { Logger } from 'pino';
 import { ANNOTATIONS, USER_KEYS } from '../../shared/annotations.ts';
 import { StringPool } from '../../shared/string-pool.ts';
 import type { WatchedContainer } from '../check/checker.ts';
-import type { RepoResult } from '../check/checker.ts';
 import { versionFor } from '../check/decide.ts';
 import type { WorkloadKind, WorkloadSnapshot } from '../kube/types.ts';
 import type {
@@ -30,6 +29,7 @@ import { labelsOf } from '../update/updater.ts';
 import type { Ctx } from './context.ts';
 import { indexRepositories, refreshCounts, upsertEntry } from './entries.ts';
 import { waitingLookups } from './lookups.ts';
+import type { TagsAnswer } from './lookups.ts';
 import { manualUpdate, stoppingError } from './manual.ts';
 import { releaseNotesFor } from './notes.ts';
 import { currentPass, passDone, runCycle } from './passes.ts';
@@ -208,7 +208,7 @@ export class Controller {
   applyTags(repository: string, tags: readonly string[]): number {
     if (this.ctx.stopped || !this.isLeader()) return 0;
     const pass = currentPass(this.ctx);
-    const value: RepoResult = { ok: true, tags: [...tags], digests: new Map() };
+    const value: TagsAnswer = { ok: true, tags: [...tags] };
     pass.lookups.tags.set(repository, {
       promise: Promise.resolve(value),
       value,

@@ -8,6 +8,12 @@ import type { CandidateGate, GateResult } from '../check/gates.ts';
 import type { RegistryClient, RegistryCredentials } from '../registry/types.ts';
 import { toError } from './state.ts';
 
+/**
+ * A repository's tag list as the pass keeps it until the next interval: no digest map (each
+ * check gathers its own digests; an empty Map per repository cost ~190 B for nothing).
+ */
+export type TagsAnswer = { ok: true; tags: string[] } | Extract<RepoResult, { ok: false }>;
+
 type Lookup<T> = {
   promise: Promise<T>;
   value: T | undefined;
@@ -27,7 +33,7 @@ type Lookup<T> = {
  * its key is queued again when the answer is in.
  */
 export class PassLookups {
-  readonly tags = new Map<string, Lookup<RepoResult>>();
+  readonly tags = new Map<string, Lookup<TagsAnswer>>();
   readonly digests = new Map<string, Lookup<string | { code: string; message: string }>>();
   /** Gate answers being asked, by gate, digest and gate key. */
   readonly gates = new Map<string, Lookup<GateResult>>();
@@ -105,8 +111,8 @@ export class PassLookups {
       creds()
         .then((c) => this.registry.listTags(ref, withSignal(c, signal)))
         .then(
-          (tags): RepoResult => ({ ok: true, tags, digests: new Map() }),
-          (err: unknown): RepoResult => ({ ok: false, error: toError(err) }),
+          (tags): TagsAnswer => ({ ok: true, tags }),
+          (err: unknown): TagsAnswer => ({ ok: false, error: toError(err) }),
         ),
     );
   }
