@@ -204,6 +204,8 @@ interface RunResult {
   rssMiB: number;
   peakMiB: number;
   heapMiB: number;
+  /** Where the RSS read at the steady state is (see breakdownOf). */
+  steadyBreakdown: Breakdown;
   /** After a full GC requested through the inspector (taken after the figures above). */
   gcRssMiB: number;
   gcHeapMiB: number;
@@ -351,6 +353,7 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
   const mem = rssOf(child.pid!);
   const metrics = await sample(`cycle+${STEADY_AFTER_S}s`);
   const heapMiB = timeline.at(-1)!.heapMiB;
+  const steadyBreakdown = timeline.at(-1)!.breakdown;
   if (!TIMELINE) timeline.pop();
   const outdated = (metrics.match(/^image_watcher_image_outdated\{.*\} 1$/gm) ?? []).length;
   if (TIMELINE && 'CHECK_INTERVAL' in GIVEN_ENV) {
@@ -375,6 +378,7 @@ async function runWatcher(main: string, workloads: number): Promise<RunResult> {
     rssMiB: mem.rssMiB,
     peakMiB: mem.peakMiB,
     heapMiB,
+    steadyBreakdown,
     gcRssMiB: gc.rssMiB,
     gcHeapMiB: gc.heapMiB,
     timeline,
@@ -445,6 +449,9 @@ async function main(): Promise<void> {
     libraryBaselineRssMiB: Number(baseline.toFixed(1)),
     bytesPerWorkload: perWorkloadBytes,
     heapBytesPerWorkload: heapPerWorkloadBytes,
+    // Where that RSS is: V8's committed (total) and used heap per space, MiB, with and without workloads.
+    steadyBreakdown: run.steadyBreakdown,
+    emptyWatcherSteadyBreakdown: empty.steadyBreakdown,
     afterFullGc: {
       rssMiB: Number(run.gcRssMiB.toFixed(1)),
       heapUsedMiB: Number(run.gcHeapMiB.toFixed(1)),
