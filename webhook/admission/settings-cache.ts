@@ -1,4 +1,4 @@
-import { parseWatchSettings, settingsInputsKey } from '../../shared/annotations.ts';
+import { parseWatchSettings, settingsInputsKey, settingsKeyIsEmpty } from '../../shared/annotations.ts';
 
 export type ParseSettings = typeof parseWatchSettings;
 
@@ -20,7 +20,7 @@ export function cachedSettingsParser(maxEntries = 500): ParseSettings {
     if (opts.overrides !== undefined) return parseWatchSettings(annotations, opts);
     const key = settingsInputsKey(annotations, opts.containerNames, MAX_KEY_LENGTH);
     // Too large to keep, or no image-watcher key (its parts list is empty): nothing to compile.
-    if (key === undefined || key.startsWith('[[],')) return parseWatchSettings(annotations, opts);
+    if (key === undefined || settingsKeyIsEmpty(key)) return parseWatchSettings(annotations, opts);
     const hit = cache.get(key);
     if (hit !== undefined) {
       // Refresh recency: Map iteration order is insertion order, so the first key is the oldest.
