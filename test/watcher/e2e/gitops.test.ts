@@ -6,6 +6,7 @@ import type { Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
 import type { FakeKube, FakeKubeOptions } from '../../support/fake-kube/index.ts';
 import type { ControllerConfig } from '../../../watcher/controller/index.ts';
+import { rolloutStatus } from '../../support/fake-kube/rollout.ts';
 import { startGitServer } from '../../support/git-server.ts';
 import type { GitServer } from '../../support/git-server.ts';
 import { buildImage } from '../../support/images.ts';
@@ -226,6 +227,108 @@ t.test('a failed rollout is reverted in Git, never by live patch, and not writte
   await w.controller.idle();
   t.equal((await git.log('failing', 'main')).length, 3, 'the failed version is not written again');
 });
+
+/** A person's edit that makes the annotations unreadable (the watcher's own keys are kept). */
+function breakAnnotations(kube: FakeKube, name: string): void {
+  const live = structuredClone(kube.get('Deployment', 'shop', name)!);
+  live.metadata.annotations = { ...live.metadata.annotations, 'image-watcher/strategy': 'SIDEWAYS' };
+  kube.upsert(live);
+}
+
+/** The Deployment controller gives up on the new pods (ProgressDeadlineExceeded). */
+function failRollout(kube: FakeKube, name: string): void {
+  kube.setStatus('Deployment', 'shop', name, rolloutStatus(kube.get('Deployment', 'shop', name)!, 'fail'));
+}
+
+t.test(
+  'a failed rollout of a Git update whose annotations became unreadable is reverted in Git from the record',
+  async (t) => {
+    const { kube, w } = await webInGit(t, 'unreadable', { kube: { autoRollout: 'off' } });
+    await w.controller.runCycle();
+    await w.controller.idle();
+    await argoSync(kube, 'unreadable', 'web');
+    await until(
+      'the rollout recorded',
+      () => annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/rollout'] !== undefined,
+    );
+    t.match(JSON.parse(annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/rollout']!), {
+      git: { path: 'apps', secret: 'git-creds', repo: /unreadable\.git$/ },
+    });
+    breakAnnotations(kube, 'web');
+    await until('the broken annotations seen', () =>
+      (w.controller.workloads()[0]?.lastError ?? '').includes('SIDEWAYS'),
+    );
+    failRollout(kube, 'web');
+    await until('the revert commit', async () => (await git.log('unreadable', 'main')).length === 3, 10_000);
+    await w.controller.idle();
+    t.equal(await git.show('unreadable', 'main', 'apps/web.yaml'), manifest('web', '1.0.0'));
+    t.equal(imagePatches(kube, 'web'), 0, 'no live rollback to fight the sync');
+    const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+    t.equal(a['image-watcher/rollout'], undefined);
+    t.equal(a['image-watcher/last-failed-version'], '1.0.1');
+    t.match(w.notices, [{ event: 'rolled_back', newVersion: '1.0.1', detail: /reverted in Git/ }]);
+  },
+);
+
+t.test(
+  'a failed rollout synced from Git with unreadable annotations and no Git target: not patched live, said once, reverted once fixed',
+  async (t) => {
+    const url = await git.createRepo('unknown-target', { 'apps/web.yaml': manifest('web', '1.0.1') });
+    const kube = await fakeKube(t.teardown.bind(t), { autoRollout: 'off' });
+    kube.seed(secret(AUTH.password));
+    // A record as an older watcher wrote it after the sync: no Git target in it.
+    const record = JSON.stringify({
+      deadline: '2099-01-01T00:00:00Z',
+      changes: [
+        {
+          container: 'app',
+          imagePath: '/spec/template/spec/containers/0/image',
+          image: img('web', '1.0.0'),
+          newImage: img('web', '1.0.1'),
+          currentVersion: '1.0.0',
+          newVersion: '1.0.1',
+          change: 'patch',
+        },
+      ],
+    });
+    const good = { ...gitAnnotations(url), 'image-watcher/rollout': record };
+    kube.seed(synced('web', '1.0.1', { ...good, 'image-watcher/strategy': 'SIDEWAYS' }));
+    failRollout(kube, 'web');
+    const w = await startWatcher(t.teardown.bind(t), kube, { env: ENV, io: { gitWindowMs: 10 } });
+    await until('said', () => w.notices.some((n) => n.event === 'failed'));
+    await w.controller.runCycle();
+    await w.controller.idle();
+    t.equal(imagePatches(kube, 'web'), 0, 'no live rollback');
+    t.equal(annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/rollout'], record, 'kept');
+    t.match(w.notices, [
+      {
+        event: 'failed',
+        newVersion: '1.0.1',
+        detail: /not rolled back: it is synced from Git by Argo CD.*no Git target.*SIDEWAYS/,
+      },
+    ]);
+    t.equal(w.notices.length, 1, 'said once, not every pass');
+    const events = kube
+      .list('Event', 'shop')
+      .filter((e) => (e as { reason?: string }).reason === 'RollbackBlocked');
+    t.equal(events.length, 1);
+    t.match(w.controller.workloads()[0]?.lastError, /^E_ROLLBACK_BLOCKED: /);
+
+    // The annotations are fixed: the settings name the target, the revert is a commit.
+    const live = structuredClone(kube.get('Deployment', 'shop', 'web')!);
+    live.metadata.annotations = { ...live.metadata.annotations, 'image-watcher/strategy': 'PATCH' };
+    kube.upsert(live);
+    await until(
+      'the revert commit',
+      async () => (await git.log('unknown-target', 'main')).length === 2,
+      10_000,
+    );
+    await w.controller.idle();
+    t.equal(await git.show('unknown-target', 'main', 'apps/web.yaml'), manifest('web', '1.0.0'));
+    t.equal(imagePatches(kube, 'web'), 0);
+    t.match(w.notices[1], { event: 'rolled_back', detail: /reverted in Git/ });
+  },
+);
 
 t.test('Argo CD without a Git target: announced with the reason, never live-patched', async (t) => {
   const kube = await fakeKube(t.teardown.bind(t));
