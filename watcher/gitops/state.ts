@@ -164,26 +164,33 @@ export function gitClaimPatch(
   };
 }
 
-/** After the push: the commit joins the record and the versions last-pushed-version. */
+/**
+ * After the push: the commit joins the record and the versions last-pushed-version. Guarded by
+ * the claim; without one (the claim was dropped meanwhile) by the object's resourceVersion.
+ */
 export function gitPushedPatch(
   w: WorkloadSnapshot,
-  claimed: string,
+  claimed: string | undefined,
   pending: GitPending,
   watchedNames: readonly string[],
 ): { ops: JsonPatchOp[]; value: string } {
   const value = encodeGitPending(pending);
   const changes = new Map(pending.changes.map((c) => [c.container, c.newVersion]));
+  const guard: JsonPatchOp =
+    claimed === undefined
+      ? { op: 'test', path: '/metadata/resourceVersion', value: w.resourceVersion }
+      : { op: 'test', path: annotationPath(ANNOTATIONS.gitPending), value: claimed };
   return {
     value,
-    ops: [
-      { op: 'test', path: annotationPath(ANNOTATIONS.gitPending), value: claimed },
+    ops: withAnnotationsMap(w, [
+      guard,
       { op: 'add', path: annotationPath(ANNOTATIONS.gitPending), value },
       {
         op: 'add',
         path: annotationPath(ANNOTATIONS.lastPushedVersion),
         value: mergeVersions(w, ANNOTATIONS.lastPushedVersion, watchedNames, changes),
       },
-    ],
+    ]),
   };
 }
 

@@ -6,6 +6,9 @@ import type { Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
 import type { FakeKube, FakeKubeOptions } from '../../support/fake-kube/index.ts';
 import type { ControllerConfig } from '../../../watcher/controller/index.ts';
+import type { WatcherIo } from '../../../watcher/create.ts';
+import { GitCli } from '../../../watcher/gitops/git.ts';
+import type { GitClient, GitWorkspace } from '../../../watcher/gitops/git.ts';
 import { rolloutStatus } from '../../support/fake-kube/rollout.ts';
 import { startGitServer } from '../../support/git-server.ts';
 import type { GitServer } from '../../support/git-server.ts';
@@ -118,6 +121,7 @@ async function webInGit(
     annotations?: Record<string, string>;
     kube?: FakeKubeOptions;
     config?: Partial<ControllerConfig>;
+    io?: Partial<WatcherIo>;
   } = {},
 ) {
   const url = await git.createRepo(repo, { 'apps/web.yaml': manifest('web', '1.0.0') });
@@ -126,7 +130,7 @@ async function webInGit(
   kube.seed(synced('web', '1.0.0', { ...gitAnnotations(url), ...opts.annotations }));
   const w = await startWatcher(t.teardown.bind(t), kube, {
     env: ENV,
-    io: { gitWindowMs: 10 },
+    io: { gitWindowMs: 10, ...opts.io },
     ...(opts.config ? { config: opts.config } : {}),
   });
   return { url, kube, w };
@@ -386,6 +390,64 @@ t.test('a manual update whose Git write fails answers with the Git reason', asyn
   t.notMatch(res.body, /not-the-password/);
   t.same(await git.log('denied-manual', 'main'), ['Initial manifests']);
 });
+
+/** The real git client; `afterPush` runs once a push has reached the remote. */
+function gitWith(afterPush: () => void): GitClient {
+  const real = new GitCli({ insecureHosts: ['127.0.0.1'], timeoutMs: 30_000 });
+  return {
+    probe: () => real.probe(),
+    open: async (o) => {
+      const ws = await real.open(o);
+      return Object.assign(Object.create(ws) as GitWorkspace, {
+        push: async (branch: string) => {
+          const r = await ws.push(branch);
+          if (r === 'pushed') afterPush();
+          return r;
+        },
+      });
+    },
+  };
+}
+
+t.test(
+  'a manual update pushed while its claim is dropped: answered updating, the push recorded on the fresh object',
+  async (t) => {
+    const other: { kube?: FakeKube } = {};
+    const { w, kube } = await webInGit(t, 'dropped-claim', {
+      annotations: { 'image-watcher/mode': 'NOTIFICATION' },
+      // Another replica takes the claim for abandoned and drops it while this one pushes.
+      io: {
+        git: gitWith(() => {
+          const live = structuredClone(other.kube!.get('Deployment', 'shop', 'web')!);
+          delete live.metadata.annotations!['image-watcher/git-pending'];
+          other.kube!.upsert(live);
+        }),
+      },
+    });
+    other.kube = kube;
+    const res = await w.app.inject({
+      method: 'POST',
+      url: '/api/v1/workloads/shop/deployment/web/update',
+      headers: { authorization: 'Bearer tok_0123456789abcdef' },
+    });
+    t.match(res.json(), { status: 'updating', changes: [{ container: 'app', from: '1.0.0', to: '1.0.1' }] });
+    t.equal(res.statusCode, 202);
+    t.same(await git.log('dropped-claim', 'main'), [
+      'Update shop/web app 1.0.0 -> 1.0.1',
+      'Initial manifests',
+    ]);
+    const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+    t.match(JSON.parse(a['image-watcher/git-pending'] ?? '{}'), {
+      git: { pushed: true, commit: /^[0-9a-f]{40}$/ },
+    });
+    t.equal(a['image-watcher/last-pushed-version'], '1.0.1', 'never written again');
+    t.match(w.controller.workloads()[0]?.writeBack, { git: { pending: true } });
+    await w.controller.runCycle();
+    await w.controller.idle();
+    t.equal((await git.log('dropped-claim', 'main')).length, 2, 'one commit');
+    t.equal(imagePatches(kube, 'web'), 0);
+  },
+);
 
 t.test(
   'a claim left by a crash is written again, idempotently; a manual update goes through Git',

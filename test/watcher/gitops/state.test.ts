@@ -147,6 +147,12 @@ t.test('claim, push, sync: the record walks to a rollout record', (t) => {
   o = apply(o, pushed.ops);
   w = toSnapshot('Deployment', o)!;
   t.equal(w.annotations[ANNOTATIONS.lastPushedVersion], '1.25.1');
+  // The claim dropped meanwhile: the push is recorded guarded by the object's version.
+  const unclaimed = gitPushedPatch(w, undefined, { ...pending, pushed: true }, ['app']).ops;
+  t.same(unclaimed[0], { op: 'test', path: '/metadata/resourceVersion', value: w.resourceVersion });
+  t.throws(() =>
+    apply(o, gitPushedPatch({ ...w, resourceVersion: 'other' }, undefined, pending, ['app']).ops),
+  );
   t.same(notYetPushed(w, [cand], 1), [], 'written once');
   t.same(notYetPushed(w, [{ ...cand, newVersion: '1.25.2' }], 1).length, 1, 'a newer one is written');
   t.equal(synced(w, pending.changes), false);
