@@ -59,6 +59,8 @@ export interface GitWorkspace {
   reset(branch?: string): Promise<void>;
   /** Whether `branch` exists on the remote (a pull-request branch from an earlier update). */
   remoteHas(branch: string): Promise<boolean>;
+  /** Which of `branches` exist on the remote (one ls-remote). */
+  remoteBranches(branches: readonly string[]): Promise<Set<string>>;
   /**
    * Checks out `branch` with the base (the branch opened) freshly fetched and merged into it, or
    * a new branch off the base when absent. 'conflict' (merge aborted, nothing changed on the
@@ -528,8 +530,21 @@ class CliWorkspace implements GitWorkspace {
   }
 
   async remoteHas(branch: string): Promise<boolean> {
-    const out = await this.must(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], 'ls-remote');
-    return out.trim() !== '';
+    return (await this.remoteBranches([branch])).has(branch);
+  }
+
+  async remoteBranches(branches: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (branches.length === 0) return found;
+    const refs = branches.map((b) => `refs/heads/${b}`);
+    const out = await this.must(['ls-remote', '--heads', 'origin', ...refs], 'ls-remote');
+    // ls-remote matches patterns by their tail: keep the exact names only.
+    const wanted = new Set(refs);
+    for (const line of out.split('\n')) {
+      const ref = line.split('\t')[1]?.trim();
+      if (ref !== undefined && wanted.has(ref)) found.add(ref.slice('refs/heads/'.length));
+    }
+    return found;
   }
 
   async switchTo(branch: string, id: GitIdentity): Promise<'switched' | 'conflict'> {

@@ -22,6 +22,11 @@ export interface SupersedeInput {
   repo: string;
   /** The older branches; only the watcher's own (`image-watcher/...`) are ever looked at. */
   heads: readonly string[];
+  /**
+   * The workload's other request branches (a later `_n` when a deleted branch was made again):
+   * their requests are closed too, so a workload has one open request.
+   */
+  others?: readonly string[] | undefined;
   base: string;
   /**
    * Old-style branches (writeback.ts legacyBranch) that may be another workload's: only their
@@ -82,12 +87,17 @@ async function closeAndNote(c: CloseCalls): Promise<SupersededOutcome> {
   }
 }
 
-type Why = 'conflict' | 'renamed';
+type Why = 'conflict' | 'renamed' | 'replaced';
 
 function supersededNote(i: SupersedeInput, why: Why): string {
-  return why === 'conflict'
-    ? `Superseded by ${i.by.url}: the base branch ${i.base} now conflicts with this branch, so image-watcher proposes the update again from ${i.by.head}. Closed by image-watcher.`
-    : `Superseded by ${i.by.url}: image-watcher now names its branches by namespace and name, and proposes this workload's updates from ${i.by.head}. Closed by image-watcher.`;
+  switch (why) {
+    case 'conflict':
+      return `Superseded by ${i.by.url}: the base branch ${i.base} now conflicts with this branch, so image-watcher proposes the update again from ${i.by.head}. Closed by image-watcher.`;
+    case 'renamed':
+      return `Superseded by ${i.by.url}: image-watcher now names its branches by namespace and name, and proposes this workload's updates from ${i.by.head}. Closed by image-watcher.`;
+    case 'replaced':
+      return `Superseded by ${i.by.url}: image-watcher now proposes this workload's updates from ${i.by.head}, one request at a time. Closed by image-watcher.`;
+  }
 }
 
 export class PullRequestError extends ImageWatcherError {}
@@ -165,6 +175,7 @@ export class RestPullRequests implements PullRequestClient {
         c.body.split('\n').some((l) => l.startsWith(legacy.bodyLine)));
     const heads: { head: string; why: Why }[] = [
       ...input.heads.filter(own).map((head) => ({ head, why: 'conflict' as const })),
+      ...(input.others ?? []).filter(own).map((head) => ({ head, why: 'replaced' as const })),
       ...(legacy?.heads ?? []).filter(own).map((head) => ({ head, why: 'renamed' as const })),
     ];
     if (heads.length === 0) return [];
@@ -176,7 +187,8 @@ export class RestPullRequests implements PullRequestClient {
           ? await this.githubClose(p, input, head, why, token)
           : await this.gitlabClose(p, input, head, why, token);
       for (const c of calls) {
-        if (why === 'conflict' || named(c)) out.push(await closeAndNote(c));
+        // Only an old-style branch may be another workload's.
+        if (why !== 'renamed' || named(c)) out.push(await closeAndNote(c));
       }
     }
     return out;
