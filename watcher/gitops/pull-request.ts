@@ -127,6 +127,66 @@ async function boundedText(res: Response, what: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** At most this many characters of an answer go into an error, JSON-escaped (it is the forge's or a proxy's text). */
+const EXCERPT_CHARS = 120;
+
+function excerpt(text: string): string {
+  return JSON.stringify(text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}...` : text);
+}
+
+/** What a call must answer: a list of, or one, object with these fields of these types. */
+type Expect = { list: boolean; fields: Readonly<Record<string, 'string' | 'number'>> };
+
+function hasFields(v: unknown, fields: Expect['fields']): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  return Object.entries(fields).every(([k, type]) => typeof o[k] === type);
+}
+
+function describeExpect(e: Expect): string {
+  const names = Object.keys(e.fields);
+  const fields = names.length === 0 ? 'an object' : `an object with ${names.join(' and ')}`;
+  return e.list ? `a list of ${fields.replace('an object', 'objects')}` : fields;
+}
+
+/**
+ * A 2xx answer as the call expects it, or E_GIT_PR_FAILED naming the call and what came instead
+ * (a proxy's or login page's HTML, JSON of another shape), never a bare SyntaxError.
+ */
+export function readAnswer(
+  what: string,
+  res: Pick<Response, 'status' | 'headers'>,
+  text: string,
+  expect?: Expect,
+): unknown {
+  let value: unknown = undefined;
+  if (text !== '') {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      const type = res.headers.get('content-type');
+      throw new PullRequestError(
+        'E_GIT_PR_FAILED',
+        `${what} answered ${res.status} with ${type === null ? 'no content type' : `content type ${excerpt(type)}`}, not JSON (a proxy or login page in between?): ${excerpt(text)}`,
+      );
+    }
+  }
+  if (expect === undefined) return value;
+  const ok = expect.list
+    ? Array.isArray(value) && value.every((x) => hasFields(x, expect.fields))
+    : hasFields(value, expect.fields);
+  if (!ok) {
+    throw new PullRequestError(
+      'E_GIT_PR_FAILED',
+      `${what} answered ${res.status} with JSON that is not ${describeExpect(expect)}: ${excerpt(text)}`,
+    );
+  }
+  return value;
+}
+
+const GITHUB_PULL = { number: 'number', html_url: 'string' } as const;
+const GITLAB_MR = { iid: 'number', web_url: 'string' } as const;
+
 export type Provider = { kind: 'github' | 'gitlab'; apiUrl: string; path: string; host: string };
 
 /** The fields read of a listed GitHub pull request and GitLab merge request. */
@@ -230,6 +290,7 @@ export class RestPullRequests implements PullRequestClient {
     url: string,
     headers: Record<string, string>,
     body?: unknown,
+    expect?: Expect,
   ): Promise<unknown> {
     const res = await (this.opts.fetch ?? fetch)(url, {
       method,
@@ -238,15 +299,13 @@ export class RestPullRequests implements PullRequestClient {
       redirect: 'error',
       signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
     });
-    const text = await boundedText(res, `${method} ${new URL(url).pathname}`);
+    const what = `${method} ${new URL(url).pathname}`;
+    const text = await boundedText(res, what);
     if (!res.ok) {
       const code = res.status === 401 || res.status === 403 ? 'E_GIT_AUTH' : 'E_GIT_PR_FAILED';
-      throw new PullRequestError(
-        code,
-        `${method} ${new URL(url).pathname} answered ${res.status}: ${text.slice(0, 200)}`,
-      );
+      throw new PullRequestError(code, `${what} answered ${res.status}: ${excerpt(text)}`);
     }
-    return text === '' ? undefined : (JSON.parse(text) as unknown);
+    return readAnswer(what, res, text, expect);
   }
 
   private static githubHeaders(token: string): Record<string, string> {
@@ -284,7 +343,7 @@ export class RestPullRequests implements PullRequestClient {
     }));
   }
 
-  /** The pulls endpoint and the open requests of `head` into `base` (none when the answer is not a list). */
+  /** The pulls endpoint and the open requests of `head` into `base`. */
   private async githubOpen(
     p: Provider,
     head: string,
@@ -294,8 +353,11 @@ export class RestPullRequests implements PullRequestClient {
     const [owner] = p.path.split('/');
     const pulls = `${p.apiUrl}/repos/${p.path}/pulls`;
     const q = new URLSearchParams({ head: `${owner}:${head}`, base, state: 'open' });
-    const open = await this.call('GET', `${pulls}?${q.toString()}`, h);
-    return { endpoint: pulls, open: Array.isArray(open) ? (open as GithubPull[]) : [] };
+    const open = await this.call('GET', `${pulls}?${q.toString()}`, h, undefined, {
+      list: true,
+      fields: GITHUB_PULL,
+    });
+    return { endpoint: pulls, open: open as GithubPull[] };
   }
 
   /** https://docs.github.com/en/rest/pulls/pulls */
@@ -304,22 +366,22 @@ export class RestPullRequests implements PullRequestClient {
     const { endpoint, open } = await this.githubOpen(p, i.head, i.base, h);
     if (open.length > 0) {
       const pr = open[0]!;
-      const upd = (await this.call('PATCH', `${endpoint}/${pr.number}`, h, {
-        title: i.title,
-        body: i.body,
-      })) as {
-        html_url?: string;
-      };
-      return { url: upd.html_url ?? pr.html_url, created: false };
+      const upd = (await this.call(
+        'PATCH',
+        `${endpoint}/${pr.number}`,
+        h,
+        { title: i.title, body: i.body },
+        { list: false, fields: {} },
+      )) as { html_url?: unknown };
+      return { url: typeof upd.html_url === 'string' ? upd.html_url : pr.html_url, created: false };
     }
-    const pr = (await this.call('POST', endpoint, h, {
-      title: i.title,
-      head: i.head,
-      base: i.base,
-      body: i.body,
-    })) as {
-      html_url: string;
-    };
+    const pr = (await this.call(
+      'POST',
+      endpoint,
+      h,
+      { title: i.title, head: i.head, base: i.base, body: i.body },
+      { list: false, fields: GITHUB_PULL },
+    )) as GithubPull;
     return { url: pr.html_url, created: true };
   }
 
@@ -351,8 +413,11 @@ export class RestPullRequests implements PullRequestClient {
   ): Promise<{ endpoint: string; open: GitlabMergeRequest[] }> {
     const mrs = `${p.apiUrl}/projects/${encodeURIComponent(p.path)}/merge_requests`;
     const q = new URLSearchParams({ state: 'opened', source_branch: head, target_branch: base });
-    const open = await this.call('GET', `${mrs}?${q.toString()}`, h);
-    return { endpoint: mrs, open: Array.isArray(open) ? (open as GitlabMergeRequest[]) : [] };
+    const open = await this.call('GET', `${mrs}?${q.toString()}`, h, undefined, {
+      list: true,
+      fields: GITLAB_MR,
+    });
+    return { endpoint: mrs, open: open as GitlabMergeRequest[] };
   }
 
   /** https://docs.gitlab.com/api/merge_requests/ */
@@ -361,20 +426,22 @@ export class RestPullRequests implements PullRequestClient {
     const { endpoint, open } = await this.gitlabOpen(p, i.head, i.base, h);
     if (open.length > 0) {
       const mr = open[0]!;
-      const upd = (await this.call('PUT', `${endpoint}/${mr.iid}`, h, {
-        title: i.title,
-        description: i.body,
-      })) as {
-        web_url?: string;
-      };
-      return { url: upd.web_url ?? mr.web_url, created: false };
+      const upd = (await this.call(
+        'PUT',
+        `${endpoint}/${mr.iid}`,
+        h,
+        { title: i.title, description: i.body },
+        { list: false, fields: {} },
+      )) as { web_url?: unknown };
+      return { url: typeof upd.web_url === 'string' ? upd.web_url : mr.web_url, created: false };
     }
-    const mr = (await this.call('POST', endpoint, h, {
-      source_branch: i.head,
-      target_branch: i.base,
-      title: i.title,
-      description: i.body,
-    })) as { web_url: string };
+    const mr = (await this.call(
+      'POST',
+      endpoint,
+      h,
+      { source_branch: i.head, target_branch: i.base, title: i.title, description: i.body },
+      { list: false, fields: GITLAB_MR },
+    )) as GitlabMergeRequest;
     return { url: mr.web_url, created: true };
   }
 }

@@ -11,7 +11,7 @@ import { RestPullRequests, providerOf } from '../../../watcher/gitops/pull-reque
 import type { WriteBackRequest } from '../../../watcher/gitops/writeback.ts';
 import { GitWriteBack, supersededBy } from '../../../watcher/gitops/writeback.ts';
 import { startForge } from '../../support/forge.ts';
-import type { FakeForge } from '../../support/forge.ts';
+import type { FakeForge, ForgeOptions } from '../../support/forge.ts';
 import { git, startGitServer } from '../../support/git-server.ts';
 import type { GitServer } from '../../support/git-server.ts';
 
@@ -60,7 +60,11 @@ interface Setup {
 async function setup(
   t: Test,
   kind: Kind,
-  opts: { forgeToken?: string; refuse?: (r: { method: string; path: string }) => boolean } = {},
+  opts: {
+    forgeToken?: string;
+    refuse?: (r: { method: string; path: string }) => boolean;
+    proxy?: ForgeOptions['proxy'];
+  } = {},
 ): Promise<Setup> {
   const srv = await startGitServer();
   t.teardown(() => srv.close());
@@ -69,6 +73,7 @@ async function setup(
   const forge = await startForge(kind, project, opts.forgeToken ?? TOKEN, {
     gitDir: srv.path('deploy'),
     ...(opts.refuse ? { refuse: opts.refuse } : {}),
+    ...(opts.proxy ? { proxy: opts.proxy } : {}),
   });
   t.teardown(() => forge.close());
   const superseded: SupersededResult[] = [];
@@ -325,6 +330,56 @@ async function openByHand(forge: FakeForge, head: string, title = 'By hand', bod
   });
   const v = (await res.json()) as { number?: number; iid?: number };
   return v.number ?? v.iid ?? 0;
+}
+
+for (const kind of KINDS) {
+  t.test(
+    `${kind}: a 2xx answer that is not JSON, or JSON of another shape: E_GIT_PR_FAILED naming the call`,
+    async (t) => {
+      const page = `<html>\n<body>Sign in to the proxy\u0007${'x'.repeat(5000)}</body></html>`;
+      let answer: { status: number; contentType: string; body: string } | undefined = {
+        status: 200,
+        contentType: 'text/html; charset=utf-8',
+        body: page,
+      };
+      const { srv, forge, repo, wb } = await setup(t, kind, { proxy: () => answer });
+      const list = kind === 'github' ? `GET /repos/${SHAPE.github.project}/pulls` : 'GET /projects/';
+      const r = await wb.submit(request(repo, '1.0.0', '1.1.0'));
+      t.match(r, {
+        result: 'failed',
+        code: 'E_GIT_PR_FAILED',
+        reason: new RegExp(
+          `^${list}.* answered 200 with content type "text/html; charset=utf-8", not JSON \\(a proxy or login page in between\\?\\): "<html>\\\\n<body>Sign in to the proxy\\\\u0007x+\\.\\.\\."$`,
+        ),
+      });
+      t.ok(r.result === 'failed' && r.reason.length < 400, 'bounded');
+      t.same(await srv.branches('deploy'), [BRANCH, 'main'], 'the branch was pushed');
+
+      // JSON, but not a list of requests: never read as "none open" (that would open a second one).
+      answer = { status: 200, contentType: 'application/json', body: '{"message":"ok"}' };
+      const fields = kind === 'github' ? 'number and html_url' : 'iid and web_url';
+      t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), {
+        result: 'failed',
+        code: 'E_GIT_PR_FAILED',
+        reason: new RegExp(
+          `answered 200 with JSON that is not a list of objects with ${fields}: "\\{\\\\"message`,
+        ),
+      });
+      // The list is the forge's; the answer to opening is not a request.
+      answer = undefined;
+      const creating = (req: { method: string }) => req.method === 'POST';
+      const shaped = await setup(t, kind, {
+        proxy: (req) =>
+          creating(req) ? { status: 201, contentType: 'application/json', body: '{}' } : undefined,
+      });
+      t.match(await shaped.wb.submit(request(shaped.repo, '1.0.0', '1.1.0')), {
+        result: 'failed',
+        code: 'E_GIT_PR_FAILED',
+        reason: new RegExp(`^POST .* answered 201 with JSON that is not an object with ${fields}: "\\{\\}"$`),
+      });
+      t.equal(forge.open.length + shaped.forge.open.length, 0);
+    },
+  );
 }
 
 t.test('a wrong token: the push lands, the request fails with the answer', async (t) => {
