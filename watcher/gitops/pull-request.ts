@@ -3,7 +3,8 @@
 // when a fresh branch replaces a conflicting one. GitHub's REST API
 // (pulls) and GitLab's (merge_requests), called with the Git Secret's token.
 import { ImageWatcherError } from '../../shared/errors.ts';
-import { checkHost } from '../outbound/address-guard.ts';
+import { Agent, fetch } from 'undici';
+import { bareHostname, checkHost, pinnedLookup } from '../outbound/address-guard.ts';
 import type { Resolve } from '../outbound/address-guard.ts';
 import type { GitCredentials } from './git.ts';
 import { webBase } from './urls.ts';
@@ -208,8 +209,13 @@ export function providerOf(repo: string): Provider | undefined {
   };
 }
 
+/** One operation's token and connection pool, pinned to the host's checked address. */
+interface Session {
+  token: string;
+  agent: Agent;
+}
+
 export interface PullRequestOptions {
-  fetch?: typeof fetch;
   /** Replaces providerOf (tests: a local server speaking one of the APIs). */
   provider?: (repo: string) => Provider | undefined;
   resolve?: Resolve;
@@ -222,8 +228,12 @@ export class RestPullRequests implements PullRequestClient {
   constructor(private readonly opts: PullRequestOptions = {}) {}
 
   async openOrUpdate(input: PullRequestInput): Promise<{ url: string; created: boolean }> {
-    const { p, token } = await this.target(input.repo, input.credentials);
-    return p.kind === 'github' ? this.github(p, input, token) : this.gitlab(p, input, token);
+    const { p, s } = await this.target(input.repo, input.credentials);
+    try {
+      return await (p.kind === 'github' ? this.github(p, input, s) : this.gitlab(p, input, s));
+    } finally {
+      await s.agent.close();
+    }
   }
 
   async closeSuperseded(input: SupersedeInput): Promise<SupersededOutcome[]> {
@@ -239,17 +249,21 @@ export class RestPullRequests implements PullRequestClient {
       ...(legacy?.heads ?? []).filter(own).map((head) => ({ head, why: 'renamed' as const })),
     ];
     if (heads.length === 0) return [];
-    const { p, token } = await this.target(input.repo, input.credentials);
+    const { p, s } = await this.target(input.repo, input.credentials);
     const out: SupersededOutcome[] = [];
-    for (const { head, why } of heads) {
-      const calls =
-        p.kind === 'github'
-          ? await this.githubClose(p, input, head, why, token)
-          : await this.gitlabClose(p, input, head, why, token);
-      for (const c of calls) {
-        // Only an old-style branch may be another workload's.
-        if (why !== 'renamed' || named(c)) out.push(await closeAndNote(c));
+    try {
+      for (const { head, why } of heads) {
+        const calls =
+          p.kind === 'github'
+            ? await this.githubClose(p, input, head, why, s)
+            : await this.gitlabClose(p, input, head, why, s);
+        for (const c of calls) {
+          // Only an old-style branch may be another workload's.
+          if (why !== 'renamed' || named(c)) out.push(await closeAndNote(c));
+        }
       }
+    } finally {
+      await s.agent.close();
     }
     return out;
   }
@@ -258,7 +272,7 @@ export class RestPullRequests implements PullRequestClient {
   private async target(
     repo: string,
     credentials: GitCredentials | undefined,
-  ): Promise<{ p: Provider; token: string }> {
+  ): Promise<{ p: Provider; s: Session }> {
     const p = (this.opts.provider ?? providerOf)(repo);
     if (!p) {
       throw new PullRequestError(
@@ -272,34 +286,47 @@ export class RestPullRequests implements PullRequestClient {
         'E_GIT_CREDENTIALS',
         'opening a pull request needs a token in the Git Secret',
       );
-    const verdict = await checkHost(p.host, {
+    // The API's host is the one connected to (api.github.com for github.com): it is checked and pinned.
+    const host = bareHostname(new URL(p.apiUrl));
+    const trusted = this.opts.trustedHosts ?? [];
+    const verdict = await checkHost(host, {
       resolve: this.opts.resolve,
-      trusted: (this.opts.trustedHosts ?? []).includes(p.host),
+      trusted: trusted.includes(p.host) || trusted.includes(host),
+    }).catch((err: unknown) => {
+      throw new PullRequestError('E_GIT_PR_FAILED', `cannot resolve ${host}`, { cause: err });
     });
     if (verdict.blocked) {
       throw new PullRequestError(
         'E_GIT_BLOCKED',
-        `${p.host} resolves to ${verdict.blocked.address}, ${verdict.blocked.why}`,
+        `${host} resolves to ${verdict.blocked.address}, ${verdict.blocked.why}`,
       );
     }
-    return { p, token };
+    const address = verdict.addresses[0];
+    if (address === undefined) throw new PullRequestError('E_GIT_PR_FAILED', `${host} has no address`);
+    // Connections go to the checked address, never to a second DNS answer (rebinding).
+    return { p, s: { token, agent: new Agent({ connect: { lookup: pinnedLookup(address) } }) } };
   }
 
   private async call(
+    s: Session,
     method: string,
     url: string,
     headers: Record<string, string>,
     body?: unknown,
     expect?: Expect,
   ): Promise<unknown> {
-    const res = await (this.opts.fetch ?? fetch)(url, {
+    const what = `${method} ${new URL(url).pathname}`;
+    const res = await fetch(url, {
+      dispatcher: s.agent,
       method,
       headers: { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       redirect: 'error',
       signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
+    }).catch((err: unknown) => {
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+      throw new PullRequestError('E_GIT_PR_FAILED', `${what} failed: ${why(cause)}`, { cause: err });
     });
-    const what = `${method} ${new URL(url).pathname}`;
     const text = await boundedText(res, what);
     if (!res.ok) {
       const code = res.status === 401 || res.status === 403 ? 'E_GIT_AUTH' : 'E_GIT_PR_FAILED';
@@ -327,17 +354,17 @@ export class RestPullRequests implements PullRequestClient {
     i: SupersedeInput,
     head: string,
     why: Why,
-    token: string,
+    s: Session,
   ): Promise<CloseCalls[]> {
-    const h = RestPullRequests.githubHeaders(token);
-    const { endpoint, open } = await this.githubOpen(p, head, i.base, h);
+    const h = RestPullRequests.githubHeaders(s.token);
+    const { endpoint, open } = await this.githubOpen(s, p, head, i.base, h);
     return open.map((pr) => ({
       url: pr.html_url,
       title: typeof pr.title === 'string' ? pr.title : '',
       body: typeof pr.body === 'string' ? pr.body : '',
-      close: () => this.call('PATCH', `${endpoint}/${pr.number}`, h, { state: 'closed' }),
+      close: () => this.call(s, 'PATCH', `${endpoint}/${pr.number}`, h, { state: 'closed' }),
       note: () =>
-        this.call('POST', `${p.apiUrl}/repos/${p.path}/issues/${pr.number}/comments`, h, {
+        this.call(s, 'POST', `${p.apiUrl}/repos/${p.path}/issues/${pr.number}/comments`, h, {
           body: supersededNote(i, why),
         }),
     }));
@@ -345,6 +372,7 @@ export class RestPullRequests implements PullRequestClient {
 
   /** The pulls endpoint and the open requests of `head` into `base`. */
   private async githubOpen(
+    s: Session,
     p: Provider,
     head: string,
     base: string,
@@ -353,7 +381,7 @@ export class RestPullRequests implements PullRequestClient {
     const [owner] = p.path.split('/');
     const pulls = `${p.apiUrl}/repos/${p.path}/pulls`;
     const q = new URLSearchParams({ head: `${owner}:${head}`, base, state: 'open' });
-    const open = await this.call('GET', `${pulls}?${q.toString()}`, h, undefined, {
+    const open = await this.call(s, 'GET', `${pulls}?${q.toString()}`, h, undefined, {
       list: true,
       fields: GITHUB_PULL,
     });
@@ -361,12 +389,13 @@ export class RestPullRequests implements PullRequestClient {
   }
 
   /** https://docs.github.com/en/rest/pulls/pulls */
-  private async github(p: Provider, i: PullRequestInput, token: string) {
-    const h = RestPullRequests.githubHeaders(token);
-    const { endpoint, open } = await this.githubOpen(p, i.head, i.base, h);
+  private async github(p: Provider, i: PullRequestInput, s: Session) {
+    const h = RestPullRequests.githubHeaders(s.token);
+    const { endpoint, open } = await this.githubOpen(s, p, i.head, i.base, h);
     if (open.length > 0) {
       const pr = open[0]!;
       const upd = (await this.call(
+        s,
         'PATCH',
         `${endpoint}/${pr.number}`,
         h,
@@ -376,6 +405,7 @@ export class RestPullRequests implements PullRequestClient {
       return { url: typeof upd.html_url === 'string' ? upd.html_url : pr.html_url, created: false };
     }
     const pr = (await this.call(
+      s,
       'POST',
       endpoint,
       h,
@@ -391,21 +421,22 @@ export class RestPullRequests implements PullRequestClient {
     i: SupersedeInput,
     head: string,
     why: Why,
-    token: string,
+    s: Session,
   ): Promise<CloseCalls[]> {
-    const h = { 'PRIVATE-TOKEN': token };
-    const { endpoint, open } = await this.gitlabOpen(p, head, i.base, h);
+    const h = { 'PRIVATE-TOKEN': s.token };
+    const { endpoint, open } = await this.gitlabOpen(s, p, head, i.base, h);
     return open.map((mr) => ({
       url: mr.web_url,
       title: typeof mr.title === 'string' ? mr.title : '',
       body: typeof mr.description === 'string' ? mr.description : '',
-      close: () => this.call('PUT', `${endpoint}/${mr.iid}`, h, { state_event: 'close' }),
-      note: () => this.call('POST', `${endpoint}/${mr.iid}/notes`, h, { body: supersededNote(i, why) }),
+      close: () => this.call(s, 'PUT', `${endpoint}/${mr.iid}`, h, { state_event: 'close' }),
+      note: () => this.call(s, 'POST', `${endpoint}/${mr.iid}/notes`, h, { body: supersededNote(i, why) }),
     }));
   }
 
   /** As githubOpen, for GitLab's merge requests. */
   private async gitlabOpen(
+    s: Session,
     p: Provider,
     head: string,
     base: string,
@@ -413,7 +444,7 @@ export class RestPullRequests implements PullRequestClient {
   ): Promise<{ endpoint: string; open: GitlabMergeRequest[] }> {
     const mrs = `${p.apiUrl}/projects/${encodeURIComponent(p.path)}/merge_requests`;
     const q = new URLSearchParams({ state: 'opened', source_branch: head, target_branch: base });
-    const open = await this.call('GET', `${mrs}?${q.toString()}`, h, undefined, {
+    const open = await this.call(s, 'GET', `${mrs}?${q.toString()}`, h, undefined, {
       list: true,
       fields: GITLAB_MR,
     });
@@ -421,12 +452,13 @@ export class RestPullRequests implements PullRequestClient {
   }
 
   /** https://docs.gitlab.com/api/merge_requests/ */
-  private async gitlab(p: Provider, i: PullRequestInput, token: string) {
-    const h = { 'PRIVATE-TOKEN': token };
-    const { endpoint, open } = await this.gitlabOpen(p, i.head, i.base, h);
+  private async gitlab(p: Provider, i: PullRequestInput, s: Session) {
+    const h = { 'PRIVATE-TOKEN': s.token };
+    const { endpoint, open } = await this.gitlabOpen(s, p, i.head, i.base, h);
     if (open.length > 0) {
       const mr = open[0]!;
       const upd = (await this.call(
+        s,
         'PUT',
         `${endpoint}/${mr.iid}`,
         h,
@@ -436,6 +468,7 @@ export class RestPullRequests implements PullRequestClient {
       return { url: typeof upd.web_url === 'string' ? upd.web_url : mr.web_url, created: false };
     }
     const mr = (await this.call(
+      s,
       'POST',
       endpoint,
       h,

@@ -1,6 +1,8 @@
 // `git-push: pull-request`: the branch is pushed to a real Git remote (git http-backend) and the
 // request opened, then updated for a newer version, on local servers shaped as GitHub's and
 // GitLab's REST APIs (test/support/forge.ts).
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
 import pino from 'pino';
@@ -559,3 +561,96 @@ t.test('a forge answer larger than the limit is refused, not read into memory', 
   );
   t.ok(sent < 16 * 1024 * 1024, 'the client stopped reading');
 });
+
+/** A resolver answering from a table, recording every name it was asked. */
+function resolver(table: Record<string, string>) {
+  const calls: string[] = [];
+  const resolve = (host: string) => {
+    calls.push(host);
+    const address = table[host];
+    if (address === undefined) return Promise.reject(new Error(`ENOTFOUND ${host}`));
+    return Promise.resolve([{ address, family: address.includes(':') ? 6 : 4 }]);
+  };
+  return { resolve, calls };
+}
+
+const input = (credentials = { token: TOKEN }) => ({
+  repo: 'x',
+  head: BRANCH,
+  base: 'main',
+  title: 'Update shop/web app 1.0.0 -> 1.1.0 (pinned)',
+  body: 'b',
+  credentials,
+});
+
+t.test('the API host is resolved once and the connection pinned to that address', async (t) => {
+  const { forge, repo, wb } = await setup(t, 'github');
+  t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed' });
+  const before = forge.requests.length;
+  const port = new URL(forge.apiUrl).port;
+  // forge.test is in no DNS: only a connection pinned to the checked address reaches the forge.
+  const r = resolver({ 'forge.test': '127.0.0.1' });
+  const client = new RestPullRequests({
+    provider: () => ({
+      kind: 'github',
+      apiUrl: `http://forge.test:${port}`,
+      path: 'org/deploy',
+      host: 'forge.test',
+    }),
+    resolve: r.resolve,
+    trustedHosts: ['forge.test'],
+  });
+  t.same(await client.openOrUpdate(input()), {
+    url: 'https://github.example/org/deploy/pull/1',
+    created: false,
+  });
+  t.match(forge.open, [{ id: 1, head: BRANCH, title: 'Update shop/web app 1.0.0 -> 1.1.0 (pinned)' }]);
+  t.same(r.calls, ['forge.test'], 'one lookup for the whole operation (a list and an update)');
+  t.same(
+    forge.requests.slice(before).map((x) => `${x.method} ${String(x.headers.host)}`),
+    [`GET forge.test:${port}`, `PATCH forge.test:${port}`],
+    'Host names the host, not the address',
+  );
+});
+
+t.test(
+  'DNS rebinding: checked public, then 127.0.0.1 at connect time: the connection goes to the checked address',
+  async (t) => {
+    const { forge } = await setup(t, 'github');
+    const port = new URL(forge.apiUrl).port;
+    const PUBLIC = '140.82.112.5';
+    // The check sees a public address; the system's resolver (what a connection by name asks)
+    // answers localhost with 127.0.0.1, where the forge listens.
+    const r = resolver({ localhost: PUBLIC });
+    const seen: string[] = [];
+    // Where a socket is about to connect, stopped before it leaves this machine.
+    const onSocket = (message: unknown) => {
+      const { socket } = message as { socket: Socket };
+      socket.once('lookup', (_err: unknown, address: unknown) => {
+        const list = Array.isArray(address)
+          ? (address as { address: string }[]).map((a) => a.address)
+          : [String(address)];
+        seen.push(...list);
+        if (list.includes(PUBLIC)) socket.destroy(new Error('stopped by the test before connecting'));
+      });
+    };
+    subscribe('net.client.socket', onSocket);
+    t.teardown(() => unsubscribe('net.client.socket', onSocket));
+    const client = new RestPullRequests({
+      provider: () => ({
+        kind: 'github',
+        apiUrl: `http://localhost:${port}`,
+        path: 'org/deploy',
+        host: 'localhost',
+      }),
+      resolve: r.resolve,
+    });
+    await t.rejects(client.openOrUpdate(input()), {
+      code: 'E_GIT_PR_FAILED',
+      message: /^GET \/repos\/org\/deploy\/pulls failed: stopped by the test/,
+    });
+    t.same(seen, [PUBLIC], 'the checked address, not a second lookup');
+    t.equal(forge.requests.length, 0, 'the private service behind the name was never reached');
+    t.same(r.calls, ['localhost']);
+  },
+);
