@@ -153,7 +153,19 @@ async function rollbackBlocked(
   if (e.lastError === error) return {};
   e.lastError = error;
   const labels = labelsOf(w);
-  ctx.log.child({ workload: labels }).warn({ decision: 'rollback_blocked', reason }, detail);
+  for (const cand of candidates) {
+    ctx.log.warn(
+      {
+        workload: labels,
+        container: cand.container,
+        from: cand.newVersion,
+        to: cand.currentVersion,
+        decision: 'rollback_blocked',
+        reason,
+      },
+      detail,
+    );
+  }
   ctx.deps.metrics.observeUpdate(labels, 'failed');
   await recordEvent({ gateway: ctx.deps.gateway, logger: ctx.log }, w, 'Warning', 'RollbackBlocked', detail);
   await ctx.deps.notify(noticesFor('failed', w, candidates, { detail }));
