@@ -509,64 +509,12 @@ export function isManagedKey(key: string): boolean {
 }
 
 /**
- * What parseWatchSettings reads of a workload, as one string: the user `image-watcher/*` keys
- * (sorted, with their values) and the container names. Equal keys, equal settings (for the same
- * overrides and defaults), so it keys a memo; other annotations (kubectl's last-applied
- * configuration, unique per object) stay out of it. Undefined when longer than `maxLength`: too
- * large to keep in a memo.
- */
-export function settingsInputsKey(
-  annotations: Readonly<Record<string, string>> | undefined,
-  containerNames: readonly string[] | undefined,
-  maxLength: number,
-): string | undefined {
-  // Select first, then sort the few selected keys (not every annotation, e.g. kubectl's).
-  const selected: string[] = [];
-  let length = 0;
-  for (const key of Object.keys(annotations ?? {})) {
-    if (key.startsWith(PREFIX) && !isManagedKey(key)) {
-      selected.push(key);
-      length += key.length + annotations![key]!.length;
-    }
-  }
-  // Too large to keep: skip building (and sorting) a key of megabytes only to drop it.
-  if (length > maxLength) return undefined;
-  sortFew(selected);
-  // The parts joined by NUL, counts first, so the key splits back one way only: one flat string
-  // (JSON encoding escaped every value, concatenation built a tree V8 flattens to hash it). A
-  // value or name holding a NUL (never a real one) gets no key: it is parsed each time.
-  const parts: string[] = [String(selected.length)];
-  for (const k of selected) {
-    const value = annotations![k]!;
-    if (value.includes(KEY_SEPARATOR)) return undefined;
-    parts.push(k, value);
-  }
-  if (containerNames === undefined) parts.push('-');
-  else {
-    parts.push(String(containerNames.length));
-    for (const name of containerNames) {
-      if (name.includes(KEY_SEPARATOR)) return undefined;
-      parts.push(name);
-    }
-  }
-  const key = parts.join(KEY_SEPARATOR);
-  return key.length > maxLength ? undefined : key;
-}
-
-const KEY_SEPARATOR = '\0';
-
-/** Whether a settingsInputsKey has no image-watcher key in it: the settings hold only defaults. */
-export function settingsKeyIsEmpty(key: string): boolean {
-  return key.startsWith(`0${KEY_SEPARATOR}`);
-}
-
-/**
  * Sorts a short list of strings in place, by UTF-16 code units like the default sort. Array sort
  * allocates its ~1.6 KB of merge state even for four items, on every admission review; an
  * insertion sort allocates nothing and is linear for the sorted lists the API server sends (Go
  * marshals map keys in order).
  */
-function sortFew(items: string[]): void {
+export function sortFew(items: string[]): void {
   if (items.length > 16) {
     items.sort();
     return;
