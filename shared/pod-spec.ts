@@ -44,18 +44,24 @@ export function podSpecOf(kind: PodSpecKind, object: unknown): Record<string, un
  */
 export function podContainers(podSpec: unknown): PodContainer[] {
   const out: PodContainer[] = [];
-  for (const [field, init] of [
-    ['containers', false],
-    ['initContainers', true],
-  ] as const) {
-    const list = get(podSpec, field);
-    if (!Array.isArray(list)) continue;
-    (list as unknown[]).forEach((c, index) => {
-      const name = get(c, 'name');
-      if (typeof name !== 'string' || name === '') return;
-      const image = get(c, 'image');
-      out.push({ name, image: typeof image === 'string' ? image : '', init, field, index });
-    });
-  }
+  // Plain loops: the webhook reads the containers of every admission review.
+  addContainers(out, get(podSpec, 'containers'), 'containers', false);
+  addContainers(out, get(podSpec, 'initContainers'), 'initContainers', true);
   return out;
+}
+
+function addContainers(
+  out: PodContainer[],
+  list: unknown,
+  field: 'containers' | 'initContainers',
+  init: boolean,
+): void {
+  if (!Array.isArray(list)) return;
+  for (let index = 0; index < list.length; index++) {
+    const c: unknown = list[index];
+    const name = get(c, 'name');
+    if (typeof name !== 'string' || name === '') continue;
+    const image = get(c, 'image');
+    out.push({ name, image: typeof image === 'string' ? image : '', init, field, index });
+  }
 }

@@ -24,9 +24,12 @@ import type { KeyPair } from './tls.ts';
 
 /**
  * A body this pattern does not match cannot hold a "__proto__" or "constructor" key: written
- * plainly, such a key matches the first branch; with any letter escaped, it holds \u005x to \u007x.
+ * plainly, such a key holds "_proto_" or "onstructo"; with any of those letters escaped, it holds
+ * \u005x to \u007x (every letter and "_" of both keys is in that range). The inner parts, not the
+ * quoted keys: irregexp skips through a 20 KB review about twice as fast for them (bench/webhook.ts;
+ * the quoted form was 6 % of the webhook's CPU).
  */
-const MAYBE_PROTOTYPE_KEY = /"(?:__proto__|constructor)"|\\u00[5-7]/;
+export const MAYBE_PROTOTYPE_KEY = /_proto_|onstructo|\\u00[5-7]/;
 
 /** Largest AdmissionReview accepted: an UPDATE carries object and oldObject, each up to the API server's 3 MiB. */
 export const BODY_LIMIT = 7 * 1024 * 1024;

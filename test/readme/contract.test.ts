@@ -111,6 +111,7 @@ t.test('every error code the contract names exists in the source', (t) => {
     'shared/errors.ts',
     'watcher/api.ts',
     'watcher/gitops/git.ts',
+    'watcher/gitops/pull-request.ts',
     'watcher/gitops/edit/index.ts',
     'watcher/http/app.ts',
   ]

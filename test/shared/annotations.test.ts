@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import t from 'tap';
 import {
   ANNOTATIONS,
@@ -451,6 +452,24 @@ t.test('versions per container', (t) => {
     'several containers sorted by name',
   );
   t.equal(encodeVersions({}), '');
+  // Any count and order (the short lists are sorted by hand): names in code-unit order.
+  fc.assert(
+    fc.property(
+      fc.dictionary(
+        fc.string({ unit: fc.constantFrom('a', 'B', 'b', '-', '0', 'é'), minLength: 1, maxLength: 3 }),
+        fc.constantFrom('1', '2'),
+        { maxKeys: 24, noNullPrototype: true },
+      ),
+      (versions) => {
+        const names = Object.keys(versions).sort();
+        const want =
+          names.length === 1 ? versions[names[0]!]! : names.map((n) => `${n}=${versions[n]}`).join(',');
+        if (encodeVersions(versions) !== want || encodeVersions(new Map(Object.entries(versions))) !== want)
+          throw new Error(`encoded ${encodeVersions(versions)}, want ${want}`);
+      },
+    ),
+    { numRuns: 2000 },
+  );
 
   t.same(
     [...decodeVersions('db=16-alpine,web=1.25')],

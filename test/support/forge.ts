@@ -50,6 +50,8 @@ export interface ForgeOptions {
   gitDir?: string;
   /** Requests answered 403, as for a token without write access to the project. */
   refuse?: (r: ForgeRequest) => boolean;
+  /** A proxy in front of the forge answering instead (a login page with 200...); undefined: the forge answers. */
+  proxy?: (r: ForgeRequest) => { status: number; contentType: string; body: string } | undefined;
 }
 
 export async function startForge(
@@ -240,6 +242,11 @@ export async function startForge(
         body: raw === '' ? undefined : (JSON.parse(raw) as Record<string, unknown>),
       };
       requests.push(r);
+      const proxied = opts.proxy?.(r);
+      if (proxied) {
+        res.writeHead(proxied.status, { 'Content-Type': proxied.contentType }).end(proxied.body);
+        return;
+      }
       void handle(r).then(
         ([status, v]) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(v)),
         (err: unknown) => res.writeHead(500).end(String(err)),

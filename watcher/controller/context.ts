@@ -7,6 +7,7 @@ import type { UpdateNotice } from '../notify/types.ts';
 import type { Timers, WorkQueue } from '../reconcile/queue.ts';
 import type { Pass } from './lookups.ts';
 import type { ControllerDeps, Entry, GitFailures, Intent, ParsedSettings } from './state.ts';
+import type { SettingsMemo } from '../../shared/settings-memo.ts';
 
 export interface Ctx {
   readonly deps: ControllerDeps;
@@ -25,7 +26,7 @@ export interface Ctx {
   /** One copy of the values many workloads repeat (repository names, versions). */
   readonly strings: StringPool;
   /** Parsed settings by their inputs (user annotations, container names); bounded. */
-  readonly settingsMemo: Map<string, ParsedSettings>;
+  readonly settingsMemo: SettingsMemo<ParsedSettings>;
   /** Release notes per image and release-url, for one pass. */
   notesMemo: Map<string, Promise<UpdateNotice['releaseNotes'] | undefined>>;
   /** The last release notes announced per `key|container`, for the approval page. */

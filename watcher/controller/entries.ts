@@ -1,6 +1,6 @@
 // The watch cache's entries: snapshots, parsed settings, the repository index, and adopting the
 // object our own patch returned.
-import { formatProblems, parseWatchSettings, settingsInputsKey } from '../../shared/annotations.ts';
+import { formatProblems, parseWatchSettings } from '../../shared/annotations.ts';
 import { canonicalName, parseImageReference } from '../../shared/image-ref.ts';
 import type { PlanAction } from '../api.ts';
 import { watchedContainers } from '../check/decide.ts';
@@ -19,36 +19,25 @@ function newer(a: WorkloadSnapshot, b: WorkloadSnapshot): boolean {
   return !(Number.isSafeInteger(x) && Number.isSafeInteger(y)) || x >= y;
 }
 
-/** Distinct annotation sets remembered with their settings; past this the memo starts over. */
-const MAX_SETTINGS_MEMO = 1024;
-/** Longest memo key kept: annotation values can be large, the memo must stay small. */
-const MAX_SETTINGS_KEY_LENGTH = 4096;
-
 /**
  * The parsed settings of a workload. Workloads with the same user annotations and container
- * names share one (read-only) settings object, parsed once: most workloads of a cluster differ
- * only in names and in our own bookkeeping keys.
+ * names share one (read-only) settings object, parsed once (ctx.settingsMemo): most workloads of a
+ * cluster differ only in names and in our own bookkeeping keys.
  */
 function settingsOf(ctx: Ctx, w: WorkloadSnapshot): ParsedSettings {
   const containerNames = w.containers.map((c) => c.name);
-  // Only what the parser reads: kubectl's last-applied configuration would make every key unique.
-  const memoKey = settingsInputsKey(w.annotations, containerNames, MAX_SETTINGS_KEY_LENGTH);
-  const known = memoKey === undefined ? undefined : ctx.settingsMemo.get(memoKey);
-  if (known) return known;
-  const parsed = parseWatchSettings(w.annotations, {
-    containerNames,
-    overrides: ctx.deps.config.overrides,
-    ...(ctx.deps.config.policyDefaults ? { defaults: ctx.deps.config.policyDefaults } : {}),
+  return ctx.settingsMemo.resolve(w.annotations, containerNames, () => {
+    const parsed = parseWatchSettings(w.annotations, {
+      containerNames,
+      overrides: ctx.deps.config.overrides,
+      ...(ctx.deps.config.policyDefaults ? { defaults: ctx.deps.config.policyDefaults } : {}),
+    });
+    // The first workload writing back to Git: say at once when this image has no git (probed once).
+    if (parsed.ok && parsed.settings.writeBack === 'git') void ctx.deps.gitops?.writeBack.probe?.();
+    return parsed.ok
+      ? { settings: parsed.settings, error: undefined }
+      : { settings: undefined, error: formatProblems(parsed.problems) };
   });
-  // The first workload writing back to Git: say at once when this image has no git (probed once).
-  if (parsed.ok && parsed.settings.writeBack === 'git') void ctx.deps.gitops?.writeBack.probe?.();
-  const result: ParsedSettings = parsed.ok
-    ? { settings: parsed.settings, error: undefined }
-    : { settings: undefined, error: formatProblems(parsed.problems) };
-  if (memoKey === undefined) return result;
-  if (ctx.settingsMemo.size >= MAX_SETTINGS_MEMO) ctx.settingsMemo.clear();
-  ctx.settingsMemo.set(memoKey, result);
-  return result;
 }
 
 export function upsertEntry(ctx: Ctx, w: WorkloadSnapshot): Entry {

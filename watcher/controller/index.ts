@@ -37,6 +37,7 @@ import { onReconcileError, reconcileWorkload } from './reconcile.ts';
 import type { ControllerDeps } from './state.ts';
 import { GitFailures, workloadKey } from './state.ts';
 import { planRows, snapshotOf, workloadViews } from './views.ts';
+import { SettingsMemo } from '../../shared/settings-memo.ts';
 
 /** What a check depends on: images and user annotations (not our own bookkeeping). */
 function checkInputs(w: WorkloadSnapshot): string {
@@ -84,7 +85,8 @@ export class Controller {
       repositoriesOfKey: new Map(),
       gateAnswers: new Map(),
       digestSightings: new Map(),
-      settingsMemo: new Map(),
+      // Distinct annotation sets remembered with their settings; past this the memo starts over.
+      settingsMemo: new SettingsMemo({ maxEntries: 1024, maxInputLength: 4096 }),
       strings: deps.strings ?? new StringPool(),
       notesMemo: new Map(),
       lastNotes: new Map(),

@@ -149,15 +149,12 @@ async function applyIntent(
       return { requeueAfter: 0 };
     }
     const r = await writeToGit(ctx, check, candidates, plan.target, true);
-    // writeToGit keeps a failure's reason in gitError (lastError is the last check's).
-    const failed = ctx.entries.get(key)?.gitError;
-    if (r.requeueAfter === 0)
+    if (r.kind === 'conflict')
       throw new ManualUpdateError('E_CONFLICT', 'the workload changed while updating; retry');
-    if (ctx.entries.get(key)?.git?.pending !== true) {
-      throw new ManualUpdateError('E_UPDATE_FAILED', failed ?? 'the Git write-back failed');
-    }
+    if (r.kind === 'failed') throw new ManualUpdateError('E_UPDATE_FAILED', r.error);
+    // Pushed: the change is in Git (even when recording it met a concurrent write).
     intent.resolve({ status: 'updating', changes });
-    return r;
+    return r.result;
   }
   const outcome = await writeUpdate(updaterDeps(ctx), {
     snapshot: w,

@@ -283,7 +283,7 @@ async function act(
   const plan = planFor(ctx, w, c.settings);
   const entry = ctx.entries.get(c.key);
   if (entry) entry.blocked = plan.kind === 'blocked' ? plan.reason : undefined;
-  if (plan.kind === 'git') return writeToGit(ctx, c, action.candidates, plan.target);
+  if (plan.kind === 'git') return (await writeToGit(ctx, c, action.candidates, plan.target)).result;
   if (plan.kind === 'blocked') return announceBlocked(ctx, c, action.candidates, plan.reason);
   return updateLive(ctx, c, action.candidates);
 }

@@ -6,7 +6,7 @@ import { parsePendingRollout } from '../../shared/pending-rollout.ts';
 import { watchedContainers } from '../check/decide.ts';
 import type { Candidate } from '../check/decide.ts';
 import { safeUrl } from '../gitops/git.ts';
-import { gitDropPatch, gitSyncedPatch, parseGitPending, synced } from '../gitops/state.ts';
+import { gitDropPatch, gitSyncedPatch, parseGitPending, rollbackPlan, synced } from '../gitops/state.ts';
 import type { WorkloadSnapshot } from '../kube/types.ts';
 import type { ReconcileResult } from '../reconcile/queue.ts';
 import { isPatchConflict } from '../update/conflict.ts';
@@ -89,9 +89,19 @@ export async function reconcileRollout(ctx: Ctx, e: Entry, value: string): Promi
       const watched = (e.settings ? watchedContainers(w.containers, e.settings) : w.containers).map(
         (c) => c.name,
       );
-      const plan = e.settings ? planFor(ctx, w, e.settings) : { kind: 'live' as const };
+      const plan = rollbackPlan({
+        record: value,
+        plan: e.settings ? planFor(ctx, w, e.settings) : undefined,
+        w,
+        changes: candidates,
+        gitSeen: e.git !== undefined,
+      });
       // Synced from Git: a live rollback would be undone; the revert is a commit.
-      if (plan.kind === 'git') return revertInGit(ctx, e, plan.target, candidates, watched, verdict.reason);
+      if (plan.kind === 'git') {
+        if (ctx.deps.gitops) return revertInGit(ctx, e, plan.target, candidates, watched, verdict.reason);
+        return rollbackBlocked(ctx, e, candidates, verdict.reason, 'this watcher has no Git write-back');
+      }
+      if (plan.kind === 'unknown') return rollbackBlocked(ctx, e, candidates, verdict.reason, plan.reason);
       try {
         adopt(ctx, await rollBack({ gateway: ctx.deps.gateway }, w, candidates, watched));
       } catch (err) {
@@ -123,6 +133,43 @@ export async function reconcileRollout(ctx: Ctx, e: Entry, value: string): Promi
       return {};
     }
   }
+}
+
+/**
+ * A failed rollout that can be undone neither in Git nor live: said once (log, event, notice) and
+ * the record kept, so fixed annotations revert it in Git and a revert made in Git (new images)
+ * supersedes it.
+ */
+async function rollbackBlocked(
+  ctx: Ctx,
+  e: Entry,
+  candidates: Candidate[],
+  reason: string,
+  why: string,
+): Promise<ReconcileResult> {
+  const w = e.snapshot;
+  const detail = `rollout of ${describe(candidates)} failed (${reason}) and is not rolled back: ${why}${e.settingsError ? ` (${e.settingsError})` : ''}. Revert it in Git, or fix the annotations so image-watcher reverts it in Git.`;
+  const error = `E_ROLLBACK_BLOCKED: ${detail}`;
+  if (e.lastError === error) return {};
+  e.lastError = error;
+  const labels = labelsOf(w);
+  for (const cand of candidates) {
+    ctx.log.warn(
+      {
+        workload: labels,
+        container: cand.container,
+        from: cand.newVersion,
+        to: cand.currentVersion,
+        decision: 'rollback_blocked',
+        reason,
+      },
+      detail,
+    );
+  }
+  ctx.deps.metrics.observeUpdate(labels, 'failed');
+  await recordEvent({ gateway: ctx.deps.gateway, logger: ctx.log }, w, 'Warning', 'RollbackBlocked', detail);
+  await ctx.deps.notify(noticesFor('failed', w, candidates, { detail }));
+  return {};
 }
 
 async function clearRecord(ctx: Ctx, w: WorkloadSnapshot): Promise<void> {
@@ -175,14 +222,7 @@ export async function reconcileGitPending(
         w.kind,
         w.namespace,
         w.name,
-        gitSyncedPatch(
-          w,
-          value,
-          p.changes,
-          watched,
-          now,
-          new Date(now.getTime() + ctx.deps.config.rolloutTimeoutMs),
-        ),
+        gitSyncedPatch(w, value, p, watched, now, new Date(now.getTime() + ctx.deps.config.rolloutTimeoutMs)),
       );
     } catch (err) {
       if (isPatchConflict(err)) return refresh(ctx, w);

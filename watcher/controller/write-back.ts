@@ -1,4 +1,5 @@
 // The Git write-back: where updates go, the claimed push, and revert commits.
+import { ANNOTATIONS } from '../../shared/annotations.ts';
 import type { WatchSettings } from '../../shared/annotations.ts';
 import { ImageWatcherError } from '../../shared/errors.ts';
 import type { WorkloadCheck } from '../check/checker.ts';
@@ -40,6 +41,15 @@ export function planFor(ctx: Ctx, w: WorkloadSnapshot, settings: WatchSettings):
 }
 
 /**
+ * What a Git write did: pushed (Git holds the versions, whether or not the record could be
+ * stamped), failed (with `code: reason`), conflict (the claim lost to a newer object: nothing
+ * written), or held (nothing to write).
+ */
+export type GitWriteOutcome =
+  | { kind: 'pushed' | 'conflict' | 'held'; result: ReconcileResult }
+  | { kind: 'failed'; result: ReconcileResult; error: string };
+
+/**
  * Writes candidates to Git: claim (git-pending, before the push, so a crash cannot lose or
  * repeat a push), push, record the commit. The live object is left to the GitOps controller;
  * git-pending is looked at until the live images show the new versions.
@@ -50,7 +60,7 @@ export async function writeToGit(
   candidates: Candidate[],
   target: GitTarget,
   manual = false,
-): Promise<ReconcileResult> {
+): Promise<GitWriteOutcome> {
   const g = ctx.deps.gitops!;
   let w = c.snapshot;
   const key = workloadKey(w);
@@ -69,7 +79,7 @@ export async function writeToGit(
       { decision: 'held_back' },
       'held back: written to Git (waiting for the sync) or failed in this pass',
     );
-    return {};
+    return { kind: 'held', result: {} };
   }
   const now = ctx.deps.now();
   const pending = pendingFor(target, todo, now, ctx.deps.config.rolloutTimeoutMs);
@@ -78,7 +88,7 @@ export async function writeToGit(
     w = await ctx.deps.gateway.patchWorkload(w.kind, w.namespace, w.name, claim.ops);
   } catch (err) {
     if (!isPatchConflict(err)) throw err;
-    return refresh(ctx, w);
+    return { kind: 'conflict', result: await refresh(ctx, w) };
   }
   adopt(ctx, w);
   const notes = await Promise.all(todo.map((cand) => notesFor(ctx, c, cand)));
@@ -116,7 +126,7 @@ export async function writeToGit(
       `cannot write ${describe(todo)} to ${safeUrl(target.repo)}: ${res.reason}`,
     );
     await ctx.deps.notify(noticesFor('failed', w, todo, { detail: `Git write-back failed: ${res.reason}` }));
-    return {};
+    return { kind: 'failed', result: {}, error: `${res.code}: ${res.reason}` };
   }
   for (const cand of todo) ctx.gitFailed.delete(failKey(cand));
   const done: GitPending = {
@@ -126,10 +136,8 @@ export async function writeToGit(
     url: res.url,
     pushed: true,
   };
-  const pushed = gitPushedPatch(w, claim.value, done, names);
-  if (!(await patchAdopted(ctx, w, pushed.ops))) {
-    // The record changed meanwhile (a newer claim): last-pushed-version is written by that one.
-    log.warn('the Git record changed while pushing; not stamping');
+  if (!(await patchAdopted(ctx, w, gitPushedPatch(w, claim.value, done, names).ops))) {
+    await stampAfterConflict(ctx, w, done, names);
   }
   const after = ctx.entries.get(key);
   if (after) {
@@ -171,7 +179,39 @@ export async function writeToGit(
       })),
     );
   }
-  return target.push === 'direct' ? { requeueAfter: Date.parse(done.deadline) - now.getTime() } : {};
+  return {
+    kind: 'pushed',
+    result: target.push === 'direct' ? { requeueAfter: Date.parse(done.deadline) - now.getTime() } : {},
+  };
+}
+
+/**
+ * The claim changed while pushing. Git holds the versions either way: with no record left (the
+ * claim was dropped, e.g. by a replica that took it for abandoned) the pushed record is written
+ * on the fresh object, so the sync is awaited and the version never written again; a newer
+ * record is someone else's write, which records its own push.
+ */
+async function stampAfterConflict(
+  ctx: Ctx,
+  w: WorkloadSnapshot,
+  done: GitPending,
+  names: readonly string[],
+): Promise<void> {
+  const log = ctx.log.child({ workload: labelsOf(w) });
+  const fresh = await ctx.deps.gateway.getWorkload(w.kind, w.namespace, w.name);
+  if (fresh) adopt(ctx, fresh);
+  if (fresh?.uid !== w.uid) {
+    log.warn('the workload was deleted or replaced while pushing to Git; not recording the push');
+    return;
+  }
+  if (fresh.annotations[ANNOTATIONS.gitPending] !== undefined) {
+    log.warn('the Git record changed while pushing (a newer write); it records its own push');
+    return;
+  }
+  if (!(await patchAdopted(ctx, fresh, gitPushedPatch(fresh, undefined, done, names).ops))) {
+    // Still moving: the next pass finds the version unrecorded and writes it again, a no-op in Git.
+    log.warn('the workload changed again while recording the Git push; the next pass records it');
+  }
 }
 
 /** A failed rollout of a Git update: a revert commit, the failed versions recorded, no live patch. */

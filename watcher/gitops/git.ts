@@ -10,8 +10,8 @@ import { access, chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile }
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join, relative, sep } from 'node:path';
 import { ImageWatcherError } from '../../shared/errors.ts';
-import { bareHostname, checkHost } from '../outbound/address-guard.ts';
-import type { Resolve } from '../outbound/address-guard.ts';
+import { bareHostname, checkHost, parseIpAddress } from '../outbound/address-guard.ts';
+import type { Resolve, ResolvedAddress } from '../outbound/address-guard.ts';
 
 export type GitErrorCode =
   | 'E_GIT_AUTH'
@@ -59,6 +59,8 @@ export interface GitWorkspace {
   reset(branch?: string): Promise<void>;
   /** Whether `branch` exists on the remote (a pull-request branch from an earlier update). */
   remoteHas(branch: string): Promise<boolean>;
+  /** Which of `branches` exist on the remote (one ls-remote). */
+  remoteBranches(branches: readonly string[]): Promise<Set<string>>;
   /**
    * Checks out `branch` with the base (the branch opened) freshly fetched and merged into it, or
    * a new branch off the base when absent. 'conflict' (merge aborted, nothing changed on the
@@ -114,6 +116,27 @@ export function gitHost(url: string): { host: string; protocol: 'https' | 'http'
     throw new GitError('E_GIT_BLOCKED', `${protocol} is not an allowed Git protocol (https or ssh)`);
   }
   return { host: bareHostname(u), protocol };
+}
+
+/**
+ * git's (curl's) `http.curloptResolve` entry pinning an http(s) remote's host to the checked
+ * address: curl connects there and still sends the host name in Host, SNI and the certificate
+ * check. Undefined for ssh (not pinned: ssh resolves the name itself) and for IP literals.
+ */
+export function curlResolveEntry(url: string, address: ResolvedAddress): string | undefined {
+  const { host, protocol } = gitHost(url);
+  if (protocol === 'ssh' || parseIpAddress(host) !== undefined) return undefined;
+  const port = new URL(url).port || (protocol === 'https' ? '443' : '80');
+  const ip = address.family === 6 ? `[${address.address}]` : address.address;
+  return `${host}:${port}:${ip}`;
+}
+
+/** http.curloptResolve came with git 2.37: an older git would ignore it and connect by name. */
+export function pinsResolve(version: string): boolean {
+  const m = /(\d+)\.(\d+)/.exec(version);
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 2 || (major === 2 && minor >= 37);
 }
 
 /** The URL without user info, for messages and commit notes. */
@@ -195,6 +218,9 @@ function identityEnv(id: GitIdentity): Record<string, string> {
 }
 
 export class GitCli implements GitClient {
+  /** `git --version`, asked once per client (the first pinned open). */
+  private version: Promise<GitProbe> | undefined;
+
   constructor(private readonly opts: GitCliOptions = {}) {}
 
   async probe(): Promise<GitProbe> {
@@ -248,11 +274,34 @@ export class GitCli implements GitClient {
     const path = this.opts.path ?? process.env.PATH ?? '/usr/bin:/bin';
     const git = await onPath('git', path);
     if (git === undefined) throw unavailable('git', path);
+    // Connect to the checked address, never to a second DNS answer (rebinding). SSH is not
+    // pinned: ssh resolves the name itself (its host key is pinned, though).
+    const first = verdict.addresses[0];
+    const pin = first === undefined ? undefined : curlResolveEntry(o.url, first);
+    if (pin !== undefined) {
+      const v = await (this.version ??= this.probe());
+      if (!v.ok) throw v.error;
+      if (!pinsResolve(v.version)) {
+        throw new GitError(
+          'E_GIT_UNAVAILABLE',
+          `${v.version} cannot pin the checked address of ${host} (http.curloptResolve needs git 2.37 or newer); ${GIT_IMAGE_HINT}`,
+        );
+      }
+    }
     const root = await mkdtemp(join(this.opts.tempDir ?? tmpdir(), 'image-watcher-git-'));
     try {
       const env = await this.prepareEnv(root, protocol, o.credentials, path);
       const dir = join(root, 'repo');
-      const ws = new CliWorkspace(git, dir, root, env, this.opts.timeoutMs ?? 120_000, protocol, insecure);
+      const ws = new CliWorkspace(
+        git,
+        dir,
+        root,
+        env,
+        this.opts.timeoutMs ?? 120_000,
+        protocol,
+        insecure,
+        pin,
+      );
       await ws.clone(o.url, o.branch);
       return ws;
     } catch (err) {
@@ -384,6 +433,8 @@ class CliWorkspace implements GitWorkspace {
     private readonly timeoutMs: number,
     private readonly protocol: 'https' | 'http' | 'ssh',
     private readonly insecure: boolean,
+    /** `host:port:address` for http.curloptResolve (curlResolveEntry), or none. */
+    private readonly pin: string | undefined,
   ) {}
 
   /** Protocols other than the repository's are off: a submodule or redirect cannot switch. */
@@ -405,6 +456,7 @@ class CliWorkspace implements GitWorkspace {
       // No templates (sample hooks): none are needed, and the -git image ships none.
       '-c',
       'init.templateDir=',
+      ...(this.pin === undefined ? [] : ['-c', `http.curloptResolve=${this.pin}`]),
     ];
   }
 
@@ -528,8 +580,21 @@ class CliWorkspace implements GitWorkspace {
   }
 
   async remoteHas(branch: string): Promise<boolean> {
-    const out = await this.must(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], 'ls-remote');
-    return out.trim() !== '';
+    return (await this.remoteBranches([branch])).has(branch);
+  }
+
+  async remoteBranches(branches: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (branches.length === 0) return found;
+    const refs = branches.map((b) => `refs/heads/${b}`);
+    const out = await this.must(['ls-remote', '--heads', 'origin', ...refs], 'ls-remote');
+    // ls-remote matches patterns by their tail: keep the exact names only.
+    const wanted = new Set(refs);
+    for (const line of out.split('\n')) {
+      const ref = line.split('\t')[1]?.trim();
+      if (ref !== undefined && wanted.has(ref)) found.add(ref.slice('refs/heads/'.length));
+    }
+    return found;
   }
 
   async switchTo(branch: string, id: GitIdentity): Promise<'switched' | 'conflict'> {

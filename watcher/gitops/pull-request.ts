@@ -3,7 +3,8 @@
 // when a fresh branch replaces a conflicting one. GitHub's REST API
 // (pulls) and GitLab's (merge_requests), called with the Git Secret's token.
 import { ImageWatcherError } from '../../shared/errors.ts';
-import { checkHost } from '../outbound/address-guard.ts';
+import { Agent, fetch } from 'undici';
+import { bareHostname, checkHost, pinnedLookup } from '../outbound/address-guard.ts';
 import type { Resolve } from '../outbound/address-guard.ts';
 import type { GitCredentials } from './git.ts';
 import { webBase } from './urls.ts';
@@ -22,6 +23,11 @@ export interface SupersedeInput {
   repo: string;
   /** The older branches; only the watcher's own (`image-watcher/...`) are ever looked at. */
   heads: readonly string[];
+  /**
+   * The workload's other request branches (a later `_n` when a deleted branch was made again):
+   * their requests are closed too, so a workload has one open request.
+   */
+  others?: readonly string[] | undefined;
   base: string;
   /**
    * Old-style branches (writeback.ts legacyBranch) that may be another workload's: only their
@@ -82,12 +88,17 @@ async function closeAndNote(c: CloseCalls): Promise<SupersededOutcome> {
   }
 }
 
-type Why = 'conflict' | 'renamed';
+type Why = 'conflict' | 'renamed' | 'replaced';
 
 function supersededNote(i: SupersedeInput, why: Why): string {
-  return why === 'conflict'
-    ? `Superseded by ${i.by.url}: the base branch ${i.base} now conflicts with this branch, so image-watcher proposes the update again from ${i.by.head}. Closed by image-watcher.`
-    : `Superseded by ${i.by.url}: image-watcher now names its branches by namespace and name, and proposes this workload's updates from ${i.by.head}. Closed by image-watcher.`;
+  switch (why) {
+    case 'conflict':
+      return `Superseded by ${i.by.url}: the base branch ${i.base} now conflicts with this branch, so image-watcher proposes the update again from ${i.by.head}. Closed by image-watcher.`;
+    case 'renamed':
+      return `Superseded by ${i.by.url}: image-watcher now names its branches by namespace and name, and proposes this workload's updates from ${i.by.head}. Closed by image-watcher.`;
+    case 'replaced':
+      return `Superseded by ${i.by.url}: image-watcher now proposes this workload's updates from ${i.by.head}, one request at a time. Closed by image-watcher.`;
+  }
 }
 
 export class PullRequestError extends ImageWatcherError {}
@@ -117,6 +128,66 @@ async function boundedText(res: Response, what: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** At most this many characters of an answer go into an error, JSON-escaped (it is the forge's or a proxy's text). */
+const EXCERPT_CHARS = 120;
+
+function excerpt(text: string): string {
+  return JSON.stringify(text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}...` : text);
+}
+
+/** What a call must answer: a list of, or one, object with these fields of these types. */
+type Expect = { list: boolean; fields: Readonly<Record<string, 'string' | 'number'>> };
+
+function hasFields(v: unknown, fields: Expect['fields']): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  return Object.entries(fields).every(([k, type]) => typeof o[k] === type);
+}
+
+function describeExpect(e: Expect): string {
+  const names = Object.keys(e.fields);
+  const fields = names.length === 0 ? 'an object' : `an object with ${names.join(' and ')}`;
+  return e.list ? `a list of ${fields.replace('an object', 'objects')}` : fields;
+}
+
+/**
+ * A 2xx answer as the call expects it, or E_GIT_PR_FAILED naming the call and what came instead
+ * (a proxy's or login page's HTML, JSON of another shape), never a bare SyntaxError.
+ */
+export function readAnswer(
+  what: string,
+  res: Pick<Response, 'status' | 'headers'>,
+  text: string,
+  expect?: Expect,
+): unknown {
+  let value: unknown = undefined;
+  if (text !== '') {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      const type = res.headers.get('content-type');
+      throw new PullRequestError(
+        'E_GIT_PR_FAILED',
+        `${what} answered ${res.status} with ${type === null ? 'no content type' : `content type ${excerpt(type)}`}, not JSON (a proxy or login page in between?): ${excerpt(text)}`,
+      );
+    }
+  }
+  if (expect === undefined) return value;
+  const ok = expect.list
+    ? Array.isArray(value) && value.every((x) => hasFields(x, expect.fields))
+    : hasFields(value, expect.fields);
+  if (!ok) {
+    throw new PullRequestError(
+      'E_GIT_PR_FAILED',
+      `${what} answered ${res.status} with JSON that is not ${describeExpect(expect)}: ${excerpt(text)}`,
+    );
+  }
+  return value;
+}
+
+const GITHUB_PULL = { number: 'number', html_url: 'string' } as const;
+const GITLAB_MR = { iid: 'number', web_url: 'string' } as const;
+
 export type Provider = { kind: 'github' | 'gitlab'; apiUrl: string; path: string; host: string };
 
 /** The fields read of a listed GitHub pull request and GitLab merge request. */
@@ -138,8 +209,13 @@ export function providerOf(repo: string): Provider | undefined {
   };
 }
 
+/** One operation's token and connection pool, pinned to the host's checked address. */
+interface Session {
+  token: string;
+  agent: Agent;
+}
+
 export interface PullRequestOptions {
-  fetch?: typeof fetch;
   /** Replaces providerOf (tests: a local server speaking one of the APIs). */
   provider?: (repo: string) => Provider | undefined;
   resolve?: Resolve;
@@ -152,8 +228,12 @@ export class RestPullRequests implements PullRequestClient {
   constructor(private readonly opts: PullRequestOptions = {}) {}
 
   async openOrUpdate(input: PullRequestInput): Promise<{ url: string; created: boolean }> {
-    const { p, token } = await this.target(input.repo, input.credentials);
-    return p.kind === 'github' ? this.github(p, input, token) : this.gitlab(p, input, token);
+    const { p, s } = await this.target(input.repo, input.credentials);
+    try {
+      return await (p.kind === 'github' ? this.github(p, input, s) : this.gitlab(p, input, s));
+    } finally {
+      await s.agent.close();
+    }
   }
 
   async closeSuperseded(input: SupersedeInput): Promise<SupersededOutcome[]> {
@@ -165,19 +245,25 @@ export class RestPullRequests implements PullRequestClient {
         c.body.split('\n').some((l) => l.startsWith(legacy.bodyLine)));
     const heads: { head: string; why: Why }[] = [
       ...input.heads.filter(own).map((head) => ({ head, why: 'conflict' as const })),
+      ...(input.others ?? []).filter(own).map((head) => ({ head, why: 'replaced' as const })),
       ...(legacy?.heads ?? []).filter(own).map((head) => ({ head, why: 'renamed' as const })),
     ];
     if (heads.length === 0) return [];
-    const { p, token } = await this.target(input.repo, input.credentials);
+    const { p, s } = await this.target(input.repo, input.credentials);
     const out: SupersededOutcome[] = [];
-    for (const { head, why } of heads) {
-      const calls =
-        p.kind === 'github'
-          ? await this.githubClose(p, input, head, why, token)
-          : await this.gitlabClose(p, input, head, why, token);
-      for (const c of calls) {
-        if (why === 'conflict' || named(c)) out.push(await closeAndNote(c));
+    try {
+      for (const { head, why } of heads) {
+        const calls =
+          p.kind === 'github'
+            ? await this.githubClose(p, input, head, why, s)
+            : await this.gitlabClose(p, input, head, why, s);
+        for (const c of calls) {
+          // Only an old-style branch may be another workload's.
+          if (why !== 'renamed' || named(c)) out.push(await closeAndNote(c));
+        }
       }
+    } finally {
+      await s.agent.close();
     }
     return out;
   }
@@ -186,7 +272,7 @@ export class RestPullRequests implements PullRequestClient {
   private async target(
     repo: string,
     credentials: GitCredentials | undefined,
-  ): Promise<{ p: Provider; token: string }> {
+  ): Promise<{ p: Provider; s: Session }> {
     const p = (this.opts.provider ?? providerOf)(repo);
     if (!p) {
       throw new PullRequestError(
@@ -200,41 +286,53 @@ export class RestPullRequests implements PullRequestClient {
         'E_GIT_CREDENTIALS',
         'opening a pull request needs a token in the Git Secret',
       );
-    const verdict = await checkHost(p.host, {
+    // The API's host is the one connected to (api.github.com for github.com): it is checked and pinned.
+    const host = bareHostname(new URL(p.apiUrl));
+    const trusted = this.opts.trustedHosts ?? [];
+    const verdict = await checkHost(host, {
       resolve: this.opts.resolve,
-      trusted: (this.opts.trustedHosts ?? []).includes(p.host),
+      trusted: trusted.includes(p.host) || trusted.includes(host),
+    }).catch((err: unknown) => {
+      throw new PullRequestError('E_GIT_PR_FAILED', `cannot resolve ${host}`, { cause: err });
     });
     if (verdict.blocked) {
       throw new PullRequestError(
         'E_GIT_BLOCKED',
-        `${p.host} resolves to ${verdict.blocked.address}, ${verdict.blocked.why}`,
+        `${host} resolves to ${verdict.blocked.address}, ${verdict.blocked.why}`,
       );
     }
-    return { p, token };
+    const address = verdict.addresses[0];
+    if (address === undefined) throw new PullRequestError('E_GIT_PR_FAILED', `${host} has no address`);
+    // Connections go to the checked address, never to a second DNS answer (rebinding).
+    return { p, s: { token, agent: new Agent({ connect: { lookup: pinnedLookup(address) } }) } };
   }
 
   private async call(
+    s: Session,
     method: string,
     url: string,
     headers: Record<string, string>,
     body?: unknown,
+    expect?: Expect,
   ): Promise<unknown> {
-    const res = await (this.opts.fetch ?? fetch)(url, {
+    const what = `${method} ${new URL(url).pathname}`;
+    const res = await fetch(url, {
+      dispatcher: s.agent,
       method,
       headers: { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       redirect: 'error',
       signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
+    }).catch((err: unknown) => {
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+      throw new PullRequestError('E_GIT_PR_FAILED', `${what} failed: ${why(cause)}`, { cause: err });
     });
-    const text = await boundedText(res, `${method} ${new URL(url).pathname}`);
+    const text = await boundedText(res, what);
     if (!res.ok) {
       const code = res.status === 401 || res.status === 403 ? 'E_GIT_AUTH' : 'E_GIT_PR_FAILED';
-      throw new PullRequestError(
-        code,
-        `${method} ${new URL(url).pathname} answered ${res.status}: ${text.slice(0, 200)}`,
-      );
+      throw new PullRequestError(code, `${what} answered ${res.status}: ${excerpt(text)}`);
     }
-    return text === '' ? undefined : (JSON.parse(text) as unknown);
+    return readAnswer(what, res, text, expect);
   }
 
   private static githubHeaders(token: string): Record<string, string> {
@@ -256,24 +354,25 @@ export class RestPullRequests implements PullRequestClient {
     i: SupersedeInput,
     head: string,
     why: Why,
-    token: string,
+    s: Session,
   ): Promise<CloseCalls[]> {
-    const h = RestPullRequests.githubHeaders(token);
-    const { endpoint, open } = await this.githubOpen(p, head, i.base, h);
+    const h = RestPullRequests.githubHeaders(s.token);
+    const { endpoint, open } = await this.githubOpen(s, p, head, i.base, h);
     return open.map((pr) => ({
       url: pr.html_url,
       title: typeof pr.title === 'string' ? pr.title : '',
       body: typeof pr.body === 'string' ? pr.body : '',
-      close: () => this.call('PATCH', `${endpoint}/${pr.number}`, h, { state: 'closed' }),
+      close: () => this.call(s, 'PATCH', `${endpoint}/${pr.number}`, h, { state: 'closed' }),
       note: () =>
-        this.call('POST', `${p.apiUrl}/repos/${p.path}/issues/${pr.number}/comments`, h, {
+        this.call(s, 'POST', `${p.apiUrl}/repos/${p.path}/issues/${pr.number}/comments`, h, {
           body: supersededNote(i, why),
         }),
     }));
   }
 
-  /** The pulls endpoint and the open requests of `head` into `base` (none when the answer is not a list). */
+  /** The pulls endpoint and the open requests of `head` into `base`. */
   private async githubOpen(
+    s: Session,
     p: Provider,
     head: string,
     base: string,
@@ -282,32 +381,37 @@ export class RestPullRequests implements PullRequestClient {
     const [owner] = p.path.split('/');
     const pulls = `${p.apiUrl}/repos/${p.path}/pulls`;
     const q = new URLSearchParams({ head: `${owner}:${head}`, base, state: 'open' });
-    const open = await this.call('GET', `${pulls}?${q.toString()}`, h);
-    return { endpoint: pulls, open: Array.isArray(open) ? (open as GithubPull[]) : [] };
+    const open = await this.call(s, 'GET', `${pulls}?${q.toString()}`, h, undefined, {
+      list: true,
+      fields: GITHUB_PULL,
+    });
+    return { endpoint: pulls, open: open as GithubPull[] };
   }
 
   /** https://docs.github.com/en/rest/pulls/pulls */
-  private async github(p: Provider, i: PullRequestInput, token: string) {
-    const h = RestPullRequests.githubHeaders(token);
-    const { endpoint, open } = await this.githubOpen(p, i.head, i.base, h);
+  private async github(p: Provider, i: PullRequestInput, s: Session) {
+    const h = RestPullRequests.githubHeaders(s.token);
+    const { endpoint, open } = await this.githubOpen(s, p, i.head, i.base, h);
     if (open.length > 0) {
       const pr = open[0]!;
-      const upd = (await this.call('PATCH', `${endpoint}/${pr.number}`, h, {
-        title: i.title,
-        body: i.body,
-      })) as {
-        html_url?: string;
-      };
-      return { url: upd.html_url ?? pr.html_url, created: false };
+      const upd = (await this.call(
+        s,
+        'PATCH',
+        `${endpoint}/${pr.number}`,
+        h,
+        { title: i.title, body: i.body },
+        { list: false, fields: {} },
+      )) as { html_url?: unknown };
+      return { url: typeof upd.html_url === 'string' ? upd.html_url : pr.html_url, created: false };
     }
-    const pr = (await this.call('POST', endpoint, h, {
-      title: i.title,
-      head: i.head,
-      base: i.base,
-      body: i.body,
-    })) as {
-      html_url: string;
-    };
+    const pr = (await this.call(
+      s,
+      'POST',
+      endpoint,
+      h,
+      { title: i.title, head: i.head, base: i.base, body: i.body },
+      { list: false, fields: GITHUB_PULL },
+    )) as GithubPull;
     return { url: pr.html_url, created: true };
   }
 
@@ -317,21 +421,22 @@ export class RestPullRequests implements PullRequestClient {
     i: SupersedeInput,
     head: string,
     why: Why,
-    token: string,
+    s: Session,
   ): Promise<CloseCalls[]> {
-    const h = { 'PRIVATE-TOKEN': token };
-    const { endpoint, open } = await this.gitlabOpen(p, head, i.base, h);
+    const h = { 'PRIVATE-TOKEN': s.token };
+    const { endpoint, open } = await this.gitlabOpen(s, p, head, i.base, h);
     return open.map((mr) => ({
       url: mr.web_url,
       title: typeof mr.title === 'string' ? mr.title : '',
       body: typeof mr.description === 'string' ? mr.description : '',
-      close: () => this.call('PUT', `${endpoint}/${mr.iid}`, h, { state_event: 'close' }),
-      note: () => this.call('POST', `${endpoint}/${mr.iid}/notes`, h, { body: supersededNote(i, why) }),
+      close: () => this.call(s, 'PUT', `${endpoint}/${mr.iid}`, h, { state_event: 'close' }),
+      note: () => this.call(s, 'POST', `${endpoint}/${mr.iid}/notes`, h, { body: supersededNote(i, why) }),
     }));
   }
 
   /** As githubOpen, for GitLab's merge requests. */
   private async gitlabOpen(
+    s: Session,
     p: Provider,
     head: string,
     base: string,
@@ -339,30 +444,37 @@ export class RestPullRequests implements PullRequestClient {
   ): Promise<{ endpoint: string; open: GitlabMergeRequest[] }> {
     const mrs = `${p.apiUrl}/projects/${encodeURIComponent(p.path)}/merge_requests`;
     const q = new URLSearchParams({ state: 'opened', source_branch: head, target_branch: base });
-    const open = await this.call('GET', `${mrs}?${q.toString()}`, h);
-    return { endpoint: mrs, open: Array.isArray(open) ? (open as GitlabMergeRequest[]) : [] };
+    const open = await this.call(s, 'GET', `${mrs}?${q.toString()}`, h, undefined, {
+      list: true,
+      fields: GITLAB_MR,
+    });
+    return { endpoint: mrs, open: open as GitlabMergeRequest[] };
   }
 
   /** https://docs.gitlab.com/api/merge_requests/ */
-  private async gitlab(p: Provider, i: PullRequestInput, token: string) {
-    const h = { 'PRIVATE-TOKEN': token };
-    const { endpoint, open } = await this.gitlabOpen(p, i.head, i.base, h);
+  private async gitlab(p: Provider, i: PullRequestInput, s: Session) {
+    const h = { 'PRIVATE-TOKEN': s.token };
+    const { endpoint, open } = await this.gitlabOpen(s, p, i.head, i.base, h);
     if (open.length > 0) {
       const mr = open[0]!;
-      const upd = (await this.call('PUT', `${endpoint}/${mr.iid}`, h, {
-        title: i.title,
-        description: i.body,
-      })) as {
-        web_url?: string;
-      };
-      return { url: upd.web_url ?? mr.web_url, created: false };
+      const upd = (await this.call(
+        s,
+        'PUT',
+        `${endpoint}/${mr.iid}`,
+        h,
+        { title: i.title, description: i.body },
+        { list: false, fields: {} },
+      )) as { web_url?: unknown };
+      return { url: typeof upd.web_url === 'string' ? upd.web_url : mr.web_url, created: false };
     }
-    const mr = (await this.call('POST', endpoint, h, {
-      source_branch: i.head,
-      target_branch: i.base,
-      title: i.title,
-      description: i.body,
-    })) as { web_url: string };
+    const mr = (await this.call(
+      s,
+      'POST',
+      endpoint,
+      h,
+      { source_branch: i.head, target_branch: i.base, title: i.title, description: i.body },
+      { list: false, fields: GITLAB_MR },
+    )) as GitlabMergeRequest;
     return { url: mr.web_url, created: true };
   }
 }

@@ -81,6 +81,9 @@ export interface GitPending {
   push: GitPush;
   commit?: string | undefined;
   url?: string | undefined;
+  /** Where in the repository and with which Secret: a revert needs them when the annotations cannot be read. */
+  path?: string | undefined;
+  secret?: string | undefined;
   /** False while the push runs (the claim); true once Git holds the versions. */
   pushed: boolean;
 }
@@ -96,6 +99,8 @@ export function encodeGitPending(p: GitPending): string {
       ...(p.branch !== undefined ? { branch: p.branch } : {}),
       ...(p.commit !== undefined ? { commit: p.commit } : {}),
       ...(p.url !== undefined ? { url: p.url } : {}),
+      ...(p.path !== undefined ? { path: p.path } : {}),
+      ...(p.secret !== undefined ? { secret: p.secret } : {}),
     },
   });
 }
@@ -123,6 +128,8 @@ export function parseGitPending(
       branch: str(git?.branch),
       commit: str(git?.commit),
       url: str(git?.url),
+      path: str(git?.path),
+      secret: str(git?.secret),
       pushed: git?.pushed === true,
     },
   };
@@ -157,26 +164,33 @@ export function gitClaimPatch(
   };
 }
 
-/** After the push: the commit joins the record and the versions last-pushed-version. */
+/**
+ * After the push: the commit joins the record and the versions last-pushed-version. Guarded by
+ * the claim; without one (the claim was dropped meanwhile) by the object's resourceVersion.
+ */
 export function gitPushedPatch(
   w: WorkloadSnapshot,
-  claimed: string,
+  claimed: string | undefined,
   pending: GitPending,
   watchedNames: readonly string[],
 ): { ops: JsonPatchOp[]; value: string } {
   const value = encodeGitPending(pending);
   const changes = new Map(pending.changes.map((c) => [c.container, c.newVersion]));
+  const guard: JsonPatchOp =
+    claimed === undefined
+      ? { op: 'test', path: '/metadata/resourceVersion', value: w.resourceVersion }
+      : { op: 'test', path: annotationPath(ANNOTATIONS.gitPending), value: claimed };
   return {
     value,
-    ops: [
-      { op: 'test', path: annotationPath(ANNOTATIONS.gitPending), value: claimed },
+    ops: withAnnotationsMap(w, [
+      guard,
       { op: 'add', path: annotationPath(ANNOTATIONS.gitPending), value },
       {
         op: 'add',
         path: annotationPath(ANNOTATIONS.lastPushedVersion),
         value: mergeVersions(w, ANNOTATIONS.lastPushedVersion, watchedNames, changes),
       },
-    ],
+    ]),
   };
 }
 
@@ -199,15 +213,18 @@ export function synced(w: Pick<WorkloadSnapshot, 'containers'>, changes: readonl
  * The sync arrived: the history annotations are written as for a live update (previous-version,
  * current-version, last-updated...) and git-pending becomes the rollout record, in one patch
  * guarded by the record's value. The images are not touched: the GitOps controller wrote them.
+ * The rollout record keeps the Git target, so a failed rollout is reverted in Git even when the
+ * annotations can no longer be read.
  */
 export function gitSyncedPatch(
   w: WorkloadSnapshot,
   value: string,
-  changes: readonly PendingChange[],
+  pending: GitPending,
   watched: readonly ContainerInfo[],
   now: Date,
   rolloutDeadline: Date,
 ): JsonPatchOp[] {
+  const changes = pending.changes;
   const before = new Map(changes.map((c) => [c.container, c.image]));
   const refs: { info: ContainerInfo; ref: ImageReference }[] = [];
   for (const info of watched) {
@@ -218,9 +235,87 @@ export function gitSyncedPatch(
     }
   }
   const paths = new Set(changes.map((c) => c.imagePath));
-  const ops = updatePatch(w, changes, refs, now, rolloutDeadline).filter((op) => !paths.has(op.path));
+  const recordPath = annotationPath(ANNOTATIONS.rollout);
+  const ops = updatePatch(w, changes, refs, now, rolloutDeadline)
+    .filter((op) => !paths.has(op.path))
+    .map((op) =>
+      op.path === recordPath && op.op === 'add' && typeof op.value === 'string'
+        ? { ...op, value: withRolloutGit(op.value, pending) }
+        : op,
+    );
   const path = annotationPath(ANNOTATIONS.gitPending);
   return [{ op: 'test', path, value }, { op: 'remove', path }, ...ops];
+}
+
+/** The rollout record of a Git update: the record plus where the update was written. */
+function withRolloutGit(record: string, p: GitPending): string {
+  return JSON.stringify({
+    ...(JSON.parse(record) as object),
+    git: {
+      repo: p.repo,
+      ...(p.branch !== undefined ? { branch: p.branch } : {}),
+      ...(p.path !== undefined ? { path: p.path } : {}),
+      ...(p.secret !== undefined ? { secret: p.secret } : {}),
+    },
+  });
+}
+
+/** Where a rollout record says its update was written to Git; undefined: not recorded (live, or older). */
+export function rolloutGitTarget(record: string): GitTarget | undefined {
+  let git: Record<string, unknown> | undefined;
+  try {
+    const raw = JSON.parse(record) as { git?: unknown };
+    git = typeof raw.git === 'object' && raw.git !== null ? (raw.git as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const repo = str(git?.repo);
+  const path = str(git?.path);
+  if (repo === undefined || path === undefined) return undefined;
+  // Reverts go to the synced branch itself, whatever the update's push was.
+  return { repo, branch: str(git?.branch), path, push: 'direct', secret: str(git?.secret) };
+}
+
+/**
+ * How a failed rollout is undone. Never live when the update went through Git: the GitOps sync
+ * would undo the rollback and the two would fight. Settings that say Git, or a record that
+ * names its Git target, revert in Git; unreadable settings with signs of Git (a GitOps owner,
+ * a Git write seen, the version in last-pushed-version) but no recorded target: nothing
+ * (unknown, with the reason); else a live rollback, as the update was live.
+ */
+export type RollbackPlan =
+  { kind: 'git'; target: GitTarget } | { kind: 'live' } | { kind: 'unknown'; reason: string };
+
+export function rollbackPlan(input: {
+  /** The image-watcher/rollout value. */
+  record: string;
+  /** From the settings; undefined when the annotations cannot be read. */
+  plan: WritePlan | undefined;
+  w: Pick<WorkloadSnapshot, 'annotations' | 'gitopsOwner'>;
+  changes: readonly Pick<PendingChange, 'container' | 'newVersion'>[];
+  /** This watcher saw a Git write of the workload. */
+  gitSeen: boolean;
+}): RollbackPlan {
+  const { plan, w } = input;
+  if (plan?.kind === 'git') return plan;
+  const recorded = rolloutGitTarget(input.record);
+  if (recorded) return { kind: 'git', target: recorded };
+  if (plan) return { kind: 'live' };
+  const pushed = w.annotations[ANNOTATIONS.lastPushedVersion];
+  const sign =
+    w.gitopsOwner !== undefined
+      ? `it is synced from Git by ${w.gitopsOwner}`
+      : input.gitSeen
+        ? 'it was written to Git'
+        : input.changes.some((c) => versionFor(pushed, c.container, 1) === c.newVersion)
+          ? 'its version was written to Git (image-watcher/last-pushed-version)'
+          : undefined;
+  if (sign === undefined) return { kind: 'live' };
+  return {
+    kind: 'unknown',
+    reason: `${sign}, but its annotations cannot be read and the rollout record names no Git target: a live rollback would be undone by the GitOps sync`,
+  };
 }
 
 /**
@@ -253,6 +348,8 @@ export function pendingFor(
     repo: target.repo,
     branch: target.branch,
     push: target.push,
+    path: target.path,
+    secret: target.secret,
     pushed: false,
   };
 }

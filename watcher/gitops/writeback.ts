@@ -255,6 +255,13 @@ export function fallbackBranch(wanted: string, n: number): string {
   return n === 1 ? wanted : `${wanted}_${n}`;
 }
 
+/** The workload's request branches besides `branch` and the ones it replaced (`skip`). */
+export function siblingBranches(wanted: string, branch: string, skip: readonly string[]): string[] {
+  return Array.from({ length: MAX_BRANCHES }, (_, i) => fallbackBranch(wanted, i + 1)).filter(
+    (b) => b !== branch && !skip.includes(b),
+  );
+}
+
 /** The branches a request on `branch` replaced: `wanted`, `wanted_2`... up to the one before it. */
 export function supersededBy(wanted: string, branch: string): string[] {
   if (branch === wanted || !branch.startsWith(`${wanted}_`)) return [];
@@ -369,6 +376,7 @@ export class GitWriteBack {
         branch: first.target.branch,
         ...(credentials ? { credentials } : {}),
       });
+      const open = ws;
       const base = ws.branch;
       const wanted = pushBranch(
         items.map((i) => i.req),
@@ -392,10 +400,25 @@ export class GitWriteBack {
             body: message,
             ...(credentials ? { credentials } : {}),
           });
+          const heads = supersededBy(wanted, branch);
+          // Any other request branch of the workload (a deleted one made again while `_2` was
+          // open): one open request per workload. Only branches the remote has: a deleted head
+          // branch's request is closed by the forge.
+          const others = await open.remoteBranches(siblingBranches(wanted, branch, heads)).then(
+            (found) => [...found],
+            (err: unknown) => {
+              log.warn(
+                { reason: err instanceof Error ? err.message : String(err) },
+                'cannot list the other request branches',
+              );
+              return [];
+            },
+          );
           await this.closeSuperseded(
             {
               repo: first.target.repo,
-              heads: supersededBy(wanted, branch),
+              heads,
+              others,
               // Old-style requests: looked for once, when the new-style request is opened.
               legacy: pr.created ? legacyRequests(applied.map((p) => p.req)) : undefined,
               base,
@@ -479,7 +502,7 @@ export class GitWriteBack {
     log: Logger,
   ): Promise<void> {
     const client = this.deps.pullRequests;
-    if ((input.heads.length === 0 && !input.legacy) || !client) return;
+    if ((input.heads.length === 0 && !input.others?.length && !input.legacy) || !client) return;
     try {
       const outcomes = await client.closeSuperseded({ ...input, ...(credentials ? { credentials } : {}) });
       for (const o of outcomes) {

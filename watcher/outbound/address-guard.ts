@@ -1,4 +1,5 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
+import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
 /**
@@ -141,4 +142,19 @@ export async function checkHost(
     if (why !== undefined) return { addresses, blocked: { address: a.address, why } };
   }
   return { addresses, blocked: undefined };
+}
+
+/**
+ * A lookup that always answers the already checked address: a connection made with it is pinned
+ * to that address, so a second DNS answer cannot swap in a private one (DNS rebinding), while the
+ * host name still goes into Host, SNI and the certificate check.
+ */
+export function pinnedLookup(pinned: ResolvedAddress): LookupFunction {
+  return (_hostname, options, callback) => {
+    if ((options as { all?: boolean }).all) {
+      (callback as unknown as (err: null, addresses: ResolvedAddress[]) => void)(null, [pinned]);
+    } else {
+      callback(null, pinned.address, pinned.family);
+    }
+  };
 }

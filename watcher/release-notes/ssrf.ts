@@ -1,9 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { ImageWatcherError } from '../../shared/errors.ts';
-import { bareHostname, checkHost } from '../outbound/address-guard.ts';
+import { bareHostname, checkHost, pinnedLookup } from '../outbound/address-guard.ts';
 import type { Resolve, ResolvedAddress } from '../outbound/address-guard.ts';
 
 /**
@@ -105,17 +104,6 @@ async function checkHop(url: URL, opts: GuardOptions): Promise<Hop> {
     );
   }
   return { url, address: first };
-}
-
-/** A lookup that always answers the already checked address (the connection is pinned to it). */
-function pinnedLookup(pinned: ResolvedAddress): LookupFunction {
-  return (_hostname, options, callback) => {
-    if ((options as { all?: boolean }).all) {
-      (callback as unknown as (err: null, addresses: ResolvedAddress[]) => void)(null, [pinned]);
-    } else {
-      callback(null, pinned.address, pinned.family);
-    }
-  };
 }
 
 function once(

@@ -47,6 +47,7 @@ export interface ReviewOutcome {
 
 /** 32 random bytes in base64url are 43 characters; shorter values are not ours and too weak. */
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43,128}$/;
+const NO_WARNINGS: readonly string[] = Object.freeze([]);
 /** Kubernetes may truncate longer warnings. */
 const MAX_WARNING = 240;
 
@@ -68,9 +69,10 @@ function operationOf(value: unknown): ReviewOutcome['operation'] {
 /**
  * The object's annotations: `{}` when absent, undefined when the object is malformed (metadata or
  * annotations of the wrong type, a non-string value). The API server rejects malformed objects
- * after admission, so the webhook lets them through untouched rather than guess.
+ * after admission, so the webhook lets them through untouched rather than guess. The map itself
+ * is returned, not a copy: the review only reads it (the one copy it changes is `desired`).
  */
-function annotationsOf(object: unknown): Record<string, string> | undefined {
+function annotationsOf(object: unknown): Readonly<Record<string, string>> | undefined {
   if (!isRecord(object)) return undefined;
   const metadata = object.metadata;
   if (metadata === undefined || metadata === null) return {};
@@ -78,14 +80,9 @@ function annotationsOf(object: unknown): Record<string, string> | undefined {
   const annotations = metadata.annotations;
   if (annotations === undefined || annotations === null) return {};
   if (!isRecord(annotations)) return undefined;
-  const out: Record<string, string> = {};
-  // Keys, not Object.entries: no [key, value] array per annotation on every review.
-  for (const key of Object.keys(annotations)) {
-    const value = annotations[key];
-    if (typeof value !== 'string') return undefined;
-    out[key] = value;
-  }
-  return out;
+  // for-in, not Object.keys: no array of keys on every review (a JSON object inherits nothing).
+  for (const key in annotations) if (typeof annotations[key] !== 'string') return undefined;
+  return annotations as Record<string, string>;
 }
 
 export interface ImageVersion {
@@ -268,7 +265,7 @@ function reviewUnsafe(review: AdmissionReviewRequest, deps: ReviewDeps): ReviewO
   const operation = operationOf(req.operation);
   const kind = workloadKindOf(req.kind);
   const labels: OutcomeLabels = { kind: kind ?? 'other', operation };
-  const allow = (reason: string, warnings: readonly string[] = []): ReviewOutcome =>
+  const allow = (reason: string, warnings: readonly string[] = NO_WARNINGS): ReviewOutcome =>
     outcome(labels, allowedResponse(uid, warnings), 'allowed', reason);
 
   if (kind === undefined) return allow('kind not handled');

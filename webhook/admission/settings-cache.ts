@@ -1,40 +1,27 @@
-import { parseWatchSettings, settingsInputsKey } from '../../shared/annotations.ts';
+import { parseWatchSettings } from '../../shared/annotations.ts';
+import { SettingsMemo } from '../../shared/settings-memo.ts';
 
 export type ParseSettings = typeof parseWatchSettings;
 
-/** Longest cache key kept: annotation values can be large, the cache must stay small. */
-const MAX_KEY_LENGTH = 4096;
+/** Longest inputs kept: annotation values can be large, the memo must stay small. */
+const MAX_INPUT_LENGTH = 4096;
 
 /**
- * parseWatchSettings with a bounded memo. Compiling the include/exclude patterns is most of a review's CPU time, and a cluster re-applies the same few annotation sets
- * over and over. Only the inputs parseWatchSettings reads go into the key (user `image-watcher/*`
- * keys and the container names), so results are identical to calling it directly. Results are
- * shared between callers: treat them as read-only.
+ * parseWatchSettings with a bounded memo (SettingsMemo). Compiling the include/exclude patterns is
+ * most of a review's CPU time, and a cluster re-applies the same few annotation sets over and
+ * over. Only the inputs parseWatchSettings reads count (user `image-watcher/*` keys and the
+ * container names), so results are identical to calling it directly; annotations without a user
+ * key (most workloads) have nothing to compile and are not remembered. Results are shared between
+ * callers: treat them as read-only.
  */
 export function cachedSettingsParser(maxEntries = 500): ParseSettings {
-  const cache = new Map<string, ReturnType<ParseSettings>>();
-  // The most recently used key: a hit on it needs no recency refresh (a Map delete and set per
-  // review, whose holes make the Map rehash every few reviews).
-  let newest: string | undefined;
+  const memo = new SettingsMemo<ReturnType<ParseSettings>>({
+    maxEntries,
+    maxInputLength: MAX_INPUT_LENGTH,
+    skipWithoutKeys: true,
+  });
   return (annotations, opts = {}) => {
     if (opts.overrides !== undefined) return parseWatchSettings(annotations, opts);
-    const key = settingsInputsKey(annotations, opts.containerNames, MAX_KEY_LENGTH);
-    // Too large to keep, or no image-watcher key (its parts list is empty): nothing to compile.
-    if (key === undefined || key.startsWith('[[],')) return parseWatchSettings(annotations, opts);
-    const hit = cache.get(key);
-    if (hit !== undefined) {
-      // Refresh recency: Map iteration order is insertion order, so the first key is the oldest.
-      if (key !== newest) {
-        cache.delete(key);
-        cache.set(key, hit);
-        newest = key;
-      }
-      return hit;
-    }
-    const result = parseWatchSettings(annotations, opts);
-    cache.set(key, result);
-    newest = key;
-    if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
-    return result;
+    return memo.resolve(annotations, opts.containerNames, () => parseWatchSettings(annotations, opts));
   };
 }

@@ -10,13 +10,6 @@ export interface WorkloadContainer {
   init: boolean;
 }
 
-const KINDS: Readonly<Record<string, WorkloadKind>> = {
-  'apps/v1/Deployment': 'Deployment',
-  'apps/v1/StatefulSet': 'StatefulSet',
-  'apps/v1/DaemonSet': 'DaemonSet',
-  'batch/v1/CronJob': 'CronJob',
-};
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -25,9 +18,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export function workloadKindOf(gvk: unknown): WorkloadKind | undefined {
   if (!isRecord(gvk)) return undefined;
   const { group, version, kind } = gvk as Partial<GroupVersionKind>;
-  if (typeof group !== 'string' || typeof version !== 'string' || typeof kind !== 'string') return undefined;
-  const key = `${group}/${version}/${kind}`;
-  return Object.hasOwn(KINDS, key) ? KINDS[key] : undefined;
+  // Compared, not looked up by a "group/version/kind" string built on every review.
+  if (group === 'apps' && version === 'v1') {
+    return kind === 'Deployment' || kind === 'StatefulSet' || kind === 'DaemonSet' ? kind : undefined;
+  }
+  return group === 'batch' && version === 'v1' && kind === 'CronJob' ? kind : undefined;
 }
 
 /** The pod spec: `spec.template.spec`, or `spec.jobTemplate.spec.template.spec` for a CronJob. */

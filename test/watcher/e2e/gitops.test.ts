@@ -6,6 +6,10 @@ import type { Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
 import type { FakeKube, FakeKubeOptions } from '../../support/fake-kube/index.ts';
 import type { ControllerConfig } from '../../../watcher/controller/index.ts';
+import type { WatcherIo } from '../../../watcher/create.ts';
+import { GitCli } from '../../../watcher/gitops/git.ts';
+import type { GitClient, GitWorkspace } from '../../../watcher/gitops/git.ts';
+import { rolloutStatus } from '../../support/fake-kube/rollout.ts';
 import { startGitServer } from '../../support/git-server.ts';
 import type { GitServer } from '../../support/git-server.ts';
 import { buildImage } from '../../support/images.ts';
@@ -117,6 +121,7 @@ async function webInGit(
     annotations?: Record<string, string>;
     kube?: FakeKubeOptions;
     config?: Partial<ControllerConfig>;
+    io?: Partial<WatcherIo>;
   } = {},
 ) {
   const url = await git.createRepo(repo, { 'apps/web.yaml': manifest('web', '1.0.0') });
@@ -125,7 +130,7 @@ async function webInGit(
   kube.seed(synced('web', '1.0.0', { ...gitAnnotations(url), ...opts.annotations }));
   const w = await startWatcher(t.teardown.bind(t), kube, {
     env: ENV,
-    io: { gitWindowMs: 10 },
+    io: { gitWindowMs: 10, ...opts.io },
     ...(opts.config ? { config: opts.config } : {}),
   });
   return { url, kube, w };
@@ -227,6 +232,108 @@ t.test('a failed rollout is reverted in Git, never by live patch, and not writte
   t.equal((await git.log('failing', 'main')).length, 3, 'the failed version is not written again');
 });
 
+/** A person's edit that makes the annotations unreadable (the watcher's own keys are kept). */
+function breakAnnotations(kube: FakeKube, name: string): void {
+  const live = structuredClone(kube.get('Deployment', 'shop', name)!);
+  live.metadata.annotations = { ...live.metadata.annotations, 'image-watcher/strategy': 'SIDEWAYS' };
+  kube.upsert(live);
+}
+
+/** The Deployment controller gives up on the new pods (ProgressDeadlineExceeded). */
+function failRollout(kube: FakeKube, name: string): void {
+  kube.setStatus('Deployment', 'shop', name, rolloutStatus(kube.get('Deployment', 'shop', name)!, 'fail'));
+}
+
+t.test(
+  'a failed rollout of a Git update whose annotations became unreadable is reverted in Git from the record',
+  async (t) => {
+    const { kube, w } = await webInGit(t, 'unreadable', { kube: { autoRollout: 'off' } });
+    await w.controller.runCycle();
+    await w.controller.idle();
+    await argoSync(kube, 'unreadable', 'web');
+    await until(
+      'the rollout recorded',
+      () => annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/rollout'] !== undefined,
+    );
+    t.match(JSON.parse(annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/rollout']!), {
+      git: { path: 'apps', secret: 'git-creds', repo: /unreadable\.git$/ },
+    });
+    breakAnnotations(kube, 'web');
+    await until('the broken annotations seen', () =>
+      (w.controller.workloads()[0]?.lastError ?? '').includes('SIDEWAYS'),
+    );
+    failRollout(kube, 'web');
+    await until('the revert commit', async () => (await git.log('unreadable', 'main')).length === 3, 10_000);
+    await w.controller.idle();
+    t.equal(await git.show('unreadable', 'main', 'apps/web.yaml'), manifest('web', '1.0.0'));
+    t.equal(imagePatches(kube, 'web'), 0, 'no live rollback to fight the sync');
+    const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+    t.equal(a['image-watcher/rollout'], undefined);
+    t.equal(a['image-watcher/last-failed-version'], '1.0.1');
+    t.match(w.notices, [{ event: 'rolled_back', newVersion: '1.0.1', detail: /reverted in Git/ }]);
+  },
+);
+
+t.test(
+  'a failed rollout synced from Git with unreadable annotations and no Git target: not patched live, said once, reverted once fixed',
+  async (t) => {
+    const url = await git.createRepo('unknown-target', { 'apps/web.yaml': manifest('web', '1.0.1') });
+    const kube = await fakeKube(t.teardown.bind(t), { autoRollout: 'off' });
+    kube.seed(secret(AUTH.password));
+    // A record as an older watcher wrote it after the sync: no Git target in it.
+    const record = JSON.stringify({
+      deadline: '2099-01-01T00:00:00Z',
+      changes: [
+        {
+          container: 'app',
+          imagePath: '/spec/template/spec/containers/0/image',
+          image: img('web', '1.0.0'),
+          newImage: img('web', '1.0.1'),
+          currentVersion: '1.0.0',
+          newVersion: '1.0.1',
+          change: 'patch',
+        },
+      ],
+    });
+    const good = { ...gitAnnotations(url), 'image-watcher/rollout': record };
+    kube.seed(synced('web', '1.0.1', { ...good, 'image-watcher/strategy': 'SIDEWAYS' }));
+    failRollout(kube, 'web');
+    const w = await startWatcher(t.teardown.bind(t), kube, { env: ENV, io: { gitWindowMs: 10 } });
+    await until('said', () => w.notices.some((n) => n.event === 'failed'));
+    await w.controller.runCycle();
+    await w.controller.idle();
+    t.equal(imagePatches(kube, 'web'), 0, 'no live rollback');
+    t.equal(annotationsOf(kube.get('Deployment', 'shop', 'web'))['image-watcher/rollout'], record, 'kept');
+    t.match(w.notices, [
+      {
+        event: 'failed',
+        newVersion: '1.0.1',
+        detail: /not rolled back: it is synced from Git by Argo CD.*no Git target.*SIDEWAYS/,
+      },
+    ]);
+    t.equal(w.notices.length, 1, 'said once, not every pass');
+    const events = kube
+      .list('Event', 'shop')
+      .filter((e) => (e as { reason?: string }).reason === 'RollbackBlocked');
+    t.equal(events.length, 1);
+    t.match(w.controller.workloads()[0]?.lastError, /^E_ROLLBACK_BLOCKED: /);
+
+    // The annotations are fixed: the settings name the target, the revert is a commit.
+    const live = structuredClone(kube.get('Deployment', 'shop', 'web')!);
+    live.metadata.annotations = { ...live.metadata.annotations, 'image-watcher/strategy': 'PATCH' };
+    kube.upsert(live);
+    await until(
+      'the revert commit',
+      async () => (await git.log('unknown-target', 'main')).length === 2,
+      10_000,
+    );
+    await w.controller.idle();
+    t.equal(await git.show('unknown-target', 'main', 'apps/web.yaml'), manifest('web', '1.0.0'));
+    t.equal(imagePatches(kube, 'web'), 0);
+    t.match(w.notices[1], { event: 'rolled_back', detail: /reverted in Git/ });
+  },
+);
+
 t.test('Argo CD without a Git target: announced with the reason, never live-patched', async (t) => {
   const kube = await fakeKube(t.teardown.bind(t));
   kube.seed(
@@ -283,6 +390,64 @@ t.test('a manual update whose Git write fails answers with the Git reason', asyn
   t.notMatch(res.body, /not-the-password/);
   t.same(await git.log('denied-manual', 'main'), ['Initial manifests']);
 });
+
+/** The real git client; `afterPush` runs once a push has reached the remote. */
+function gitWith(afterPush: () => void): GitClient {
+  const real = new GitCli({ insecureHosts: ['127.0.0.1'], timeoutMs: 30_000 });
+  return {
+    probe: () => real.probe(),
+    open: async (o) => {
+      const ws = await real.open(o);
+      return Object.assign(Object.create(ws) as GitWorkspace, {
+        push: async (branch: string) => {
+          const r = await ws.push(branch);
+          if (r === 'pushed') afterPush();
+          return r;
+        },
+      });
+    },
+  };
+}
+
+t.test(
+  'a manual update pushed while its claim is dropped: answered updating, the push recorded on the fresh object',
+  async (t) => {
+    const other: { kube?: FakeKube } = {};
+    const { w, kube } = await webInGit(t, 'dropped-claim', {
+      annotations: { 'image-watcher/mode': 'NOTIFICATION' },
+      // Another replica takes the claim for abandoned and drops it while this one pushes.
+      io: {
+        git: gitWith(() => {
+          const live = structuredClone(other.kube!.get('Deployment', 'shop', 'web')!);
+          delete live.metadata.annotations!['image-watcher/git-pending'];
+          other.kube!.upsert(live);
+        }),
+      },
+    });
+    other.kube = kube;
+    const res = await w.app.inject({
+      method: 'POST',
+      url: '/api/v1/workloads/shop/deployment/web/update',
+      headers: { authorization: 'Bearer tok_0123456789abcdef' },
+    });
+    t.match(res.json(), { status: 'updating', changes: [{ container: 'app', from: '1.0.0', to: '1.0.1' }] });
+    t.equal(res.statusCode, 202);
+    t.same(await git.log('dropped-claim', 'main'), [
+      'Update shop/web app 1.0.0 -> 1.0.1',
+      'Initial manifests',
+    ]);
+    const a = annotationsOf(kube.get('Deployment', 'shop', 'web'));
+    t.match(JSON.parse(a['image-watcher/git-pending'] ?? '{}'), {
+      git: { pushed: true, commit: /^[0-9a-f]{40}$/ },
+    });
+    t.equal(a['image-watcher/last-pushed-version'], '1.0.1', 'never written again');
+    t.match(w.controller.workloads()[0]?.writeBack, { git: { pending: true } });
+    await w.controller.runCycle();
+    await w.controller.idle();
+    t.equal((await git.log('dropped-claim', 'main')).length, 2, 'one commit');
+    t.equal(imagePatches(kube, 'web'), 0);
+  },
+);
 
 t.test(
   'a claim left by a crash is written again, idempotently; a manual update goes through Git',

@@ -32,6 +32,8 @@ t.before(async () => {
     'retry-gitlab',
     'conflict-github',
     'conflict-gitlab',
+    'deleted-github',
+    'deleted-gitlab',
   ]) {
     await pushImage(registry.url, `${kind}/web`, ['1.0.0', '1.0.1'], buildImage());
   }
@@ -461,6 +463,56 @@ for (const kind of ['github', 'gitlab'] as const) {
       );
       await git.merge(repo, `${BRANCH}_2`, 'main', 'Merge !2');
       t.match(await git.show(repo, 'main', 'apps/web.yaml'), `${img('1.0.2')} # pinned by ops`);
+    },
+  );
+}
+
+for (const kind of ['github', 'gitlab'] as const) {
+  t.test(
+    `${kind}: the regular branch deleted while its _2 request is open: the next request closes _2, one stays open`,
+    async (t) => {
+      const { img, forge, w, repo } = await firstRequest(t, kind, `deleted-${kind}`);
+      await git.commitAs(
+        repo,
+        'main',
+        { 'apps/web.yaml': manifest(img('1.0.0')).replace('# reviewed by people', '# pinned by ops') },
+        'Pin web by hand',
+      );
+      await pushImage(registry.url, `deleted-${kind}/web`, ['1.0.2'], buildImage());
+      await w.controller.runCycle();
+      await w.controller.idle();
+      t.match(forge.open, [{ id: 2, head: `${BRANCH}_2` }]);
+
+      // Someone tidies up the closed request's branch.
+      await git.deleteBranch(repo, BRANCH);
+      await pushImage(registry.url, `deleted-${kind}/web`, ['1.0.3'], buildImage());
+      await w.controller.runCycle();
+      await w.controller.idle();
+      t.same(await git.branches(repo), [BRANCH, `${BRANCH}_2`, 'main']);
+      t.match(forge.open, [{ id: 3, head: BRANCH, title: 'Update shop/web app 1.0.0 -> 1.0.3' }]);
+      t.equal(forge.open.length, 1, 'one open request for the workload');
+      const newUrl =
+        kind === 'github'
+          ? 'https://github.example/org/deploy/pull/3'
+          : 'https://gitlab.example/org/deploy/-/merge_requests/3';
+      t.match(forge.pulls[1], {
+        id: 2,
+        state: 'closed',
+        comments: [
+          new RegExp(
+            `^Superseded by ${newUrl}: image-watcher now proposes this workload's updates from ${BRANCH},`,
+          ),
+        ],
+      });
+      t.match(await w.metricsText(), /image_watcher_git_superseded_requests_total\{result="closed"\} 2\n/);
+
+      // The next version updates request 3 and closes nothing more.
+      await pushImage(registry.url, `deleted-${kind}/web`, ['1.0.4'], buildImage());
+      await w.controller.runCycle();
+      await w.controller.idle();
+      t.match(forge.open, [{ id: 3, head: BRANCH, title: 'Update shop/web app 1.0.0 -> 1.0.4' }]);
+      t.equal(forge.pulls.length, 3);
+      t.equal(forge.pulls[1]?.comments.length, 1, 'no second note');
     },
   );
 }

@@ -14,6 +14,7 @@ import {
   legacyBranch,
   legacyRequests,
   pushBranch,
+  siblingBranches,
   supersededBy,
 } from '../../../watcher/gitops/writeback.ts';
 import type { WriteBackRequest } from '../../../watcher/gitops/writeback.ts';
@@ -234,6 +235,16 @@ t.test('superseded: a fallback replaces its own branches, never another workload
   t.same(supersededBy(web, fallbackBranch(web, 3)), [web, fallbackBranch(web, 2)]);
   t.same(supersededBy(web, pr({ namespace: 'shop', name: 'web-2' })), [], 'shop/web-2 is another workload');
   t.same(supersededBy(web, pr({ namespace: 'shop', name: 'web', kind: 'StatefulSet' })), []);
+  // Every other branch of the workload is looked at; those it replaced are closed as such.
+  const others = siblingBranches(web, web, []);
+  t.same(
+    others,
+    Array.from({ length: 9 }, (_, i) => fallbackBranch(web, i + 2)),
+    'the regular: its _2.._10',
+  );
+  const third = fallbackBranch(web, 3);
+  t.notOk(siblingBranches(web, third, supersededBy(web, third)).some((b) => b === web || b === third));
+  t.equal(siblingBranches(web, third, supersededBy(web, third)).length, 7);
   t.end();
 });
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import t from 'tap';
-import { GitCli, GitError } from '../../../watcher/gitops/git.ts';
+import { curlResolveEntry, GitCli, GitError, pinsResolve } from '../../../watcher/gitops/git.ts';
 import { GitWriteBack } from '../../../watcher/gitops/writeback.ts';
 import { editFiles } from '../../../watcher/gitops/edit/index.ts';
 import { GIT_BIN, startGitServer } from '../../support/git-server.ts';
@@ -125,6 +125,47 @@ t.test(
     t.same(await readdir(tempDir), [], 'the temp directory (keys, wrapper) is removed after a failure');
   },
 );
+
+t.test('git connects to the checked address (http.curloptResolve), the host name asked once', async (t) => {
+  await srv.createRepo('pinned', { 'web.yaml': 'image: registry.local/shop/web:1.0.0\n' });
+  const port = new URL(srv.base).port;
+  // git.test is in no DNS: clone, ls-remote and push reach the server only through the pin.
+  const calls: string[] = [];
+  const resolve = (host: string) => {
+    calls.push(host);
+    return Promise.resolve(host === 'git.test' ? [{ address: '127.0.0.1', family: 4 }] : []);
+  };
+  const cli = new GitCli({ insecureHosts: ['git.test'], resolve, tempDir: dir, timeoutMs: 30_000 });
+  const ws = await cli.open({ url: `http://git.test:${port}/pinned.git`, credentials: AUTH });
+  t.teardown(() => ws.close());
+  await ws.writeFile('web.yaml', 'image: registry.local/shop/web:1.0.1\n');
+  t.ok(await ws.commit('pinned', { name: 'Image Watcher', email: 'iw@example.com' }));
+  t.equal(await ws.push('main'), 'pushed');
+  t.equal(await ws.remoteHas('main'), true);
+  t.equal(await srv.show('pinned', 'main', 'web.yaml'), 'image: registry.local/shop/web:1.0.1\n');
+  t.same(calls, ['git.test'], 'resolved once, by the guard; git never looks the name up');
+});
+
+t.test('the pin entry: host, port and the checked address; none for ssh and IP literals', (t) => {
+  const v4 = { address: '140.82.112.3', family: 4 };
+  const v6 = { address: '2606:50c0:8000::154', family: 6 };
+  const rows: [string, { address: string; family: number }, string | undefined][] = [
+    ['https://github.com/org/deploy.git', v4, 'github.com:443:140.82.112.3'],
+    ['https://GitHub.com:8443/org/deploy.git', v4, 'github.com:8443:140.82.112.3'],
+    ['http://git.internal/deploy.git', v4, 'git.internal:80:140.82.112.3'],
+    ['https://github.com/org/deploy.git', v6, 'github.com:443:[2606:50c0:8000::154]'],
+    ['https://140.82.112.3/org/deploy.git', v4, undefined],
+    ['git@github.com:org/deploy.git', v4, undefined],
+    ['ssh://git@github.com/org/deploy.git', v4, undefined],
+  ];
+  for (const [url, address, want] of rows) t.equal(curlResolveEntry(url, address), want, url);
+  t.equal(pinsResolve('git version 2.39.5'), true);
+  t.equal(pinsResolve('git version 2.37.0'), true);
+  t.equal(pinsResolve('git version 3.0.0'), true);
+  t.equal(pinsResolve('git version 2.36.6'), false, 'would ignore http.curloptResolve');
+  t.equal(pinsResolve('something else'), false);
+  t.end();
+});
 
 t.test('the probe: E_GIT_UNAVAILABLE naming the -git image without git, the version with it', async (t) => {
   const none = await new GitCli({ path: await pathWith('probe-empty', {}) }).probe();

@@ -1,6 +1,8 @@
 // `git-push: pull-request`: the branch is pushed to a real Git remote (git http-backend) and the
 // request opened, then updated for a newer version, on local servers shaped as GitHub's and
 // GitLab's REST APIs (test/support/forge.ts).
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
 import pino from 'pino';
@@ -11,7 +13,7 @@ import { RestPullRequests, providerOf } from '../../../watcher/gitops/pull-reque
 import type { WriteBackRequest } from '../../../watcher/gitops/writeback.ts';
 import { GitWriteBack, supersededBy } from '../../../watcher/gitops/writeback.ts';
 import { startForge } from '../../support/forge.ts';
-import type { FakeForge } from '../../support/forge.ts';
+import type { FakeForge, ForgeOptions } from '../../support/forge.ts';
 import { git, startGitServer } from '../../support/git-server.ts';
 import type { GitServer } from '../../support/git-server.ts';
 
@@ -60,7 +62,11 @@ interface Setup {
 async function setup(
   t: Test,
   kind: Kind,
-  opts: { forgeToken?: string; refuse?: (r: { method: string; path: string }) => boolean } = {},
+  opts: {
+    forgeToken?: string;
+    refuse?: (r: { method: string; path: string }) => boolean;
+    proxy?: ForgeOptions['proxy'];
+  } = {},
 ): Promise<Setup> {
   const srv = await startGitServer();
   t.teardown(() => srv.close());
@@ -69,6 +75,7 @@ async function setup(
   const forge = await startForge(kind, project, opts.forgeToken ?? TOKEN, {
     gitDir: srv.path('deploy'),
     ...(opts.refuse ? { refuse: opts.refuse } : {}),
+    ...(opts.proxy ? { proxy: opts.proxy } : {}),
   });
   t.teardown(() => forge.close());
   const superseded: SupersededResult[] = [];
@@ -327,6 +334,56 @@ async function openByHand(forge: FakeForge, head: string, title = 'By hand', bod
   return v.number ?? v.iid ?? 0;
 }
 
+for (const kind of KINDS) {
+  t.test(
+    `${kind}: a 2xx answer that is not JSON, or JSON of another shape: E_GIT_PR_FAILED naming the call`,
+    async (t) => {
+      const page = `<html>\n<body>Sign in to the proxy\u0007${'x'.repeat(5000)}</body></html>`;
+      let answer: { status: number; contentType: string; body: string } | undefined = {
+        status: 200,
+        contentType: 'text/html; charset=utf-8',
+        body: page,
+      };
+      const { srv, forge, repo, wb } = await setup(t, kind, { proxy: () => answer });
+      const list = kind === 'github' ? `GET /repos/${SHAPE.github.project}/pulls` : 'GET /projects/';
+      const r = await wb.submit(request(repo, '1.0.0', '1.1.0'));
+      t.match(r, {
+        result: 'failed',
+        code: 'E_GIT_PR_FAILED',
+        reason: new RegExp(
+          `^${list}.* answered 200 with content type "text/html; charset=utf-8", not JSON \\(a proxy or login page in between\\?\\): "<html>\\\\n<body>Sign in to the proxy\\\\u0007x+\\.\\.\\."$`,
+        ),
+      });
+      t.ok(r.result === 'failed' && r.reason.length < 400, 'bounded');
+      t.same(await srv.branches('deploy'), [BRANCH, 'main'], 'the branch was pushed');
+
+      // JSON, but not a list of requests: never read as "none open" (that would open a second one).
+      answer = { status: 200, contentType: 'application/json', body: '{"message":"ok"}' };
+      const fields = kind === 'github' ? 'number and html_url' : 'iid and web_url';
+      t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), {
+        result: 'failed',
+        code: 'E_GIT_PR_FAILED',
+        reason: new RegExp(
+          `answered 200 with JSON that is not a list of objects with ${fields}: "\\{\\\\"message`,
+        ),
+      });
+      // The list is the forge's; the answer to opening is not a request.
+      answer = undefined;
+      const creating = (req: { method: string }) => req.method === 'POST';
+      const shaped = await setup(t, kind, {
+        proxy: (req) =>
+          creating(req) ? { status: 201, contentType: 'application/json', body: '{}' } : undefined,
+      });
+      t.match(await shaped.wb.submit(request(shaped.repo, '1.0.0', '1.1.0')), {
+        result: 'failed',
+        code: 'E_GIT_PR_FAILED',
+        reason: new RegExp(`^POST .* answered 201 with JSON that is not an object with ${fields}: "\\{\\}"$`),
+      });
+      t.equal(forge.open.length + shaped.forge.open.length, 0);
+    },
+  );
+}
+
 t.test('a wrong token: the push lands, the request fails with the answer', async (t) => {
   const { srv, forge, repo, wb } = await setup(t, 'github', { forgeToken: 'another-token-xyz' });
   const r = await wb.submit(request(repo, '1.0.0', '1.1.0'));
@@ -504,3 +561,96 @@ t.test('a forge answer larger than the limit is refused, not read into memory', 
   );
   t.ok(sent < 16 * 1024 * 1024, 'the client stopped reading');
 });
+
+/** A resolver answering from a table, recording every name it was asked. */
+function resolver(table: Record<string, string>) {
+  const calls: string[] = [];
+  const resolve = (host: string) => {
+    calls.push(host);
+    const address = table[host];
+    if (address === undefined) return Promise.reject(new Error(`ENOTFOUND ${host}`));
+    return Promise.resolve([{ address, family: address.includes(':') ? 6 : 4 }]);
+  };
+  return { resolve, calls };
+}
+
+const input = (credentials = { token: TOKEN }) => ({
+  repo: 'x',
+  head: BRANCH,
+  base: 'main',
+  title: 'Update shop/web app 1.0.0 -> 1.1.0 (pinned)',
+  body: 'b',
+  credentials,
+});
+
+t.test('the API host is resolved once and the connection pinned to that address', async (t) => {
+  const { forge, repo, wb } = await setup(t, 'github');
+  t.match(await wb.submit(request(repo, '1.0.0', '1.1.0')), { result: 'pushed' });
+  const before = forge.requests.length;
+  const port = new URL(forge.apiUrl).port;
+  // forge.test is in no DNS: only a connection pinned to the checked address reaches the forge.
+  const r = resolver({ 'forge.test': '127.0.0.1' });
+  const client = new RestPullRequests({
+    provider: () => ({
+      kind: 'github',
+      apiUrl: `http://forge.test:${port}`,
+      path: 'org/deploy',
+      host: 'forge.test',
+    }),
+    resolve: r.resolve,
+    trustedHosts: ['forge.test'],
+  });
+  t.same(await client.openOrUpdate(input()), {
+    url: 'https://github.example/org/deploy/pull/1',
+    created: false,
+  });
+  t.match(forge.open, [{ id: 1, head: BRANCH, title: 'Update shop/web app 1.0.0 -> 1.1.0 (pinned)' }]);
+  t.same(r.calls, ['forge.test'], 'one lookup for the whole operation (a list and an update)');
+  t.same(
+    forge.requests.slice(before).map((x) => `${x.method} ${String(x.headers.host)}`),
+    [`GET forge.test:${port}`, `PATCH forge.test:${port}`],
+    'Host names the host, not the address',
+  );
+});
+
+t.test(
+  'DNS rebinding: checked public, then 127.0.0.1 at connect time: the connection goes to the checked address',
+  async (t) => {
+    const { forge } = await setup(t, 'github');
+    const port = new URL(forge.apiUrl).port;
+    const PUBLIC = '140.82.112.5';
+    // The check sees a public address; the system's resolver (what a connection by name asks)
+    // answers localhost with 127.0.0.1, where the forge listens.
+    const r = resolver({ localhost: PUBLIC });
+    const seen: string[] = [];
+    // Where a socket is about to connect, stopped before it leaves this machine.
+    const onSocket = (message: unknown) => {
+      const { socket } = message as { socket: Socket };
+      socket.once('lookup', (_err: unknown, address: unknown) => {
+        const list = Array.isArray(address)
+          ? (address as { address: string }[]).map((a) => a.address)
+          : [String(address)];
+        seen.push(...list);
+        if (list.includes(PUBLIC)) socket.destroy(new Error('stopped by the test before connecting'));
+      });
+    };
+    subscribe('net.client.socket', onSocket);
+    t.teardown(() => unsubscribe('net.client.socket', onSocket));
+    const client = new RestPullRequests({
+      provider: () => ({
+        kind: 'github',
+        apiUrl: `http://localhost:${port}`,
+        path: 'org/deploy',
+        host: 'localhost',
+      }),
+      resolve: r.resolve,
+    });
+    await t.rejects(client.openOrUpdate(input()), {
+      code: 'E_GIT_PR_FAILED',
+      message: /^GET \/repos\/org\/deploy\/pulls failed: stopped by the test/,
+    });
+    t.same(seen, [PUBLIC], 'the checked address, not a second lookup');
+    t.equal(forge.requests.length, 0, 'the private service behind the name was never reached');
+    t.same(r.calls, ['localhost']);
+  },
+);

@@ -14,6 +14,8 @@ import {
   notYetPushed,
   parseGitPending,
   pendingFor,
+  rollbackPlan,
+  rolloutGitTarget,
   synced,
   writePlan,
 } from '../../../watcher/gitops/state.ts';
@@ -145,6 +147,12 @@ t.test('claim, push, sync: the record walks to a rollout record', (t) => {
   o = apply(o, pushed.ops);
   w = toSnapshot('Deployment', o)!;
   t.equal(w.annotations[ANNOTATIONS.lastPushedVersion], '1.25.1');
+  // The claim dropped meanwhile: the push is recorded guarded by the object's version.
+  const unclaimed = gitPushedPatch(w, undefined, { ...pending, pushed: true }, ['app']).ops;
+  t.same(unclaimed[0], { op: 'test', path: '/metadata/resourceVersion', value: w.resourceVersion });
+  t.throws(() =>
+    apply(o, gitPushedPatch({ ...w, resourceVersion: 'other' }, undefined, pending, ['app']).ops),
+  );
   t.same(notYetPushed(w, [cand], 1), [], 'written once');
   t.same(notYetPushed(w, [{ ...cand, newVersion: '1.25.2' }], 1).length, 1, 'a newer one is written');
   t.equal(synced(w, pending.changes), false);
@@ -154,14 +162,7 @@ t.test('claim, push, sync: the record walks to a rollout record', (t) => {
   live.spec.template.spec.containers[0]!.image = 'nginx:1.25.1';
   w = toSnapshot('Deployment', live)!;
   t.equal(synced(w, pending.changes), true);
-  const ops = gitSyncedPatch(
-    w,
-    pushed.value,
-    pending.changes,
-    w.containers,
-    now,
-    new Date(now.getTime() + 5000),
-  );
+  const ops = gitSyncedPatch(w, pushed.value, pending, w.containers, now, new Date(now.getTime() + 5000));
   t.notOk(
     ops.some((op) => op.path.endsWith('/image')),
     'the image is not touched',
@@ -182,6 +183,56 @@ t.test('claim, push, sync: the record walks to a rollout record', (t) => {
   });
   t.equal(reverted.annotations[ANNOTATIONS.rollout], undefined);
   t.equal(reverted.containers[0]?.image, 'nginx:1.25.1', 'no live rollback: Git reverts it');
+  t.end();
+});
+
+t.test('the rollout record of a Git update names its target; the rollback follows it', (t) => {
+  const secretTarget = {
+    ...target,
+    branch: 'prod',
+    path: 'apps',
+    push: 'pull-request' as const,
+    secret: 'creds',
+  };
+  const pending = { ...pendingFor(secretTarget, [cand], now, 1), pushed: true };
+  t.match(parseGitPending(encodeGitPending(pending)), {
+    ok: true,
+    pending: { path: 'apps', secret: 'creds' },
+  });
+  const w = toSnapshot('Deployment', workloadObject({}))!;
+  const ops = gitSyncedPatch(w, encodeGitPending(pending), pending, w.containers, now, now);
+  const record = ops.find((op) => op.path.endsWith('image-watcher~1rollout'))?.value as string;
+  const recorded = { ...secretTarget, push: 'direct' as const };
+  t.same(rolloutGitTarget(record), recorded, 'reverts go to the branch itself');
+  const live = JSON.stringify({ deadline: pending.deadline, changes: pending.changes });
+  t.equal(rolloutGitTarget(live), undefined);
+  t.equal(rolloutGitTarget('nope'), undefined);
+  t.equal(rolloutGitTarget(JSON.stringify({ git: { repo: target.repo } })), undefined, 'no path: unknown');
+
+  const bare = snapshotOf({});
+  const argo = snapshotOf({ labels: { 'argocd.argoproj.io/instance': 'shop' } });
+  const pushed = snapshotOf({ annotations: { [ANNOTATIONS.lastPushedVersion]: '1.25.1' } });
+  const base = { changes: [cand], gitSeen: false };
+  const settingsGit = { kind: 'git' as const, target };
+  const rows: [string, Parameters<typeof rollbackPlan>[0], string][] = [
+    ['settings say git', { ...base, record: live, plan: settingsGit, w: bare }, 'git'],
+    ['settings say live, the record names Git', { ...base, record, plan: { kind: 'live' }, w: bare }, 'git'],
+    ['unreadable settings, the record names Git', { ...base, record, plan: undefined, w: argo }, 'git'],
+    ['settings say live, a live record', { ...base, record: live, plan: { kind: 'live' }, w: bare }, 'live'],
+    ['unreadable, no sign of Git', { ...base, record: live, plan: undefined, w: bare }, 'live'],
+    ['unreadable, a GitOps owner', { ...base, record: live, plan: undefined, w: argo }, 'unknown'],
+    [
+      'unreadable, a Git write seen',
+      { ...base, record: live, plan: undefined, w: bare, gitSeen: true },
+      'unknown',
+    ],
+    ['unreadable, the version pushed', { ...base, record: live, plan: undefined, w: pushed }, 'unknown'],
+  ];
+  for (const [name, input, kind] of rows) t.equal(rollbackPlan(input).kind, kind, name);
+  t.same(rollbackPlan({ ...base, record, plan: undefined, w: argo }), { kind: 'git', target: recorded });
+  t.match(rollbackPlan({ ...base, record: live, plan: undefined, w: argo }), {
+    reason: /synced from Git by Argo CD.*no Git target/,
+  });
   t.end();
 });
 
