@@ -281,20 +281,7 @@ t.test(
     const kube = await fakeKube(t.teardown.bind(t), { autoRollout: 'off' });
     kube.seed(secret(AUTH.password));
     // A record as an older watcher wrote it after the sync: no Git target in it.
-    const record = JSON.stringify({
-      deadline: '2099-01-01T00:00:00Z',
-      changes: [
-        {
-          container: 'app',
-          imagePath: '/spec/template/spec/containers/0/image',
-          image: img('web', '1.0.0'),
-          newImage: img('web', '1.0.1'),
-          currentVersion: '1.0.0',
-          newVersion: '1.0.1',
-          change: 'patch',
-        },
-      ],
-    });
+    const record = JSON.stringify(webPatchRecord());
     const good = { ...gitAnnotations(url), 'image-watcher/rollout': record };
     kube.seed(synced('web', '1.0.1', { ...good, 'image-watcher/strategy': 'SIDEWAYS' }));
     failRollout(kube, 'web');
@@ -456,21 +443,7 @@ t.test(
     const kube = await fakeKube(t.teardown.bind(t));
     kube.seed(secret(AUTH.password));
     // The last run claimed 1.0.1 and stopped before it could say whether it pushed.
-    const claim = JSON.stringify({
-      deadline: '2099-01-01T00:00:00Z',
-      changes: [
-        {
-          container: 'app',
-          imagePath: '/spec/template/spec/containers/0/image',
-          image: img('web', '1.0.0'),
-          newImage: img('web', '1.0.1'),
-          currentVersion: '1.0.0',
-          newVersion: '1.0.1',
-          change: 'patch',
-        },
-      ],
-      git: { repo: url, push: 'direct', pushed: false },
-    });
+    const claim = JSON.stringify({ ...webPatchRecord(), git: { repo: url, push: 'direct', pushed: false } });
     kube.seed(synced('web', '1.0.0', { ...gitAnnotations(url), 'image-watcher/git-pending': claim }));
     const w = await startWatcher(t.teardown.bind(t), kube, { env: ENV, io: { gitWindowMs: 10 } });
     await w.controller.runCycle();
@@ -546,3 +519,21 @@ t.test('written to Git but never synced: reported once as failed, not written ag
   t.equal((await git.log('unsynced', 'main')).length, 2, 'one commit only');
   t.equal(w.notices.filter((n) => n.event === 'failed').length, 1);
 });
+
+/** A watcher record (rollout or Git claim) of web's app container going 1.0.0 -> 1.0.1. */
+function webPatchRecord() {
+  return {
+    deadline: '2099-01-01T00:00:00Z',
+    changes: [
+      {
+        container: 'app',
+        imagePath: '/spec/template/spec/containers/0/image',
+        image: img('web', '1.0.0'),
+        newImage: img('web', '1.0.1'),
+        currentVersion: '1.0.0',
+        newVersion: '1.0.1',
+        change: 'patch',
+      },
+    ],
+  };
+}
