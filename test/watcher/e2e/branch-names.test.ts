@@ -10,7 +10,7 @@ import type { GitServer } from '../../support/git-server.ts';
 import { buildImage } from '../../support/images.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
 import { pushImage, startRegistry } from '../../support/registry.ts';
-import { annotationsOf, deployment, fakeKube, startWatcher } from './support.ts';
+import { annotationsOf, deployment, fakeKube, gitWriteBack, startWatcher } from './support.ts';
 
 const TOKEN = 'glpat-branch-names-0123456789';
 let registry: RunningRegistry;
@@ -88,15 +88,7 @@ for (const kind of ['github', 'gitlab'] as const) {
     t.equal(res.status, 201);
 
     const kube = await fakeKube(t.teardown.bind(t));
-    const annotations = {
-      'image-watcher/mode': 'AUTO_UPDATE',
-      'image-watcher/strategy': 'PATCH',
-      'image-watcher/write-back': 'git',
-      'image-watcher/git-repo': url,
-      'image-watcher/git-path': 'apps',
-      'image-watcher/git-secret': 'git-token',
-      'image-watcher/git-push': 'pull-request',
-    };
+    const annotations = gitWriteBack(url, 'git-token', 'pull-request');
     kube.seed(secret('shop'));
     kube.seed(secret('shop-web'));
     kube.seed(deployment('web-x', img('1.0.0'), annotations));

@@ -15,7 +15,15 @@ import type { GitServer } from '../../support/git-server.ts';
 import { buildImage } from '../../support/images.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
 import { pushImage, startRegistry } from '../../support/registry.ts';
-import { annotationsOf, deployment, fakeKube, imageOf, startWatcher, until } from './support.ts';
+import {
+  annotationsOf,
+  deployment,
+  fakeKube,
+  gitWriteBack,
+  imageOf,
+  startWatcher,
+  until,
+} from './support.ts';
 
 let registry: RunningRegistry;
 let git: GitServer;
@@ -52,17 +60,6 @@ function manifest(name: string, tag: string): string {
     `          image: ${img(name, tag)} # pinned by image-watcher`,
     '',
   ].join('\n');
-}
-
-function gitAnnotations(repo: string): Record<string, string> {
-  return {
-    'image-watcher/mode': 'AUTO_UPDATE',
-    'image-watcher/strategy': 'PATCH',
-    'image-watcher/write-back': 'git',
-    'image-watcher/git-repo': repo,
-    'image-watcher/git-path': 'apps',
-    'image-watcher/git-secret': 'git-creds',
-  };
 }
 
 function synced(name: string, tag: string, annotations: Record<string, string>): object {
@@ -127,7 +124,7 @@ async function webInGit(
   const url = await git.createRepo(repo, { 'apps/web.yaml': manifest('web', '1.0.0') });
   const kube = await fakeKube(t.teardown.bind(t), opts.kube);
   kube.seed(secret(opts.password ?? AUTH.password));
-  kube.seed(synced('web', '1.0.0', { ...gitAnnotations(url), ...opts.annotations }));
+  kube.seed(synced('web', '1.0.0', { ...gitWriteBack(url, 'git-creds'), ...opts.annotations }));
   const w = await startWatcher(t.teardown.bind(t), kube, {
     env: ENV,
     io: { gitWindowMs: 10, ...opts.io },
@@ -143,7 +140,10 @@ t.test('two Argo CD workloads: one commit, then the sync is recorded and its rol
   });
   const kube = await fakeKube(t.teardown.bind(t));
   kube.seed(secret(AUTH.password));
-  kube.seed(synced('web', '1.0.0', gitAnnotations(url)), synced('api', '2.0.0', gitAnnotations(url)));
+  kube.seed(
+    synced('web', '1.0.0', gitWriteBack(url, 'git-creds')),
+    synced('api', '2.0.0', gitWriteBack(url, 'git-creds')),
+  );
   const w = await startWatcher(t.teardown.bind(t), kube, { env: ENV, io: { gitWindowMs: 50 } });
   await w.controller.runCycle();
   await w.controller.idle();
@@ -282,7 +282,7 @@ t.test(
     kube.seed(secret(AUTH.password));
     // A record as an older watcher wrote it after the sync: no Git target in it.
     const record = JSON.stringify(webPatchRecord());
-    const good = { ...gitAnnotations(url), 'image-watcher/rollout': record };
+    const good = { ...gitWriteBack(url, 'git-creds'), 'image-watcher/rollout': record };
     kube.seed(synced('web', '1.0.1', { ...good, 'image-watcher/strategy': 'SIDEWAYS' }));
     failRollout(kube, 'web');
     const w = await startWatcher(t.teardown.bind(t), kube, { env: ENV, io: { gitWindowMs: 10 } });
@@ -444,7 +444,9 @@ t.test(
     kube.seed(secret(AUTH.password));
     // The last run claimed 1.0.1 and stopped before it could say whether it pushed.
     const claim = JSON.stringify({ ...webPatchRecord(), git: { repo: url, push: 'direct', pushed: false } });
-    kube.seed(synced('web', '1.0.0', { ...gitAnnotations(url), 'image-watcher/git-pending': claim }));
+    kube.seed(
+      synced('web', '1.0.0', { ...gitWriteBack(url, 'git-creds'), 'image-watcher/git-pending': claim }),
+    );
     const w = await startWatcher(t.teardown.bind(t), kube, { env: ENV, io: { gitWindowMs: 10 } });
     await w.controller.runCycle();
     await w.controller.idle();

@@ -13,7 +13,15 @@ import { buildImage } from '../../support/images.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
 import { pushImage, startRegistry } from '../../support/registry.ts';
 import { parseAllDocuments } from 'yaml';
-import { annotationsOf, deployment, fakeKube, imageOf, startWatcher, until } from './support.ts';
+import {
+  annotationsOf,
+  deployment,
+  fakeKube,
+  gitWriteBack,
+  imageOf,
+  startWatcher,
+  until,
+} from './support.ts';
 
 const TOKEN = 'glpat-pr-token-0123456789';
 const API_TOKEN = 'api-token-for-the-pr-test-0123';
@@ -90,15 +98,9 @@ for (const kind of ['github', 'gitlab'] as const) {
       const url = await git.createRepo(`pr-${kind}`, { 'apps/web.yaml': manifest(img('1.0.0')) });
       const kube = await fakeKube(t.teardown.bind(t));
       kube.seed(secret);
-      const d = deployment('web', img('1.0.0'), {
-        'image-watcher/mode': 'AUTO_UPDATE',
-        'image-watcher/strategy': 'PATCH',
-        'image-watcher/write-back': 'git',
-        'image-watcher/git-repo': url,
-        'image-watcher/git-path': 'apps',
-        'image-watcher/git-secret': 'git-token',
-        'image-watcher/git-push': 'pull-request',
-      }) as { metadata: Record<string, unknown> };
+      const d = deployment('web', img('1.0.0'), gitWriteBack(url, 'git-token', 'pull-request')) as {
+        metadata: Record<string, unknown>;
+      };
       d.metadata.labels = { 'argocd.argoproj.io/instance': 'shop' };
       kube.seed(d);
       const w = await startWatcher(t.teardown.bind(t), kube, {
@@ -238,17 +240,7 @@ async function firstRequest(t: Test, kind: 'github' | 'gitlab', name: string) {
   t.teardown(() => forge.close());
   const kube = await fakeKube(t.teardown.bind(t));
   kube.seed(secret);
-  kube.seed(
-    deployment('web', img('1.0.0'), {
-      'image-watcher/mode': 'AUTO_UPDATE',
-      'image-watcher/strategy': 'PATCH',
-      'image-watcher/write-back': 'git',
-      'image-watcher/git-repo': url,
-      'image-watcher/git-path': 'apps',
-      'image-watcher/git-secret': 'git-token',
-      'image-watcher/git-push': 'pull-request',
-    }),
-  );
+  kube.seed(deployment('web', img('1.0.0'), gitWriteBack(url, 'git-token', 'pull-request')));
   const w = await startWatcher(t.teardown.bind(t), kube, {
     env: { GIT_INSECURE_HOSTS: '127.0.0.1' },
     io: {
@@ -272,17 +264,7 @@ t.test('the forge refuses the token: failed with the answer, then opened on the 
   const url = await git.createRepo('pr-refused', { 'apps/web.yaml': manifest(img('1.0.0')) });
   const kube = await fakeKube(t.teardown.bind(t));
   kube.seed(secret);
-  kube.seed(
-    deployment('web', img('1.0.0'), {
-      'image-watcher/mode': 'AUTO_UPDATE',
-      'image-watcher/strategy': 'PATCH',
-      'image-watcher/write-back': 'git',
-      'image-watcher/git-repo': url,
-      'image-watcher/git-path': 'apps',
-      'image-watcher/git-secret': 'git-token',
-      'image-watcher/git-push': 'pull-request',
-    }),
-  );
+  kube.seed(deployment('web', img('1.0.0'), gitWriteBack(url, 'git-token', 'pull-request')));
   const w = await startWatcher(t.teardown.bind(t), kube, {
     env: { GIT_INSECURE_HOSTS: '127.0.0.1' },
     io: {

@@ -39,6 +39,22 @@ export function annotationsOf(o: KubeObject | undefined): Record<string, string>
   return o?.metadata.annotations ?? {};
 }
 
+/**
+ * An AUTO_UPDATE workload (patch strategy) writing its updates back to `repo`'s `apps/` folder
+ * with the credentials in Secret `secret`; through a pull request when `push` says so.
+ */
+export function gitWriteBack(repo: string, secret: string, push?: 'pull-request'): Record<string, string> {
+  return {
+    'image-watcher/mode': 'AUTO_UPDATE',
+    'image-watcher/strategy': 'PATCH',
+    'image-watcher/write-back': 'git',
+    'image-watcher/git-repo': repo,
+    'image-watcher/git-path': 'apps',
+    'image-watcher/git-secret': secret,
+    ...(push !== undefined ? { 'image-watcher/git-push': push } : {}),
+  };
+}
+
 export { until } from '../../support/until.ts';
 
 export async function fakeKube(teardown: Teardown, opts: FakeKubeOptions = {}): Promise<FakeKube> {
