@@ -10,7 +10,7 @@ import type { GitServer } from '../../support/git-server.ts';
 import { buildImage } from '../../support/images.ts';
 import type { RunningRegistry } from '../../support/registry.ts';
 import { pushImage, startRegistry } from '../../support/registry.ts';
-import { annotationsOf, deployment, fakeKube, gitWriteBack, startWatcher } from './support.ts';
+import { annotationsOf, deployment, fakeKube, gitWriteBack, localForgeIo, startWatcher } from './support.ts';
 
 const TOKEN = 'glpat-branch-names-0123456789';
 let registry: RunningRegistry;
@@ -97,10 +97,7 @@ for (const kind of ['github', 'gitlab'] as const) {
     kube.seed(other);
     const w = await startWatcher(t.teardown.bind(t), kube, {
       env: { GIT_INSECURE_HOSTS: '127.0.0.1' },
-      io: {
-        gitWindowMs: 10,
-        pullRequestProvider: () => ({ kind, apiUrl: forge.apiUrl, path: 'org/deploy', host: '127.0.0.1' }),
-      },
+      io: localForgeIo(kind, () => forge.apiUrl),
     });
     await w.controller.runCycle();
     await w.controller.idle();

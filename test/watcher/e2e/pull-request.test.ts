@@ -19,6 +19,7 @@ import {
   fakeKube,
   gitWriteBack,
   imageOf,
+  localForgeIo,
   startWatcher,
   until,
 } from './support.ts';
@@ -243,10 +244,7 @@ async function firstRequest(t: Test, kind: 'github' | 'gitlab', name: string) {
   kube.seed(deployment('web', img('1.0.0'), gitWriteBack(url, 'git-token', 'pull-request')));
   const w = await startWatcher(t.teardown.bind(t), kube, {
     env: { GIT_INSECURE_HOSTS: '127.0.0.1' },
-    io: {
-      gitWindowMs: 10,
-      pullRequestProvider: () => ({ kind, apiUrl: forge.apiUrl, path: 'org/deploy', host: '127.0.0.1' }),
-    },
+    io: localForgeIo(kind, () => forge.apiUrl),
   });
   await w.controller.runCycle();
   await w.controller.idle();
@@ -255,6 +253,25 @@ async function firstRequest(t: Test, kind: 'github' | 'gitlab', name: string) {
 }
 
 const BRANCH = 'image-watcher/shop/web';
+
+/**
+ * Someone edits web's line on the base by hand (the running version stays), then 1.0.2 of
+ * `<name>/web` is out and the watcher runs a pass: the request branch no longer merges cleanly.
+ */
+async function pinByHandThenNewVersion(
+  first: Awaited<ReturnType<typeof firstRequest>>,
+  name: string,
+): Promise<void> {
+  await git.commitAs(
+    first.repo,
+    'main',
+    { 'apps/web.yaml': manifest(first.img('1.0.0')).replace('# reviewed by people', '# pinned by ops') },
+    'Pin web by hand',
+  );
+  await pushImage(registry.url, `${name}/web`, ['1.0.2'], buildImage());
+  await first.w.controller.runCycle();
+  await first.w.controller.idle();
+}
 
 t.test('the forge refuses the token: failed with the answer, then opened on the next pass', async (t) => {
   const img = (tag: string) => `${registry.host}/refused/web:${tag}`;
@@ -267,15 +284,8 @@ t.test('the forge refuses the token: failed with the answer, then opened on the 
   kube.seed(deployment('web', img('1.0.0'), gitWriteBack(url, 'git-token', 'pull-request')));
   const w = await startWatcher(t.teardown.bind(t), kube, {
     env: { GIT_INSECURE_HOSTS: '127.0.0.1' },
-    io: {
-      gitWindowMs: 10,
-      pullRequestProvider: () => ({
-        kind: 'github',
-        apiUrl: forge.apiUrl,
-        path: 'org/deploy',
-        host: '127.0.0.1',
-      }),
-    },
+    // Read at each call: the forge is restarted below.
+    io: localForgeIo('github', () => forge.apiUrl),
   });
   const branch = 'image-watcher/shop/web';
   await w.controller.runCycle();
@@ -408,17 +418,9 @@ for (const kind of ['github', 'gitlab'] as const) {
   t.test(
     `${kind}: the base edits the same line: a fresh branch and request, the old request closed with a note`,
     async (t) => {
-      const { img, forge, kube, w, repo } = await firstRequest(t, kind, `conflict-${kind}`);
-      // Someone edits the same line on the base by hand (the running version stays).
-      await git.commitAs(
-        repo,
-        'main',
-        { 'apps/web.yaml': manifest(img('1.0.0')).replace('# reviewed by people', '# pinned by ops') },
-        'Pin web by hand',
-      );
-      await pushImage(registry.url, `conflict-${kind}/web`, ['1.0.2'], buildImage());
-      await w.controller.runCycle();
-      await w.controller.idle();
+      const first = await firstRequest(t, kind, `conflict-${kind}`);
+      const { img, forge, kube, w, repo } = first;
+      await pinByHandThenNewVersion(first, `conflict-${kind}`);
       t.same(await git.branches(repo), [BRANCH, `${BRANCH}_2`, 'main']);
       t.match(forge.open, [{ id: 2, head: `${BRANCH}_2`, title: 'Update shop/web app 1.0.0 -> 1.0.2' }]);
       t.equal(forge.open.length, 1, 'the superseded request is closed');
@@ -453,16 +455,9 @@ for (const kind of ['github', 'gitlab'] as const) {
   t.test(
     `${kind}: the regular branch deleted while its _2 request is open: the next request closes _2, one stays open`,
     async (t) => {
-      const { img, forge, w, repo } = await firstRequest(t, kind, `deleted-${kind}`);
-      await git.commitAs(
-        repo,
-        'main',
-        { 'apps/web.yaml': manifest(img('1.0.0')).replace('# reviewed by people', '# pinned by ops') },
-        'Pin web by hand',
-      );
-      await pushImage(registry.url, `deleted-${kind}/web`, ['1.0.2'], buildImage());
-      await w.controller.runCycle();
-      await w.controller.idle();
+      const first = await firstRequest(t, kind, `deleted-${kind}`);
+      const { forge, w, repo } = first;
+      await pinByHandThenNewVersion(first, `deleted-${kind}`);
       t.match(forge.open, [{ id: 2, head: `${BRANCH}_2` }]);
 
       // Someone tidies up the closed request's branch.

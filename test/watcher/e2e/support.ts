@@ -55,6 +55,17 @@ export function gitWriteBack(repo: string, secret: string, push?: 'pull-request'
   };
 }
 
+/**
+ * The watcher's I/O for pull requests on a local forge (`org/deploy` on 127.0.0.1): its API URL
+ * is read at each call, so a test may restart the forge.
+ */
+export function localForgeIo(kind: 'github' | 'gitlab', apiUrl: () => string): Partial<WatcherIo> {
+  return {
+    gitWindowMs: 10,
+    pullRequestProvider: () => ({ kind, apiUrl: apiUrl(), path: 'org/deploy', host: '127.0.0.1' }),
+  };
+}
+
 export { until } from '../../support/until.ts';
 
 export async function fakeKube(teardown: Teardown, opts: FakeKubeOptions = {}): Promise<FakeKube> {
