@@ -376,7 +376,8 @@ export class GitWriteBack {
         branch: first.target.branch,
         ...(credentials ? { credentials } : {}),
       });
-      const open = ws;
+      // `ws` stays a let for the cleanup below; the request closure needs the opened one.
+      const opened = ws;
       const base = ws.branch;
       const wanted = pushBranch(
         items.map((i) => i.req),
@@ -388,10 +389,10 @@ export class GitWriteBack {
         outcome.clear();
         const { applied, files } = await this.applyAll(ws, items, outcome);
         if (applied.length === 0) break;
-        const commit = await ws.commit(commitMessage(applied.map((p) => p.req)), this.deps.identity);
+        const message = commitMessage(applied.map((p) => p.req));
+        const commit = await ws.commit(message, this.deps.identity);
         const openRequest = async (): Promise<string | undefined> => {
           if (first.target.push !== 'pull-request' || !this.deps.pullRequests) return undefined;
-          const message = commitMessage(applied.map((p) => p.req));
           const pr = await this.deps.pullRequests.openOrUpdate({
             repo: first.target.repo,
             head: branch,
@@ -404,7 +405,7 @@ export class GitWriteBack {
           // Any other request branch of the workload (a deleted one made again while `_2` was
           // open): one open request per workload. Only branches the remote has: a deleted head
           // branch's request is closed by the forge.
-          const others = await open.remoteBranches(siblingBranches(wanted, branch, heads)).then(
+          const others = await opened.remoteBranches(siblingBranches(wanted, branch, heads)).then(
             (found) => [...found],
             (err: unknown) => {
               log.warn(
